@@ -1,0 +1,98 @@
+package graph
+
+import (
+	"context"
+	"slices"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/recert/recert/graph/model"
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/catalog"
+)
+
+// ptrs turns a slice of values into a slice of pointers to its elements, the shape gqlgen
+// wants for lists of bound objects.
+func ptrs[T any](list []T) []*T {
+	out := make([]*T, len(list))
+	for i := range list {
+		out[i] = &list[i]
+	}
+	return out
+}
+
+// wantsField reports whether the current field's selection asks for name (used to skip a
+// COUNT(*) nobody asked for).
+func wantsField(ctx context.Context, name string) bool {
+	return slices.Contains(graphql.CollectAllFields(ctx), name)
+}
+
+func (r *Resolver) certifications(ctx context.Context, first *int, after *string, filter *model.CertificationFilter) (*model.CertificationConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := decodeCursor(after, 1)
+	if err != nil {
+		return nil, err
+	}
+	var f catalog.Filter
+	if filter != nil {
+		f.Level, f.Renewable = filter.Level, filter.Renewable
+		if filter.Search != nil {
+			f.Search = *filter.Search
+		}
+	}
+	afterCode := ""
+	if keys != nil {
+		afterCode = keys[0]
+	}
+	items, more, err := r.Catalog.List(ctx, f, afterCode, n)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.CertificationConnection{PageInfo: &model.PageInfo{HasNextPage: more}}
+	for i := range items {
+		c := &items[i]
+		cur := encodeCursor(c.Code)
+		conn.Edges = append(conn.Edges, &model.CertificationEdge{Cursor: cur, Node: c})
+		conn.Nodes = append(conn.Nodes, c)
+		conn.PageInfo.EndCursor = &cur
+	}
+	if conn.Edges == nil {
+		conn.Edges, conn.Nodes = []*model.CertificationEdge{}, []*catalog.Certification{}
+	}
+	if wantsField(ctx, "totalCount") {
+		if conn.TotalCount, err = r.Catalog.Count(ctx, f); err != nil {
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+func (r *Resolver) requirementPaths(ctx context.Context, c *catalog.Certification) ([][]*catalog.Exam, error) {
+	paths, err := loaders(ctx).Paths.Load(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]*catalog.Exam, len(paths))
+	for i, p := range paths {
+		exams, err := loaders(ctx).Exam.LoadAll(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = exams
+	}
+	return out, nil
+}
+
+func (r *Resolver) certification(ctx context.Context, code string) (*catalog.Certification, error) {
+	c, err := r.Catalog.ByCode(ctx, code)
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

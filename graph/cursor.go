@@ -1,0 +1,49 @@
+package graph
+
+import (
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/recert/recert/internal/apperr"
+)
+
+// defaultPage is the page size when `first` is omitted; maxPage caps it (API.md "Queries").
+const (
+	defaultPage = 20
+	maxPage     = 100
+)
+
+// pageSize validates `first`: 1..100, default 20. It runs before `first` reaches any query or
+// cost arithmetic. Codes: BAD_USER_INPUT.
+func pageSize(first *int) (int, error) {
+	if first == nil {
+		return defaultPage, nil
+	}
+	if *first < 1 || *first > maxPage {
+		return 0, apperr.Invalid("first must be between 1 and %d", maxPage)
+	}
+	return *first, nil
+}
+
+// encodeCursor makes an opaque Relay cursor from the keyset values of a row.
+func encodeCursor(keys ...string) string {
+	b, _ := json.Marshal(keys)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor reads a cursor made by encodeCursor, expecting n keys; nil gives nil.
+// Codes: BAD_USER_INPUT.
+func decodeCursor(after *string, n int) ([]string, error) {
+	if after == nil || *after == "" {
+		return nil, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(*after)
+	if err != nil {
+		return nil, apperr.Invalid("malformed cursor")
+	}
+	var keys []string
+	if err := json.Unmarshal(raw, &keys); err != nil || len(keys) != n {
+		return nil, apperr.Invalid("malformed cursor")
+	}
+	return keys, nil
+}

@@ -1,0 +1,65 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/recert/recert/internal/apperr"
+)
+
+// kind names the type an opaque id belongs to.
+type kind string
+
+// The kinds of Node ids.
+const (
+	kindAccount       kind = "Account"
+	kindLearnProfile  kind = "LearnProfile"
+	kindProfile       kind = "CertificationProfile"
+	kindCertification kind = "Certification"
+	kindAssessment    kind = "RenewalAssessment"
+	kindExamResult    kind = "ExamResult"
+	kindEarned        kind = "EarnedCertification"
+	kindAttempt       kind = "AssessmentAttempt"
+	kindNotification  kind = "Notification"
+	kindAuditEvent    kind = "AuditEvent"
+	kindShare         kind = "TranscriptShare"
+)
+
+// encodeID builds the opaque id of a Node: base64url of "Kind:uuid". Clients must treat it
+// as opaque; the kind inside lets node(id) dispatch without a lookup table.
+func encodeID(k kind, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(string(k) + ":" + id.String()))
+}
+
+// decodeAnyID splits an opaque id into its kind and uuid.
+// Codes: BAD_USER_INPUT for a malformed id.
+func decodeAnyID(s string) (kind, uuid.UUID, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", uuid.Nil, apperr.Invalid("malformed id")
+	}
+	k, rest, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", uuid.Nil, apperr.Invalid("malformed id")
+	}
+	id, err := uuid.Parse(rest)
+	if err != nil {
+		return "", uuid.Nil, apperr.Invalid("malformed id")
+	}
+	return kind(k), id, nil
+}
+
+// decodeID decodes an opaque id that must be of kind want.
+// Codes: BAD_USER_INPUT (malformed), NOT_FOUND (an id of another type).
+func decodeID(s string, want kind) (uuid.UUID, error) {
+	k, id, err := decodeAnyID(s)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if k != want {
+		return uuid.Nil, apperr.Missing(strings.ToLower(string(want)))
+	}
+	return id, nil
+}

@@ -1,0 +1,40 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/recert/recert/graph/model"
+	"github.com/recert/recert/graph/node"
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+)
+
+func (r *Resolver) viewer(ctx context.Context) (*model.Viewer, error) {
+	a, lp, err := r.Learner.Ensure(ctx, auth.PrincipalFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return &model.Viewer{Account: &a, LearnProfile: &lp}, nil
+}
+
+// node resolves any opaque id the caller may see. Objects the caller may not see are
+// reported as null, exactly like ids that do not exist, so ids leak nothing.
+func (r *Resolver) node(ctx context.Context, id string) (node.Node, error) {
+	k, uid, err := decodeAnyID(id)
+	if err != nil {
+		return nil, err
+	}
+	var n node.Node
+	switch k {
+	case kindCertification:
+		n, err = loaders(ctx).Certification.Load(ctx, uid)
+	case kindAssessment:
+		n, err = loaders(ctx).AssessmentVer.Load(ctx, uid)
+	default:
+		n, err = r.nodeOf(ctx, k, uid)
+	}
+	if apperr.CodeOf(err) == apperr.NotFound || apperr.CodeOf(err) == apperr.Forbidden {
+		return nil, nil
+	}
+	return n, err
+}

@@ -1,0 +1,81 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vikstrous/dataloadgen"
+
+	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/learner"
+)
+
+// loaderWait is how long a loader collects keys before it runs its batch.
+const loaderWait = 2 * time.Millisecond
+
+// Loaders are the per-request dataloaders: every list or reference field that resolves per
+// parent goes through one, so a page of N objects costs a constant number of queries.
+type Loaders struct {
+	Account       *dataloadgen.Loader[uuid.UUID, *learner.Account]
+	LearnProfile  *dataloadgen.Loader[uuid.UUID, *learner.LearnProfile]
+	Certification *dataloadgen.Loader[uuid.UUID, *catalog.Certification]
+	Prerequisites *dataloadgen.Loader[uuid.UUID, []catalog.Certification]
+	Paths         *dataloadgen.Loader[uuid.UUID, [][]string]
+	Exam          *dataloadgen.Loader[string, *catalog.Exam]
+	Assessment    *dataloadgen.Loader[uuid.UUID, *catalog.Assessment] // current version by certification
+	AssessmentVer *dataloadgen.Loader[uuid.UUID, *catalog.Assessment] // by version id
+	Modules       *dataloadgen.Loader[uuid.UUID, []catalog.Module]
+}
+
+type loadersKey struct{}
+
+// NewLoaders builds a fresh set of loaders for one request.
+func (r *Resolver) NewLoaders() *Loaders {
+	cs := r.Catalog.Store()
+	w := dataloadgen.WithWait(loaderWait)
+	return &Loaders{
+		Account:       dataloadgen.NewLoader(r.Learner.AccountsByIDs, w),
+		LearnProfile:  dataloadgen.NewLoader(r.Learner.LearnProfilesByIDs, w),
+		Certification: dataloadgen.NewLoader(cs.CertificationsByIDs, w),
+		Prerequisites: dataloadgen.NewLoader(many(cs.PrerequisitesByCertIDs), w),
+		Paths:         dataloadgen.NewLoader(many(cs.PathsByCertIDs), w),
+		Exam:          dataloadgen.NewLoader(cs.ExamsByCodes, w),
+		Assessment:    dataloadgen.NewLoader(many(cs.CurrentAssessmentsByCertIDs), w),
+		AssessmentVer: dataloadgen.NewLoader(cs.AssessmentsByVersionIDs, w),
+		Modules:       dataloadgen.NewLoader(many(cs.ModulesByVersionIDs), w),
+	}
+}
+
+// many adapts a batch function that fails as a whole to the loader's per-key error shape.
+func many[K comparable, V any](f func(context.Context, []K) ([]V, error)) func(context.Context, []K) ([]V, []error) {
+	return func(ctx context.Context, keys []K) ([]V, []error) {
+		v, err := f(ctx, keys)
+		if err != nil {
+			return nil, fill(len(keys), err)
+		}
+		return v, nil
+	}
+}
+
+func fill(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// WithLoaders attaches loaders to a request context.
+func WithLoaders(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, loadersKey{}, l)
+}
+
+// loaders returns the request's loaders.
+func loaders(ctx context.Context) *Loaders {
+	l, _ := ctx.Value(loadersKey{}).(*Loaders)
+	if l == nil {
+		panic("graph: request has no dataloaders; wrap the handler with the loader middleware")
+	}
+	return l
+}

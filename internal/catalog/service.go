@@ -1,0 +1,68 @@
+package catalog
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/recert/recert/internal/clock"
+)
+
+// Filter narrows the certification list.
+type Filter struct {
+	Level     *Level
+	Renewable *bool  // has a renewal programme (not fundamentals, assessment published)
+	Search    string // part of the name or code, case- and accent-insensitive
+}
+
+// Store is the persistence the catalog needs.
+type Store interface {
+	// Certifications lists certifications ordered by code after the code `after`, at most limit.
+	Certifications(ctx context.Context, f Filter, after string, limit int) ([]Certification, error)
+	CountCertifications(ctx context.Context, f Filter) (int, error)
+	CertificationByCode(ctx context.Context, code string) (Certification, error)
+	CertificationsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Certification, []error)
+	PrerequisitesByCertIDs(ctx context.Context, ids []uuid.UUID) ([][]Certification, error)
+	PathsByCertIDs(ctx context.Context, ids []uuid.UUID) ([][][]string, error)
+	ExamsByCodes(ctx context.Context, codes []string) ([]*Exam, []error)
+	CurrentAssessmentsByCertIDs(ctx context.Context, ids []uuid.UUID) ([]*Assessment, error)
+	AssessmentsByVersionIDs(ctx context.Context, ids []uuid.UUID) ([]*Assessment, []error)
+	ModulesByVersionIDs(ctx context.Context, ids []uuid.UUID) ([][]Module, error)
+}
+
+// Service reads (and, for admins, changes) the catalog.
+type Service struct {
+	store Store
+	clock clock.Clock
+}
+
+// NewService returns a catalog Service on store.
+func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
+
+// MaxPage caps `first` on every connection (API.md "Queries").
+const MaxPage = 100
+
+// List returns a page of certifications ordered by code, and whether more follow.
+func (s *Service) List(ctx context.Context, f Filter, after string, first int) ([]Certification, bool, error) {
+	items, err := s.store.Certifications(ctx, f, after, first+1)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(items) > first {
+		return items[:first], true, nil
+	}
+	return items, false, nil
+}
+
+// Count returns how many certifications match f.
+func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
+	return s.store.CountCertifications(ctx, f)
+}
+
+// ByCode returns one certification. Codes: NOT_FOUND.
+func (s *Service) ByCode(ctx context.Context, code string) (Certification, error) {
+	return s.store.CertificationByCode(ctx, code)
+}
+
+// Store returns the read store, for the API's batch loaders.
+func (s *Service) Store() Store { return s.store }

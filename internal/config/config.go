@@ -1,0 +1,131 @@
+// Package config reads the server's configuration from environment variables, with the
+// defaults README.md documents, and validates it.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	ListenAddr  string        // LISTEN_ADDR
+	DatabaseURL string        // DATABASE_URL; empty starts the embedded PostgreSQL
+	DataDir     string        // DATA_DIR
+	PGBin       string        // PG_BIN
+	Env         string        // APP_ENV
+	LogLevel    slog.Level    // LOG_LEVEL
+	Issuer      string        // AUTH_ISSUER
+	Audience    string        // AUTH_AUDIENCE
+	HS256Secret []byte        // AUTH_HS256_SECRET
+	JWKSURL     string        // AUTH_JWKS_URL
+	CORSOrigins []string      // CORS_ORIGINS, comma-separated
+	RequestTime time.Duration // REQUEST_TIMEOUT
+}
+
+// Production reports whether APP_ENV is production.
+func (c Config) Production() bool { return c.Env == EnvProduction }
+
+// Getenv looks a variable up; tests pass a map's lookup instead of os.LookupEnv.
+type Getenv func(string) (string, bool)
+
+// Load reads the configuration. In development with no AUTH_HS256_SECRET, a secret is
+// generated once and kept in DATA_DIR, so tokens printed at start keep working across restarts.
+func Load(env Getenv) (Config, error) {
+	get := func(k, def string) string {
+		if v, ok := env(k); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	c := Config{
+		ListenAddr:  get("LISTEN_ADDR", "127.0.0.1:8080"),
+		DatabaseURL: get("DATABASE_URL", ""),
+		DataDir:     get("DATA_DIR", ".data"),
+		PGBin:       get("PG_BIN", ""),
+		Env:         get("APP_ENV", EnvDevelopment),
+		Issuer:      get("AUTH_ISSUER", "recert-dev"),
+		Audience:    get("AUTH_AUDIENCE", "recert"),
+		JWKSURL:     get("AUTH_JWKS_URL", ""),
+	}
+	if s := get("AUTH_HS256_SECRET", ""); s != "" {
+		c.HS256Secret = []byte(s)
+	}
+	if o := get("CORS_ORIGINS", ""); o != "" {
+		for _, p := range strings.Split(o, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.CORSOrigins = append(c.CORSOrigins, p)
+			}
+		}
+	}
+	var err error
+	if c.RequestTime, err = time.ParseDuration(get("REQUEST_TIMEOUT", "15s")); err != nil || c.RequestTime <= 0 {
+		return c, fmt.Errorf("REQUEST_TIMEOUT: want a positive Go duration such as 15s")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return c, fmt.Errorf("DATA_DIR: %w", err)
+	}
+	c.DataDir = abs
+	switch c.Env {
+	case EnvDevelopment:
+	case EnvProduction:
+		if c.DatabaseURL == "" {
+			return c, errors.New("APP_ENV=production needs DATABASE_URL (the embedded database is for development)")
+		}
+		if c.JWKSURL == "" {
+			return c, errors.New("APP_ENV=production needs AUTH_JWKS_URL (HS256 secrets are for development)")
+		}
+		if get("AUTH_ISSUER", "") == "" || get("AUTH_AUDIENCE", "") == "" {
+			return c, errors.New("APP_ENV=production needs AUTH_ISSUER and AUTH_AUDIENCE")
+		}
+	default:
+		return c, fmt.Errorf("APP_ENV: want %s or %s, got %q", EnvDevelopment, EnvProduction, c.Env)
+	}
+	return c, nil
+}
+
+// devSecretFile holds the generated development secret inside DATA_DIR.
+const devSecretFile = "dev-hs256-secret"
+
+// EnsureDevSecret fills HS256Secret in development when none is configured: it reads the one
+// kept in DATA_DIR or generates and stores a new one. It reports whether it did so.
+func (c *Config) EnsureDevSecret() (bool, error) {
+	if len(c.HS256Secret) > 0 || c.Production() {
+		return false, nil
+	}
+	path := filepath.Join(c.DataDir, devSecretFile)
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		c.HS256Secret = []byte(strings.TrimSpace(string(b)))
+		return true, nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return false, err
+	}
+	secret := hex.EncodeToString(buf)
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return false, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return false, fmt.Errorf("store development secret: %w", err)
+	}
+	c.HS256Secret = []byte(secret)
+	return true, nil
+}

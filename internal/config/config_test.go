@@ -1,0 +1,47 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) Getenv {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenAddr != "127.0.0.1:8080" || c.Env != EnvDevelopment || c.DatabaseURL != "" {
+		t.Fatalf("got %+v, want development defaults on 127.0.0.1:8080", c)
+	}
+}
+
+func TestProductionRefusesWithoutDatabaseOrKeys(t *testing.T) {
+	cases := map[string]map[string]string{
+		"no database": {"APP_ENV": "production", "AUTH_JWKS_URL": "https://k", "AUTH_ISSUER": "i", "AUTH_AUDIENCE": "a"},
+		"no jwks":     {"APP_ENV": "production", "DATABASE_URL": "postgres://x", "AUTH_ISSUER": "i", "AUTH_AUDIENCE": "a"},
+	}
+	for name, m := range cases {
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "production") {
+			t.Errorf("%s: got %v, want a production error", name, err)
+		}
+	}
+}
+
+func TestDevSecretIsKeptAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	c1, _ := Load(env(map[string]string{"DATA_DIR": dir}))
+	if _, err := c1.EnsureDevSecret(); err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := Load(env(map[string]string{"DATA_DIR": dir}))
+	if _, err := c2.EnsureDevSecret(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c1.HS256Secret) < 32 || string(c1.HS256Secret) != string(c2.HS256Secret) {
+		t.Fatalf("got secrets %q and %q, want one stable secret of 32+ bytes", c1.HS256Secret, c2.HS256Secret)
+	}
+}

@@ -1,0 +1,97 @@
+package learner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/clock"
+)
+
+// Store is the persistence the learner service needs.
+type Store interface {
+	// AccountByIdentity loads an account and its Learn profile; NOT_FOUND when missing.
+	AccountByIdentity(ctx context.Context, issuer, subject string) (Account, LearnProfile, error)
+	// UpsertAccount creates the account and its Learn profile if missing (safe under
+	// concurrent calls) and refreshes email and display name.
+	UpsertAccount(ctx context.Context, a Account) (Account, LearnProfile, error)
+	AccountsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Account, []error)
+	LearnProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*LearnProfile, []error)
+	LearnProfileByAccount(ctx context.Context, accountID uuid.UUID) (LearnProfile, error)
+}
+
+// Service manages accounts and Learn profiles.
+type Service struct {
+	store Store
+	clock clock.Clock
+}
+
+// NewService returns a Service on store.
+func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
+
+// Ensure returns the caller's account and Learn profile, creating both on the account's first
+// request (DOMAIN.md "People and identities", chosen). Concurrent first requests of one
+// account create one account. The principal's AccountID is set.
+// Codes: UNAUTHENTICATED when p is nil.
+func (s *Service) Ensure(ctx context.Context, p *auth.Principal) (Account, LearnProfile, error) {
+	if p == nil {
+		return Account{}, LearnProfile{}, apperr.Unauth("sign in to use this")
+	}
+	a, lp, err := s.store.AccountByIdentity(ctx, p.Issuer, p.Subject)
+	if err == nil && sameDetails(a, p) {
+		p.AccountID = a.ID
+		return a, lp, nil
+	}
+	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return Account{}, LearnProfile{}, fmt.Errorf("load account: %w", err)
+	}
+	a, lp, err = s.store.UpsertAccount(ctx, Account{
+		Issuer:      p.Issuer,
+		Subject:     p.Subject,
+		Kind:        Kind(p.Kind),
+		Email:       optional(p.Email),
+		DisplayName: optional(p.Name),
+		CreatedAt:   s.clock.Now(),
+	})
+	if err != nil {
+		return Account{}, LearnProfile{}, fmt.Errorf("upsert account: %w", err)
+	}
+	p.AccountID = a.ID
+	return a, lp, nil
+}
+
+func sameDetails(a Account, p *auth.Principal) bool {
+	return a.Kind == Kind(p.Kind) && deref(a.Email) == p.Email && deref(a.DisplayName) == p.Name
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// AccountsByIDs loads accounts in key order (for dataloaders).
+func (s *Service) AccountsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Account, []error) {
+	return s.store.AccountsByIDs(ctx, ids)
+}
+
+// LearnProfilesByIDs loads Learn profiles in key order (for dataloaders).
+func (s *Service) LearnProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*LearnProfile, []error) {
+	return s.store.LearnProfilesByIDs(ctx, ids)
+}
+
+// LearnProfileOf returns the Learn profile of an account. Codes: NOT_FOUND.
+func (s *Service) LearnProfileOf(ctx context.Context, accountID uuid.UUID) (LearnProfile, error) {
+	return s.store.LearnProfileByAccount(ctx, accountID)
+}

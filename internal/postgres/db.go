@@ -1,0 +1,168 @@
+// Package postgres is the sqlx access for every domain: plain SQL in consts next to the
+// methods, private row structs converted to domain types, one transaction per mutation with a
+// retry on serialization failures and deadlocks, and the mapping of known constraint names to
+// API error codes.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/recert/recert/internal/apperr"
+)
+
+// Store runs queries on a pool or, inside InTx, on one transaction. The zero value is unusable;
+// build it with New.
+type Store struct {
+	db *sqlx.DB
+	q  sqlx.ExtContext // db, or the open transaction
+	tx *sqlx.Tx
+}
+
+// New returns a Store on the pool db.
+func New(db *sqlx.DB) *Store { return &Store{db: db, q: db} }
+
+// Open connects to dsn with pool settings sized for this service.
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(20)
+	db.SetMaxIdleConns(20)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return db, nil
+}
+
+// DB returns the underlying pool.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// InTransaction reports whether s is bound to an open transaction.
+func (s *Store) InTransaction() bool { return s.tx != nil }
+
+// maxTxAttempts bounds the retries of a transaction that failed with 40001 or 40P01.
+const maxTxAttempts = 5
+
+// InTx runs fn in one transaction, committing when fn returns nil. The whole closure is
+// retried a few times on serialization failure or deadlock, so fn must not have side effects
+// outside the database. Nested calls reuse the open transaction.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		err = s.runTx(ctx, fn)
+		if !retryable(err) {
+			return err
+		}
+		// Back off a little, more each time, so racing transactions spread out.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("transaction gave up after %d attempts: %w", maxTxAttempts, err)
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(&Store{db: s.db, q: tx, tx: tx}); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", mapError(err))
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01"
+	}
+	return false
+}
+
+// constraintCodes maps the constraint names of migrations/ to the API codes they mean.
+var constraintCodes = map[string]*apperr.Error{
+	"profile_links_learn_profile_key": apperr.E(apperr.LearnProfileAlreadyLinked,
+		"this Learn profile is already connected to a certification profile"),
+	"profile_links_certification_profile_key": apperr.E(apperr.CertificationProfileAlreadyLinked,
+		"this certification profile is already connected to a Learn profile"),
+	"assessment_attempts_one_in_progress": apperr.E(apperr.AttemptInProgress,
+		"another attempt for this certification is in progress"),
+	"merges_duplicate_key": apperr.E(apperr.ProfileAlreadyMerged,
+		"the profile has already been merged"),
+}
+
+// mapError turns a violation of a known constraint into its API error; every other error is
+// returned unchanged (and becomes INTERNAL at the edge).
+func mapError(err error) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		if e, ok := constraintCodes[pe.Constraint]; ok {
+			return e
+		}
+	}
+	return err
+}
+
+// ConstraintName returns the violated constraint of a PostgreSQL error, or "".
+func ConstraintName(err error) string {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Constraint
+	}
+	return ""
+}
+
+// get runs a single-row query into dest; sql.ErrNoRows is returned as is.
+func (s *Store) get(ctx context.Context, dest any, query string, args ...any) error {
+	return mapError(sqlx.GetContext(ctx, s.q, dest, query, args...))
+}
+
+// sel runs a multi-row query into dest.
+func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) error {
+	return mapError(sqlx.SelectContext(ctx, s.q, dest, query, args...))
+}
+
+// exec runs a statement.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	r, err := s.q.ExecContext(ctx, query, args...)
+	return r, mapError(err)
+}
+
+// notFound converts sql.ErrNoRows into a NOT_FOUND error naming what was looked for.
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.Missing(what)
+	}
+	return err
+}
+
+// Ping checks the database is reachable.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
