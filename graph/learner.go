@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/internal/apperr"
@@ -37,4 +39,26 @@ func (r *Resolver) node(ctx context.Context, id string) (node.Node, error) {
 		return nil, nil
 	}
 	return n, err
+}
+
+// learnerNode resolves Account and LearnProfile ids: only the caller's own, or any for support.
+func (r *Resolver) learnerNode(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, apperr.Missing("object")
+	}
+	switch k {
+	case kindAccount:
+		a, err := loaders(ctx).Account.Load(ctx, id)
+		if err != nil || (a.ID != p.AccountID && !p.HasRole(auth.RoleSupport)) {
+			return nil, apperr.Missing("account")
+		}
+		return a, nil
+	default:
+		lp, err := loaders(ctx).LearnProfile.Load(ctx, id)
+		if err != nil || (lp.AccountID != p.AccountID && !p.HasRole(auth.RoleSupport)) {
+			return nil, apperr.Missing("learn profile")
+		}
+		return lp, nil
+	}
 }

@@ -26,6 +26,13 @@ type Loaders struct {
 	Assessment    *dataloadgen.Loader[uuid.UUID, *catalog.Assessment] // current version by certification
 	AssessmentVer *dataloadgen.Loader[uuid.UUID, *catalog.Assessment] // by version id
 	Modules       *dataloadgen.Loader[uuid.UUID, []catalog.Module]
+
+	// Each domain keeps its loaders in its own file of this package.
+	Profiles   *profileLoaders
+	Transcript *transcriptLoaders
+	Renewal    *renewalLoaders
+	Merge      *mergeLoaders
+	Notify     *notifyLoaders
 }
 
 type loadersKey struct{}
@@ -44,6 +51,11 @@ func (r *Resolver) NewLoaders() *Loaders {
 		Assessment:    dataloadgen.NewLoader(many(cs.CurrentAssessmentsByCertIDs), w),
 		AssessmentVer: dataloadgen.NewLoader(cs.AssessmentsByVersionIDs, w),
 		Modules:       dataloadgen.NewLoader(many(cs.ModulesByVersionIDs), w),
+		Profiles:      newProfileLoaders(r),
+		Transcript:    newTranscriptLoaders(r),
+		Renewal:       newRenewalLoaders(r),
+		Merge:         newMergeLoaders(r),
+		Notify:        newNotifyLoaders(r),
 	}
 }
 

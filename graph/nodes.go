@@ -13,6 +13,18 @@ import (
 // adds its kinds here as it lands.
 func (r *Resolver) nodeOf(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
 	switch k {
+	case kindProfile:
+		return r.profileNode(ctx, id)
+	case kindAccount, kindLearnProfile:
+		return r.learnerNode(ctx, k, id)
+	case kindExamResult, kindEarned, kindShare:
+		return r.transcriptNode(ctx, k, id)
+	case kindAttempt:
+		return r.renewalNode(ctx, k, id)
+	case kindAuditEvent:
+		return r.mergeNode(ctx, k, id)
+	case kindNotification:
+		return r.notifyNode(ctx, k, id)
 	default:
 		return nil, apperr.Missing("object")
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/learner"
 )
@@ -18,4 +19,6 @@ type Resolver struct {
 	Log     *slog.Logger
 	Learner *learner.Service
 	Catalog *catalog.Service
+	// Profiles manages certification profiles (and, as it lands, linking).
+	Profiles *certprofile.Service
 }

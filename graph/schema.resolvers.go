@@ -69,7 +69,7 @@ func (r *certificationResolver) RenewalAssessment(ctx context.Context, obj *cata
 
 // ID is the resolver for the id field.
 func (r *certificationProfileResolver) ID(ctx context.Context, obj *certprofile.Profile) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return encodeID(kindProfile, obj.ID), nil
 }
 
 // AlternateEmails is the resolver for the alternateEmails field.
@@ -79,7 +79,7 @@ func (r *certificationProfileResolver) AlternateEmails(ctx context.Context, obj 
 
 // MergedInto is the resolver for the mergedInto field.
 func (r *certificationProfileResolver) MergedInto(ctx context.Context, obj *certprofile.Profile) (*certprofile.Profile, error) {
-	panic(fmt.Errorf("not implemented: MergedInto - mergedInto"))
+	return r.mergedInto(ctx, obj)
 }
 
 // LearnProfile is the resolver for the learnProfile field.
@@ -182,7 +182,7 @@ func (r *learnProfileResolver) LinkedAt(ctx context.Context, obj *learner.LearnP
 
 // CreateCertificationProfile is the resolver for the createCertificationProfile field.
 func (r *mutationResolver) CreateCertificationProfile(ctx context.Context, input model.CreateCertificationProfileInput) (*model.CreateCertificationProfilePayload, error) {
-	panic(fmt.Errorf("not implemented: CreateCertificationProfile - createCertificationProfile"))
+	return r.createCertificationProfile(ctx, input)
 }
 
 // LinkCertificationProfile is the resolver for the linkCertificationProfile field.
@@ -277,7 +277,7 @@ func (r *queryResolver) Certification(ctx context.Context, code string) (*catalo
 
 // CertificationProfile is the resolver for the certificationProfile field.
 func (r *queryResolver) CertificationProfile(ctx context.Context, mcid string) (*certprofile.Profile, error) {
-	panic(fmt.Errorf("not implemented: CertificationProfile - certificationProfile"))
+	return r.certificationProfile(ctx, mcid)
 }
 
 // SearchCertificationProfiles is the resolver for the searchCertificationProfiles field.
@@ -318,7 +318,7 @@ func (r *transcriptShareResolver) ID(ctx context.Context, obj *transcript.Share)
 
 // CertificationProfiles is the resolver for the certificationProfiles field.
 func (r *viewerResolver) CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error) {
-	panic(fmt.Errorf("not implemented: CertificationProfiles - certificationProfiles"))
+	return r.viewerProfiles(ctx)
 }
 
 // Account returns AccountResolver implementation.

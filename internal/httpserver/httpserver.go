@@ -29,6 +29,7 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/learner"
@@ -69,10 +70,11 @@ func New(d Deps) (*Server, error) {
 	}
 	store := postgres.New(d.DB)
 	res := &graph.Resolver{
-		Clock:   d.Clock,
-		Log:     d.Log,
-		Learner: learner.NewService(postgres.Learner{Store: store}, d.Clock),
-		Catalog: catalog.NewService(postgres.Catalog{Store: store}, d.Clock),
+		Clock:    d.Clock,
+		Log:      d.Log,
+		Learner:  learner.NewService(postgres.Learner{Store: store}, d.Clock),
+		Catalog:  catalog.NewService(postgres.Catalog{Store: store}, d.Clock),
+		Profiles: certprofile.NewService(postgres.Profiles{Store: store}, d.Clock),
 	}
 	s := &Server{Resolver: res, Store: store, deps: d, metrics: newMetrics(d.Registry)}
 

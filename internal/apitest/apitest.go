@@ -1,0 +1,193 @@
+// Package apitest drives the real HTTP handler (the one server.go builds) against a fresh
+// test database, as any identity, with a settable clock. API tests in every package use it.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/postgres/pgtest"
+)
+
+// Secret, Issuer and Audience are the HS256 settings every test server uses.
+const (
+	Secret   = "apitest-secret-0123456789abcdef0123456789"
+	Issuer   = "recert-test"
+	Audience = "recert"
+)
+
+// Start is the instant test clocks start at unless a test sets another.
+var Start = time.Date(2021, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// Env is one test's server: its database, clock and handler.
+type Env struct {
+	T      testing.TB
+	DB     *sqlx.DB
+	Clock  *clock.Settable
+	Server *httpserver.Server
+	Config config.Config
+}
+
+// New starts a server on a fresh database with the clock at Start.
+func New(t testing.TB) *Env {
+	t.Helper()
+	db := pgtest.New(t)
+	clk := clock.NewSettable(Start)
+	cfg, err := config.Load(func(k string) (string, bool) {
+		m := map[string]string{"AUTH_HS256_SECRET": Secret, "AUTH_ISSUER": Issuer, "AUTH_AUDIENCE": Audience}
+		v, ok := m[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	v, err := auth.NewVerifier(context.Background(), auth.Config{
+		Issuer: Issuer, Audience: Audience, HS256Secret: []byte(Secret),
+	}, clk)
+	if err != nil {
+		t.Fatalf("verifier: %v", err)
+	}
+	t.Cleanup(v.Close)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	srv, err := httpserver.New(httpserver.Deps{Config: cfg, DB: db, Clock: clk, Verifier: v, Log: log})
+	if err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	return &Env{T: t, DB: db, Clock: clk, Server: srv, Config: cfg}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// Identity is who a request is made as.
+type Identity struct {
+	Subject  string
+	Personal bool
+	Roles    []string
+	Email    string
+	Name     string
+}
+
+// Learner is a personal account identity with the given subject.
+func Learner(sub string) Identity {
+	return Identity{Subject: sub, Personal: true, Email: sub + "@example.com"}
+}
+
+// Work is a work-or-school account identity.
+func Work(sub string) Identity { return Identity{Subject: sub, Email: sub + "@contoso.example"} }
+
+// Support is a support agent.
+func Support(sub string) Identity { return Identity{Subject: sub, Roles: []string{auth.RoleSupport}} }
+
+// ExamDelivery is the exam delivery service.
+func ExamDelivery() Identity {
+	return Identity{Subject: "exam-delivery", Roles: []string{auth.RoleExamDelivery}}
+}
+
+// Admin is a catalog admin.
+func Admin(sub string) Identity { return Identity{Subject: sub, Roles: []string{auth.RoleAdmin}} }
+
+// Anonymous makes requests with no token.
+var Anonymous = Identity{}
+
+// Token mints a token for id, valid at the env's clock.
+func (e *Env) Token(id Identity) string {
+	e.T.Helper()
+	tok, err := auth.MintDev([]byte(Secret), Issuer, Audience, e.Clock.Now(), auth.DevToken{
+		Subject: id.Subject, Personal: id.Personal, Roles: id.Roles, Email: id.Email, Name: id.Name, TTL: 24 * time.Hour,
+	})
+	if err != nil {
+		e.T.Fatalf("mint token: %v", err)
+	}
+	return tok
+}
+
+// Response is a decoded GraphQL response.
+type Response struct {
+	Status int
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors"`
+	Raw    []byte
+}
+
+// Error is one GraphQL error.
+type Error struct {
+	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+// Code is the error's extensions.code.
+func (e Error) Code() string { s, _ := e.Extensions["code"].(string); return s }
+
+// Do runs a GraphQL operation as id and returns the raw response.
+func (e *Env) Do(id Identity, query string, vars map[string]any) Response {
+	e.T.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if id.Subject != "" {
+		req.Header.Set("Authorization", "Bearer "+e.Token(id))
+	}
+	return e.Send(req)
+}
+
+// Send runs a prepared HTTP request through the handler and decodes the GraphQL response.
+func (e *Env) Send(req *http.Request) Response {
+	e.T.Helper()
+	rec := httptest.NewRecorder()
+	e.Server.Handler().ServeHTTP(rec, req)
+	r := Response{Status: rec.Code, Raw: rec.Body.Bytes()}
+	if err := json.Unmarshal(r.Raw, &r); err != nil {
+		e.T.Fatalf("decode response (status %d): %v\n%s", rec.Code, err, r.Raw)
+	}
+	return r
+}
+
+// MustDo runs an operation that must succeed and decodes its data into out (if not nil).
+func (e *Env) MustDo(id Identity, query string, vars map[string]any, out any) {
+	e.T.Helper()
+	r := e.Do(id, query, vars)
+	if len(r.Errors) > 0 {
+		e.T.Fatalf("got errors %s, want none", r.Raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Data, out); err != nil {
+			e.T.Fatalf("decode data: %v\n%s", err, r.Raw)
+		}
+	}
+}
+
+// MustFail runs an operation that must fail with code, and returns its first error.
+func (e *Env) MustFail(id Identity, query string, vars map[string]any, code string) Error {
+	e.T.Helper()
+	r := e.Do(id, query, vars)
+	if len(r.Errors) == 0 {
+		e.T.Fatalf("got no error, want %s\n%s", code, r.Raw)
+	}
+	if got := r.Errors[0].Code(); got != code {
+		e.T.Fatalf("got code %s, want %s\n%s", got, code, r.Raw)
+	}
+	return r.Errors[0]
+}
