@@ -11,6 +11,10 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/learner"
+	"github.com/recert/recert/internal/merge"
+	"github.com/recert/recert/internal/notify"
+	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // Resolver holds the domain services the API needs.
@@ -21,4 +25,12 @@ type Resolver struct {
 	Catalog *catalog.Service
 	// Profiles manages certification profiles (and, as it lands, linking).
 	Profiles *certprofile.Service
+	// Transcript records exam results and earned certifications, and shares transcripts.
+	Transcripts *transcript.Service
+	// Renewal runs renewal status, attempts and scoring.
+	Renewals *renewal.Service
+	// Merge previews and performs support merges.
+	Merge *merge.Service
+	// Notify lists and sends renewal reminders.
+	Notify *notify.Service
 }

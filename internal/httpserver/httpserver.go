@@ -33,7 +33,11 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/learner"
+	"github.com/recert/recert/internal/merge"
+	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // Deps is what the handler needs from the outside world.
@@ -75,6 +79,14 @@ func New(d Deps) (*Server, error) {
 		Learner:  learner.NewService(postgres.Learner{Store: store}, d.Clock),
 		Catalog:  catalog.NewService(postgres.Catalog{Store: store}, d.Clock),
 		Profiles: certprofile.NewService(postgres.Profiles{Store: store}, d.Clock),
+
+		Transcripts: transcript.NewService(postgres.Transcript{Store: store}, d.Clock),
+
+		Renewals: renewal.NewService(postgres.Renewal{Store: store}, d.Clock),
+
+		Merge: merge.NewService(postgres.Merges{Store: store}, d.Clock),
+
+		Notify: notify.NewService(postgres.Notifications{Store: store}, d.Clock),
 	}
 	s := &Server{Resolver: res, Store: store, deps: d, metrics: newMetrics(d.Registry)}
 

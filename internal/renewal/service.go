@@ -1,0 +1,15 @@
+package renewal
+
+import "github.com/recert/recert/internal/clock"
+
+// Store is the persistence this service needs.
+type Store interface{}
+
+// Service implements the renewal rules.
+type Service struct {
+	store Store
+	clock clock.Clock
+}
+
+// NewService returns a Service on store.
+func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
