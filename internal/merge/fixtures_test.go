@@ -295,7 +295,7 @@ type mergeOut struct {
 type previewOut struct {
 	PreviewCertificationProfileMerge struct {
 		Preview struct {
-			Survivor, Duplicate                                      struct{ ID, Mcid, Status string }
+			Survivor, Duplicate                                     struct{ ID, Mcid, Status string }
 			MovingCertifications, MovingExamResults, MovingAttempts int
 			SupersededCertifications                                []struct{ ID string }
 			Conflicts                                               []string

@@ -637,7 +637,9 @@ func TestAuditEvents(t *testing.T) {
 	})
 	t.Run("node resolves an audit event for support only", func(t *testing.T) {
 		q := `query($id: ID!) { node(id: $id) { id ... on AuditEvent { action actor } } }`
-		var out struct{ Node *struct{ ID, Action, Actor string } }
+		var out struct {
+			Node *struct{ ID, Action, Actor string }
+		}
 		env.MustDo(agent, q, map[string]any{"id": ab.ID}, &out)
 		if out.Node == nil || out.Node.ID != ab.ID || out.Node.Action != merge.ActionMerge {
 			t.Fatalf("got %+v, want the A-into-B event", out.Node)
