@@ -350,3 +350,5 @@ func supersededIDs(t *testing.T, env *apitest.Env, list []struct{ ID string }) [
 	}
 	return sorted(out)
 }
+
+func jsonInto(raw []byte, out any) error { return json.Unmarshal(raw, out) }

@@ -229,6 +229,14 @@ func (s *Service) merge(ctx context.Context, tx Store, p *auth.Principal, req Re
 	if err := checkSides(surv, dup); err != nil {
 		return Result{}, err
 	}
+	// Locking the earned rows makes a renewal started or submitted at the same time land
+	// either before (and the comparison below sees its new expiry) or after (on the moved
+	// row, and refused if that row is superseded). They are locked before the link rows
+	// because a renewal locks its earned row and then share-locks the link: the same order.
+	earned, err := tx.Earned(ctx, ids, true)
+	if err != nil {
+		return Result{}, fmt.Errorf("lock earned certifications: %w", err)
+	}
 	links, err := tx.Links(ctx, ids, true)
 	if err != nil {
 		return Result{}, fmt.Errorf("lock links: %w", err)
@@ -236,12 +244,6 @@ func (s *Service) merge(ctx context.Context, tx Store, p *auth.Principal, req Re
 	plan, err := PlanLink(linkOf(links, surv.ID), linkOf(links, dup.ID), req.KeepLearnProfileOf)
 	if err != nil {
 		return Result{}, err
-	}
-	// Locking the earned rows makes a renewal submitted at the same time land either before
-	// (and the comparison below sees its new expiry) or after (on the moved row).
-	earned, err := tx.Earned(ctx, ids, true)
-	if err != nil {
-		return Result{}, fmt.Errorf("lock earned certifications: %w", err)
 	}
 	sup := Supersessions(surv.ID, earned)
 	moved, err := tx.MoveRows(ctx, surv, dup, now)

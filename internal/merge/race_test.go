@@ -1,0 +1,227 @@
+package merge_test
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/internal/merge"
+)
+
+// outcome is one concurrent request's result: the payload or the error code.
+type outcome struct {
+	out  mergeOut
+	code string
+	err  error
+}
+
+// concurrently runs the merge inputs at once (released together) and returns their outcomes.
+func concurrently(t *testing.T, env *apitest.Env, token string, inputs []map[string]any) []outcome {
+	t.Helper()
+	h := env.Server.Handler()
+	start := make(chan struct{})
+	res := make([]outcome, len(inputs))
+	var wg sync.WaitGroup
+	for i, in := range inputs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := post(h, token, mergeMutation, in)
+			switch {
+			case err != nil:
+				res[i].err = err
+			case len(r.Errors) > 0:
+				res[i].code = r.Errors[0].Code()
+				if res[i].code == "" || res[i].code == "INTERNAL" {
+					res[i].err = fmt.Errorf("got %s", r.Raw)
+				}
+			default:
+				res[i].err = jsonInto(r.Data, &res[i].out)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, o := range res {
+		if o.err != nil {
+			t.Fatalf("request %d: %v", i, o.err)
+		}
+	}
+	return res
+}
+
+func TestRaceOppositeMergesNeverDeadlock(t *testing.T) {
+	env := apitest.New(t)
+	token := env.Token(agent)
+	before := tableCounts(t, env.DB)
+	for round := range 20 {
+		a, b := newProfile(t, env, "Race A"), newProfile(t, env, "Race B")
+		addEarned(t, env, a, "azure-developer-associate", "2020-10-15", "2021-10-15")
+		addEarned(t, env, b, "azure-security-engineer-associate", "2020-11-30", "2021-11-30")
+		addResult(t, env, a, "AZ-204", true)
+		addResult(t, env, b, "AZ-500", true)
+		addShare(t, env, a)
+		addShare(t, env, b)
+		wantAll := sum(profileCounts(t, env.DB, a.ID), profileCounts(t, env.DB, b.ID))
+
+		res := concurrently(t, env, token, []map[string]any{
+			mergeInput(a, b, fmt.Sprintf("r%d-ab", round), nil),
+			mergeInput(b, a, fmt.Sprintf("r%d-ba", round), nil),
+		})
+		ok, refused := 0, 0
+		var survivor, duplicate prof
+		for i, o := range res {
+			switch o.code {
+			case "":
+				ok++
+				survivor, duplicate = a, b
+				if i == 1 {
+					survivor, duplicate = b, a
+				}
+			case "PROFILE_ALREADY_MERGED":
+				refused++
+			default:
+				t.Fatalf("round %d: got code %s, want success or PROFILE_ALREADY_MERGED", round, o.code)
+			}
+		}
+		if ok != 1 || refused != 1 {
+			t.Fatalf("round %d: got %d merges and %d refusals, want 1 and 1", round, ok, refused)
+		}
+		// Final state: one merged into the other, no cycle, every row on the survivor.
+		var st []struct {
+			ID         uuid.UUID  `db:"id"`
+			Status     string     `db:"status"`
+			MergedInto *uuid.UUID `db:"merged_into"`
+		}
+		if err := env.DB.Select(&st, `SELECT id, status, merged_into FROM certification_profiles WHERE id = ANY($1::uuid[])`,
+			"{"+a.ID.String()+","+b.ID.String()+"}"); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range st {
+			switch p.ID {
+			case survivor.ID:
+				if p.Status != "ACTIVE" || p.MergedInto != nil {
+					t.Fatalf("round %d: got survivor %+v, want ACTIVE and not merged", round, p)
+				}
+			case duplicate.ID:
+				if p.Status != "MERGED" || p.MergedInto == nil || *p.MergedInto != survivor.ID {
+					t.Fatalf("round %d: got duplicate %+v, want MERGED into %s", round, p, survivor.ID)
+				}
+			}
+		}
+		sameCounts(t, fmt.Sprintf("round %d survivor", round), profileCounts(t, env.DB, survivor.ID), wantAll)
+		sameCounts(t, fmt.Sprintf("round %d duplicate", round), profileCounts(t, env.DB, duplicate.ID), zero)
+		if n := auditRows(t, env.DB, merge.ActionMergeRefused, survivor.ID); n != 1 {
+			t.Fatalf("round %d: got %d refusal events, want 1", round, n)
+		}
+	}
+	// Locks taken in one global order: PostgreSQL never had to break a deadlock.
+	var deadlocks int
+	mustGet(t, env.DB, &deadlocks, `SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)
+	t.Logf("deadlocks detected by PostgreSQL over 20 rounds: %d", deadlocks)
+	if deadlocks != 0 {
+		t.Fatalf("got %d deadlocks, want 0", deadlocks)
+	}
+	var merges int
+	mustGet(t, env.DB, &merges, `SELECT count(*) FROM merges`)
+	if merges != 20 {
+		t.Fatalf("got %d merges, want 20", merges)
+	}
+	// Nothing lost, nothing duplicated: 40 new profiles and their rows, and one alternate
+	// email per merge.
+	after := tableCounts(t, env.DB)
+	want := withAlternates(before, 20)
+	want["certification_profiles"] += 40
+	want["earned_certifications"] += 40
+	want["exam_results"] += 40
+	want["transcript_shares"] += 40
+	sameCounts(t, "tables", after, want)
+}
+
+func TestRaceManyDuplicatesIntoOneSurvivor(t *testing.T) {
+	env := apitest.New(t)
+	token := env.Token(agent)
+	s := newProfile(t, env, "Many Survivor")
+	addEarned(t, env, s, "azure-administrator-associate", "2020-05-15", "2021-05-15")
+	dups := make([]prof, 10)
+	var inputs []map[string]any
+	want := profileCounts(t, env.DB, s.ID)
+	for i := range dups {
+		dups[i] = newProfile(t, env, "Many Duplicate")
+		// The same certification on every side, each expiring on a different day: exactly one
+		// (the latest, dups[9]'s 2021-09-10) may stay current, whatever order the merges run in.
+		addEarned(t, env, dups[i], "azure-administrator-associate", "2020-09-01", fmt.Sprintf("2021-09-%02d", i+1))
+		addResult(t, env, dups[i], "AZ-104", true)
+		addShare(t, env, dups[i])
+		want = sum(want, profileCounts(t, env.DB, dups[i].ID))
+		inputs = append(inputs, mergeInput(s, dups[i], fmt.Sprintf("many-%d", i), nil))
+	}
+	for i, o := range concurrently(t, env, token, inputs) {
+		if o.code != "" {
+			t.Fatalf("merge %d: got %s, want success", i, o.code)
+		}
+	}
+	want["current"] = 1
+	sameCounts(t, "survivor", profileCounts(t, env.DB, s.ID), want)
+	for _, d := range dups {
+		sameCounts(t, "duplicate "+d.MCID, profileCounts(t, env.DB, d.ID), zero)
+		var into uuid.UUID
+		mustGet(t, env.DB, &into, `SELECT merged_into FROM certification_profiles WHERE id = $1 AND status = 'MERGED'`, d.ID)
+		if into != s.ID {
+			t.Fatalf("got %s merged into %s, want %s", d.MCID, into, s.ID)
+		}
+	}
+	var current string
+	mustGet(t, env.DB, &current, `SELECT expires_on::text FROM earned_certifications WHERE profile_id = $1 AND superseded_at IS NULL`, s.ID)
+	if current != "2021-09-10" {
+		t.Fatalf("got the current record expiring %s, want 2021-09-10", current)
+	}
+	var merges, alternates int
+	mustGet(t, env.DB, &merges, `SELECT count(*) FROM merges WHERE survivor_id = $1`, s.ID)
+	mustGet(t, env.DB, &alternates, `SELECT count(*) FROM profile_alternate_emails WHERE profile_id = $1`, s.ID)
+	if merges != 10 || alternates != 10 {
+		t.Fatalf("got %d merges and %d alternate emails, want 10 and 10", merges, alternates)
+	}
+}
+
+func TestRaceSameRequestSameKey(t *testing.T) {
+	env := apitest.New(t)
+	token := env.Token(agent)
+	s, d := newProfile(t, env, "Key Survivor"), newProfile(t, env, "Key Duplicate")
+	addEarned(t, env, d, "azure-data-scientist-associate", "2020-07-31", "2021-07-31")
+	addResult(t, env, d, "DP-100", true)
+	want := sum(profileCounts(t, env.DB, s.ID), profileCounts(t, env.DB, d.ID))
+	inputs := make([]map[string]any, 8)
+	for i := range inputs {
+		inputs[i] = mergeInput(s, d, "same-key", map[string]any{"ticket": "T-77"})
+	}
+	res := concurrently(t, env, token, inputs)
+	eventID := ""
+	for i, o := range res {
+		if o.code != "" {
+			t.Fatalf("request %d: got %s, want the (shared) success", i, o.code)
+		}
+		ev := o.out.MergeCertificationProfiles.AuditEvent.ID
+		if eventID == "" {
+			eventID = ev
+		}
+		if ev != eventID || o.out.MergeCertificationProfiles.Duplicate.Status != "MERGED" {
+			t.Fatalf("request %d: got event %s duplicate %s, want event %s and MERGED", i, ev,
+				o.out.MergeCertificationProfiles.Duplicate.Status, eventID)
+		}
+	}
+	var merges, events, refused, keys int
+	mustGet(t, env.DB, &merges, `SELECT count(*) FROM merges`)
+	mustGet(t, env.DB, &events, `SELECT count(*) FROM audit_events WHERE action = $1`, merge.ActionMerge)
+	mustGet(t, env.DB, &refused, `SELECT count(*) FROM audit_events WHERE action = $1`, merge.ActionMergeRefused)
+	mustGet(t, env.DB, &keys, `SELECT count(*) FROM idempotency_keys`)
+	if merges != 1 || events != 1 || refused != 0 || keys != 1 {
+		t.Fatalf("got %d merges, %d merge events, %d refusals, %d keys; want 1, 1, 0, 1", merges, events, refused, keys)
+	}
+	sameCounts(t, "survivor", profileCounts(t, env.DB, s.ID), want)
+	sameCounts(t, "duplicate", profileCounts(t, env.DB, d.ID), zero)
+}
