@@ -3,6 +3,7 @@
 //	go run .                      serve (embedded PostgreSQL when DATABASE_URL is unset)
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
+//	go run . support ...          support tool: search, preview, merge, audit (see internal/supportcli)
 package main
 
 import (
@@ -28,8 +29,10 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/pgserver"
 	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/supportcli"
 )
 
 //go:embed migrations/*.sql
@@ -68,8 +71,10 @@ func run(ctx context.Context, args []string) error {
 		return migrateCmd(ctx, cfg, log, args)
 	case "token":
 		return tokenCmd(cfg, args)
+	case "support":
+		return supportcli.Run(ctx, args, supportcli.Std())
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate or token)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, token or support)", cmd)
 	}
 }
 
@@ -158,6 +163,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+	go purgeMergeKeys(ctx, srv.Resolver.Merge, log)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
@@ -175,6 +181,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return hs.Shutdown(shutdownCtx)
+}
+
+// purgeMergeKeys deletes the merge idempotency keys past their retention (merge.KeyRetention)
+// at start and then hourly, until ctx ends.
+func purgeMergeKeys(ctx context.Context, m *merge.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := m.PurgeExpiredKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Error("purge merge idempotency keys", "error", err)
+		} else if n > 0 {
+			log.Info("purged expired merge idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func printDevTokens(cfg config.Config, generated bool) {
