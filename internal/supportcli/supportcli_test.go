@@ -38,7 +38,9 @@ func (s server) profile(t *testing.T, sub, name string) profile {
 	t.Helper()
 	owner := apitest.Learner(sub)
 	var out struct {
-		CreateCertificationProfile struct{ CertificationProfile struct{ ID, Mcid, Email string } }
+		CreateCertificationProfile struct {
+			CertificationProfile struct{ ID, Mcid, Email string }
+		}
 	}
 	s.env.MustDo(owner, `mutation($in: CreateCertificationProfileInput!) {
 		createCertificationProfile(input: $in) { certificationProfile { id mcid email } } }`,
