@@ -225,3 +225,113 @@ func TestRaceSameRequestSameKey(t *testing.T) {
 	sameCounts(t, "survivor", profileCounts(t, env.DB, s.ID), want)
 	sameCounts(t, "duplicate", profileCounts(t, env.DB, d.ID), zero)
 }
+
+// writers are the writes that race a merge on the duplicate: an exam result recorded by
+// MCID and a renewal assessment submitted for one of its certifications.
+type writers struct {
+	// record records a passed exam result for the profile holding mcid.
+	record func(mcid, externalID string) error
+	// submit submits the attempt; renewed reports whether it passed and extended the expiry.
+	// A refusal because the record was superseded meanwhile is renewed=false, err=nil.
+	submit func(attemptID uuid.UUID) (renewed bool, err error)
+}
+
+func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
+	env := apitest.New(t)
+	token := env.Token(agent)
+	w := writersFor(t, env)
+	renewedRounds := 0
+	for round := range 10 {
+		s, d := newProfile(t, env, "Writer Survivor"), newProfile(t, env, "Writer Duplicate")
+		sAdmin := addEarned(t, env, s, "azure-administrator-associate", "2020-06-30", "2021-06-30")
+		dAdmin := addEarned(t, env, d, "azure-administrator-associate", "2020-04-30", "2021-04-30")
+		attempt := addAttempt(t, env, dAdmin, false)
+		before := tableCounts(t, env.DB)
+
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var mergeRes outcome
+		var renewed bool
+		errs := make(chan error, 8)
+		externalIDs := []string{fmt.Sprintf("r%d-x1", round), fmt.Sprintf("r%d-x2", round), fmt.Sprintf("r%d-x3", round)}
+		wg.Add(2 + len(externalIDs))
+		go func() {
+			defer wg.Done()
+			<-start
+			r, err := post(env.Server.Handler(), token, mergeMutation, mergeInput(s, d, fmt.Sprintf("w%d", round), nil))
+			if err == nil && len(r.Errors) > 0 {
+				err = fmt.Errorf("merge: %s", r.Raw)
+			}
+			mergeRes.err = err
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			var err error
+			renewed, err = w.submit(attempt)
+			if err != nil {
+				errs <- fmt.Errorf("submit: %w", err)
+			}
+		}()
+		for _, x := range externalIDs {
+			go func() {
+				defer wg.Done()
+				<-start
+				if err := w.record(d.MCID, x); err != nil {
+					errs <- fmt.Errorf("record %s: %w", x, err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if mergeRes.err != nil {
+			t.Fatalf("round %d: %v", round, mergeRes.err)
+		}
+
+		// Every exam result is there once, on the survivor; the duplicate holds nothing.
+		var onSurvivor int
+		mustGet(t, env.DB, &onSurvivor, `SELECT count(*) FROM exam_results WHERE external_id = ANY($1::text[]) AND profile_id = $2`,
+			"{"+externalIDs[0]+","+externalIDs[1]+","+externalIDs[2]+"}", s.ID)
+		if onSurvivor != 3 {
+			t.Fatalf("round %d: got %d of 3 exam results on the survivor", round, onSurvivor)
+		}
+		sameCounts(t, fmt.Sprintf("round %d duplicate", round), profileCounts(t, env.DB, d.ID), zero)
+		// Exactly one current administrator record: the one expiring last.
+		var cur struct {
+			ID        uuid.UUID `db:"id"`
+			ExpiresOn string    `db:"expires_on"`
+		}
+		mustGet(t, env.DB, &cur, `SELECT id, expires_on::text AS expires_on FROM earned_certifications
+WHERE profile_id = $1 AND superseded_at IS NULL`, s.ID)
+		var renewals, submitted int
+		mustGet(t, env.DB, &renewals, `SELECT count(*) FROM renewals WHERE attempt_id = $1`, attempt)
+		mustGet(t, env.DB, &submitted, `SELECT count(*) FROM assessment_attempts WHERE id = $1 AND submitted_at IS NOT NULL`, attempt)
+		if renewed {
+			// The renewal landed before the merge: the duplicate's record now runs to
+			// 2022-04-30 and wins.
+			if renewals != 1 || cur.ID != dAdmin || cur.ExpiresOn != "2022-04-30" {
+				t.Fatalf("round %d: renewed, but got %d renewals and current %+v, want 1 and %s to 2022-04-30", round, renewals, cur, dAdmin)
+			}
+		} else {
+			// The merge came first and superseded the duplicate's record: the submission was
+			// refused and the attempt is still there, unsubmitted.
+			if renewals != 0 || submitted != 0 || cur.ID != sAdmin || cur.ExpiresOn != "2021-06-30" {
+				t.Fatalf("round %d: not renewed, but got %d renewals, %d submitted, current %+v; want 0, 0 and %s",
+					round, renewals, submitted, cur, sAdmin)
+			}
+		}
+		want := sum(before)
+		want["exam_results"] += 3
+		want["profile_alternate_emails"]++
+		if renewed {
+			want["renewals"]++
+			renewedRounds++
+		}
+		sameCounts(t, fmt.Sprintf("round %d tables", round), tableCounts(t, env.DB), want)
+	}
+	t.Logf("the renewal landed before the merge in %d of 10 rounds", renewedRounds)
+}
