@@ -65,7 +65,11 @@ func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*cert
 
 func (r *Resolver) viewerProfiles(ctx context.Context) ([]*certprofile.Profile, error) {
 	list, err := r.Profiles.Mine(ctx, auth.PrincipalFrom(ctx))
-	return ptrs(list), err
+	out := ptrs(list)
+	for _, p := range out {
+		loaders(ctx).Profiles.Profile.Prime(p.ID, p)
+	}
+	return out, err
 }
 
 // mergedInto is the survivor of a merged profile, when the caller may see it (a duplicate's
@@ -201,6 +205,7 @@ func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string
 		conn.Edges = append(conn.Edges, &model.CertificationProfileEdge{Cursor: cur, Node: &h.Profile})
 		conn.Nodes = append(conn.Nodes, &h.Profile)
 		conn.PageInfo.EndCursor = &cur
+		loaders(ctx).Profiles.Profile.Prime(h.Profile.ID, &h.Profile)
 	}
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = r.Profiles.CountSearch(ctx, p, query); err != nil {

@@ -15,6 +15,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
@@ -733,4 +735,106 @@ func TestCreateWaitsForALinkInProgress(t *testing.T) {
 	if got := <-result; got != "" {
 		t.Fatalf("got %q, want the create to succeed after the link", got)
 	}
+}
+
+// countingStore counts the batch reads behind the profile loaders.
+type countingStore struct {
+	certprofile.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingStore) count(name string) {
+	c.mu.Lock()
+	c.calls[name]++
+	c.mu.Unlock()
+}
+
+func (c *countingStore) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	got := c.calls
+	c.calls = map[string]int{}
+	return got
+}
+
+func (c *countingStore) ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Profile, []error) {
+	c.count("profiles")
+	return c.Store.ProfilesByIDs(ctx, ids)
+}
+
+func (c *countingStore) AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error) {
+	c.count("alternateEmails")
+	return c.Store.AlternateEmailsByIDs(ctx, ids)
+}
+
+func (c *countingStore) LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
+	c.count("linksByProfile")
+	return c.Store.LinksByProfileIDs(ctx, ids)
+}
+
+func (c *countingStore) LinksByLearnProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
+	c.count("linksByLearnProfile")
+	return c.Store.LinksByLearnProfileIDs(ctx, ids)
+}
+
+func TestProfileFieldsAreBatched(t *testing.T) {
+	env := apitest.New(t)
+	store := &countingStore{Store: postgres.Profiles{Store: env.Server.Store}, calls: map[string]int{}}
+	env.Server.Resolver.Profiles = certprofile.NewService(store, env.Clock)
+
+	const q = `{ searchCertificationProfiles(query: "batch", first: 100) { nodes {
+  alternateEmails mergedInto { id alternateEmails }
+  learnProfile { id linkedAt certificationProfile { id alternateEmails } } } } }`
+	var want map[string]int
+	for _, n := range []int{1, 40} {
+		have := count(t, env, `SELECT count(*) FROM certification_profiles WHERE legal_name LIKE 'Batch%'`)
+		for i := have; i < n; i++ {
+			who := apitest.Learner("batch-" + strconv.Itoa(i))
+			p := create(t, env, who, "Batch "+strconv.Itoa(i), "b"+strconv.Itoa(i)+"@example.com")
+			link(t, env, who, p.ID)
+			if i%2 == 1 { // every other one is merged into the one before, with an alternate email
+				prev := profileUUID(t, env, strconv.Itoa(mustAtoi(t, p.MCID)-1))
+				id := profileUUID(t, env, p.MCID)
+				if _, err := env.DB.Exec(`DELETE FROM profile_links WHERE certification_profile_id = $1`, id); err != nil {
+					t.Fatal(err)
+				}
+				markMerged(t, env, id, prev)
+				if _, err := env.DB.Exec(`INSERT INTO profile_alternate_emails (profile_id, email, added_at) VALUES ($1, $2, $3)`,
+					prev, "alt"+strconv.Itoa(i)+"@example.com", env.Clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		store.reset()
+		var out struct {
+			SearchCertificationProfiles struct{ Nodes []json.RawMessage }
+		}
+		env.MustDo(apitest.Support("agent"), q, nil, &out)
+		if len(out.SearchCertificationProfiles.Nodes) != n {
+			t.Fatalf("got %d profiles, want %d", len(out.SearchCertificationProfiles.Nodes), n)
+		}
+		got := store.reset()
+		if n == 1 {
+			want = got
+			continue
+		}
+		// One batch per loader and nesting level at most; an N+1 would read once per profile.
+		for name, c := range got {
+			if c > 3 {
+				t.Errorf("%s: got %d batch reads for %d profiles, want at most 3 (for 1 profile: %d)", name, c, n, want[name])
+			}
+		}
+		t.Logf("batch reads for %d profiles: %v", n, got)
+	}
+	t.Logf("batch reads for 1 profile: %v", want)
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
