@@ -35,24 +35,6 @@ func (r *Resolver) mergeNode(ctx context.Context, k kind, id uuid.UUID) (node.No
 	return loaders(ctx).Merge.Event.Load(ctx, id)
 }
 
-// maxMergeChain bounds how far survivorOf follows merged_into (the merge rules make cycles
-// impossible; this only guards against a corrupted row).
-const maxMergeChain = 32
-
-// survivorOf follows a profile's merged_into chain to the current survivor: a merged
-// profile's ids resolve to the profile it was merged into (DOMAIN.md "Merging"), and a
-// survivor later merged itself resolves further down the chain.
-func (r *Resolver) survivorOf(ctx context.Context, p *certprofile.Profile) (*certprofile.Profile, error) {
-	for i := 0; p.MergedInto != nil && i < maxMergeChain; i++ {
-		next, err := loaders(ctx).Profiles.Profile.Load(ctx, *p.MergedInto)
-		if err != nil {
-			return nil, err
-		}
-		p = next
-	}
-	return p, nil
-}
-
 func (r *Resolver) previewMerge(ctx context.Context, in model.PreviewCertificationProfileMergeInput) (*model.PreviewCertificationProfileMergePayload, error) {
 	surv, dup, err := decodePair(in.SurvivorID, in.DuplicateID)
 	if err != nil {

@@ -218,9 +218,6 @@ func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string
 // profileNode resolves a CertificationProfile id for its owner or support.
 func (r *Resolver) profileNode(ctx context.Context, id uuid.UUID) (*certprofile.Profile, error) {
 	p, err := loaders(ctx).Profiles.Profile.Load(ctx, id)
-	if err == nil {
-		p, err = r.survivorOf(ctx, p) // a merged profile's id resolves to its survivor
-	}
 	if err != nil {
 		return nil, err
 	}

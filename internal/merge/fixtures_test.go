@@ -332,8 +332,11 @@ WHERE e.action = $1 AND ep.profile_id = $2`, action, profile)
 
 // encodeProfileID builds the opaque id of a profile, for ids of profiles that do not exist
 // (graph/ids.go: base64url of "Kind:uuid").
-func encodeProfileID(id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("CertificationProfile:" + id.String()))
+func encodeProfileID(id uuid.UUID) string { return encodeID("CertificationProfile", id) }
+
+// encodeID builds the opaque id of any Node.
+func encodeID(kind string, id uuid.UUID) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + id.String()))
 }
 
 // supersededIDs decodes the EarnedCertification ids of a preview, sorted.

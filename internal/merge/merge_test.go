@@ -206,6 +206,23 @@ FROM certification_profiles p WHERE p.id = $1`, s.D.ID, s.S.ID)
 		t.Fatalf("got alternates %v, want %v", alts, wantAlts)
 	}
 
+	// Through the API, the duplicate's MCID shows the survivor with both emails and the moved
+	// connection.
+	var viewed struct {
+		CertificationProfile struct {
+			ID              string
+			AlternateEmails []string
+			LearnProfile    *struct{ ID string }
+		}
+	}
+	env.MustDo(agent, `query($m: String!) { certificationProfile(mcid: $m) { id alternateEmails learnProfile { id } } }`,
+		map[string]any{"m": s.D.MCID}, &viewed)
+	vp := viewed.CertificationProfile
+	if vp.ID != s.S.NodeID || !slices.Equal(sorted2(vp.AlternateEmails), wantAlts) || vp.LearnProfile == nil ||
+		vp.LearnProfile.ID != encodeID("LearnProfile", s.DLearnProfile) {
+		t.Fatalf("got %+v, want survivor %s with alternates %v and the duplicate's Learn profile", vp, s.S.NodeID, wantAlts)
+	}
+
 	// The transcript share of the duplicate now shows the survivor.
 	var shareOwner uuid.UUID
 	mustGet(t, env.DB, &shareOwner, `SELECT profile_id FROM transcript_shares WHERE code = $1`, s.DShare)
@@ -258,22 +275,23 @@ func TestMergedProfileResolvesToItsSurvivor(t *testing.T) {
 		if out.CertificationProfile == nil || out.CertificationProfile.ID != c.NodeID || out.CertificationProfile.Mcid != c.MCID {
 			t.Fatalf("MCID %s: got %+v, want the current survivor %s (MCID %s)", p.MCID, out.CertificationProfile, c.NodeID, c.MCID)
 		}
-		var node struct{ Node *struct{ ID, Mcid string } }
-		env.MustDo(agent, `query($id: ID!) { node(id: $id) { ... on CertificationProfile { id mcid } } }`, map[string]any{"id": p.NodeID}, &node)
-		if node.Node == nil || node.Node.ID != c.NodeID {
-			t.Fatalf("node(%s): got %+v, want the current survivor %s", p.NodeID, node.Node, c.NodeID)
+	}
+	// Old ids stay fetchable (node(id) returns the object with that id) and lead down the
+	// chain: A is MERGED into B, which is MERGED into C.
+	var node struct {
+		Node *struct {
+			ID, Status string
+			MergedInto *struct {
+				ID, Status string
+				MergedInto *struct{ ID, Status string }
+			}
 		}
 	}
-	// The survivor's owner sees the merged ids resolve to its profile; the duplicate's owner
-	// no longer sees anything through them.
-	var node struct{ Node *struct{ ID string } }
-	env.MustDo(c.Owner, `query($id: ID!) { node(id: $id) { ... on CertificationProfile { id } } }`, map[string]any{"id": a.NodeID}, &node)
-	if node.Node == nil || node.Node.ID != c.NodeID {
-		t.Fatalf("survivor's owner: got %+v, want %s", node.Node, c.NodeID)
-	}
-	env.MustDo(a.Owner, `query($id: ID!) { node(id: $id) { ... on CertificationProfile { id } } }`, map[string]any{"id": a.NodeID}, &node)
-	if node.Node != nil {
-		t.Fatalf("duplicate's owner: got %+v, want null", node.Node)
+	env.MustDo(agent, `query($id: ID!) { node(id: $id) { ... on CertificationProfile {
+  id status mergedInto { id status mergedInto { id status } } } } }`, map[string]any{"id": a.NodeID}, &node)
+	if n := node.Node; n == nil || n.ID != a.NodeID || n.Status != "MERGED" || n.MergedInto == nil || n.MergedInto.ID != b.NodeID ||
+		n.MergedInto.MergedInto == nil || n.MergedInto.MergedInto.ID != c.NodeID || n.MergedInto.MergedInto.Status != "ACTIVE" {
+		t.Fatalf("node(A): got %+v, want A MERGED into B MERGED into C (ACTIVE)", node.Node)
 	}
 	var on uuid.UUID
 	mustGet(t, env.DB, &on, `SELECT profile_id FROM transcript_shares WHERE code = $1`, shareA)

@@ -147,19 +147,26 @@ type profile struct {
 	Email           string   `json:"email"`
 	AlternateEmails []string `json:"alternateEmails"`
 	Status          string   `json:"status"`
+	MergedInto      *struct {
+		ID   string `json:"id"`
+		MCID string `json:"mcid"`
+	} `json:"mergedInto"`
 }
 
-const profileFields = `id mcid legalName email alternateEmails status`
+const profileFields = `id mcid legalName email alternateEmails status mergedInto { id mcid }`
 
 // ref is a profile named on the command line, resolved.
 type ref struct {
 	arg string
 	// id is what to send to the API: the id given, or the id of the profile holding the MCID.
 	id string
-	// shown is the profile the server resolves the argument to (its survivor if merged).
+	// shown is the profile the argument resolves to: an MCID resolves to its current
+	// survivor, an id to the profile itself.
 	shown profile
-	// merged is set when the argument names a profile that was merged into shown.
+	// merged is set when the argument names a profile that has been merged away; into is
+	// the MCID it was merged into.
 	merged bool
+	into   string
 }
 
 func isMCID(s string) bool {
@@ -187,7 +194,7 @@ func resolve(ctx context.Context, c *Client, arg string) (ref, error) {
 			return ref{}, fmt.Errorf("no certification profile with MCID %s", arg)
 		}
 		p := *out.CertificationProfile
-		return ref{arg: arg, id: p.ID, shown: p, merged: p.MCID != arg}, nil
+		return ref{arg: arg, id: p.ID, shown: p, merged: p.MCID != arg, into: "MCID " + p.MCID}, nil
 	}
 	var out struct{ Node *profile }
 	if err := c.Do(ctx, `query($id: ID!) { node(id: $id) { ... on CertificationProfile { `+profileFields+` } } }`,
@@ -197,7 +204,16 @@ func resolve(ctx context.Context, c *Client, arg string) (ref, error) {
 	if out.Node == nil || out.Node.ID == "" {
 		return ref{}, fmt.Errorf("no certification profile with id %s", arg)
 	}
-	return ref{arg: arg, id: arg, shown: *out.Node, merged: out.Node.ID != arg}, nil
+	r := ref{arg: arg, id: arg, shown: *out.Node, merged: out.Node.Status == "MERGED"}
+	if r.merged {
+		r.into = "another profile"
+		if m := out.Node.MergedInto; m != nil {
+			r.into = "MCID " + m.MCID
+		}
+	} else {
+		r.into = "MCID " + out.Node.MCID
+	}
+	return r, nil
 }
 
 func search(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio IO, connect func() error) error {
@@ -276,7 +292,7 @@ func fetchPreview(ctx context.Context, c *Client, survivor, duplicate string) (p
 
 // refuseMerged explains a command-line profile that has already been merged away.
 func refuseMerged(r ref) error {
-	return fmt.Errorf("%s has already been merged into MCID %s (%s); use that profile", r.arg, r.shown.MCID, r.shown.ID)
+	return fmt.Errorf("%s has already been merged into %s; use that profile", r.arg, r.into)
 }
 
 func preview(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio IO, connect func() error) error {
@@ -508,8 +524,8 @@ func audit(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio 
 	if out.Node == nil {
 		return fmt.Errorf("no certification profile %s", pos[0])
 	}
-	if r.merged {
-		fmt.Fprintf(sio.Stdout, "%s was merged into MCID %s; showing the audit trail of MCID %s.\n", r.arg, r.shown.MCID, r.shown.MCID)
+	if r.merged && isMCID(r.arg) {
+		fmt.Fprintf(sio.Stdout, "MCID %s was merged into %s; showing the audit trail of %s.\n", r.arg, r.into, r.into)
 	}
 	w := table(sio.Stdout)
 	fmt.Fprintln(w, "OCCURRED\tACTION\tACTOR\tTICKET\tREASON\tID")

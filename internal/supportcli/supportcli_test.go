@@ -299,3 +299,38 @@ func splitQuoted(t *testing.T, s string) []string {
 	}
 	return out
 }
+
+func TestSearchListsProfilesPageByPage(t *testing.T) {
+	s := start(t)
+	a, b := s.profile(t, "srch-a", "Yuki Tanaka"), s.profile(t, "srch-b", "Yūki Tanaka")
+	s.profile(t, "srch-c", "Someone Else")
+	out, err := s.run(t, "", nil, "search", "tanaka", "--first", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, out, "MCID", "NAME", "EMAIL", "STATUS", "1 of 2 profiles", "more: --after ")
+	cursor := regexp.MustCompile(`more: --after (\S+)`).FindStringSubmatch(out)[1]
+	next, err := s.run(t, "", nil, "search", "tanaka", "--first", "1", "--after", cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, next, "1 of 2 profiles")
+	if strings.Contains(next, "more: --after") {
+		t.Fatalf("got another page after the last:\n%s", next)
+	}
+	both := out + next
+	mustContain(t, both, a.MCID, b.MCID, a.Email, b.Email)
+	if strings.Contains(both, "Someone Else") {
+		t.Fatalf("got a profile that does not match:\n%s", both)
+	}
+
+	// After a merge the duplicate's email finds the survivor, which lists it as an alternate.
+	if _, err := s.run(t, "", nil, "merge", a.MCID, b.MCID, "--reason", "same person", "--yes"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = s.run(t, "", nil, "search", b.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, out, a.MCID, b.Email)
+}
