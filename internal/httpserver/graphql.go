@@ -77,6 +77,7 @@ func (s *Server) graphQL(res *graph.Resolver) (*handler.Server, error) {
 	gql.Use(guard)
 	gql.Use(introspection{production: d.Config.Production()})
 	gql.Use(supportLimit{s: s})
+	gql.Use(accountLoader{s: s}) // last: only documents every check accepted reach the database
 	gql.AroundFields(graph.MarkInternal)
 	gql.AroundResponses(s.observe)
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log, RequestID))
@@ -239,4 +240,24 @@ func (s *Server) observe(ctx context.Context, next graphql.ResponseHandler) *gra
 		s.metrics.duration.WithLabelValues(label).Observe(graphql.Now().Sub(oc.Stats.OperationStart).Seconds())
 	}
 	return resp
+}
+
+// accountLoader makes sure the account and Learn profile of an authenticated caller exist and
+// sets the principal's AccountID, once the operation has passed every other check.
+// Codes: INTERNAL.
+type accountLoader struct{ s *Server }
+
+func (accountLoader) ExtensionName() string                   { return "RecertAccount" }
+func (accountLoader) Validate(graphql.ExecutableSchema) error { return nil }
+func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil {
+		return nil
+	}
+	if _, _, err := l.s.Resolver.Learner.Ensure(ctx, p); err != nil {
+		l.s.deps.Log.ErrorContext(ctx, "ensure account", "request_id", RequestID(ctx), "error", err)
+		ae := apperr.E(apperr.Internal, "internal error")
+		return &gqlerror.Error{Err: ae, Message: ae.Message}
+	}
+	return nil
 }

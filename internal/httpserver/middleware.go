@@ -53,21 +53,6 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// ensureAccount makes sure the account and Learn profile of an authenticated caller exist, and
-// sets the principal's AccountID. It runs after the rate limit, so floods never reach the database.
-func (s *Server) ensureAccount(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := auth.PrincipalFrom(r.Context()); p != nil {
-			if _, _, err := s.Resolver.Learner.Ensure(r.Context(), p); err != nil {
-				s.deps.Log.ErrorContext(r.Context(), "ensure account", "request_id", RequestID(r.Context()), "error", err)
-				writeError(w, http.StatusInternalServerError, apperr.E(apperr.Internal, "internal error"), r)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // rateKey identifies the caller for rate limits: the principal, or the client IP when anonymous.
 func rateKey(r *http.Request) (key string, anonymous bool) {
 	if p := auth.PrincipalFrom(r.Context()); p != nil {

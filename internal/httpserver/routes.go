@@ -11,7 +11,9 @@ import (
 //
 // Every request: request id and deadline, access log and metrics, panic recovery, security
 // headers, CORS. /graphql then: the HTTP rules of GraphQL over HTTP (method, media types, body
-// cap), the bearer token, the rate limit, the account, fresh dataloaders, and gqlgen.
+// cap), the bearer token, the rate limit, fresh dataloaders, and gqlgen (whose extensions check
+// the document and only then load the caller's account: a refused request never reaches the
+// database).
 func (s *Server) routes() error {
 	d := s.deps
 	s.metrics = newMetrics(d.Registry, d.DB, s.Store, d.Clock)
@@ -21,7 +23,7 @@ func (s *Server) routes() error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", s.checkRequest(s.authenticate(s.limitRate(s.ensureAccount(s.withLoaders(gql))))))
+	mux.Handle("/graphql", s.checkRequest(s.authenticate(s.limitRate(s.withLoaders(gql)))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -135,7 +135,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	params, perr := readParams(r)
 	if perr != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		writeJSON(w, exec.DispatchError(ctx, gqlerror.List{{Err: perr, Message: perr.Message}}))
+		writeRequestError(w, exec.DispatchError(ctx, gqlerror.List{{Err: perr, Message: perr.Message}}))
 		return
 	}
 	params.Headers = r.Header
@@ -151,14 +151,14 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			w.Header().Set("Retry-After", retryAfter(retryAt, t.s.deps.Clock.Now()))
 		}
 		w.WriteHeader(status)
-		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
+		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
 		return
 	}
 	if r.Method == http.MethodGet && oc.Operation.Operation != ast.Query {
 		w.Header().Set("Allow", "POST")
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		err := apperr.Invalid("%s operations need POST; GET runs queries only", oc.Operation.Operation)
-		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{{Err: err, Message: err.Message}}))
+		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{{Err: err, Message: err.Message}}))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
@@ -261,6 +261,20 @@ func rateLimited(errs gqlerror.List) (time.Time, bool) {
 func retryAfter(at, now time.Time) string {
 	secs := int64(math.Ceil(at.Sub(now).Seconds()))
 	return strconv.FormatInt(max(secs, 1), 10)
+}
+
+// writeRequestError writes the response to a request that was not executed: errors (and
+// extensions) only, with no data entry, as GraphQL over HTTP requires.
+func writeRequestError(w io.Writer, resp *graphql.Response) {
+	out := struct {
+		Errors     gqlerror.List  `json:"errors"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{resp.Errors, resp.Extensions}
+	b, err := json.Marshal(out)
+	if err != nil {
+		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	_, _ = w.Write(b)
 }
 
 func writeJSON(w io.Writer, resp *graphql.Response) {
