@@ -162,7 +162,14 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, oc)
-	writeJSON(w, responses(ctx))
+	resp := responses(ctx)
+	if resp == nil { // gqlgen gives nothing when the request's deadline has passed
+		w.WriteHeader(http.StatusServiceUnavailable)
+		err := apperr.E(apperr.Internal, "the request ran out of time")
+		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{{Err: err, Message: err.Message}}))
+		return
+	}
+	writeJSON(w, resp)
 }
 
 // readParams reads query, operationName, variables and extensions from the JSON body (POST)
