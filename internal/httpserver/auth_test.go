@@ -16,6 +16,7 @@ import (
 
 	"github.com/recert/recert/internal/apitest"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/httpserver"
 )
 
 // jwks serves a JWK Set on loopback; set replaces the keys (rotation) and fetches counts requests.
@@ -203,5 +204,26 @@ func TestInvalidCredentialsGet401WithChallenge(t *testing.T) {
 		if strings.Contains(rec.Body.String(), strings.TrimPrefix(header, "Bearer ")) && len(header) > 10 {
 			t.Errorf("%s: response echoes the credential", name)
 		}
+	}
+}
+
+// TestPanicBecomesInternalWithRequestID breaks the server on purpose (no verifier, so checking a
+// token panics): the client gets 500 INTERNAL with the request id, and the server keeps serving.
+func TestPanicBecomesInternalWithRequestID(t *testing.T) {
+	env := apitest.New(t, apitest.WithDeps(func(d *httpserver.Deps) { d.Verifier = nil }))
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(typename))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer abc.def.ghi")
+	rec := httptest.NewRecorder()
+	env.Server.Handler().ServeHTTP(rec, req)
+	id := rec.Header().Get("X-Request-Id")
+	if rec.Code != 500 || firstCode(t, rec) != "INTERNAL" || id == "" || !strings.Contains(rec.Body.String(), id) {
+		t.Fatalf("got %d %s (request id %q), want 500 INTERNAL carrying the request id", rec.Code, rec.Body, id)
+	}
+	if strings.Contains(rec.Body.String(), "nil pointer") || strings.Contains(rec.Body.String(), "goroutine") {
+		t.Fatalf("the panic leaks to the client: %s", rec.Body)
+	}
+	if rec := request(env, "POST", "/graphql", "application/json", typename, nil); rec.Code != 200 {
+		t.Fatalf("after the panic: got %d, want 200", rec.Code)
 	}
 }
