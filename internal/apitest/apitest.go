@@ -20,6 +20,7 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
@@ -40,12 +41,35 @@ type Env struct {
 	Clock  *clock.Settable
 	Server *httpserver.Server
 	Config config.Config
+
+	statements *postgres.StatementCounter // nil unless Options.CountStatements
+}
+
+// Options change how NewWithOptions builds the server.
+type Options struct {
+	// CountStatements makes the server's pool count its SQL statements (see Statements).
+	CountStatements bool
 }
 
 // New starts a server on a fresh database with the clock at Start.
 func New(t testing.TB) *Env {
 	t.Helper()
-	db := pgtest.New(t)
+	return NewWithOptions(t, Options{})
+}
+
+// NewWithOptions is New with options.
+func NewWithOptions(t testing.TB, opts Options) *Env {
+	t.Helper()
+	db, dsn := pgtest.NewWithDSN(t)
+	var counter *postgres.StatementCounter
+	if opts.CountStatements {
+		cdb, c, err := postgres.OpenCounting(dsn)
+		if err != nil {
+			t.Fatalf("counting pool: %v", err)
+		}
+		t.Cleanup(func() { _ = cdb.Close() })
+		db, counter = cdb, c
+	}
 	clk := clock.NewSettable(Start)
 	cfg, err := config.Load(func(k string) (string, bool) {
 		m := map[string]string{"AUTH_HS256_SECRET": Secret, "AUTH_ISSUER": Issuer, "AUTH_AUDIENCE": Audience}
@@ -70,7 +94,17 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
-	return &Env{T: t, DB: db, Clock: clk, Server: srv, Config: cfg}
+	return &Env{T: t, DB: db, Clock: clk, Server: srv, Config: cfg, statements: counter}
+}
+
+// Statements returns how many SQL statements the server has run so far; the env must come
+// from NewWithOptions with CountStatements. Compare two readings around a request.
+func (e *Env) Statements() int64 {
+	e.T.Helper()
+	if e.statements == nil {
+		e.T.Fatal("apitest: Statements needs NewWithOptions(t, Options{CountStatements: true})")
+	}
+	return e.statements.Count()
 }
 
 type testWriter struct{ t testing.TB }

@@ -100,6 +100,7 @@ func New(d Deps) (*Server, error) {
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	gql.Use(extension.FixedComplexityLimit(5000))
 	gql.AroundFields(graph.MarkInternal)
+	gql.AroundFields(graph.GuardPublicTranscript)
 	gql.AroundResponses(s.metrics.observe)
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log, RequestID))
 	gql.SetRecoverFunc(graph.Recover(d.Log))
