@@ -28,9 +28,9 @@ import (
 type transcriptLoaders struct {
 	Earned      *dataloadgen.Loader[uuid.UUID, *transcript.Earned]
 	Result      *dataloadgen.Loader[uuid.UUID, *transcript.ExamResult]
-	EarnedPage  *dataloadgen.Loader[earnedPageKey, []transcript.Earned]
+	EarnedPage  *dataloadgen.Loader[earnedPageKey, transcript.EarnedPage]
 	EarnedCount *dataloadgen.Loader[earnedCountKey, int]
-	ResultPage  *dataloadgen.Loader[resultPageKey, []transcript.ExamResult]
+	ResultPage  *dataloadgen.Loader[resultPageKey, transcript.ResultPage]
 	ResultCount *dataloadgen.Loader[uuid.UUID, int]
 	Shares      *dataloadgen.Loader[uuid.UUID, []transcript.Share]
 }
@@ -69,7 +69,7 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 			p := k.profile
 			k.profile = uuid.Nil
 			return p, k
-		}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([][]transcript.Earned, error) {
+		}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]transcript.EarnedPage, error) {
 			return ts.EarnedPages(ctx, ids, transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter,
 				AfterOn: k.afterOn, AfterID: k.afterID, Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today())})
 		}), w),
@@ -82,7 +82,7 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 			p := k.profile
 			k.profile = uuid.Nil
 			return p, k
-		}, func(ctx context.Context, k resultPageKey, ids []uuid.UUID) ([][]transcript.ExamResult, error) {
+		}, func(ctx context.Context, k resultPageKey, ids []uuid.UUID) ([]transcript.ResultPage, error) {
 			return ts.ResultPages(ctx, ids, transcript.ResultQuery{First: k.first, HasAfter: k.hasAfter,
 				AfterAt: time.Unix(0, k.afterAt).UTC(), AfterID: k.afterID})
 		}), w),
@@ -188,10 +188,14 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 		}
 		key.hasAfter, key.afterOn, key.afterID = true, on, id
 	}
-	rows, err := loaders(ctx).Transcript.EarnedPage.Load(ctx, key)
+	page, err := loaders(ctx).Transcript.EarnedPage.Load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	for i := range page.Certifications {
+		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
+	}
+	rows := page.Earned
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
 	conn := &model.EarnedCertificationConnection{PageInfo: &model.PageInfo{HasNextPage: more},
@@ -231,10 +235,14 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 		}
 		key.hasAfter, key.afterAt, key.afterID = true, at.UnixNano(), id
 	}
-	rows, err := loaders(ctx).Transcript.ResultPage.Load(ctx, key)
+	page, err := loaders(ctx).Transcript.ResultPage.Load(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	for i := range page.Exams {
+		loaders(ctx).Exam.Prime(page.Exams[i].Code, &page.Exams[i])
+	}
+	rows := page.Results
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
 	conn := &model.ExamResultConnection{PageInfo: &model.PageInfo{HasNextPage: more},

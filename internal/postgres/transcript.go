@@ -254,9 +254,11 @@ func statusArgs(f transcript.StatusFilter) []any {
 }
 
 // earnedPagesSQL takes one page per profile: a LATERAL subquery walks each profile's
-// (profile_id, earned_on, id) index backwards from the cursor and stops after $5 rows.
+// (profile_id, earned_on, id) index backwards from the cursor and stops after $5 rows; the
+// certifications come along so listing needs no lookup per item.
 var earnedPagesSQL = `
-SELECT e.* FROM unnest($1::uuid[]) AS k(profile_id)
+SELECT e.*, ` + prefixedCertColumns + `
+FROM unnest($1::uuid[]) AS k(profile_id)
 CROSS JOIN LATERAL (
     SELECT ` + earnedColumns + ` FROM earned_certifications e
     WHERE e.profile_id = k.profile_id
@@ -264,16 +266,35 @@ CROSS JOIN LATERAL (
       AND ` + statusSQL(6) + `
     ORDER BY e.earned_on DESC, e.id DESC
     LIMIT $5
-) e`
+) e
+JOIN certifications c ON c.id = e.certification_id
+ORDER BY e.profile_id, e.earned_on DESC, e.id DESC`
+
+// prefixedCertColumns reads a certification into a nested `cert` struct.
+const prefixedCertColumns = `c.id AS "cert.id", c.code AS "cert.code", c.name AS "cert.name", c.level AS "cert.level",
+       c.released_on AS "cert.released_on", c.retired_on AS "cert.retired_on", c.languages AS "cert.languages"`
+
+type earnedWithCertRow struct {
+	earnedRow
+	Cert certificationRow `db:"cert"`
+}
 
 // EarnedPages loads up to q.First+1 earned certifications per profile, newest first.
-func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([][]transcript.Earned, error) {
-	var rows []earnedRow
+func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]transcript.EarnedPage, error) {
+	var rows []earnedWithCertRow
 	args := append([]any{pq.Array(profileIDs), q.HasAfter, q.AfterOn, q.AfterID, q.First + 1}, statusArgs(q.Filter)...)
 	if err := s.sel(ctx, &rows, earnedPagesSQL, args...); err != nil {
 		return nil, fmt.Errorf("page earned certifications: %w", err)
 	}
-	return groupByKey(profileIDs, rows, func(r earnedRow) (uuid.UUID, transcript.Earned) { return r.ProfileID, r.domain() }), nil
+	groups := groupByKey(profileIDs, rows, func(r earnedWithCertRow) (uuid.UUID, earnedWithCertRow) { return r.ProfileID, r })
+	out := make([]transcript.EarnedPage, len(groups))
+	for i, g := range groups {
+		for _, r := range g {
+			out[i].Earned = append(out[i].Earned, r.earnedRow.domain())
+			out[i].Certifications = append(out[i].Certifications, r.Cert.domain())
+		}
+	}
+	return out, nil
 }
 
 type countRow struct {
@@ -304,23 +325,42 @@ WHERE e.profile_id = ANY($1) AND `+statusSQL(2)+` GROUP BY e.profile_id`, args..
 	return counts(profileIDs, rows), nil
 }
 
+// resultPagesSQL is earnedPagesSQL for exam results, on (profile_id, taken_at, id), with the
+// exams.
 const resultPagesSQL = `
-SELECT r.* FROM unnest($1::uuid[]) AS k(profile_id)
+SELECT r.*, x.code AS "exam.code", x.title AS "exam.title", x.languages AS "exam.languages",
+       x.retired_on AS "exam.retired_on", x.supersedes AS "exam.supersedes"
+FROM unnest($1::uuid[]) AS k(profile_id)
 CROSS JOIN LATERAL (
     SELECT ` + resultColumns + ` FROM exam_results r
     WHERE r.profile_id = k.profile_id
       AND (NOT $2::bool OR (r.taken_at, r.id) < ($3::timestamptz, $4::uuid))
     ORDER BY r.taken_at DESC, r.id DESC
     LIMIT $5
-) r`
+) r
+JOIN exams x ON x.code = r.exam_code
+ORDER BY r.profile_id, r.taken_at DESC, r.id DESC`
+
+type resultWithExamRow struct {
+	resultRow
+	Exam examRow `db:"exam"`
+}
 
 // ResultPages loads up to q.First+1 exam results per profile, newest first.
-func (s Transcript) ResultPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.ResultQuery) ([][]transcript.ExamResult, error) {
-	var rows []resultRow
+func (s Transcript) ResultPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.ResultQuery) ([]transcript.ResultPage, error) {
+	var rows []resultWithExamRow
 	if err := s.sel(ctx, &rows, resultPagesSQL, pq.Array(profileIDs), q.HasAfter, q.AfterAt, q.AfterID, q.First+1); err != nil {
 		return nil, fmt.Errorf("page exam results: %w", err)
 	}
-	return groupByKey(profileIDs, rows, func(r resultRow) (uuid.UUID, transcript.ExamResult) { return r.ProfileID, r.domain() }), nil
+	groups := groupByKey(profileIDs, rows, func(r resultWithExamRow) (uuid.UUID, resultWithExamRow) { return r.ProfileID, r })
+	out := make([]transcript.ResultPage, len(groups))
+	for i, g := range groups {
+		for _, r := range g {
+			out[i].Results = append(out[i].Results, r.resultRow.domain())
+			out[i].Exams = append(out[i].Exams, r.Exam.domain())
+		}
+	}
+	return out, nil
 }
 
 // CountResults counts each profile's exam results.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
@@ -45,13 +46,13 @@ type Store interface {
 	EarnedByResult(ctx context.Context, resultID uuid.UUID) ([]Earned, error)
 
 	// EarnedPages loads, per profile in key order, up to q.First+1 earned certifications
-	// matching q, newest first.
-	EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q EarnedQuery) ([][]Earned, error)
+	// matching q, newest first, with their certifications.
+	EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q EarnedQuery) ([]EarnedPage, error)
 	// CountEarned counts, per profile in key order, the earned certifications matching f.
 	CountEarned(ctx context.Context, profileIDs []uuid.UUID, f StatusFilter) ([]int, error)
 	// ResultPages loads, per profile in key order, up to q.First+1 exam results after the
-	// cursor, newest first.
-	ResultPages(ctx context.Context, profileIDs []uuid.UUID, q ResultQuery) ([][]ExamResult, error)
+	// cursor, newest first, with their exams.
+	ResultPages(ctx context.Context, profileIDs []uuid.UUID, q ResultQuery) ([]ResultPage, error)
 	// CountResults counts, per profile in key order, the exam results.
 	CountResults(ctx context.Context, profileIDs []uuid.UUID) ([]int, error)
 	// EarnedByIDs and ResultsByIDs load records in key order, NOT_FOUND for missing keys.
@@ -296,9 +297,23 @@ type ResultQuery struct {
 	AfterID  uuid.UUID
 }
 
+// EarnedPage is one profile's page of earned certifications and the catalog certifications
+// they refer to, read in the same statement: listing costs no lookup per item.
+type EarnedPage struct {
+	Earned         []Earned
+	Certifications []catalog.Certification
+}
+
+// ResultPage is one profile's page of exam results and the catalog exams they refer to, read
+// in the same statement.
+type ResultPage struct {
+	Results []ExamResult
+	Exams   []catalog.Exam
+}
+
 // EarnedPages loads one page of earned certifications for each profile (at most First+1
 // rows, so the caller can tell whether more follow). Callers check CanReadHistory first.
-func (s *Service) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q EarnedQuery) ([][]Earned, error) {
+func (s *Service) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q EarnedQuery) ([]EarnedPage, error) {
 	return s.store.EarnedPages(ctx, profileIDs, q)
 }
 
@@ -308,7 +323,7 @@ func (s *Service) CountEarned(ctx context.Context, profileIDs []uuid.UUID, f Sta
 }
 
 // ResultPages loads one page of exam results for each profile (at most First+1 rows).
-func (s *Service) ResultPages(ctx context.Context, profileIDs []uuid.UUID, q ResultQuery) ([][]ExamResult, error) {
+func (s *Service) ResultPages(ctx context.Context, profileIDs []uuid.UUID, q ResultQuery) ([]ResultPage, error) {
 	return s.store.ResultPages(ctx, profileIDs, q)
 }
 
