@@ -177,7 +177,7 @@ func TestRecordExamResultConcurrentReplaysCreateOneResult(t *testing.T) {
 // the other's pass and nothing is earned), and two alternative paths at once earn one record.
 func TestConcurrentResultsForOneProfileSerialize(t *testing.T) {
 	env := apitest.New(t)
-	for round := range 5 {
+	for round := range 40 {
 		p := newProfile(t, env, fmt.Sprintf("learner-%d", round), "Race Example")
 		var wg sync.WaitGroup
 		start := make(chan struct{})
