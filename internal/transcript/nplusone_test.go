@@ -55,6 +55,27 @@ func TestProfileQueryCostDoesNotGrowWithTheList(t *testing.T) {
 	}
 }
 
+// TestTotalCountOnlyWhenAsked shows the count costs a statement only when selected.
+func TestTotalCountOnlyWhenAsked(t *testing.T) {
+	env := apitest.NewWithOptions(t, apitest.Options{CountStatements: true})
+	p := newProfile(t, env, "alice", "Alice Example")
+	pass(t, env, p.MCID, "AZ-104", "2021-01-12T10:00:00Z")
+	cost := func(q string) int64 {
+		t.Helper()
+		before := env.Statements()
+		env.MustDo(p.Who, q, map[string]any{"mcid": p.MCID}, nil)
+		return env.Statements() - before
+	}
+	const without = `query($mcid: String!) { certificationProfile(mcid: $mcid) {
+	  certifications { nodes { earnedOn } } examResults { nodes { takenAt } } } }`
+	const with = `query($mcid: String!) { certificationProfile(mcid: $mcid) {
+	  certifications { totalCount nodes { earnedOn } } examResults { totalCount nodes { takenAt } } } }`
+	cost(without) // warm up the account
+	if a, b := cost(without), cost(with); b != a+2 {
+		t.Fatalf("got %d statements with totalCount and %d without, want exactly 2 more (one count per connection)", b, a)
+	}
+}
+
 // fillHistory gives a profile n earned certifications across the whole catalog and n exam
 // results, written directly: the test is about reading them.
 func fillHistory(t *testing.T, env *apitest.Env, profileID uuid.UUID, n int) {

@@ -358,3 +358,24 @@ func mergeForTest(t *testing.T, env *apitest.Env, dupID, survivorID string) {
 		t.Fatal(err)
 	}
 }
+
+func TestReplayReturnsEverythingTheFirstEarned(t *testing.T) {
+	env := apitest.New(t)
+	p := newProfile(t, env, "alice", "Alice Example")
+	pass(t, env, p.MCID, "AZ-400", "2021-02-01T15:00:00Z")
+	in := resultInput(p.MCID, "AZ-204", "2021-02-01T08:00:00Z", "two-at-once")
+	first := record(t, env, in)
+	if got := codes(first.EarnedCertifications); !slices.Equal(got, []string{"azure-developer-associate", "devops-engineer-expert"}) {
+		t.Fatalf("got %v, want the associate and the expert", got)
+	}
+	// Time passes and the first records' status changes; the replay still names the same records.
+	env.Clock.Set(time.Date(2022, 6, 1, 0, 0, 0, 0, time.UTC))
+	again := record(t, env, in)
+	if again.ExamResult.ID != first.ExamResult.ID || len(again.EarnedCertifications) != 2 ||
+		again.EarnedCertifications[0].ID != first.EarnedCertifications[0].ID || again.EarnedCertifications[1].ID != first.EarnedCertifications[1].ID {
+		t.Fatalf("got %s, want the first result's records %s", jsonString(again), jsonString(first))
+	}
+	if again.EarnedCertifications[0].Status != "EXPIRED" {
+		t.Fatalf("got status %s, want EXPIRED in 2022", again.EarnedCertifications[0].Status)
+	}
+}

@@ -3,6 +3,7 @@ package transcript
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -223,6 +224,17 @@ func (s *Service) earn(ctx context.Context, tx Store, r ExamResult) ([]Earned, e
 	if len(newly) == 0 {
 		return nil, nil
 	}
+	code := map[uuid.UUID]string{}
+	for _, rule := range rules {
+		code[rule.Certification.ID] = rule.Certification.Code
+	}
+	// The order a replay reads them back in (EarnedByResult): by day, then certification code.
+	sort.SliceStable(newly, func(i, j int) bool {
+		if c := newly[i].EarnedOn.Compare(newly[j].EarnedOn); c != 0 {
+			return c < 0
+		}
+		return code[newly[i].CertificationID] < code[newly[j].CertificationID]
+	})
 	for i := range newly {
 		newly[i].ProfileID = r.ProfileID
 		newly[i].CreatedAt = r.RecordedAt
