@@ -178,15 +178,8 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 		return nil, err
 	}
 	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status)}
-	if cur, err := decodeCursor(after, 2); err != nil {
+	if key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse); err != nil {
 		return nil, err
-	} else if cur != nil {
-		on, err1 := date.Parse(cur[0])
-		id, err2 := uuid.Parse(cur[1])
-		if err1 != nil || err2 != nil {
-			return nil, apperr.Invalid("malformed cursor")
-		}
-		key.hasAfter, key.afterOn, key.afterID = true, on, id
 	}
 	page, err := loaders(ctx).Transcript.EarnedPage.Load(ctx, key)
 	if err != nil {
@@ -225,16 +218,11 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 		return nil, err
 	}
 	key := resultPageKey{profile: prof.ID, first: n}
-	if cur, err := decodeCursor(after, 2); err != nil {
+	var at time.Time
+	if key.hasAfter, at, key.afterID, err = keysetCursor(after, parseInstant); err != nil {
 		return nil, err
-	} else if cur != nil {
-		at, err1 := time.Parse(time.RFC3339Nano, cur[0])
-		id, err2 := uuid.Parse(cur[1])
-		if err1 != nil || err2 != nil {
-			return nil, apperr.Invalid("malformed cursor")
-		}
-		key.hasAfter, key.afterAt, key.afterID = true, at.UnixNano(), id
 	}
+	key.afterAt = at.UnixNano()
 	page, err := loaders(ctx).Transcript.ResultPage.Load(ctx, key)
 	if err != nil {
 		return nil, err
@@ -262,6 +250,23 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 	}
 	return conn, nil
 }
+
+// keysetCursor decodes a (position, id) cursor of encodeCursor; no cursor gives ok false.
+// Codes: BAD_USER_INPUT.
+func keysetCursor[T any](after *string, parse func(string) (T, error)) (ok bool, pos T, id uuid.UUID, err error) {
+	cur, err := decodeCursor(after, 2)
+	if err != nil || cur == nil {
+		return false, pos, id, err
+	}
+	pos, err1 := parse(cur[0])
+	id, err2 := uuid.Parse(cur[1])
+	if err1 != nil || err2 != nil {
+		return false, pos, id, apperr.Invalid("malformed cursor")
+	}
+	return true, pos, id, nil
+}
+
+func parseInstant(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 
 // hop is one step down a selection: a field and the type it returns.
 type hop struct{ field, typ string }
