@@ -293,6 +293,14 @@ func TestMergedProfileResolvesToItsSurvivor(t *testing.T) {
 		n.MergedInto.MergedInto == nil || n.MergedInto.MergedInto.ID != c.NodeID || n.MergedInto.MergedInto.Status != "ACTIVE" {
 		t.Fatalf("node(A): got %+v, want A MERGED into B MERGED into C (ACTIVE)", node.Node)
 	}
+	// A's transcript code shows C to an employer (no token).
+	var tr struct {
+		Transcript *struct{ Mcid, LegalName string }
+	}
+	env.MustDo(apitest.Anonymous, `query($c: String!) { transcript(shareCode: $c) { mcid legalName } }`, map[string]any{"c": shareA}, &tr)
+	if tr.Transcript == nil || tr.Transcript.Mcid != c.MCID {
+		t.Fatalf("transcript of A's code: got %+v, want MCID %s", tr.Transcript, c.MCID)
+	}
 	var on uuid.UUID
 	mustGet(t, env.DB, &on, `SELECT profile_id FROM transcript_shares WHERE code = $1`, shareA)
 	if on != c.ID {

@@ -2,6 +2,7 @@ package merge_test
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -230,7 +231,7 @@ func TestRaceSameRequestSameKey(t *testing.T) {
 // MCID and a renewal assessment submitted for one of its certifications.
 type writers struct {
 	// record records a passed exam result for the profile holding mcid.
-	record func(mcid, externalID string) error
+	record func(mcid, exam, externalID string) error
 	// submit submits the attempt; renewed reports whether it passed and extended the expiry.
 	// A refusal because the record was superseded meanwhile is renewed=false, err=nil.
 	submit func(attemptID uuid.UUID) (renewed bool, err error)
@@ -240,7 +241,7 @@ func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
 	env := apitest.New(t)
 	token := env.Token(agent)
 	w := writersFor(t, env)
-	renewedRounds := 0
+	renewedRounds, resultsBefore := 0, 0
 	for round := range 10 {
 		s, d := newProfile(t, env, "Writer Survivor"), newProfile(t, env, "Writer Duplicate")
 		sAdmin := addEarned(t, env, s, "azure-administrator-associate", "2020-06-30", "2021-06-30")
@@ -253,6 +254,8 @@ func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
 		var mergeRes outcome
 		var renewed bool
 		errs := make(chan error, 8)
+		// Each exam earns a certification neither side holds yet.
+		exams := []string{"AZ-500", "DP-100", "AI-102"}
 		externalIDs := []string{fmt.Sprintf("r%d-x1", round), fmt.Sprintf("r%d-x2", round), fmt.Sprintf("r%d-x3", round)}
 		wg.Add(2 + len(externalIDs))
 		go func() {
@@ -273,11 +276,11 @@ func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
 				errs <- fmt.Errorf("submit: %w", err)
 			}
 		}()
-		for _, x := range externalIDs {
+		for i, x := range externalIDs {
 			go func() {
 				defer wg.Done()
 				<-start
-				if err := w.record(d.MCID, x); err != nil {
+				if err := w.record(d.MCID, exams[i], x); err != nil {
 					errs <- fmt.Errorf("record %s: %w", x, err)
 				}
 			}()
@@ -300,13 +303,24 @@ func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
 			t.Fatalf("round %d: got %d of 3 exam results on the survivor", round, onSurvivor)
 		}
 		sameCounts(t, fmt.Sprintf("round %d duplicate", round), profileCounts(t, env.DB, d.ID), zero)
+		// Each exam earned its certification once, on whichever side it landed, and it is
+		// the survivor's now.
+		var earnedCodes []string
+		if err := env.DB.Select(&earnedCodes, `SELECT c.code FROM earned_certifications e JOIN certifications c ON c.id = e.certification_id
+WHERE e.profile_id = $1 AND c.code <> 'azure-administrator-associate' ORDER BY c.code`, s.ID); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"azure-ai-engineer-associate", "azure-data-scientist-associate", "azure-security-engineer-associate"}; !slices.Equal(earnedCodes, want) {
+			t.Fatalf("round %d: got earned %v on the survivor, want %v", round, earnedCodes, want)
+		}
 		// Exactly one current administrator record: the one expiring last.
 		var cur struct {
 			ID        uuid.UUID `db:"id"`
 			ExpiresOn string    `db:"expires_on"`
 		}
-		mustGet(t, env.DB, &cur, `SELECT id, expires_on::text AS expires_on FROM earned_certifications
-WHERE profile_id = $1 AND superseded_at IS NULL`, s.ID)
+		mustGet(t, env.DB, &cur, `SELECT e.id, e.expires_on::text AS expires_on FROM earned_certifications e
+JOIN certifications c ON c.id = e.certification_id
+WHERE e.profile_id = $1 AND e.superseded_at IS NULL AND c.code = 'azure-administrator-associate'`, s.ID)
 		var renewals, submitted int
 		mustGet(t, env.DB, &renewals, `SELECT count(*) FROM renewals WHERE attempt_id = $1`, attempt)
 		mustGet(t, env.DB, &submitted, `SELECT count(*) FROM assessment_attempts WHERE id = $1 AND submitted_at IS NOT NULL`, attempt)
@@ -326,12 +340,18 @@ WHERE profile_id = $1 AND superseded_at IS NULL`, s.ID)
 		}
 		want := sum(before)
 		want["exam_results"] += 3
+		want["earned_certifications"] += 3
 		want["profile_alternate_emails"]++
 		if renewed {
 			want["renewals"]++
 			renewedRounds++
 		}
+		var moved int
+		mustGet(t, env.DB, &moved, `SELECT jsonb_array_length(e.details->'moved'->'examResultIds') FROM audit_events e
+JOIN merges m ON m.audit_event_id = e.id WHERE m.duplicate_id = $1`, d.ID)
+		resultsBefore += moved
 		sameCounts(t, fmt.Sprintf("round %d tables", round), tableCounts(t, env.DB), want)
 	}
-	t.Logf("the renewal landed before the merge in %d of 10 rounds", renewedRounds)
+	t.Logf("the renewal landed before the merge in %d of 10 rounds; %d of 30 exam results landed before it (and moved), the rest after (on the survivor)",
+		renewedRounds, resultsBefore)
 }

@@ -2,44 +2,33 @@ package merge_test
 
 import (
 	"database/sql"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/recert/recert/internal/apitest"
 )
 
-// writersFor returns writers that follow the locking protocol of recordExamResult and
-// submitRenewalAssessment, in SQL, until those mutations exist: the exam result locks the
-// profile holding the MCID FOR UPDATE and follows merged_into under the lock; the submission
-// locks the earned certification FOR UPDATE and refuses a superseded record.
+// writersFor returns the racing writers: recordExamResult through the API as exam delivery,
+// and (until submitRenewalAssessment lands) a submission in SQL following its locking: the
+// earned certification locked FOR UPDATE, a superseded record refused.
 func writersFor(t *testing.T, env *apitest.Env) writers {
 	db := env.DB
 	now := env.Clock.Now()
+	h := env.Server.Handler()
+	deliveryToken := env.Token(apitest.ExamDelivery())
 	return writers{
-		record: func(mcid, externalID string) error {
-			tx, err := db.Beginx()
-			if err != nil {
-				return err
+		record: func(mcid, exam, externalID string) error {
+			r, err := post(h, deliveryToken, `mutation($in: RecordExamResultInput!) {
+  recordExamResult(input: $in) { examResult { id } earnedCertifications { id } } }`,
+				map[string]any{"in": map[string]any{"mcid": mcid, "examCode": exam, "passed": true, "score": 800,
+					"takenAt": now.Format(time.RFC3339), "externalId": externalID}})
+			if err == nil && len(r.Errors) > 0 {
+				err = fmt.Errorf("recordExamResult: %s", r.Raw)
 			}
-			defer func() { _ = tx.Rollback() }()
-			var p struct {
-				ID         uuid.UUID  `db:"id"`
-				MergedInto *uuid.UUID `db:"merged_into"`
-			}
-			if err := tx.Get(&p, `SELECT id, merged_into FROM certification_profiles WHERE mcid = $1 FOR UPDATE`, mcid); err != nil {
-				return err
-			}
-			for p.MergedInto != nil {
-				if err := tx.Get(&p, `SELECT id, merged_into FROM certification_profiles WHERE id = $1 FOR UPDATE`, *p.MergedInto); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.Exec(`INSERT INTO exam_results (profile_id, exam_code, passed, score, taken_at, external_id, recorded_at)
-VALUES ($1, 'AZ-104', true, 800, $2, $3, $2)`, p.ID, now, externalID); err != nil {
-				return err
-			}
-			return tx.Commit()
+			return err
 		},
 		submit: func(attemptID uuid.UUID) (bool, error) {
 			tx, err := db.Beginx()
