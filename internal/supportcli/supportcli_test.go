@@ -131,6 +131,17 @@ func TestPreviewPrintsWhatWouldMove(t *testing.T) {
 	if got := s.status(t, dup); got != "ACTIVE" {
 		t.Fatalf("got %s after preview, want ACTIVE", got)
 	}
+
+	// The same certification on both sides: the survivor's earlier expiry would be superseded.
+	s.earned(t, surv, "azure-developer-associate", "2020-05-01", "2021-05-01")
+	out, err = s.run(t, "", nil, "preview", surv.MCID, dup.MCID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`azure-developer-associate\s+2020-05-01\s+2021-05-01\s+\S+\n`).MatchString(out) {
+		t.Fatalf("got output without the superseded survivor record:\n%s", out)
+	}
+	mustContain(t, out, "Becomes SUPERSEDED (the same certification")
 }
 
 func TestMergeAsksForConfirmation(t *testing.T) {
