@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recert/recert/internal/apitest"
 	"github.com/recert/recert/internal/date"
@@ -53,21 +54,47 @@ type fixture struct {
 	store  *postgres.Store
 	mail   *recorder
 	outbox *notify.Outbox
+	reg    *prometheus.Registry // the main outbox's metrics
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	env := apitest.New(t)
-	f := &fixture{t: t, env: env, store: env.Server.Store, mail: &recorder{}}
-	f.outbox = f.newOutbox(f.mail)
+	f := &fixture{t: t, env: env, store: env.Server.Store, mail: &recorder{}, reg: prometheus.NewRegistry()}
+	f.outbox = f.newOutboxWith(f.mail, notify.NewMetrics(f.reg))
 	return f
+}
+
+// metric reads a counter of the main outbox (with the given label value, if any).
+func (f *fixture) metric(name, label string) float64 {
+	f.t.Helper()
+	families, err := f.reg.Gather()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, fam := range families {
+		if fam.GetName() != name {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			if label == "" || (len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == label) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // newOutbox builds another outbox (another "instance") on the same database and clock.
 func (f *fixture) newOutbox(m notify.Mailer) *notify.Outbox {
 	f.t.Helper()
+	return f.newOutboxWith(m, nil)
+}
+
+func (f *fixture) newOutboxWith(m notify.Mailer, metrics *notify.Metrics) *notify.Outbox {
+	f.t.Helper()
 	o, err := notify.NewOutbox(postgres.Notifications{Store: f.store}, f.env.Clock, notify.OutboxConfig{
-		Mailer: m, PublicURL: publicURL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Mailer: m, PublicURL: publicURL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics,
 	})
 	if err != nil {
 		f.t.Fatal(err)

@@ -43,6 +43,9 @@ func TestWholeCycleSendsFourRemindersOnTheirDays(t *testing.T) {
 	if !strings.Contains(msgs[0].Subject, "window is open") || strings.Contains(msgs[1].Subject, "window is open") {
 		t.Errorf("got subjects %q and %q, want only the first to say the window is open", msgs[0].Subject, msgs[1].Subject)
 	}
+	if q, s := f.metric("recert_reminders_queued_total", ""), f.metric("recert_reminders_sent_total", ""); q != 4 || s != 4 {
+		t.Errorf("got metrics queued %v sent %v, want 4 and 4", q, s)
+	}
 }
 
 // A renewal between reminders 2 and 3 stops 3 and 4; the next cycle starts again at 1 when
@@ -94,6 +97,9 @@ func TestQueuedReminderIsDroppedAfterRenewal(t *testing.T) {
 	}
 	if n := len(f.mail.messages()); n != 1 {
 		t.Fatalf("got %d emails, want only the window-open one", n)
+	}
+	if c, fl := f.metric("recert_reminders_cancelled_total", "RENEWED"), f.metric("recert_reminders_failed_total", ""); c != 1 || fl != 1 {
+		t.Fatalf("got metrics cancelled{RENEWED} %v failed %v, want 1 and 1", c, fl)
 	}
 }
 

@@ -127,6 +127,15 @@ func (s Notifications) Schedule(ctx context.Context, now time.Time, today date.D
 		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, scheduleLockKey); err != nil {
 			return fmt.Errorf("lock scheduler: %w", err)
 		}
+		// The "already written?" probe must use notifications_cycle_sequence_key. While the
+		// table's statistics still say it is empty (first deployment, or right after a big
+		// pass, before autovacuum analyses it) the planner would rather scan it sequentially
+		// per candidate, and the table grows under the scan as the statement inserts: a
+		// pass over 1M certifications then took over 10 minutes instead of seconds.
+		// Scoped to this transaction.
+		if _, err := tx.exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return fmt.Errorf("plan scheduler: %w", err)
+		}
 		res, err := tx.exec(ctx, notifyScheduleSQL, now, today, plan.Horizon(today),
 			pq.Array(leads), catalog.RenewalLeadMonths, pq.Array(kinds))
 		if err != nil {
