@@ -13,6 +13,7 @@ import (
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/notify/mailer"
 	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/safe"
 )
 
 // newOutbox builds the reminder scheduler and sender from the configuration: SMTP when
@@ -61,10 +62,10 @@ func startReminders(ctx context.Context, cfg config.Config, log *slog.Logger, ou
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() {
+	safe.Go(log, "reminder worker", func() {
 		defer close(done)
 		outbox.Run(ctx, cfg.ReminderInterval) // recovers and logs a panicking pass itself
-	}()
+	})
 	log.Info("reminder worker started", "interval", cfg.ReminderInterval.String(), "offsets", cfg.ReminderOffsets.String())
 	return func() {
 		cancel()

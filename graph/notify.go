@@ -19,15 +19,12 @@ import (
 // notifyLoaders batch the notify lookups of one request.
 type notifyLoaders struct {
 	Notification *dataloadgen.Loader[uuid.UUID, *notify.Notification]
-	// Earned loads the earned certification a notification reminds of.
-	Earned *dataloadgen.Loader[uuid.UUID, *transcript.Earned]
 }
 
 func newNotifyLoaders(r *Resolver) *notifyLoaders {
 	w := dataloadgen.WithWait(loaderWait)
 	return &notifyLoaders{
 		Notification: dataloadgen.NewLoader(r.Notify.NotificationsByIDs, w),
-		Earned:       dataloadgen.NewLoader(r.Notify.EarnedByIDs, w),
 	}
 }
 
@@ -73,7 +70,7 @@ func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile,
 }
 
 func (r *Resolver) notificationEarned(ctx context.Context, n *notify.Notification) (*transcript.Earned, error) {
-	return loaders(ctx).Notify.Earned.Load(ctx, n.EarnedID)
+	return loaders(ctx).Transcript.Earned.Load(ctx, n.EarnedID)
 }
 
 // notifyNode resolves a Notification id for whoever may see the profile its earned

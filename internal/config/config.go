@@ -36,6 +36,7 @@ type Config struct {
 	JWKSURL     string        // AUTH_JWKS_URL
 	CORSOrigins []string      // CORS_ORIGINS, comma-separated
 	RequestTime time.Duration // REQUEST_TIMEOUT
+	Hardening   Hardening     // body cap, document and rate limits, timeouts (hardening.go)
 
 	// Renewal reminders (DOMAIN.md "Notifications").
 	SMTPURL          string        // SMTP_URL; empty logs emails instead (development only)
@@ -83,6 +84,9 @@ func Load(env Getenv) (Config, error) {
 	var err error
 	if c.RequestTime, err = time.ParseDuration(get("REQUEST_TIMEOUT", "15s")); err != nil || c.RequestTime <= 0 {
 		return c, fmt.Errorf("REQUEST_TIMEOUT: want a positive Go duration such as 15s")
+	}
+	if err := loadHardening(get, &c); err != nil {
+		return c, err
 	}
 	if err := c.loadReminders(get); err != nil {
 		return c, err

@@ -13,7 +13,7 @@ const notificationsQuery = `query($mcid: String!, $first: Int, $after: String) {
       totalCount
       pageInfo { hasNextPage endCursor }
       edges { cursor node { id } }
-      nodes { id kind sequence email scheduledFor sentAt earnedCertification { earnedOn expiresOn } }
+      nodes { id kind sequence email scheduledFor sentAt earnedCertification { id earnedOn expiresOn certification { code } } }
     }
   }
 }`
@@ -25,7 +25,10 @@ type notificationNode struct {
 	Email               string
 	ScheduledFor        time.Time
 	SentAt              *time.Time
-	EarnedCertification struct{ EarnedOn, ExpiresOn string }
+	EarnedCertification struct {
+		ID, EarnedOn, ExpiresOn string
+		Certification           struct{ Code string }
+	}
 }
 
 type notificationsPage struct {
@@ -72,7 +75,8 @@ func TestNotificationsThroughTheAPI(t *testing.T) {
 	for i, n := range got.Nodes {
 		if n.Sequence != wantSeq[i] || n.Kind != wantKind[i] || n.Email != "owner@example.com" ||
 			n.ScheduledFor.Format(time.DateOnly) != wantDue[i] || n.EarnedCertification.ExpiresOn != "2022-03-01" ||
-			n.EarnedCertification.EarnedOn != "2021-03-01" {
+			n.EarnedCertification.EarnedOn != "2021-03-01" || n.EarnedCertification.Certification.Code != admin ||
+			n.EarnedCertification.ID == "" {
 			t.Errorf("node %d: got %+v, want sequence %d %s due %s for the certification expiring 2022-03-01", i, n, wantSeq[i], wantKind[i], wantDue[i])
 		}
 		sent := i > 0

@@ -123,9 +123,64 @@ func (f *fixture) profile(sub, lang string) (uuid.UUID, string) {
 	return id, mcid
 }
 
-// earn records an earned certification directly in the database (what recordExamResult will
-// do): it expires a year after earnedOn, except fundamentals.
+// examsFor are the exams that earn a certification through recordExamResult, as exam
+// delivery reports them (devops-engineer-expert also needs azure-administrator-associate or
+// azure-developer-associate held on the day).
+var examsFor = map[string][]string{
+	"azure-administrator-associate":     {"AZ-104"},
+	"azure-developer-associate":         {"AZ-204"},
+	"azure-security-engineer-associate": {"AZ-500"},
+	"azure-data-engineer-associate":     {"DP-203"},
+	"devops-engineer-expert":            {"AZ-400"},
+	"azure-fundamentals":                {"AZ-900"},
+	"azure-data-fundamentals":           {"DP-900"},
+}
+
+const recordMutation = `mutation($in: RecordExamResultInput!) {
+  recordExamResult(input: $in) { earnedCertifications { certification { code } earnedOn expiresOn } } }`
+
+// earn makes the profile earn a certification on earnedOn by recording its exam passes as
+// exam delivery (recordExamResult), and returns the earned certification's id. The clock is
+// moved forward to that day when it is earlier (results cannot come from the future).
 func (f *fixture) earn(profile uuid.UUID, code, earnedOn string) uuid.UUID {
+	f.t.Helper()
+	exams, ok := examsFor[code]
+	if !ok {
+		return f.insertEarned(profile, code, earnedOn)
+	}
+	on := date.MustParse(earnedOn)
+	takenAt := on.Time().Add(8 * time.Hour)
+	if f.env.Clock.Now().Before(takenAt) {
+		f.env.Clock.Set(takenAt.Add(time.Hour))
+	}
+	var mcid string
+	if err := f.env.DB.Get(&mcid, `SELECT mcid::text FROM certification_profiles WHERE id = $1`, profile); err != nil {
+		f.t.Fatal(err)
+	}
+	var out struct {
+		RecordExamResult struct {
+			EarnedCertifications []struct{ Certification struct{ Code string } }
+		}
+	}
+	for _, exam := range exams {
+		f.env.MustDo(apitest.ExamDelivery(), recordMutation, map[string]any{"in": map[string]any{
+			"mcid": mcid, "examCode": exam, "passed": true, "score": 800, "takenAt": takenAt.Format(time.RFC3339),
+			"language": "en", "externalId": uuid.NewString()}}, &out)
+	}
+	if got := out.RecordExamResult.EarnedCertifications; len(got) != 1 || got[0].Certification.Code != code {
+		f.t.Fatalf("recordExamResult %v on %s: got %+v earned, want %s", exams, earnedOn, got, code)
+	}
+	var id uuid.UUID
+	if err := f.env.DB.Get(&id, `SELECT e.id FROM earned_certifications e JOIN certifications c ON c.id = e.certification_id
+WHERE e.profile_id = $1 AND c.code = $2 AND e.earned_on = $3`, profile, code, on); err != nil {
+		f.t.Fatalf("earned %s: %v", code, err)
+	}
+	return id
+}
+
+// insertEarned writes an earned certification directly, for what no exam earns (a test
+// certification): it expires a year after earnedOn, except fundamentals.
+func (f *fixture) insertEarned(profile uuid.UUID, code, earnedOn string) uuid.UUID {
 	f.t.Helper()
 	on := date.MustParse(earnedOn)
 	var id uuid.UUID

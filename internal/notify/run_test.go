@@ -14,7 +14,6 @@ import (
 
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
-	"github.com/recert/recert/internal/transcript"
 )
 
 // fakeStore serves the worker tests without a database.
@@ -57,9 +56,6 @@ func (s *fakeStore) CountNotificationsByProfile(context.Context, uuid.UUID) (int
 	return 0, nil
 }
 func (s *fakeStore) NotificationsByIDs(context.Context, []uuid.UUID) ([]*Notification, []error) {
-	return nil, nil
-}
-func (s *fakeStore) NotifiedEarnedByIDs(context.Context, []uuid.UUID) ([]*transcript.Earned, []error) {
 	return nil, nil
 }
 

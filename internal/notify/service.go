@@ -11,7 +11,6 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
-	"github.com/recert/recert/internal/transcript"
 )
 
 // Store is the persistence notifications need.
@@ -30,9 +29,6 @@ type Store interface {
 	CountNotificationsByProfile(ctx context.Context, profileID uuid.UUID) (int, error)
 	// NotificationsByIDs loads notifications in key order, NOT_FOUND for missing ones.
 	NotificationsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Notification, []error)
-	// NotifiedEarnedByIDs loads earned certifications by id in key order, for
-	// Notification.earnedCertification.
-	NotifiedEarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.Earned, []error)
 }
 
 // Cursor is the keyset position of a notification in a profile's list (newest first).
@@ -74,12 +70,6 @@ func (s *Service) CountForProfile(ctx context.Context, p *auth.Principal, prof *
 // who may see them (through their profile). Codes: NOT_FOUND per missing id.
 func (s *Service) NotificationsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Notification, []error) {
 	return s.store.NotificationsByIDs(ctx, ids)
-}
-
-// EarnedByIDs loads the earned certifications notifications point to, in key order, for
-// loaders; visible to whoever may see the notification. Codes: NOT_FOUND per missing id.
-func (s *Service) EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.Earned, []error) {
-	return s.store.NotifiedEarnedByIDs(ctx, ids)
 }
 
 func canView(p *auth.Principal, prof *certprofile.Profile) error {

@@ -14,7 +14,6 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/notify"
-	"github.com/recert/recert/internal/transcript"
 )
 
 var _ notify.Store = Notifications{}
@@ -301,31 +300,4 @@ WHERE n.id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, fill(len(ids), err)
 	}
 	return inKeyOrder(ids, rows, func(r notificationRow) (uuid.UUID, notify.Notification) { return r.ID, r.domain() }, "notification")
-}
-
-type notifyEarnedRow struct {
-	ID              uuid.UUID  `db:"id"`
-	ProfileID       uuid.UUID  `db:"profile_id"`
-	CertificationID uuid.UUID  `db:"certification_id"`
-	EarnedOn        date.Date  `db:"earned_on"`
-	ExpiresOn       *date.Date `db:"expires_on"`
-	SupersededAt    *time.Time `db:"superseded_at"`
-	SupersededBy    *uuid.UUID `db:"superseded_by"`
-	CreatedAt       time.Time  `db:"created_at"`
-}
-
-// NotifiedEarnedByIDs loads the earned certifications notifications point to, in key order,
-// for Notification.earnedCertification.
-func (s Notifications) NotifiedEarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.Earned, []error) {
-	var rows []notifyEarnedRow
-	if err := s.sel(ctx, &rows, `SELECT e.id, e.profile_id, e.certification_id, e.earned_on, e.expires_on,
-       e.superseded_at, e.superseded_by, e.created_at
-FROM earned_certifications e WHERE e.id = ANY($1)`, pq.Array(ids)); err != nil {
-		return nil, fill(len(ids), err)
-	}
-	return inKeyOrder(ids, rows, func(r notifyEarnedRow) (uuid.UUID, transcript.Earned) {
-		return r.ID, transcript.Earned{ID: r.ID, ProfileID: r.ProfileID, CertificationID: r.CertificationID,
-			EarnedOn: r.EarnedOn, ExpiresOn: r.ExpiresOn, SupersededAt: notifyUTC(r.SupersededAt),
-			SupersededBy: r.SupersededBy, CreatedAt: r.CreatedAt.UTC()}
-	}, "earned certification")
 }
