@@ -220,10 +220,11 @@ const recordMargin = 15 * time.Second
 func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (bool, error) {
 	// The claim's transaction must outlive a shutdown that cancels ctx mid-send: if it were
 	// rolled back after the server accepted the email, the email would go out again.
-	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.timeout+recordMargin)
+	hold := o.timeout + recordMargin
+	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hold)
 	defer cancel()
 	now := o.clock.Now()
-	claim, err := o.store.ClaimDue(txCtx, now)
+	claim, err := o.store.ClaimDue(txCtx, now, hold)
 	if err != nil {
 		return false, fmt.Errorf("claim notification: %w", err)
 	}

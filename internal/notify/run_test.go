@@ -38,7 +38,7 @@ func (s *fakeStore) Schedule(ctx context.Context, now time.Time, today date.Date
 	return 0, nil
 }
 
-func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time) (Claim, error) {
+func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (Claim, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.claims) == 0 {

@@ -17,11 +17,13 @@ import (
 type Store interface {
 	// Schedule writes, in one set-based statement, the reminder Plan.Due on today for every
 	// current renewable earned certification whose cycle has no reminder of that or a later
-	// sequence yet, and returns how many it wrote. Safe to run concurrently.
+	// sequence yet, and returns how many it wrote. Safe to run concurrently (a pass that
+	// finds another one running may skip and write nothing).
 	Schedule(ctx context.Context, now time.Time, today date.Date, plan Plan) (int, error)
 	// ClaimDue opens a transaction and locks one unsent, uncancelled notification due at now,
-	// skipping rows other senders hold; nil when none is due.
-	ClaimDue(ctx context.Context, now time.Time) (Claim, error)
+	// skipping rows other senders hold; nil when none is due. The transaction may stay open
+	// (idle while the email is sent) for up to hold.
+	ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (Claim, error)
 	// NotificationsByProfile lists a profile's notifications (not cancelled), newest first,
 	// after the cursor; it reports whether more follow.
 	NotificationsByProfile(ctx context.Context, profileID uuid.UUID, after *Cursor, limit int) ([]Notification, bool, error)

@@ -64,9 +64,11 @@ const notificationColumns = `n.id, n.earned_certification_id, e.profile_id, n.cy
        n.email, n.language, n.scheduled_for, n.created_at, n.sent_at, n.delivery_attempts,
        n.next_attempt_at, n.last_error, n.cancelled_at, n.cancel_reason`
 
-// scheduleLockKey serialises scheduling passes ("recertNS"): with it, a pass always sees the
-// reminders an earlier pass wrote, so two instances whose clocks straddle a due date cannot
-// both write a reminder of one cycle. The unique key alone already rules out duplicates.
+// scheduleLockKey lets one scheduling pass run at a time ("recertNS"); an instance that finds
+// another one's pass running skips its own (it would write nothing more). Passes in sequence
+// always see the reminders earlier ones wrote, so two instances whose clocks straddle a due
+// date cannot both write a reminder of one cycle. The unique key alone already rules out
+// duplicates.
 const scheduleLockKey int64 = 0x7265636572744e53
 
 // notifyScheduleSQL writes, for every current renewable cycle, the latest reminder due on
@@ -123,8 +125,17 @@ func (s Notifications) Schedule(ctx context.Context, now time.Time, today date.D
 	}
 	var n int64
 	err := s.InTx(ctx, func(tx *Store) error {
-		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock($1)`, scheduleLockKey); err != nil {
+		// A scheduling pass is a batch job: the per-connection statement timeout (for API
+		// requests, DB_STATEMENT_TIMEOUT) does not fit it.
+		if _, err := tx.exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+			return fmt.Errorf("scheduler timeout: %w", err)
+		}
+		var locked bool
+		if err := tx.get(ctx, &locked, `SELECT pg_try_advisory_xact_lock($1)`, scheduleLockKey); err != nil {
 			return fmt.Errorf("lock scheduler: %w", err)
+		}
+		if !locked {
+			return nil // another instance is running this very pass
 		}
 		// The "already written?" probe must use notifications_cycle_sequence_key. While the
 		// table's statistics still say it is empty (first deployment, or right after a big
@@ -156,9 +167,18 @@ type notifyPendingRow struct {
 	LaterQueued       bool       `db:"later_queued"`
 }
 
-// notifyClaimSQL locks the oldest due notification no other sender holds
-// (notifications_pending_idx), with the current state of its earned certification.
+// notifyClaimSQL locks the oldest due notification no other sender holds, walking
+// notifications_pending_idx in order and stopping at the first row it can lock (the inner
+// query touches no other table, so it never sorts the backlog), then reads what the email
+// needs and the current state of its earned certification.
 const notifyClaimSQL = `
+WITH claimed AS (
+    SELECT q.id FROM notifications q
+    WHERE q.sent_at IS NULL AND q.cancelled_at IS NULL AND q.next_attempt_at <= $1
+    ORDER BY q.next_attempt_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
 SELECT ` + notificationColumns + `,
        c.code AS certification_code, c.name AS certification_name, p.legal_name,
        e.expires_on AS current_expires_on, e.superseded_at IS NOT NULL AS superseded,
@@ -166,21 +186,25 @@ SELECT ` + notificationColumns + `,
                WHERE l.earned_certification_id = n.earned_certification_id
                  AND l.cycle_expires_on = n.cycle_expires_on
                  AND l.sequence > n.sequence) AS later_queued
-FROM notifications n
+FROM claimed
+JOIN notifications n ON n.id = claimed.id
 JOIN earned_certifications e ON e.id = n.earned_certification_id
 JOIN certifications c ON c.id = e.certification_id
-JOIN certification_profiles p ON p.id = e.profile_id
-WHERE n.sent_at IS NULL AND n.cancelled_at IS NULL AND n.next_attempt_at <= $1
-ORDER BY n.next_attempt_at, n.id
-LIMIT 1
-FOR UPDATE OF n SKIP LOCKED`
+JOIN certification_profiles p ON p.id = e.profile_id`
 
 // ClaimDue opens a transaction and locks one due notification (notify.Store). The
-// transaction is not retried: the caller sends an email while holding it.
-func (s Notifications) ClaimDue(ctx context.Context, now time.Time) (notify.Claim, error) {
+// transaction is not retried: the caller sends an email while holding it, for up to hold, so
+// the per-connection idle-in-transaction timeout (DB_IDLE_IN_TX_TIMEOUT) is raised to cover
+// it: were the session ended mid-send, the email would go out but not be recorded.
+func (s Notifications) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (notify.Claim, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`,
+		fmt.Sprintf("%dms", hold.Milliseconds())); err != nil {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("claim timeout: %w", err)
 	}
 	var r notifyPendingRow
 	if err := sqlx.GetContext(ctx, tx, &r, notifyClaimSQL, now); err != nil {
