@@ -179,11 +179,14 @@ func (o *Outbox) RunOnce(ctx context.Context) (PassResult, error) {
 	return res, err
 }
 
-// Run runs a pass right away and then every interval until ctx is done. A failing or
-// panicking pass is logged and the next one runs as usual.
+// Run runs a pass right away and then every interval until ctx is done; after a pass that
+// stopped at MaxPerPass (a backlog), the next one starts at once. A failing or panicking pass
+// is logged and the next one runs as usual.
 func (o *Outbox) Run(ctx context.Context, every time.Duration) {
 	for {
-		o.safePass(ctx)
+		if o.safePass(ctx) && ctx.Err() == nil {
+			continue
+		}
 		t := time.NewTimer(every)
 		select {
 		case <-ctx.Done():
@@ -194,9 +197,11 @@ func (o *Outbox) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (o *Outbox) safePass(ctx context.Context) {
+// safePass runs one pass, recovering a panic; it reports whether the pass left a backlog.
+func (o *Outbox) safePass(ctx context.Context) (backlog bool) {
 	defer func() {
 		if p := recover(); p != nil {
+			backlog = false
 			o.metrics.pass("panic")
 			o.log.Error("reminder pass panicked", "panic", p, "stack", string(debug.Stack()))
 		}
@@ -205,12 +210,13 @@ func (o *Outbox) safePass(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		o.metrics.pass("error")
 		o.log.Error("reminder pass failed", "error", err)
-		return
+		return false
 	}
 	o.metrics.pass("ok")
 	if res != (PassResult{}) {
 		o.log.Info("reminder pass", "queued", res.Queued, "sent", res.Sent, "failed", res.Failed, "cancelled", res.Cancelled)
 	}
+	return err == nil && res.Sent+res.Failed+res.Cancelled >= o.max
 }
 
 // recordMargin is how long recording the outcome may take after a send.

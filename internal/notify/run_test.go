@@ -21,7 +21,9 @@ type fakeStore struct {
 	mu        sync.Mutex
 	schedules int
 	claims    []*fakeClaim
-	scheduled chan int // receives the number of each Schedule call
+	scheduled  chan int // receives the number of each Schedule call
+	panicFirst bool     // the first Schedule call panics
+	drained    chan struct{}
 }
 
 func (s *fakeStore) Schedule(ctx context.Context, now time.Time, today date.Date, plan Plan) (int, error) {
@@ -32,7 +34,7 @@ func (s *fakeStore) Schedule(ctx context.Context, now time.Time, today date.Date
 	if s.scheduled != nil {
 		s.scheduled <- n
 	}
-	if n == 1 {
+	if n == 1 && s.panicFirst {
 		panic("boom in the first pass")
 	}
 	return 0, nil
@@ -42,6 +44,10 @@ func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, hold time.Durat
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.claims) == 0 {
+		if s.drained != nil {
+			close(s.drained)
+			s.drained = nil
+		}
 		return nil, nil
 	}
 	c := s.claims[0]
@@ -91,7 +97,7 @@ func quietOutbox(t *testing.T, s Store, m Mailer, clk clock.Clock, reg prometheu
 	if reg != nil {
 		metrics = NewMetrics(reg)
 	}
-	o, err := NewOutbox(s, clk, OutboxConfig{Mailer: m, PublicURL: "https://recert.example",
+	o, err := NewOutbox(s, clk, OutboxConfig{Mailer: m, PublicURL: "https://recert.example", MaxPerPass: 2,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +108,7 @@ func quietOutbox(t *testing.T, s Store, m Mailer, clk clock.Clock, reg prometheu
 // A panicking pass is recovered and logged; the worker runs the next pass and stops when its
 // context ends.
 func TestRunSurvivesAPanickingPass(t *testing.T) {
-	s := &fakeStore{scheduled: make(chan int)}
+	s := &fakeStore{scheduled: make(chan int), panicFirst: true}
 	reg := prometheus.NewRegistry()
 	o := quietOutbox(t, s, panicMailer{}, clock.NewSettable(time.Date(2021, 9, 1, 9, 0, 0, 0, time.UTC)), reg)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -174,4 +180,42 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 		}
 	}
 	return 0
+}
+
+type okMailer struct{}
+
+func (okMailer) Send(context.Context, Message) error { return nil }
+
+// A pass that stops at MaxPerPass leaves a backlog: the next pass starts at once instead of
+// an interval later.
+func TestRunDrainsABacklogWithoutWaiting(t *testing.T) {
+	exp := date.MustParse("2022-03-01")
+	s := &fakeStore{drained: make(chan struct{})}
+	var claims []*fakeClaim
+	for i := 0; i < 5; i++ {
+		c := &fakeClaim{p: Pending{Notification: Notification{ID: uuid.New(), CycleExpiresOn: exp, Sequence: 1,
+			Kind: KindWindowOpen, Email: "a@example.com"}, CurrentExpiresOn: &exp, CertificationCode: "x"}}
+		claims = append(claims, c)
+	}
+	s.claims = append([]*fakeClaim(nil), claims...)
+	drained := s.drained
+	o := quietOutbox(t, s, okMailer{}, clock.NewSettable(time.Date(2021, 9, 1, 9, 0, 0, 0, time.UTC)), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); o.Run(ctx, time.Hour) }()
+	select {
+	case <-drained:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the backlog of 5 with 2 per pass was not drained without waiting an interval")
+	}
+	cancel()
+	<-done
+	for i, c := range claims {
+		if !c.sent {
+			t.Errorf("claim %d: got unsent, want sent", i)
+		}
+	}
+	if s.schedules != 3 {
+		t.Errorf("got %d passes, want 3 (2 + 2 + 1)", s.schedules)
+	}
 }
