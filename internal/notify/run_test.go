@@ -18,9 +18,9 @@ import (
 
 // fakeStore serves the worker tests without a database.
 type fakeStore struct {
-	mu        sync.Mutex
-	schedules int
-	claims    []*fakeClaim
+	mu         sync.Mutex
+	schedules  int
+	claims     []*fakeClaim
 	scheduled  chan int // receives the number of each Schedule call
 	panicFirst bool     // the first Schedule call panics
 	drained    chan struct{}
