@@ -3,6 +3,7 @@
 //	go run .                      serve (embedded PostgreSQL when DATABASE_URL is unset)
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
+//	go run . reminders run-once   one renewal reminder scheduling and sending pass
 //	go run . support ...          support tool: search, preview, merge, audit (see internal/supportcli)
 package main
 
@@ -72,10 +73,12 @@ func run(ctx context.Context, args []string) error {
 		return migrateCmd(ctx, cfg, log, args)
 	case "token":
 		return tokenCmd(cfg, args)
+	case "reminders":
+		return remindersCmd(ctx, cfg, log, args)
 	case "support":
 		return supportcli.Run(ctx, args, supportcli.Std())
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, token or support)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, token, reminders or support)", cmd)
 	}
 }
 
@@ -163,6 +166,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	outbox, err := reminderWorker(cfg, log, srv.Store, clk, srv.Registry())
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           srv.Handler(),
@@ -177,6 +184,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	go purgeMergeKeys(ctx, srv.Resolver.Merge, log)
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
+	stopReminders := startReminders(ctx, cfg, log, outbox)
+	defer stopReminders()
 	if !cfg.Production() {
 		printDevTokens(cfg, generated)
 	}
