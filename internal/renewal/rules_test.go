@@ -27,6 +27,13 @@ func at(s string) time.Time {
 
 func ptr[T any](v T) *T { return &v }
 
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // base is an associate certification released 2019-05-06 (renewal available from
 // 2019-11-06), earned 2020-08-31, expiring 2021-08-31 (window opens 2021-02-28), linked, with
 // an assessment in en and ja and no attempts.
@@ -138,6 +145,13 @@ func TestCheck(t *testing.T) {
 				c.edit(&f)
 			}
 			err := Check(f, c.lang, at(c.now))
+			if c.lang == nil {
+				// RenewalStatus uses the same rule: it must give the same answer.
+				st := StatusOf(f, at(c.now))
+				if got := str(st.Reason); st.Eligible != (err == nil) || (err != nil && got != string(apperr.CodeOf(err))) {
+					t.Fatalf("status disagrees with start: got eligible %v reason %s, start gave %v", st.Eligible, got, err)
+				}
+			}
 			if c.code == "" {
 				if err != nil {
 					t.Fatalf("got %v, want allowed", err)
