@@ -40,6 +40,16 @@ func newRenewalLoaders(r *Resolver) *renewalLoaders {
 	}
 }
 
+// forgetRenewals drops cached renewal state after a mutation changed it, so the payload and
+// any later field or mutation of the same operation read the new state.
+func forgetRenewals(ctx context.Context) {
+	l := loaders(ctx).Renewal
+	l.Earned.ClearAll()
+	l.Attempt.ClearAll()
+	l.Attempts.ClearAll()
+	l.Renewals.ClearAll()
+}
+
 // renewalNode resolves the ids of renewal objects the caller may see: an attempt, for the
 // owner of the profile holding its certification, or support.
 func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
@@ -136,6 +146,7 @@ func (r *Resolver) startRenewalAssessment(ctx context.Context, in model.StartRen
 		return nil, err
 	}
 	a, err := r.Renewals.Start(ctx, auth.PrincipalFrom(ctx), id, in.Language)
+	forgetRenewals(ctx)
 	if err != nil {
 		return nil, opaqueAttemptID(err)
 	}
@@ -174,6 +185,7 @@ func (r *Resolver) submitRenewalAssessment(ctx context.Context, in model.SubmitR
 		}
 	}
 	sub, err := r.Renewals.Submit(ctx, auth.PrincipalFrom(ctx), id, answers)
+	forgetRenewals(ctx)
 	if err != nil {
 		return nil, err
 	}

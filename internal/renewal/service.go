@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -89,9 +88,6 @@ func (s *Service) SetRand(r Rand) { s.rand = r }
 
 // Store returns the store, for the API's batch loaders.
 func (s *Service) Store() Store { return s.store }
-
-// Now is the service clock's reading.
-func (s *Service) Now() time.Time { return s.clock.Now() }
 
 // Status is RenewalStatus now for f (see StatusOf).
 func (s *Service) Status(f Facts) Status { return StatusOf(f, s.clock.Now()) }
