@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -98,6 +99,12 @@ func database(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlx.D
 		dsn = pg.DSN("recert")
 		log.Info("embedded PostgreSQL ready", "data_dir", cfg.DataDir, "took", time.Since(start).String())
 	}
+	// Every connection gets connect, statement, lock and idle-in-transaction timeouts.
+	dsn, err := postgres.WithParams(dsn, cfg.Hardening.DSNOptions())
+	if err != nil {
+		stopPG()
+		return nil, nil, err
+	}
 	db, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		stopPG()
@@ -139,6 +146,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, HS256Secret: cfg.HS256Secret, JWKSURL: cfg.JWKSURL,
+		RequiredTyp: cfg.Hardening.AuthRequiredTyp,
 	}, clk)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
@@ -158,23 +166,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
 	if !cfg.Production() {
 		printDevTokens(cfg, generated)
 	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return hs.Shutdown(shutdownCtx)
+	// On SIGTERM: /readyz fails, then in-flight requests drain (SHUTDOWN_DRAIN_DELAY, SHUTDOWN_TIMEOUT).
+	return srv.Serve(ctx, hs, ln, cfg.Hardening.ShutdownDrainDelay, cfg.Hardening.ShutdownGracePeriod)
 }
 
 func printDevTokens(cfg config.Config, generated bool) {

@@ -34,6 +34,7 @@ type Config struct {
 	JWKSURL     string        // AUTH_JWKS_URL
 	CORSOrigins []string      // CORS_ORIGINS, comma-separated
 	RequestTime time.Duration // REQUEST_TIMEOUT
+	Hardening   Hardening     // body cap, document and rate limits, timeouts (hardening.go)
 }
 
 // Production reports whether APP_ENV is production.
@@ -74,6 +75,9 @@ func Load(env Getenv) (Config, error) {
 	var err error
 	if c.RequestTime, err = time.ParseDuration(get("REQUEST_TIMEOUT", "15s")); err != nil || c.RequestTime <= 0 {
 		return c, fmt.Errorf("REQUEST_TIMEOUT: want a positive Go duration such as 15s")
+	}
+	if err := loadHardening(get, &c); err != nil {
+		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")
