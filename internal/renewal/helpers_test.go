@@ -66,16 +66,11 @@ func newHolder(t *testing.T, env *apitest.Env, sub string) holder {
 	return holder{who: who, profileID: unopaque(t, p.ID), mcid: p.MCID}
 }
 
-// link connects the holder's certification profile to its Learn profile. Fixture: written
-// with SQL while linkCertificationProfile is built elsewhere.
+// link connects the holder's certification profile to its Learn profile through the API.
 func (h holder) link(t *testing.T, env *apitest.Env) {
 	t.Helper()
-	if _, err := env.DB.Exec(`
-INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at)
-SELECT l.id, p.id, $2 FROM certification_profiles p JOIN learn_profiles l ON l.account_id = p.account_id
-WHERE p.id = $1`, h.profileID, env.Clock.Now()); err != nil {
-		t.Fatalf("link: %v", err)
-	}
+	env.MustDo(h.who, `mutation($id: ID!) { linkCertificationProfile(input: {certificationProfileId: $id}) {
+  certificationProfile { id } } }`, map[string]any{"id": opaque("CertificationProfile", h.profileID)}, nil)
 }
 
 // earn records an earned certification with SQL (fixture): expires one year after earnedOn

@@ -240,3 +240,19 @@ func TestRetakeSequence(t *testing.T) {
 		t.Errorf("got %s, want 4 attempts this cycle, ATTEMPT_IN_PROGRESS", asJSON(got.Renewal))
 	}
 }
+
+// TestUnlinkStopsRenewal: after the owner disconnects, starting is refused with
+// PROFILE_NOT_LINKED until the profiles are connected again (DOMAIN.md "Connecting").
+func TestUnlinkStopsRenewal(t *testing.T) {
+	env := apitest.New(t)
+	h := newHolder(t, env, "unlinker")
+	h.link(t, env)
+	e := h.earn(t, env, azureAdmin, "2020-06-15", "")
+	env.MustDo(h.who, `mutation($id: ID!) { unlinkCertificationProfile(input: {certificationProfileId: $id}) {
+  certificationProfile { id } } }`, map[string]any{"id": opaque("CertificationProfile", h.profileID)}, nil)
+	startFails(t, env, h.who, e, "en", "PROFILE_NOT_LINKED")
+	h.link(t, env)
+	if a := start(t, env, h.who, e, "en"); a.ID == "" {
+		t.Fatal("got no attempt after relinking, want one")
+	}
+}
