@@ -19,32 +19,30 @@ import (
 
 // renewalLoaders batch the renewal lookups of one request.
 type renewalLoaders struct {
-	Earned   *dataloadgen.Loader[uuid.UUID, *transcript.Earned]
 	Attempt  *dataloadgen.Loader[uuid.UUID, *renewal.Attempt]
 	Attempts *dataloadgen.Loader[uuid.UUID, []renewal.Attempt]        // by earned certification
 	Renewals *dataloadgen.Loader[uuid.UUID, []renewal.Renewal]        // by earned certification
 	Served   *dataloadgen.Loader[uuid.UUID, []renewal.ServedQuestion] // by attempt
-	Linked   *dataloadgen.Loader[uuid.UUID, bool]                     // by certification profile
 }
 
 func newRenewalLoaders(r *Resolver) *renewalLoaders {
 	s := r.Renewals.Store()
 	w := dataloadgen.WithWait(loaderWait)
 	return &renewalLoaders{
-		Earned:   dataloadgen.NewLoader(s.EarnedByIDs, w),
 		Attempt:  dataloadgen.NewLoader(s.AttemptsByIDs, w),
 		Attempts: dataloadgen.NewLoader(many(s.AttemptsByEarnedIDs), w),
 		Renewals: dataloadgen.NewLoader(many(s.RenewalsByEarnedIDs), w),
 		Served:   dataloadgen.NewLoader(many(s.ServedByAttemptIDs), w),
-		Linked:   dataloadgen.NewLoader(many(s.LinkedByProfileIDs), w),
 	}
 }
 
-// forgetRenewals drops cached renewal state after a mutation changed it, so the payload and
-// any later field or mutation of the same operation read the new state.
+// forgetRenewals drops cached renewal state after a mutation changed it (attempts, renewals,
+// an earned certification's expiry), so the payload and any later field or mutation of the
+// same operation read the new state.
 func forgetRenewals(ctx context.Context) {
 	l := loaders(ctx).Renewal
-	l.Earned.ClearAll()
+	loaders(ctx).Transcript.Earned.ClearAll()
+	loaders(ctx).Transcript.EarnedPage.ClearAll()
 	l.Attempt.ClearAll()
 	l.Attempts.ClearAll()
 	l.Renewals.ClearAll()
@@ -60,7 +58,7 @@ func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.
 	if err != nil {
 		return nil, err
 	}
-	e, err := loaders(ctx).Renewal.Earned.Load(ctx, a.EarnedID)
+	e, err := loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +97,7 @@ func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*re
 	if asmt, err = l.Assessment.Load(ctx, e.CertificationID); err != nil && apperr.CodeOf(err) != apperr.NotFound {
 		return nil, err
 	}
-	linked, err := l.Renewal.Linked.Load(ctx, e.ProfileID)
+	link, err := l.Profiles.LinkByProfile.Load(ctx, e.ProfileID)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +105,7 @@ func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*re
 	if err != nil {
 		return nil, err
 	}
-	st := r.Renewals.Status(renewal.Facts{Earned: *e, Certification: *cert, Assessment: asmt, Linked: linked, Attempts: attempts})
+	st := r.Renewals.Status(renewal.Facts{Earned: *e, Certification: *cert, Assessment: asmt, Linked: link != nil, Attempts: attempts})
 	return &st, nil
 }
 
@@ -128,7 +126,7 @@ func (r *Resolver) earnedRenewals(ctx context.Context, e *transcript.Earned) ([]
 }
 
 func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*transcript.Earned, error) {
-	return loaders(ctx).Renewal.Earned.Load(ctx, a.EarnedID)
+	return loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
 }
 
 func (r *Resolver) attemptQuestions(ctx context.Context, a *renewal.Attempt) ([]*renewal.ServedQuestion, error) {

@@ -417,15 +417,6 @@ func (s Renewal) InsertAudit(ctx context.Context, ev renewal.Audit) error {
 	return nil
 }
 
-// EarnedByIDs loads earned certifications in key order.
-func (s Renewal) EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.Earned, []error) {
-	var rows []rnEarnedRow
-	if err := s.sel(ctx, &rows, `SELECT `+rnEarnedColumns+` FROM earned_certifications e WHERE e.id = ANY($1)`, pq.Array(ids)); err != nil {
-		return nil, fill(len(ids), err)
-	}
-	return inKeyOrder(ids, rows, func(r rnEarnedRow) (uuid.UUID, transcript.Earned) { return r.ID, r.domain() }, "earned certification")
-}
-
 // AttemptsByIDs loads attempts in key order.
 func (s Renewal) AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*renewal.Attempt, []error) {
 	var rows []rnAttemptRow
@@ -494,24 +485,6 @@ func (s Renewal) ServedByAttemptIDs(ctx context.Context, ids []uuid.UUID) ([][]r
 	out := make([][]renewal.ServedQuestion, len(ids))
 	for i, id := range ids {
 		out[i] = byAttempt[id]
-	}
-	return out, nil
-}
-
-// LinkedByProfileIDs reports whether each certification profile is connected.
-func (s Renewal) LinkedByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]bool, error) {
-	var linked []uuid.UUID
-	if err := s.sel(ctx, &linked, `SELECT certification_profile_id FROM profile_links WHERE certification_profile_id = ANY($1)`,
-		pq.Array(ids)); err != nil {
-		return nil, fmt.Errorf("load profile links: %w", err)
-	}
-	set := make(map[uuid.UUID]bool, len(linked))
-	for _, id := range linked {
-		set[id] = true
-	}
-	out := make([]bool, len(ids))
-	for i, id := range ids {
-		out[i] = set[id]
 	}
 	return out, nil
 }

@@ -61,13 +61,10 @@ type Store interface {
 	InsertAudit(ctx context.Context, ev Audit) error
 
 	// Batch reads for the API's dataloaders (no permission checks), in key order.
-	EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.Earned, []error)
 	AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error)
 	AttemptsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]Attempt, error)
 	RenewalsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]Renewal, error)
 	ServedByAttemptIDs(ctx context.Context, ids []uuid.UUID) ([][]ServedQuestion, error)
-	// LinkedByProfileIDs reports, per certification profile, whether it is connected.
-	LinkedByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]bool, error)
 }
 
 // Service implements the renewal rules.
