@@ -53,29 +53,34 @@ func TestNoTraceOfCorrectAnswers(t *testing.T) {
 			do(who, full, map[string]any{"id": id})
 		}
 	}
+	byProfile := `query($mcid: String!, $e: ID!) {
+  certificationProfile(mcid: $mcid) { certifications(first: 3) { nodes { ` + earnedFields + `
+    attempts { ` + attemptFields + ` } renewals { attempt { ` + attemptFields + ` } } } } }
+  node(id: $e) { ... on EarnedCertification { ` + earnedFields + ` attempts { ` + attemptFields + ` } } } }`
+	for _, who := range []apitest.Identity{h.who, apitest.Support("agent")} {
+		if r := do(who, byProfile, map[string]any{"mcid": h.mcid, "e": opaque("EarnedCertification", e)}); len(r.Errors) > 0 {
+			t.Fatalf("profile query: %s", r.Raw)
+		}
+	}
 	do(h.who, `{ a: __type(name: "AssessmentChoice") { fields { name } } q: __type(name: "AssessmentQuestion") { fields { name } } }`, nil)
 
 	correct := map[string]bool{}
-	firstIsCorrect, served := 0, 0
 	for _, a := range []attemptOut{a1, a2} {
-		rows, err := env.DB.Query(`SELECT c.id::text, aq.choice_order[1]::text FROM attempt_questions aq
-JOIN assessment_choices c ON c.question_id = aq.question_id AND c.correct WHERE aq.attempt_id = $1`, unopaque(t, a.ID))
-		if err != nil {
+		var ids []string
+		if err := env.DB.Select(&ids, `SELECT c.id::text FROM attempt_questions aq
+JOIN assessment_choices c ON c.question_id = aq.question_id AND c.correct WHERE aq.attempt_id = $1`, unopaque(t, a.ID)); err != nil {
 			t.Fatal(err)
 		}
-		firsts := map[string]bool{}
-		for rows.Next() {
-			var id, first string
-			if err := rows.Scan(&id, &first); err != nil {
-				t.Fatal(err)
-			}
+		for _, id := range ids {
 			correct[id] = true
-			firsts[first] = true
 		}
-		rows.Close()
-		for f := range firsts {
+	}
+	// As the API served them: how many questions show a correct choice first.
+	firstIsCorrect, served := 0, 0
+	for _, a := range []attemptOut{a1, a2} {
+		for _, q := range a.Questions {
 			served++
-			if correct[f] {
+			if correct[q.Choices[0].ID] {
 				firstIsCorrect++
 			}
 		}
