@@ -102,3 +102,23 @@ func TestConcurrentSubmissions(t *testing.T) {
 		t.Fatalf("got %d scored attempts (%v), want 1", scored, err)
 	}
 }
+
+// TestConcurrentPublishes: five simultaneous publications of one assessment get five
+// consecutive version numbers (the assessment row is locked), none is lost or refused.
+func TestConcurrentPublishes(t *testing.T) {
+	env := apitest.New(t)
+	in := map[string]any{"certificationCode": azureAdmin, "questions": bank("Race", 3)}
+	seen := map[int]bool{}
+	for _, r := range race(env, 5, apitest.Admin("catalog-admin"), publishMutation, map[string]any{"in": in}) {
+		var out struct{ PublishRenewalAssessment struct{ RenewalAssessment publishedOut } }
+		if len(r.Errors) > 0 || asJSONInto(r.Data, &out) != nil {
+			t.Fatalf("got %s, want a published version", r.Raw)
+		}
+		seen[out.PublishRenewalAssessment.RenewalAssessment.Version] = true
+	}
+	for v := 2; v <= 6; v++ {
+		if !seen[v] {
+			t.Fatalf("got versions %v, want 2 to 6 each once", seen)
+		}
+	}
+}
