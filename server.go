@@ -3,6 +3,7 @@
 //	go run .                      serve (embedded PostgreSQL when DATABASE_URL is unset)
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
+//	go run . reminders run-once   one renewal reminder scheduling and sending pass
 package main
 
 import (
@@ -69,8 +70,10 @@ func run(ctx context.Context, args []string) error {
 		return migrateCmd(ctx, cfg, log, args)
 	case "token":
 		return tokenCmd(cfg, args)
+	case "reminders":
+		return remindersCmd(ctx, cfg, log, args)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate or token)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, token or reminders)", cmd)
 	}
 }
 
@@ -158,6 +161,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	outbox, err := reminderWorker(cfg, log, srv.Store, clk, srv.Registry())
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           srv.Handler(),
@@ -171,6 +178,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
+	stopReminders := startReminders(ctx, cfg, log, outbox)
+	defer stopReminders()
 	if !cfg.Production() {
 		printDevTokens(cfg, generated)
 	}
