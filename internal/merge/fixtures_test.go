@@ -43,7 +43,13 @@ func newProfile(t *testing.T, env *apitest.Env, name string) prof {
 	t.Helper()
 	n := seq.Add(1)
 	owner := apitest.Learner(fmt.Sprintf("%s-%d", strings.ToLower(strings.ReplaceAll(name, " ", "-")), n))
-	email := fmt.Sprintf("%s@example.com", owner.Subject)
+	return newProfileFor(t, env, owner, name)
+}
+
+// newProfileFor creates another profile for owner (a person registered twice with one account).
+func newProfileFor(t *testing.T, env *apitest.Env, owner apitest.Identity, name string) prof {
+	t.Helper()
+	email := fmt.Sprintf("%s.%d@example.com", owner.Subject, seq.Add(1))
 	var out struct {
 		CreateCertificationProfile struct {
 			CertificationProfile struct{ ID, Mcid string }

@@ -1,6 +1,7 @@
 package merge_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -232,27 +233,34 @@ func TestRaceSameRequestSameKey(t *testing.T) {
 type writers struct {
 	// record records a passed exam result for the profile holding mcid.
 	record func(mcid, exam, externalID string) error
-	// submit submits the attempt; renewed reports whether it passed and extended the expiry.
-	// A refusal because the record was superseded meanwhile is renewed=false, err=nil.
-	submit func(attemptID uuid.UUID) (renewed bool, err error)
+	// start starts a renewal attempt on an earned certification as its owner.
+	start func(t *testing.T, owner apitest.Identity, earnedID uuid.UUID) uuid.UUID
+	// submit submits every correct answer of the attempt as the owner (token); renewed
+	// reports whether it passed and extended the expiry. A refusal because the merge
+	// superseded the record meanwhile is renewed=false, err=nil.
+	submit func(ownerToken string, attemptID uuid.UUID) (renewed bool, err error)
 }
 
 func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
 	env := apitest.New(t)
 	token := env.Token(agent)
 	w := writersFor(t, env)
-	renewedRounds, resultsBefore := 0, 0
+	renewedRounds, resultsBefore, racedSubmits := 0, 0, 0
 	for round := range 10 {
-		s, d := newProfile(t, env, "Writer Survivor"), newProfile(t, env, "Writer Duplicate")
+		// One person registered twice with one account; the duplicate is the connected one.
+		s := newProfile(t, env, "Writer Survivor")
+		d := newProfileFor(t, env, s.Owner, "Writer Duplicate")
+		connect(t, env, d)
 		sAdmin := addEarned(t, env, s, "azure-administrator-associate", "2020-06-30", "2021-06-30")
 		dAdmin := addEarned(t, env, d, "azure-administrator-associate", "2020-04-30", "2021-04-30")
-		attempt := addAttempt(t, env, dAdmin, false)
+		attempt := w.start(t, d.Owner, dAdmin)
+		ownerToken := env.Token(d.Owner)
 		before := tableCounts(t, env.DB)
 
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		var mergeRes outcome
-		var renewed bool
+		var renewed, racedSubmit bool
 		errs := make(chan error, 8)
 		// Each exam earns a certification neither side holds yet.
 		exams := []string{"AZ-500", "DP-100", "AI-102"}
@@ -271,7 +279,11 @@ func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
 			defer wg.Done()
 			<-start
 			var err error
-			renewed, err = w.submit(attempt)
+			renewed, err = w.submit(ownerToken, attempt)
+			if errors.Is(err, errSubmitRaced) {
+				racedSubmit = true
+				return
+			}
 			if err != nil {
 				errs <- fmt.Errorf("submit: %w", err)
 			}
@@ -293,6 +305,15 @@ func TestRaceMergeWithWritesOnTheDuplicate(t *testing.T) {
 		}
 		if mergeRes.err != nil {
 			t.Fatalf("round %d: %v", round, mergeRes.err)
+		}
+		if racedSubmit {
+			// Submitted again once the merge is over, the attempt is found on the survivor:
+			// refused if its record was superseded, renewed if not.
+			racedSubmits++
+			var err error
+			if renewed, err = w.submit(ownerToken, attempt); err != nil {
+				t.Fatalf("round %d: submit again: %v", round, err)
+			}
 		}
 
 		// Every exam result is there once, on the survivor; the duplicate holds nothing.
@@ -352,6 +373,6 @@ JOIN merges m ON m.audit_event_id = e.id WHERE m.duplicate_id = $1`, d.ID)
 		resultsBefore += moved
 		sameCounts(t, fmt.Sprintf("round %d tables", round), tableCounts(t, env.DB), want)
 	}
-	t.Logf("the renewal landed before the merge in %d of 10 rounds; %d of 30 exam results landed before it (and moved), the rest after (on the survivor)",
-		renewedRounds, resultsBefore)
+	t.Logf("the renewal landed before the merge in %d of 10 rounds; %d of 30 exam results landed before it (and moved), the rest after (on the survivor); %d submissions waited for the merge and were refused NOT_FOUND (then submitted again)",
+		renewedRounds, resultsBefore, racedSubmits)
 }

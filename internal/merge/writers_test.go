@@ -1,8 +1,10 @@
 package merge_test
 
 import (
-	"database/sql"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,9 +13,15 @@ import (
 	"github.com/recert/recert/internal/apitest"
 )
 
-// writersFor returns the racing writers: recordExamResult through the API as exam delivery,
-// and (until submitRenewalAssessment lands) a submission in SQL following its locking: the
-// earned certification locked FOR UPDATE, a superseded record refused.
+// errSubmitRaced is a submission refused as NOT_FOUND because it waited for the merge's lock
+// on the earned certification and then re-read it joined to the profile it no longer belongs
+// to (renewal's lock query; see the report). Nothing is lost: the attempt is still in
+// progress and the test submits it again.
+var errSubmitRaced = errors.New("submission raced the merge: NOT_FOUND")
+
+// writersFor returns the racing writers, the real mutations through the API:
+// recordExamResult as exam delivery, startRenewalAssessment and submitRenewalAssessment as the
+// owner.
 func writersFor(t *testing.T, env *apitest.Env) writers {
 	db := env.DB
 	now := env.Clock.Now()
@@ -30,35 +38,58 @@ func writersFor(t *testing.T, env *apitest.Env) writers {
 			}
 			return err
 		},
-		submit: func(attemptID uuid.UUID) (bool, error) {
-			tx, err := db.Beginx()
-			if err != nil {
+		start: func(t *testing.T, owner apitest.Identity, earnedID uuid.UUID) uuid.UUID {
+			t.Helper()
+			var out struct {
+				StartRenewalAssessment struct{ Attempt struct{ ID string } }
+			}
+			env.MustDo(owner, `mutation($in: StartRenewalAssessmentInput!) { startRenewalAssessment(input: $in) { attempt { id } } }`,
+				map[string]any{"in": map[string]any{"earnedCertificationId": encodeID("EarnedCertification", earnedID), "language": "en"}}, &out)
+			raw, err := base64.RawURLEncoding.DecodeString(out.StartRenewalAssessment.Attempt.ID)
+			_, id, ok := strings.Cut(string(raw), ":")
+			if err != nil || !ok {
+				t.Fatalf("got attempt id %q", out.StartRenewalAssessment.Attempt.ID)
+			}
+			return uuid.MustParse(id)
+		},
+		submit: func(ownerToken string, attemptID uuid.UUID) (bool, error) {
+			// The answer key, read from the database: every served question answered right.
+			var key []struct {
+				Question uuid.UUID `db:"question_id"`
+				Correct  string    `db:"correct"`
+			}
+			if err := db.Select(&key, `SELECT aq.question_id, array_to_string(array_agg(c.id ORDER BY c.id), ',') AS correct
+FROM attempt_questions aq JOIN assessment_choices c ON c.question_id = aq.question_id AND c.correct
+WHERE aq.attempt_id = $1 GROUP BY aq.question_id`, attemptID); err != nil {
 				return false, err
 			}
-			defer func() { _ = tx.Rollback() }()
-			var e struct {
-				ID           uuid.UUID    `db:"id"`
-				SupersededAt sql.NullTime `db:"superseded_at"`
+			answers := make([]map[string]any, len(key))
+			for i, k := range key {
+				answers[i] = map[string]any{"questionId": k.Question.String(), "choiceIds": strings.Split(k.Correct, ",")}
 			}
-			err = tx.Get(&e, `SELECT e.id, e.superseded_at FROM earned_certifications e
-WHERE e.id = (SELECT earned_certification_id FROM assessment_attempts WHERE id = $1) FOR UPDATE OF e`, attemptID)
-			if err != nil {
+			r, err := post(h, ownerToken, `mutation($in: SubmitRenewalAssessmentInput!) {
+  submitRenewalAssessment(input: $in) { attempt { passed } earnedCertification { expiresOn } } }`,
+				map[string]any{"in": map[string]any{"attemptId": encodeID("AssessmentAttempt", attemptID), "answers": answers}})
+			switch {
+			case err != nil:
+				return false, err
+			case len(r.Errors) > 0 && r.Errors[0].Code() == "NOT_RENEWABLE":
+				return false, nil // the merge superseded this record first
+			case len(r.Errors) > 0 && r.Errors[0].Code() == "NOT_FOUND":
+				return false, errSubmitRaced
+			case len(r.Errors) > 0:
+				return false, fmt.Errorf("submitRenewalAssessment: %s", r.Raw)
+			}
+			var out struct {
+				SubmitRenewalAssessment struct{ Attempt struct{ Passed bool } }
+			}
+			if err := jsonInto(r.Data, &out); err != nil {
 				return false, err
 			}
-			if e.SupersededAt.Valid {
-				return false, nil // NOT_RENEWABLE: the merge superseded this record
+			if !out.SubmitRenewalAssessment.Attempt.Passed {
+				return false, fmt.Errorf("submitted every correct answer, got a fail: %s", r.Raw)
 			}
-			if _, err := tx.Exec(`UPDATE assessment_attempts SET submitted_at = $2, score = 100, passed = true WHERE id = $1`, attemptID, now); err != nil {
-				return false, err
-			}
-			if _, err := tx.Exec(`INSERT INTO renewals (earned_certification_id, attempt_id, renewed_at, previous_expires_on, new_expires_on)
-SELECT id, $2, $3, expires_on, (expires_on + interval '1 year')::date FROM earned_certifications WHERE id = $1`, e.ID, attemptID, now); err != nil {
-				return false, err
-			}
-			if _, err := tx.Exec(`UPDATE earned_certifications SET expires_on = (expires_on + interval '1 year')::date WHERE id = $1`, e.ID); err != nil {
-				return false, err
-			}
-			return true, tx.Commit()
+			return true, nil
 		},
 	}
 }
