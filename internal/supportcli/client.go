@@ -24,6 +24,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns "CODE: message".
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // endpoint turns a server address (http://host:port, with or without /graphql) into the
