@@ -4,6 +4,7 @@
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
 //	go run . reminders run-once   one renewal reminder scheduling and sending pass
+//	go run . support ...          support tool: search, preview, merge, audit (see internal/supportcli)
 package main
 
 import (
@@ -30,8 +31,10 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/pgserver"
 	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/supportcli"
 )
 
 //go:embed migrations/*.sql
@@ -72,8 +75,10 @@ func run(ctx context.Context, args []string) error {
 		return tokenCmd(cfg, args)
 	case "reminders":
 		return remindersCmd(ctx, cfg, log, args)
+	case "support":
+		return supportcli.Run(ctx, args, supportcli.Std())
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, token or reminders)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, token, reminders or support)", cmd)
 	}
 }
 
@@ -177,6 +182,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	go purgeMergeKeys(ctx, srv.Resolver.Merge, log)
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
 	stopReminders := startReminders(ctx, cfg, log, outbox)
 	defer stopReminders()
@@ -185,6 +191,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	// On SIGTERM: /readyz fails, then in-flight requests drain (SHUTDOWN_DRAIN_DELAY, SHUTDOWN_TIMEOUT).
 	return srv.Serve(ctx, hs, ln, cfg.Hardening.ShutdownDrainDelay, cfg.Hardening.ShutdownGracePeriod)
+}
+
+// purgeMergeKeys deletes the merge idempotency keys past their retention (merge.KeyRetention)
+// at start and then hourly, until ctx ends.
+func purgeMergeKeys(ctx context.Context, m *merge.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := m.PurgeExpiredKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Error("purge merge idempotency keys", "error", err)
+		} else if n > 0 {
+			log.Info("purged expired merge idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func printDevTokens(cfg config.Config, generated bool) {
