@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -208,4 +209,66 @@ func (r *Resolver) publishRenewalAssessment(ctx context.Context, in model.Publis
 		return nil, err
 	}
 	return &model.PublishRenewalAssessmentPayload{RenewalAssessment: &a}, nil
+}
+
+// primeRenewal loads, one batch per loader, the renewal facts the selection asks of a page of
+// earned certifications (status, attempts and their questions, renewals), so the loaders'
+// short batching wait cannot split a page into several queries on a busy machine and the
+// statement count of a page stays independent of its length. Errors are left to the field
+// resolvers, which read the same cached results.
+func primeRenewal(ctx context.Context, list []transcript.Earned, typ string, paths ...[]hop) {
+	fields := selectedBelow(ctx, typ, paths...)
+	if len(list) == 0 || !(fields["renewal"] || fields["attempts"] || fields["renewals"]) {
+		return
+	}
+	l := loaders(ctx)
+	earnedIDs := make([]uuid.UUID, 0, len(list))
+	var certIDs, profileIDs []uuid.UUID
+	for _, e := range list {
+		earnedIDs = append(earnedIDs, e.ID)
+		if !slices.Contains(certIDs, e.CertificationID) {
+			certIDs = append(certIDs, e.CertificationID)
+		}
+		if !slices.Contains(profileIDs, e.ProfileID) {
+			profileIDs = append(profileIDs, e.ProfileID)
+		}
+	}
+	profiles := l.Profiles.Profile.LoadAllThunk(ctx, profileIDs)
+	attempts := l.Renewal.Attempts.LoadAllThunk(ctx, earnedIDs)
+	var wait []func()
+	if fields["renewal"] {
+		certs := l.Certification.LoadAllThunk(ctx, certIDs)
+		asmts := l.Assessment.LoadAllThunk(ctx, certIDs)
+		links := l.Profiles.LinkByProfile.LoadAllThunk(ctx, profileIDs)
+		wait = append(wait, func() { _, _ = certs() }, func() { _, _ = asmts() }, func() { _, _ = links() })
+	}
+	if fields["renewals"] {
+		rs := l.Renewal.Renewals.LoadAllThunk(ctx, earnedIDs)
+		wait = append(wait, func() { _, _ = rs() })
+	}
+	_, _ = profiles()
+	if all, err := attempts(); err == nil && fields["attempts"] {
+		var attemptIDs []uuid.UUID
+		for _, list := range all {
+			for i := range list {
+				attemptIDs = append(attemptIDs, list[i].ID)
+				l.Renewal.Attempt.Prime(list[i].ID, &list[i])
+			}
+		}
+		questions := selectedBelow(ctx, typ, extendAll(paths, hop{"attempts", "AssessmentAttempt"})...)
+		if questions["questions"] && len(attemptIDs) > 0 {
+			_, _ = l.Renewal.Served.LoadAll(ctx, attemptIDs)
+		}
+	}
+	for _, w := range wait {
+		w()
+	}
+}
+
+func extendAll(paths [][]hop, more ...hop) [][]hop {
+	out := make([][]hop, len(paths))
+	for i, p := range paths {
+		out[i] = extend(p, more...)
+	}
+	return out
 }

@@ -200,7 +200,9 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 		conn.Nodes = append(conn.Nodes, e)
 		conn.PageInfo.EndCursor = &c
 	}
-	primeEarned(ctx, rows, "EarnedCertificationConnection", []hop{{"nodes", "EarnedCertification"}}, []hop{{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}})
+	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
+	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
+	primeRenewal(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = loaders(ctx).Transcript.EarnedCount.Load(ctx, earnedCountKey{prof.ID, key.statuses}); err != nil {
 			return nil, err

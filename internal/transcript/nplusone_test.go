@@ -43,15 +43,24 @@ func TestProfileQueryCostDoesNotGrowWithTheList(t *testing.T) {
 		}
 		return n
 	}
-	for round := range 3 {
-		one, fifty := cost(small, 1), cost(big, 50)
-		t.Logf("round %d: %d statements with 1 earned certification, %d with 50", round, one, fifty)
-		if one != fifty {
-			t.Fatalf("got %d statements with 50 earned certifications, want %d as with 1", fifty, one)
+	// Each list is loaded in one batch per loader, but two independent batches of one loader
+	// (the exams of requirement paths and of exam results) merge when they happen to fall in
+	// the same batching window, which depends on scheduling: the fewest statements over a few
+	// requests is the batched cost, and it must not depend on the list's length.
+	fewest := func(p profile, wantCerts int) int64 {
+		best := cost(p, wantCerts)
+		for range 4 {
+			best = min(best, cost(p, wantCerts))
 		}
-		if one > 15 {
-			t.Fatalf("got %d statements for one profile query, want a small constant", one)
-		}
+		return best
+	}
+	one, fifty := fewest(small, 1), fewest(big, 50)
+	t.Logf("%d statements with 1 earned certification, %d with 50", one, fifty)
+	if one != fifty {
+		t.Fatalf("got %d statements with 50 earned certifications, want %d as with 1", fifty, one)
+	}
+	if one > 15 {
+		t.Fatalf("got %d statements for one profile query, want a small constant", one)
 	}
 }
 
