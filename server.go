@@ -3,6 +3,7 @@
 //	go run .                      serve (embedded PostgreSQL when DATABASE_URL is unset)
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
+//	go run . seed-bench [flags]   fill the database with benchmark data (internal/benchseed)
 package main
 
 import (
@@ -68,8 +69,10 @@ func run(ctx context.Context, args []string) error {
 		return migrateCmd(ctx, cfg, log, args)
 	case "token":
 		return tokenCmd(cfg, args)
+	case "seed-bench":
+		return seedBenchCmd(ctx, cfg, log, args)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate or token)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, token or seed-bench)", cmd)
 	}
 }
 
@@ -158,8 +161,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.ListenAndServe() }()
+	if cfg.AdminAddr != "" {
+		// pprof on its own loopback listener, never on the API's (config refuses other hosts).
+		admin := &http.Server{Addr: cfg.AdminAddr, Handler: httpserver.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- admin.ListenAndServe() }()
+		defer admin.Close()
+		log.Info("admin listener (pprof)", "addr", "http://"+cfg.AdminAddr+"/debug/pprof/")
+	}
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
 	if !cfg.Production() {
 		printDevTokens(cfg, generated)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,7 @@ type Config struct {
 	JWKSURL     string        // AUTH_JWKS_URL
 	CORSOrigins []string      // CORS_ORIGINS, comma-separated
 	RequestTime time.Duration // REQUEST_TIMEOUT
+	AdminAddr   string        // ADMIN_LISTEN_ADDR: loopback-only pprof listener; empty turns it off
 }
 
 // Production reports whether APP_ENV is production.
@@ -60,6 +62,10 @@ func Load(env Getenv) (Config, error) {
 		Issuer:      get("AUTH_ISSUER", "recert-dev"),
 		Audience:    get("AUTH_AUDIENCE", "recert"),
 		JWKSURL:     get("AUTH_JWKS_URL", ""),
+		AdminAddr:   get("ADMIN_LISTEN_ADDR", ""),
+	}
+	if c.AdminAddr != "" && !loopback(c.AdminAddr) {
+		return c, fmt.Errorf("ADMIN_LISTEN_ADDR: want a loopback address such as 127.0.0.1:6060 (it serves pprof)")
 	}
 	if s := get("AUTH_HS256_SECRET", ""); s != "" {
 		c.HS256Secret = []byte(s)
@@ -99,6 +105,19 @@ func Load(env Getenv) (Config, error) {
 		return c, fmt.Errorf("APP_ENV: want %s or %s, got %q", EnvDevelopment, EnvProduction, c.Env)
 	}
 	return c, nil
+}
+
+// loopback reports whether addr (host:port) names a loopback host.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // devSecretFile holds the generated development secret inside DATA_DIR.
