@@ -46,6 +46,7 @@ type options struct {
 	noLimit     bool
 	warmup      time.Duration
 	verbose     bool
+	queryFile   string
 }
 
 func main() {
@@ -67,10 +68,18 @@ func main() {
 	flag.BoolVar(&o.noLimit, "no-limit", false, "skip the hand-written limit (Recert rounds only)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each server's first round")
 	flag.BoolVar(&o.verbose, "v", false, "print the servers' logs")
+	flag.StringVar(&o.queryFile, "query-file", "", "experiments: send this GraphQL document (variable $mcid) to Recert instead of the dashboard query")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
 
+	if o.queryFile != "" {
+		b, err := os.ReadFile(o.queryFile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		dashboardQuery = string(b)
+	}
 	if o.serveLimit != "" {
 		if err := serveLimit(o.serveLimit); err != nil {
 			log.Fatal(err)
