@@ -173,3 +173,82 @@ func WriteTokens(w io.Writer, owners []Owner, s Signer, now time.Time) error {
 	}
 	return nil
 }
+
+// ReminderMCIDBase numbers the extra profiles TopUpEarned makes.
+const ReminderMCIDBase = 950_000_000
+
+// topUpSQL adds $1 accounts, Learn profiles and certification profiles, numbered after the
+// $2 already made (so it can run again), created before the reference date $3, MCIDs from $4.
+const topUpSQL = `
+WITH acc AS (
+  INSERT INTO accounts (id, issuer, subject, kind, email, display_name, created_at)
+  SELECT pg_temp.u('ra:' || i), 'recert-bench-reminders', 'bench-reminders-' || i, 'PERSONAL',
+         'reminders' || i || '@example.com', 'Reminder Learner ' || i, $3::date - 900
+  FROM generate_series($2 + 1, $2 + $1) i RETURNING id),
+lp AS (
+  INSERT INTO learn_profiles (id, account_id, created_at)
+  SELECT pg_temp.u('rl:' || i), pg_temp.u('ra:' || i), $3::date - 900 FROM generate_series($2 + 1, $2 + $1) i
+  RETURNING id),
+cp AS (
+  INSERT INTO certification_profiles (id, mcid, account_id, legal_name, email, preferred_language, status, created_at)
+  SELECT pg_temp.u('rp:' || i), $4::bigint + i, pg_temp.u('ra:' || i), 'Reminder Learner ' || i,
+         'reminders' || i || '@example.com', 'en', 'ACTIVE', $3::date - 900
+  FROM generate_series($2 + 1, $2 + $1) i RETURNING id)
+SELECT (SELECT count(*) FROM cp) + 0 * (SELECT count(*) FROM acc) + 0 * (SELECT count(*) FROM lp)`
+
+const topUpLinksSQL = `
+INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at)
+SELECT pg_temp.u('rl:' || i), pg_temp.u('rp:' || i), $2::date - 800 FROM generate_series($1 + 1, $1 + $3) i`
+
+const topUpEarnedSQL = `
+INSERT INTO earned_certifications (id, profile_id, certification_id, earned_on, expires_on, created_at)
+SELECT pg_temp.u('re:' || i || ':' || j), pg_temp.u('rp:' || i), c.id,
+       CASE WHEN c.fundamentals THEN $2::date - 400 ELSE (x.e - interval '1 year')::date END,
+       CASE WHEN c.fundamentals THEN NULL ELSE x.e END, $2::date - 400
+FROM generate_series($1 + 1, $1 + $3) i
+CROSS JOIN generate_series(1, $4::int) j
+CROSS JOIN LATERAL (SELECT ((pg_temp.h('rc:' || i) + j * 7) % (SELECT count(*) FROM bc))::int AS ord,
+                           $2::date - 365 + (pg_temp.h('rx:' || i || ':' || j) % 730)::int AS e) x
+JOIN bc c ON c.ord = x.ord`
+
+// TopUpEarned makes sure the database holds at least total earned certifications, adding
+// connected profiles with perProfile each (the reminder pass target is stated for 1,000,000).
+// It returns how many it added.
+func TopUpEarned(ctx context.Context, db *sqlx.DB, ref date.Date, total, perProfile int) (int, error) {
+	var have int
+	if err := db.GetContext(ctx, &have, `SELECT count(*) FROM earned_certifications`); err != nil {
+		return 0, err
+	}
+	if have >= total {
+		return 0, nil
+	}
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	vars := map[string]string{"{{k}}": "'rm:'", "{{seed}}": "0"}
+	if _, err := conn.ExecContext(ctx, `SET synchronous_commit = off; SET TIME ZONE 'UTC'; SET jit = off;`+expand(helpersSQL, vars)); err != nil {
+		return 0, err
+	}
+	var made int
+	if err := conn.GetContext(ctx, &made, `SELECT count(*) FROM certification_profiles WHERE mcid > $1 AND mcid < $2`,
+		ReminderMCIDBase, ReminderMCIDBase+40_000_000); err != nil {
+		return 0, err
+	}
+	profiles := (total - have + perProfile - 1) / perProfile
+	var n int
+	if err := conn.GetContext(ctx, &n, topUpSQL, profiles, made, ref.String(), ReminderMCIDBase); err != nil {
+		return 0, fmt.Errorf("top up profiles: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, topUpLinksSQL, made, ref.String(), profiles); err != nil {
+		return 0, fmt.Errorf("top up links: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, topUpEarnedSQL, made, ref.String(), profiles, perProfile); err != nil {
+		return 0, fmt.Errorf("top up earned: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `ANALYZE earned_certifications, certification_profiles, accounts, profile_links`); err != nil {
+		return 0, err
+	}
+	return profiles * perProfile, nil
+}
