@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -10,18 +11,35 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/learner"
 )
 
 // profileLoaders batch the certification profile lookups of one request.
 type profileLoaders struct {
 	Profile *dataloadgen.Loader[uuid.UUID, *certprofile.Profile]
+	// AlternateEmails by certification profile id.
+	AlternateEmails *dataloadgen.Loader[uuid.UUID, []string]
+	// LinkByProfile and LinkByLearnProfile give the link of either side, nil when none.
+	LinkByProfile      *dataloadgen.Loader[uuid.UUID, *certprofile.Link]
+	LinkByLearnProfile *dataloadgen.Loader[uuid.UUID, *certprofile.Link]
 }
 
 func newProfileLoaders(r *Resolver) *profileLoaders {
 	w := dataloadgen.WithWait(loaderWait)
 	return &profileLoaders{
-		Profile: dataloadgen.NewLoader(r.Profiles.ProfilesByIDs, w),
+		Profile:            dataloadgen.NewLoader(r.Profiles.ProfilesByIDs, w),
+		AlternateEmails:    dataloadgen.NewLoader(many(r.Profiles.AlternateEmailsByIDs), w),
+		LinkByProfile:      dataloadgen.NewLoader(many(r.Profiles.LinksByProfileIDs), w),
+		LinkByLearnProfile: dataloadgen.NewLoader(many(r.Profiles.LinksByLearnProfileIDs), w),
 	}
+}
+
+// forgetLinks drops cached links after a mutation changed them, so the payload (and any later
+// field of the same operation) reads the new state.
+func forgetLinks(ctx context.Context) {
+	l := loaders(ctx).Profiles
+	l.LinkByProfile.ClearAll()
+	l.LinkByLearnProfile.ClearAll()
 }
 
 func (r *Resolver) createCertificationProfile(ctx context.Context, in model.CreateCertificationProfileInput) (*model.CreateCertificationProfilePayload, error) {
@@ -47,14 +65,154 @@ func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*cert
 
 func (r *Resolver) viewerProfiles(ctx context.Context) ([]*certprofile.Profile, error) {
 	list, err := r.Profiles.Mine(ctx, auth.PrincipalFrom(ctx))
-	return ptrs(list), err
+	out := ptrs(list)
+	for _, p := range out {
+		loaders(ctx).Profiles.Profile.Prime(p.ID, p)
+	}
+	return out, err
 }
 
+// mergedInto is the survivor of a merged profile, when the caller may see it (a duplicate's
+// owner is not necessarily the survivor's).
 func (r *Resolver) mergedInto(ctx context.Context, p *certprofile.Profile) (*certprofile.Profile, error) {
 	if p.MergedInto == nil {
 		return nil, nil
 	}
-	return loaders(ctx).Profiles.Profile.Load(ctx, *p.MergedInto)
+	s, err := loaders(ctx).Profiles.Profile.Load(ctx, *p.MergedInto)
+	if err != nil || !certprofile.CanView(auth.PrincipalFrom(ctx), s) {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (r *Resolver) alternateEmails(ctx context.Context, p *certprofile.Profile) ([]string, error) {
+	return loaders(ctx).Profiles.AlternateEmails.Load(ctx, p.ID)
+}
+
+// profileLearnProfile is the Learn profile connected to p, when the caller may see it: theirs,
+// or any for support.
+func (r *Resolver) profileLearnProfile(ctx context.Context, p *certprofile.Profile) (*learner.LearnProfile, error) {
+	l, err := loaders(ctx).Profiles.LinkByProfile.Load(ctx, p.ID)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	lp, err := loaders(ctx).LearnProfile.Load(ctx, l.LearnProfileID)
+	if err != nil {
+		return nil, err
+	}
+	caller := auth.PrincipalFrom(ctx)
+	if caller == nil || (lp.AccountID != caller.AccountID && !caller.HasRole(auth.RoleSupport)) {
+		return nil, nil
+	}
+	return lp, nil
+}
+
+// learnCertificationProfile is the certification profile connected to lp, when the caller may
+// see it.
+func (r *Resolver) learnCertificationProfile(ctx context.Context, lp *learner.LearnProfile) (*certprofile.Profile, error) {
+	l, err := loaders(ctx).Profiles.LinkByLearnProfile.Load(ctx, lp.ID)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	p, err := loaders(ctx).Profiles.Profile.Load(ctx, l.CertificationProfileID)
+	if err != nil || !certprofile.CanView(auth.PrincipalFrom(ctx), p) {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (r *Resolver) learnLinkedAt(ctx context.Context, lp *learner.LearnProfile) (*time.Time, error) {
+	l, err := loaders(ctx).Profiles.LinkByLearnProfile.Load(ctx, lp.ID)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	t := l.LinkedAt
+	return &t, nil
+}
+
+// linkSides loads the two sides of a Link or Unlink outcome.
+func linkSides(ctx context.Context, out certprofile.Linked) (*learner.LearnProfile, *certprofile.Profile, error) {
+	forgetLinks(ctx)
+	lp, err := loaders(ctx).LearnProfile.Load(ctx, out.LearnProfileID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lp, &out.Profile, nil
+}
+
+func (r *Resolver) linkCertificationProfile(ctx context.Context, in model.LinkCertificationProfileInput) (*model.LinkCertificationProfilePayload, error) {
+	id, err := decodeID(in.CertificationProfileID, kindProfile)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.Profiles.Link(ctx, auth.PrincipalFrom(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	lp, p, err := linkSides(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	return &model.LinkCertificationProfilePayload{LearnProfile: lp, CertificationProfile: p}, nil
+}
+
+func (r *Resolver) unlinkCertificationProfile(ctx context.Context, in model.UnlinkCertificationProfileInput) (*model.UnlinkCertificationProfilePayload, error) {
+	id, err := decodeID(in.CertificationProfileID, kindProfile)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.Profiles.Unlink(ctx, auth.PrincipalFrom(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	lp, p, err := linkSides(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UnlinkCertificationProfilePayload{LearnProfile: lp, CertificationProfile: p}, nil
+}
+
+func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string, first *int, after *string) (*model.CertificationProfileConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := decodeCursor(after, 2)
+	if err != nil {
+		return nil, err
+	}
+	var from *certprofile.SearchKey
+	if keys != nil {
+		id, err := uuid.Parse(keys[1])
+		if err != nil {
+			return nil, apperr.Invalid("malformed cursor")
+		}
+		from = &certprofile.SearchKey{Fold: keys[0], ID: id}
+	}
+	p := auth.PrincipalFrom(ctx)
+	hits, more, err := r.Profiles.Search(ctx, p, query, from, n)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.CertificationProfileConnection{
+		Edges:    []*model.CertificationProfileEdge{},
+		Nodes:    []*certprofile.Profile{},
+		PageInfo: &model.PageInfo{HasNextPage: more},
+	}
+	for i := range hits {
+		h := &hits[i]
+		cur := encodeCursor(h.Key.Fold, h.Key.ID.String())
+		conn.Edges = append(conn.Edges, &model.CertificationProfileEdge{Cursor: cur, Node: &h.Profile})
+		conn.Nodes = append(conn.Nodes, &h.Profile)
+		conn.PageInfo.EndCursor = &cur
+		loaders(ctx).Profiles.Profile.Prime(h.Profile.ID, &h.Profile)
+	}
+	if wantsField(ctx, "totalCount") {
+		if conn.TotalCount, err = r.Profiles.CountSearch(ctx, p, query); err != nil {
+			return nil, err
+		}
+	}
+	return conn, nil
 }
 
 // profileNode resolves a CertificationProfile id for its owner or support.

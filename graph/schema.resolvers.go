@@ -74,7 +74,7 @@ func (r *certificationProfileResolver) ID(ctx context.Context, obj *certprofile.
 
 // AlternateEmails is the resolver for the alternateEmails field.
 func (r *certificationProfileResolver) AlternateEmails(ctx context.Context, obj *certprofile.Profile) ([]string, error) {
-	panic(fmt.Errorf("not implemented: AlternateEmails - alternateEmails"))
+	return r.alternateEmails(ctx, obj)
 }
 
 // MergedInto is the resolver for the mergedInto field.
@@ -84,7 +84,7 @@ func (r *certificationProfileResolver) MergedInto(ctx context.Context, obj *cert
 
 // LearnProfile is the resolver for the learnProfile field.
 func (r *certificationProfileResolver) LearnProfile(ctx context.Context, obj *certprofile.Profile) (*learner.LearnProfile, error) {
-	panic(fmt.Errorf("not implemented: LearnProfile - learnProfile"))
+	return r.profileLearnProfile(ctx, obj)
 }
 
 // Certifications is the resolver for the certifications field.
@@ -172,12 +172,12 @@ func (r *learnProfileResolver) Account(ctx context.Context, obj *learner.LearnPr
 
 // CertificationProfile is the resolver for the certificationProfile field.
 func (r *learnProfileResolver) CertificationProfile(ctx context.Context, obj *learner.LearnProfile) (*certprofile.Profile, error) {
-	panic(fmt.Errorf("not implemented: CertificationProfile - certificationProfile"))
+	return r.learnCertificationProfile(ctx, obj)
 }
 
 // LinkedAt is the resolver for the linkedAt field.
 func (r *learnProfileResolver) LinkedAt(ctx context.Context, obj *learner.LearnProfile) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: LinkedAt - linkedAt"))
+	return r.learnLinkedAt(ctx, obj)
 }
 
 // CreateCertificationProfile is the resolver for the createCertificationProfile field.
@@ -187,12 +187,12 @@ func (r *mutationResolver) CreateCertificationProfile(ctx context.Context, input
 
 // LinkCertificationProfile is the resolver for the linkCertificationProfile field.
 func (r *mutationResolver) LinkCertificationProfile(ctx context.Context, input model.LinkCertificationProfileInput) (*model.LinkCertificationProfilePayload, error) {
-	panic(fmt.Errorf("not implemented: LinkCertificationProfile - linkCertificationProfile"))
+	return r.linkCertificationProfile(ctx, input)
 }
 
 // UnlinkCertificationProfile is the resolver for the unlinkCertificationProfile field.
 func (r *mutationResolver) UnlinkCertificationProfile(ctx context.Context, input model.UnlinkCertificationProfileInput) (*model.UnlinkCertificationProfilePayload, error) {
-	panic(fmt.Errorf("not implemented: UnlinkCertificationProfile - unlinkCertificationProfile"))
+	return r.unlinkCertificationProfile(ctx, input)
 }
 
 // RecordExamResult is the resolver for the recordExamResult field.
@@ -232,12 +232,12 @@ func (r *mutationResolver) RevokeTranscriptShare(ctx context.Context, input mode
 
 // UpsertExam is the resolver for the upsertExam field.
 func (r *mutationResolver) UpsertExam(ctx context.Context, input model.UpsertExamInput) (*model.UpsertExamPayload, error) {
-	panic(fmt.Errorf("not implemented: UpsertExam - upsertExam"))
+	return r.upsertExam(ctx, input)
 }
 
 // UpsertCertification is the resolver for the upsertCertification field.
 func (r *mutationResolver) UpsertCertification(ctx context.Context, input model.UpsertCertificationInput) (*model.UpsertCertificationPayload, error) {
-	panic(fmt.Errorf("not implemented: UpsertCertification - upsertCertification"))
+	return r.upsertCertification(ctx, input)
 }
 
 // PublishRenewalAssessment is the resolver for the publishRenewalAssessment field.
@@ -282,7 +282,7 @@ func (r *queryResolver) CertificationProfile(ctx context.Context, mcid string) (
 
 // SearchCertificationProfiles is the resolver for the searchCertificationProfiles field.
 func (r *queryResolver) SearchCertificationProfiles(ctx context.Context, query string, first *int, after *string) (*model.CertificationProfileConnection, error) {
-	panic(fmt.Errorf("not implemented: SearchCertificationProfiles - searchCertificationProfiles"))
+	return r.searchCertificationProfiles(ctx, query, first, after)
 }
 
 // Transcript is the resolver for the transcript field.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -17,11 +18,46 @@ import (
 
 // Store is the persistence certification profiles need.
 type Store interface {
+	// InTx runs fn in one transaction on a Store bound to it (retried on serialization
+	// failure or deadlock, so fn must have no other side effects).
+	InTx(ctx context.Context, fn func(tx Store) error) error
+
 	InsertProfile(ctx context.Context, p Profile) (Profile, error)
 	ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*Profile, []error)
 	// ProfileByMCID loads the profile holding mcid, following merges to the current survivor.
 	ProfileByMCID(ctx context.Context, mcid int64) (Profile, error)
 	ProfilesByAccount(ctx context.Context, accountID uuid.UUID) ([]Profile, error)
+
+	// LockAccountProfiles locks every certification profile of an account (ascending id, FOR
+	// UPDATE) and then returns them as they are once the locks are held, including a profile
+	// another transaction committed while this one waited. Create and Link take this lock,
+	// so creating a second profile and linking never interleave.
+	LockAccountProfiles(ctx context.Context, accountID uuid.UUID) ([]Profile, error)
+	// LockProfile locks one profile row. Codes: NOT_FOUND.
+	LockProfile(ctx context.Context, id uuid.UUID) (Profile, error)
+	// LearnProfileIDOf returns the id of an account's Learn profile. Codes: NOT_FOUND.
+	LearnProfileIDOf(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error)
+	// LinksOf returns the link of the certification profile and the link of the Learn
+	// profile (nil where there is none).
+	LinksOf(ctx context.Context, profileID, learnProfileID uuid.UUID) (byProfile, byLearn *Link, err error)
+	// InsertLink stores a link. Codes: LEARN_PROFILE_ALREADY_LINKED,
+	// CERTIFICATION_PROFILE_ALREADY_LINKED (the unique constraints, even under races).
+	InsertLink(ctx context.Context, l Link) error
+	// DeleteLink removes the link of a certification profile and returns it, or nil.
+	DeleteLink(ctx context.Context, profileID uuid.UUID) (*Link, error)
+	// InsertAudit records an audit event and the profiles it concerns.
+	InsertAudit(ctx context.Context, a Audit) error
+
+	// Batch reads for dataloaders, in key order (nil / empty where there is nothing).
+	AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error)
+	LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*Link, error)
+	LinksByLearnProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*Link, error)
+
+	// SearchProfiles returns up to limit profiles matching q after the key `after` (nil:
+	// from the start), ordered by Key.
+	SearchProfiles(ctx context.Context, q Query, after *SearchKey, limit int) ([]Hit, error)
+	// CountProfiles counts the profiles matching q.
+	CountProfiles(ctx context.Context, q Query) (int, error)
 }
 
 // Service manages certification profiles.
@@ -58,27 +94,63 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 	prof.AccountID = p.AccountID
 	prof.Status = StatusActive
 	prof.CreatedAt = s.clock.Now()
-	out, err := s.store.InsertProfile(ctx, prof)
+	var out Profile
+	err = s.store.InTx(ctx, func(tx Store) error {
+		// The lock Link takes: a second profile created while a link is being decided must
+		// wait for it, so MULTIPLE_CERTIFICATION_PROFILES cannot be bypassed by a race.
+		if _, err := tx.LockAccountProfiles(ctx, p.AccountID); err != nil {
+			return fmt.Errorf("lock account profiles: %w", err)
+		}
+		out, err = tx.InsertProfile(ctx, prof)
+		return err
+	})
 	if err != nil {
-		return Profile{}, fmt.Errorf("insert profile: %w", err)
+		return Profile{}, fmt.Errorf("create profile: %w", err)
 	}
 	return out, nil
 }
 
+// maxEmail is the longest address RFC 5321 allows in a path.
+const maxEmail = 254
+
+// hasControl reports whether s holds a control character (PostgreSQL refuses NUL in text, and
+// none belongs in a name or an address).
+func hasControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainEmail reports whether s is a plain address, name@domain with no spaces, display
+// name or comment: what the contact email column accepts and what mail can be sent to.
+func plainEmail(s string) bool {
+	if s == "" || len(s) > maxEmail || hasControl(s) || strings.ContainsFunc(s, unicode.IsSpace) {
+		return false
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") {
+		return false
+	}
+	addr, err := mail.ParseAddress(s)
+	return err == nil && addr.Address == s
+}
+
 func validate(in NewProfile) (Profile, error) {
 	name := strings.TrimSpace(in.LegalName)
-	if name == "" || utf8.RuneCountInString(name) > 200 {
-		return Profile{}, apperr.Invalid("legalName must be 1 to 200 characters")
+	if name == "" || utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) || hasControl(name) {
+		return Profile{}, apperr.Invalid("legalName must be 1 to 200 characters, without control characters")
 	}
 	email := strings.TrimSpace(in.Email)
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || len(email) > 254 {
+	if !plainEmail(email) {
 		return Profile{}, apperr.Invalid("email must be a plain address such as name@example.com")
 	}
 	var lang *string
 	if in.PreferredLanguage != nil && strings.TrimSpace(*in.PreferredLanguage) != "" {
 		tag, err := language.Parse(strings.TrimSpace(*in.PreferredLanguage))
-		if err != nil {
+		if err != nil || tag == language.Und {
 			return Profile{}, apperr.Invalid("preferredLanguage must be a language tag such as en or ja")
 		}
 		s := tag.String()

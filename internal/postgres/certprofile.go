@@ -99,3 +99,217 @@ WHERE p.account_id = $1 ORDER BY p.created_at, p.mcid`, accountID); err != nil {
 	}
 	return out, nil
 }
+
+// InTx runs fn in one transaction on a Profiles bound to it.
+func (s Profiles) InTx(ctx context.Context, fn func(tx certprofile.Store) error) error {
+	return s.Store.InTx(ctx, func(tx *Store) error { return fn(Profiles{tx}) })
+}
+
+const lockAccountProfilesSQL = `SELECT p.id FROM certification_profiles p WHERE p.account_id = $1 ORDER BY p.id FOR UPDATE`
+
+// LockAccountProfiles locks an account's profiles in ascending id order, then lists them in a
+// second statement. Under READ COMMITTED the locking statement's snapshot predates the wait,
+// so a profile another transaction inserted and committed while this one waited for the locks
+// would be missing from its result; the second statement's fresh snapshot includes it.
+func (s Profiles) LockAccountProfiles(ctx context.Context, accountID uuid.UUID) ([]certprofile.Profile, error) {
+	var ids []uuid.UUID
+	if err := s.sel(ctx, &ids, lockAccountProfilesSQL, accountID); err != nil {
+		return nil, fmt.Errorf("lock profiles: %w", err)
+	}
+	return s.ProfilesByAccount(ctx, accountID)
+}
+
+// LockProfile locks one profile row and returns it.
+func (s Profiles) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error) {
+	var r profileRow
+	if err := s.get(ctx, &r, `SELECT `+ProfileColumns+` FROM certification_profiles p WHERE p.id = $1 FOR UPDATE`, id); err != nil {
+		return certprofile.Profile{}, notFound(err, "certification profile")
+	}
+	return r.domain(), nil
+}
+
+// LearnProfileIDOf returns the id of an account's Learn profile.
+func (s Profiles) LearnProfileIDOf(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error) {
+	var id uuid.UUID
+	if err := s.get(ctx, &id, `SELECT id FROM learn_profiles WHERE account_id = $1`, accountID); err != nil {
+		return uuid.Nil, notFound(err, "learn profile")
+	}
+	return id, nil
+}
+
+type linkRow struct {
+	LearnProfileID         uuid.UUID `db:"learn_profile_id"`
+	CertificationProfileID uuid.UUID `db:"certification_profile_id"`
+	LinkedAt               time.Time `db:"linked_at"`
+}
+
+func (r linkRow) domain() certprofile.Link {
+	return certprofile.Link{LearnProfileID: r.LearnProfileID, CertificationProfileID: r.CertificationProfileID,
+		LinkedAt: r.LinkedAt.UTC()}
+}
+
+const linkColumns = `learn_profile_id, certification_profile_id, linked_at`
+
+// LinksOf returns the link of a certification profile and the link of a Learn profile.
+func (s Profiles) LinksOf(ctx context.Context, profileID, learnProfileID uuid.UUID) (byProfile, byLearn *certprofile.Link, err error) {
+	var rows []linkRow
+	if err := s.sel(ctx, &rows, `SELECT `+linkColumns+` FROM profile_links
+WHERE certification_profile_id = $1 OR learn_profile_id = $2`, profileID, learnProfileID); err != nil {
+		return nil, nil, fmt.Errorf("load links: %w", err)
+	}
+	for _, r := range rows {
+		l := r.domain()
+		if l.CertificationProfileID == profileID {
+			byProfile = &l
+		}
+		if l.LearnProfileID == learnProfileID {
+			byLearn = &l
+		}
+	}
+	return byProfile, byLearn, nil
+}
+
+// InsertLink stores a link; a second link of either side violates a unique constraint, which
+// mapError turns into LEARN_PROFILE_ALREADY_LINKED or CERTIFICATION_PROFILE_ALREADY_LINKED.
+func (s Profiles) InsertLink(ctx context.Context, l certprofile.Link) error {
+	_, err := s.exec(ctx, `INSERT INTO profile_links (`+linkColumns+`) VALUES ($1, $2, $3)`,
+		l.LearnProfileID, l.CertificationProfileID, l.LinkedAt)
+	return err
+}
+
+// DeleteLink removes the link of a certification profile and returns it, or nil.
+func (s Profiles) DeleteLink(ctx context.Context, profileID uuid.UUID) (*certprofile.Link, error) {
+	var rows []linkRow
+	if err := s.sel(ctx, &rows, `DELETE FROM profile_links WHERE certification_profile_id = $1
+RETURNING `+linkColumns, profileID); err != nil {
+		return nil, fmt.Errorf("delete link: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	l := rows[0].domain()
+	return &l, nil
+}
+
+// InsertAudit records an audit event and the profiles it concerns.
+func (s Profiles) InsertAudit(ctx context.Context, a certprofile.Audit) error {
+	var id uuid.UUID
+	if err := s.get(ctx, &id, `INSERT INTO audit_events (action, actor, details, occurred_at)
+VALUES ($1, $2, $3, $4) RETURNING id`, a.Action, a.Actor, []byte(a.Details), a.OccurredAt); err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	if _, err := s.exec(ctx, `INSERT INTO audit_event_profiles (event_id, profile_id)
+SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING`, id, pq.Array(a.ProfileIDs)); err != nil {
+		return fmt.Errorf("insert audit event profiles: %w", err)
+	}
+	return nil
+}
+
+type alternateEmailRow struct {
+	ProfileID uuid.UUID `db:"profile_id"`
+	Email     string    `db:"email"`
+}
+
+// AlternateEmailsByIDs loads each profile's alternate emails, oldest first.
+func (s Profiles) AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error) {
+	var rows []alternateEmailRow
+	if err := s.sel(ctx, &rows, `SELECT profile_id, email FROM profile_alternate_emails
+WHERE profile_id = ANY($1) ORDER BY profile_id, added_at, email`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("load alternate emails: %w", err)
+	}
+	out := groupByKey(ids, rows, func(r alternateEmailRow) (uuid.UUID, string) { return r.ProfileID, r.Email })
+	for i := range out {
+		if out[i] == nil {
+			out[i] = []string{}
+		}
+	}
+	return out, nil
+}
+
+// LinksByProfileIDs loads the link of each certification profile, nil where there is none.
+func (s Profiles) LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
+	var rows []linkRow
+	if err := s.sel(ctx, &rows, `SELECT `+linkColumns+` FROM profile_links WHERE certification_profile_id = ANY($1)`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("load links: %w", err)
+	}
+	out, _ := inKeyOrder(ids, rows, func(r linkRow) (uuid.UUID, certprofile.Link) { return r.CertificationProfileID, r.domain() }, "link")
+	return out, nil
+}
+
+// LinksByLearnProfileIDs loads the link of each Learn profile, nil where there is none.
+func (s Profiles) LinksByLearnProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
+	var rows []linkRow
+	if err := s.sel(ctx, &rows, `SELECT `+linkColumns+` FROM profile_links WHERE learn_profile_id = ANY($1)`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("load links: %w", err)
+	}
+	out, _ := inKeyOrder(ids, rows, func(r linkRow) (uuid.UUID, certprofile.Link) { return r.LearnProfileID, r.domain() }, "link")
+	return out, nil
+}
+
+// The WHERE clauses of the three search modes; $1 is the query. Each is written so that its
+// index serves it: the unique MCID index, the lower(email) indexes of profiles and alternate
+// emails (a UNION, not an OR, so both are used), and the trigram GIN index on
+// search_fold(legal_name) (the same expression, so the planner matches it).
+const (
+	searchByMCIDSQL  = `p.mcid = $1`
+	searchByEmailSQL = `p.id IN (SELECT e.id FROM certification_profiles e WHERE lower(e.email) = lower($1)
+              UNION SELECT a.profile_id FROM profile_alternate_emails a WHERE lower(a.email) = lower($1))`
+	searchByNameSQL = `search_fold(p.legal_name) LIKE '%' || search_fold($1) || '%'`
+)
+
+// searchWhere returns the WHERE clause and its argument for q.
+func searchWhere(q certprofile.Query) (string, any) {
+	switch q.Mode {
+	case certprofile.ByMCID:
+		return searchByMCIDSQL, q.MCID
+	case certprofile.ByEmail:
+		return searchByEmailSQL, q.Text
+	default:
+		return searchByNameSQL, escapeLike(q.Text)
+	}
+}
+
+// SearchSQL returns the search query for q and its arguments ($2, $3: the keyset position,
+// NULL for the first page; $4: the limit), for SearchProfiles and for tests that EXPLAIN it.
+func SearchSQL(q certprofile.Query, after *certprofile.SearchKey, limit int) (string, []any) {
+	where, arg := searchWhere(q)
+	var fold, id any
+	if after != nil {
+		fold, id = after.Fold, after.ID
+	}
+	return `SELECT ` + ProfileColumns + `, search_fold(p.legal_name) AS sort_key
+FROM certification_profiles p
+WHERE ` + where + `
+  AND ($2::text IS NULL OR (search_fold(p.legal_name), p.id) > ($2::text, $3::uuid))
+ORDER BY search_fold(p.legal_name), p.id
+LIMIT $4`, []any{arg, fold, id, limit}
+}
+
+type searchRow struct {
+	profileRow
+	SortKey string `db:"sort_key"`
+}
+
+// SearchProfiles returns up to limit profiles matching q after the keyset position after.
+func (s Profiles) SearchProfiles(ctx context.Context, q certprofile.Query, after *certprofile.SearchKey, limit int) ([]certprofile.Hit, error) {
+	query, args := SearchSQL(q, after, limit)
+	var rows []searchRow
+	if err := s.sel(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("search profiles: %w", err)
+	}
+	out := make([]certprofile.Hit, len(rows))
+	for i, r := range rows {
+		out[i] = certprofile.Hit{Profile: r.profileRow.domain(), Key: certprofile.SearchKey{Fold: r.SortKey, ID: r.ID}}
+	}
+	return out, nil
+}
+
+// CountProfiles counts the profiles matching q.
+func (s Profiles) CountProfiles(ctx context.Context, q certprofile.Query) (int, error) {
+	where, arg := searchWhere(q)
+	var n int
+	if err := s.get(ctx, &n, `SELECT count(*) FROM certification_profiles p WHERE `+where, arg); err != nil {
+		return 0, fmt.Errorf("count profiles: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,35 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/recert/recert/graph/model"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/catalog"
+)
+
+func (r *Resolver) upsertExam(ctx context.Context, in model.UpsertExamInput) (*model.UpsertExamPayload, error) {
+	e, err := r.Catalog.UpsertExam(ctx, auth.PrincipalFrom(ctx), catalog.ExamInput{
+		Code: in.Code, Title: in.Title, Languages: in.Languages, RetiredOn: in.RetiredOn, Supersedes: in.Supersedes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	loaders(ctx).Exam.Clear(e.Code)
+	return &model.UpsertExamPayload{Exam: &e}, nil
+}
+
+func (r *Resolver) upsertCertification(ctx context.Context, in model.UpsertCertificationInput) (*model.UpsertCertificationPayload, error) {
+	c, err := r.Catalog.UpsertCertification(ctx, auth.PrincipalFrom(ctx), catalog.CertificationInput{
+		Code: in.Code, Name: in.Name, Level: in.Level, ReleasedOn: in.ReleasedOn, RetiredOn: in.RetiredOn,
+		Languages: in.Languages, RequirementPaths: in.RequirementPaths, Prerequisites: in.Prerequisites,
+	})
+	if err != nil {
+		return nil, err
+	}
+	l := loaders(ctx)
+	l.Certification.Clear(c.ID)
+	l.Paths.Clear(c.ID)
+	l.Prerequisites.Clear(c.ID)
+	return &model.UpsertCertificationPayload{Certification: &c}, nil
+}
