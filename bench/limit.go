@@ -46,15 +46,16 @@ SELECT p.mcid, p.legal_name, p.email,
 FROM prof p
 LEFT JOIN profile_links l ON l.certification_profile_id = p.id
 LEFT JOIN LATERAL (SELECT * FROM earned_certifications e WHERE e.profile_id = p.id
-                   ORDER BY e.earned_on, e.id LIMIT 20) e ON true
+                   ORDER BY e.earned_on DESC, e.id DESC LIMIT 20) e ON true
 LEFT JOIN certifications c ON c.id = e.certification_id
 LEFT JOIN renewal_assessments ra ON ra.certification_id = c.id
 LEFT JOIN LATERAL (SELECT count(*) AS n, max(a.submitted_at) AS last_submitted, bool_or(a.submitted_at IS NULL) AS in_progress
                    FROM assessment_attempts a
                    WHERE a.earned_certification_id = e.id AND a.cycle_expires_on = e.expires_on) t ON true
-ORDER BY e.earned_on, e.id`
+ORDER BY e.earned_on DESC, e.id DESC`
 
 type limitServer struct {
+	now      func() time.Time
 	db       *sql.DB
 	stmt     *sql.Stmt
 	secret   []byte
@@ -75,7 +76,7 @@ func serveLimit(addr string) error {
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
-	s := &limitServer{db: db, stmt: stmt, secret: []byte(os.Getenv("AUTH_HS256_SECRET")),
+	s := &limitServer{now: time.Now, db: db, stmt: stmt, secret: []byte(os.Getenv("AUTH_HS256_SECRET")),
 		issuer: os.Getenv("AUTH_ISSUER"), audience: os.Getenv("AUTH_AUDIENCE")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /dashboard", s.dashboard)
@@ -140,7 +141,7 @@ func (s *limitServer) dashboard(w http.ResponseWriter, r *http.Request) {
 	var c limitClaims
 	_, err := jwt.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return s.secret, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(s.issuer), jwt.WithAudience(s.audience),
-		jwt.WithExpirationRequired())
+		jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
 	if err != nil {
 		http.Error(w, `{"errors":[{"message":"bad token","extensions":{"code":"UNAUTHENTICATED"}}]}`, http.StatusUnauthorized)
 		return
@@ -154,7 +155,7 @@ func (s *limitServer) dashboard(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"errors":[{"message":"bad request","extensions":{"code":"BAD_USER_INPUT"}}]}`, http.StatusBadRequest)
 		return
 	}
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	p, err := s.load(r.Context(), c.Issuer, c.Subject, req.Variables.MCID, now)
 	if err != nil {
 		http.Error(w, `{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`, http.StatusInternalServerError)
