@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -101,6 +102,12 @@ func database(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlx.D
 		dsn = pg.DSN("recert")
 		log.Info("embedded PostgreSQL ready", "data_dir", cfg.DataDir, "took", time.Since(start).String())
 	}
+	// Every connection gets connect, statement, lock and idle-in-transaction timeouts.
+	dsn, err := postgres.WithParams(dsn, cfg.Hardening.DSNOptions())
+	if err != nil {
+		stopPG()
+		return nil, nil, err
+	}
 	db, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		stopPG()
@@ -142,6 +149,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, HS256Secret: cfg.HS256Secret, JWKSURL: cfg.JWKSURL,
+		RequiredTyp: cfg.Hardening.AuthRequiredTyp,
 	}, clk)
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
@@ -161,12 +169,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	errc := make(chan error, 2)
-	go func() { errc <- hs.ListenAndServe() }()
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
 	if cfg.AdminAddr != "" {
 		// pprof on its own loopback listener, never on the API's (config refuses other hosts).
-		admin := &http.Server{Addr: cfg.AdminAddr, Handler: httpserver.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-		go func() { errc <- admin.ListenAndServe() }()
+		aln, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			return fmt.Errorf("ADMIN_LISTEN_ADDR: %w", err)
+		}
+		admin := &http.Server{Handler: httpserver.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = admin.Serve(aln) }()
 		defer admin.Close()
 		log.Info("admin listener (pprof)", "addr", "http://"+cfg.AdminAddr+"/debug/pprof/")
 	}
@@ -174,17 +188,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if !cfg.Production() {
 		printDevTokens(cfg, generated)
 	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	case <-ctx.Done():
-		log.Info("shutting down")
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return hs.Shutdown(shutdownCtx)
+	// On SIGTERM: /readyz fails, then in-flight requests drain (SHUTDOWN_DRAIN_DELAY, SHUTDOWN_TIMEOUT).
+	return srv.Serve(ctx, hs, ln, cfg.Hardening.ShutdownDrainDelay, cfg.Hardening.ShutdownGracePeriod)
 }
 
 func printDevTokens(cfg config.Config, generated bool) {

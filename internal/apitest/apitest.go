@@ -42,22 +42,56 @@ type Env struct {
 	Config config.Config
 }
 
-// New starts a server on a fresh database with the clock at Start.
-func New(t testing.TB) *Env {
+// Option changes how New builds the server.
+type Option func(*options)
+
+type options struct {
+	env  map[string]string
+	auth func(*auth.Config)
+	deps func(*httpserver.Deps)
+}
+
+// WithEnv sets configuration variables, as the environment would (for example
+// "APP_ENV": "production" or the RATE_LIMIT_* variables, which are off unless set here).
+func WithEnv(env map[string]string) Option {
+	return func(o *options) {
+		for k, v := range env {
+			o.env[k] = v
+		}
+	}
+}
+
+// WithAuth changes the verifier's configuration (for example to add a JWKS URL).
+func WithAuth(f func(*auth.Config)) Option { return func(o *options) { o.auth = f } }
+
+// WithDeps changes the handler's dependencies before it is built (for example the logger).
+func WithDeps(f func(*httpserver.Deps)) Option { return func(o *options) { o.deps = f } }
+
+// New starts a server on a fresh database with the clock at Start. Rate limits are off unless
+// a test turns them on with WithEnv, since the test clock stands still.
+func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
+	o := options{env: map[string]string{
+		"AUTH_HS256_SECRET": Secret, "AUTH_ISSUER": Issuer, "AUTH_AUDIENCE": Audience,
+		"RATE_LIMIT_RPS": "0", "RATE_LIMIT_ANON_RPS": "0", "RATE_LIMIT_SUPPORT_PER_MINUTE": "0",
+	}}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	db := pgtest.New(t)
 	clk := clock.NewSettable(Start)
 	cfg, err := config.Load(func(k string) (string, bool) {
-		m := map[string]string{"AUTH_HS256_SECRET": Secret, "AUTH_ISSUER": Issuer, "AUTH_AUDIENCE": Audience}
-		v, ok := m[k]
+		v, ok := o.env[k]
 		return v, ok
 	})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	v, err := auth.NewVerifier(context.Background(), auth.Config{
-		Issuer: Issuer, Audience: Audience, HS256Secret: []byte(Secret),
-	}, clk)
+	ac := auth.Config{Issuer: Issuer, Audience: Audience, HS256Secret: []byte(Secret), RequiredTyp: cfg.Hardening.AuthRequiredTyp}
+	if o.auth != nil {
+		o.auth(&ac)
+	}
+	v, err := auth.NewVerifier(context.Background(), ac, clk)
 	if err != nil {
 		t.Fatalf("verifier: %v", err)
 	}
@@ -66,7 +100,11 @@ func New(t testing.TB) *Env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv, err := httpserver.New(httpserver.Deps{Config: cfg, DB: db, Clock: clk, Verifier: v, Log: log})
+	deps := httpserver.Deps{Config: cfg, DB: db, Clock: clk, Verifier: v, Log: log}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	srv, err := httpserver.New(deps)
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}

@@ -36,6 +36,7 @@ type Config struct {
 	CORSOrigins []string      // CORS_ORIGINS, comma-separated
 	RequestTime time.Duration // REQUEST_TIMEOUT
 	AdminAddr   string        // ADMIN_LISTEN_ADDR: loopback-only pprof listener; empty turns it off
+	Hardening   Hardening     // body cap, document and rate limits, timeouts (hardening.go)
 }
 
 // Production reports whether APP_ENV is production.
@@ -80,6 +81,9 @@ func Load(env Getenv) (Config, error) {
 	var err error
 	if c.RequestTime, err = time.ParseDuration(get("REQUEST_TIMEOUT", "15s")); err != nil || c.RequestTime <= 0 {
 		return c, fmt.Errorf("REQUEST_TIMEOUT: want a positive Go duration such as 15s")
+	}
+	if err := loadHardening(get, &c); err != nil {
+		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")

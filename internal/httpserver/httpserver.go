@@ -7,23 +7,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/recert/recert/graph"
 	"github.com/recert/recert/internal/apperr"
@@ -58,10 +50,9 @@ type Server struct {
 	handler  http.Handler
 	deps     Deps
 	metrics  *metrics
+	limits   rateLimits
+	draining atomic.Bool
 }
-
-// maxBodyBytes caps a request body; larger ones get 413 without being read in full.
-const maxBodyBytes = 1 << 20
 
 // New assembles services, resolvers and routes.
 func New(d Deps) (*Server, error) {
@@ -88,35 +79,8 @@ func New(d Deps) (*Server, error) {
 
 		Notify: notify.NewService(postgres.Notifications{Store: store}, d.Clock),
 	}
-	s := &Server{Resolver: res, Store: store, deps: d, metrics: newMetrics(d.Registry)}
-
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
-	gql.AddTransport(transport.GET{})
-	gql.AddTransport(transport.POST{})
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if !d.Config.Production() {
-		gql.Use(extension.Introspection{})
-	}
-	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	gql.Use(extension.FixedComplexityLimit(5000))
-	gql.AroundFields(graph.MarkInternal)
-	gql.AroundResponses(s.metrics.observe)
-	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log, RequestID))
-	gql.SetRecoverFunc(graph.Recover(d.Log))
-
-	mux := http.NewServeMux()
-	mux.Handle("/graphql", s.authenticate(s.withLoaders(gql)))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
-	if !d.Config.Production() {
-		mux.Handle("GET /{$}", playground.Handler("Recert", "/graphql"))
-	}
-	s.handler = s.recoverPanics(s.withRequestID(s.limitBody(mux)))
-	return s, nil
+	s := &Server{Resolver: res, Store: store, deps: d}
+	return s, s.routes()
 }
 
 // Handler returns the root HTTP handler.
@@ -154,17 +118,6 @@ func (s *Server) requestTimeout() time.Duration {
 	return 15 * time.Second
 }
 
-func (s *Server) limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, apperr.Invalid("request body too large"), r)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		next.ServeHTTP(w, r)
-	})
-}
-
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -180,60 +133,17 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// authenticate verifies the bearer token, if any, and makes sure the account and its Learn
-// profile exist. No token means anonymous; a bad token refuses the whole request with 401.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, ok, err := auth.BearerToken(r.Header)
-		if err == nil && ok {
-			var p *auth.Principal
-			if p, err = s.deps.Verifier.Verify(r.Context(), raw); err == nil {
-				if _, _, err = s.Resolver.Learner.Ensure(r.Context(), p); err == nil {
-					r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-				}
-			}
-		}
-		if err != nil {
-			status := http.StatusUnauthorized
-			if apperr.CodeOf(err) != apperr.Unauthenticated {
-				status = http.StatusInternalServerError
-				s.deps.Log.ErrorContext(r.Context(), "authenticate", "request_id", RequestID(r.Context()), "error", err)
-				err = apperr.E(apperr.Internal, "internal error")
-			} else {
-				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-			}
-			writeError(w, status, err, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 func (s *Server) withLoaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(graph.WithLoaders(r.Context(), s.Resolver.NewLoaders())))
 	})
 }
 
-// writeError answers a request refused before GraphQL execution, in the GraphQL response
-// shape so clients handle it like any other error.
-func writeError(w http.ResponseWriter, status int, err error, r *http.Request) {
-	code, msg := apperr.Internal, "internal error"
-	if e, ok := err.(*apperr.Error); ok {
-		code, msg = e.Code, e.Message
-	}
-	ext := map[string]any{"code": string(code)}
-	if code == apperr.Internal {
-		ext["requestId"] = RequestID(r.Context())
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": ext}},
-	})
-}
-
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.Store.Ping(ctx); err != nil {
@@ -249,35 +159,4 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("ready\n"))
-}
-
-type metrics struct {
-	requests *prometheus.CounterVec
-	duration prometheus.Histogram
-}
-
-func newMetrics(reg *prometheus.Registry) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "recert_graphql_operations_total", Help: "GraphQL operations by outcome.",
-		}, []string{"outcome"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "recert_graphql_operation_seconds", Help: "GraphQL operation latency.",
-			Buckets: prometheus.DefBuckets,
-		}),
-	}
-	reg.MustRegister(m.requests, m.duration)
-	return m
-}
-
-func (m *metrics) observe(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	start := time.Now()
-	resp := next(ctx)
-	m.duration.Observe(time.Since(start).Seconds())
-	outcome := "ok"
-	if resp != nil && len(resp.Errors) > 0 {
-		outcome = "error"
-	}
-	m.requests.WithLabelValues(outcome).Inc()
-	return resp
 }

@@ -1,0 +1,212 @@
+package graph
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/recert/recert/internal/apperr"
+)
+
+// The cost model, read from the schema so every operation (present and future) is covered
+// without per-resolver configuration, in the spirit of GitHub's and Shopify's query costs:
+//
+//   - every field of an object, interface or union type costs fieldCost, every mutation field
+//     mutationCost, scalars and enums nothing; FieldCosts overrides a field ("Type.field");
+//   - a list field costs its own cost and its children's once per item: the item count is the
+//     `first` argument of the nearest enclosing field that has one (a connection's edges and
+//     nodes), or assumedListSize for a list nobody pages;
+//   - `first` is checked against 1..100 before it takes part in any arithmetic (absent means
+//     20), and all arithmetic saturates, so no document can overflow its way under the limit;
+//   - introspection (__schema, __type) costs fieldCost in all: it is off in production except
+//     for staff, and validation already bounds its nesting.
+//
+// Each fragment is costed once, as fixed + perItem × (item count of its context), so a chain of
+// fragments each spreading the next twice costs linear time to price.
+const (
+	fieldCost       = 1
+	mutationCost    = 10
+	assumedListSize = 10
+	maxCost         = math.MaxInt32
+)
+
+// FieldCosts overrides the own cost of fields that do more work than a load by key.
+var FieldCosts = map[string]int{
+	"Query.searchCertificationProfiles":         10,
+	"Mutation.previewCertificationProfileMerge": 20,
+	"Mutation.mergeCertificationProfiles":       20,
+	"Mutation.publishRenewalAssessment":         20,
+}
+
+// sliceArg is the argument that sizes the lists below a field.
+const sliceArg = "first"
+
+// costPair is the cost of a selection set in a context that has n items: fixed + n*perItem.
+type costPair struct{ fixed, perItem int }
+
+func (c costPair) at(n int) int { return satAdd(c.fixed, satMul(n, c.perItem)) }
+
+// costWalker prices a validated operation.
+type costWalker struct {
+	vars     map[string]any
+	mutation string // name of the mutation root type
+	memo     map[string]costPair
+	active   map[string]bool
+	err      *LimitError
+}
+
+// Cost prices a validated operation of schema with the given (coerced) variables.
+// Codes: BAD_USER_INPUT (a `first` outside 1..100).
+func Cost(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) (int, *LimitError) {
+	w := &costWalker{vars: vars, memo: map[string]costPair{}, active: map[string]bool{}}
+	if schema != nil && schema.Mutation != nil {
+		w.mutation = schema.Mutation.Name
+	}
+	total := w.set(op.SelectionSet).at(assumedListSize)
+	if w.err != nil {
+		return 0, w.err
+	}
+	return min(total, maxCost), nil
+}
+
+func (w *costWalker) set(set ast.SelectionSet) costPair {
+	var c costPair
+	for _, s := range set {
+		if w.err != nil {
+			return c
+		}
+		var p costPair
+		switch s := s.(type) {
+		case *ast.Field:
+			p = w.field(s)
+		case *ast.InlineFragment:
+			p = w.set(s.SelectionSet)
+		case *ast.FragmentSpread:
+			p = w.fragment(s)
+		}
+		c = costPair{satAdd(c.fixed, p.fixed), satAdd(c.perItem, p.perItem)}
+	}
+	return c
+}
+
+func (w *costWalker) fragment(s *ast.FragmentSpread) costPair {
+	if p, ok := w.memo[s.Name]; ok {
+		return p
+	}
+	if s.Definition == nil || w.active[s.Name] {
+		return costPair{}
+	}
+	w.active[s.Name] = true
+	p := w.set(s.Definition.SelectionSet)
+	delete(w.active, s.Name)
+	w.memo[s.Name] = p
+	return p
+}
+
+// field returns the cost a field adds to its parent: in fixed, or in perItem when the field is
+// a list (its parent's context says how many items there are).
+func (w *costWalker) field(f *ast.Field) costPair {
+	if f.Definition == nil || strings.HasPrefix(f.Name, "__") {
+		if f.Name == "__schema" || f.Name == "__type" {
+			return costPair{fixed: fieldCost}
+		}
+		return costPair{} // __typename, or a field validation would have refused
+	}
+	own := w.own(f)
+	items := assumedListSize
+	if def := f.Definition.Arguments.ForName(sliceArg); def != nil {
+		n, err := w.first(f)
+		if err != nil {
+			w.err = err
+			return costPair{}
+		}
+		items = n
+	}
+	total := satAdd(own, w.set(f.SelectionSet).at(items))
+	if f.Definition.Type.Elem != nil {
+		return costPair{perItem: total}
+	}
+	return costPair{fixed: total}
+}
+
+func (w *costWalker) own(f *ast.Field) int {
+	parent := ""
+	if f.ObjectDefinition != nil {
+		parent = f.ObjectDefinition.Name
+	}
+	if c, ok := FieldCosts[parent+"."+f.Name]; ok {
+		return c
+	}
+	if parent != "" && parent == w.mutation {
+		return mutationCost
+	}
+	if len(f.SelectionSet) == 0 {
+		return 0 // scalar or enum
+	}
+	return fieldCost
+}
+
+// first reads the field's `first` argument and checks it against 1..maxPage before any
+// arithmetic sees it; absent or null means defaultPage. Codes: BAD_USER_INPUT.
+func (w *costWalker) first(f *ast.Field) (int, *LimitError) {
+	arg := f.Arguments.ForName(sliceArg)
+	if arg == nil {
+		return defaultPage, nil
+	}
+	v, err := arg.Value.Value(w.vars)
+	if err != nil {
+		return 0, pageSizeError()
+	}
+	var n int64
+	switch v := v.(type) {
+	case nil:
+		return defaultPage, nil
+	case int:
+		n = int64(v)
+	case int32:
+		n = int64(v)
+	case int64:
+		n = v
+	case json.Number:
+		if n, err = v.Int64(); err != nil {
+			return 0, pageSizeError()
+		}
+	case float64:
+		if v != math.Trunc(v) || v < 1 || v > maxPage {
+			return 0, pageSizeError()
+		}
+		n = int64(v)
+	default:
+		return 0, pageSizeError()
+	}
+	if n < 1 || n > maxPage {
+		return 0, pageSizeError()
+	}
+	return int(n), nil
+}
+
+func pageSizeError() *LimitError {
+	return &LimitError{Reason: ReasonPageSize, Err: apperr.Invalid("first must be between 1 and %d", maxPage)}
+}
+
+// satAdd and satMul saturate at maxCost and treat negative operands as 0.
+func satAdd(a, b int) int {
+	a, b = max(a, 0), max(b, 0)
+	if a > maxCost-b {
+		return maxCost
+	}
+	return a + b
+}
+
+func satMul(a, b int) int {
+	a, b = max(a, 0), max(b, 0)
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if a > maxCost/b {
+		return maxCost
+	}
+	return a * b
+}

@@ -1,0 +1,211 @@
+package httpserver_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/catalog/seed"
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/pgserver"
+	"github.com/recert/recert/internal/postgres"
+)
+
+// moduleRoot walks up from the working directory to go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+type outcome struct {
+	code string // "" for success
+	took time.Duration
+}
+
+// TestPostgresRestartUnderLoad restarts the database while requests run. Requests during the
+// outage fail quickly with INTERNAL (never hang past the request deadline), /readyz reports the
+// outage, and the same server answers normally again once PostgreSQL is back, with no restart.
+func TestPostgresRestartUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "rcpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	pg, err := pgserver.Start(ctx, pgserver.Options{DataDir: dir, Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	if err := pg.EnsureDatabase(ctx, "recert"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(func(k string) (string, bool) {
+		v, ok := map[string]string{"AUTH_HS256_SECRET": apitest.Secret, "AUTH_ISSUER": apitest.Issuer,
+			"AUTH_AUDIENCE": apitest.Audience, "REQUEST_TIMEOUT": "2s", "RATE_LIMIT_ANON_RPS": "0",
+			"DB_CONNECT_TIMEOUT": "1s"}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := postgres.WithParams(pg.DSN("recert"), cfg.Hardening.DSNOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	migrations := os.DirFS(filepath.Join(moduleRoot(t), "migrations"))
+	if err := postgres.Migrate(ctx, db.DB, migrations); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := seed.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewSettable(apitest.Start)
+	if err := postgres.New(db).LoadCatalog(ctx, cat, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var statementTimeout string
+	if err := db.Get(&statementTimeout, `SHOW statement_timeout`); err != nil || statementTimeout != "10s" {
+		t.Fatalf("got statement_timeout %q (%v), want 10s from the connection parameters", statementTimeout, err)
+	}
+	v, err := auth.NewVerifier(ctx, auth.Config{Issuer: apitest.Issuer, Audience: apitest.Audience, HS256Secret: []byte(apitest.Secret)}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := httpserver.New(httpserver.Deps{Config: cfg, DB: db, Clock: clk, Verifier: v,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Migrations: migrations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	query := func() outcome {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ certifications(first: 3) { totalCount nodes { code } } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(rec, req)
+		var resp struct{ Errors []apitest.Error }
+		_ = json.Unmarshal(rec.Body.Bytes(), &resp)
+		o := outcome{took: time.Since(start)}
+		if len(resp.Errors) > 0 {
+			o.code = resp.Errors[0].Code()
+		} else if !strings.Contains(rec.Body.String(), `"totalCount":23`) {
+			o.code = "unexpected: " + rec.Body.String()
+		}
+		return o
+	}
+	ready := func() int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return rec.Code
+	}
+
+	// Four clients run for the whole test (bounded by stop and by a hard cap of requests).
+	var (
+		mu       sync.Mutex
+		outcomes []outcome
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+	)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 20000; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				o := query()
+				mu.Lock()
+				outcomes = append(outcomes, o)
+				mu.Unlock()
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := pg.Stop(); err != nil {
+		t.Fatalf("stop PostgreSQL: %v", err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if got := ready(); got != http.StatusServiceUnavailable {
+		t.Errorf("readyz during the outage: got %d, want 503", got)
+	}
+	down := query()
+	pg, err = pgserver.Start(ctx, pgserver.Options{DataDir: dir, Fast: true})
+	if err != nil {
+		t.Fatalf("restart PostgreSQL: %v", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for query().code != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not recover within 15s of PostgreSQL coming back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	if down.code != "INTERNAL" {
+		t.Errorf("request during the outage: got %q, want INTERNAL", down.code)
+	}
+	if got := ready(); got != http.StatusOK {
+		t.Errorf("readyz after recovery: got %d, want 200", got)
+	}
+	counts := map[string]int{}
+	var slowest time.Duration
+	for _, o := range outcomes {
+		counts[o.code]++
+		slowest = max(slowest, o.took)
+	}
+	t.Logf("%d requests: %v; slowest %v", len(outcomes), counts, slowest)
+	for code := range counts {
+		if code != "" && code != "INTERNAL" {
+			t.Errorf("got outcome %q, want only success or INTERNAL", code)
+		}
+	}
+	if counts["INTERNAL"] == 0 || counts[""] == 0 {
+		t.Errorf("got %v, want failures during the outage and successes around it", counts)
+	}
+	if slowest > 3*time.Second {
+		t.Errorf("slowest request took %v, want none past the 2s request deadline", slowest)
+	}
+	// The last requests before stopping all succeeded.
+	for _, o := range outcomes[max(0, len(outcomes)-20):] {
+		if o.code != "" {
+			t.Errorf("after recovery: got %q, want success", o.code)
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/recert/recert/internal/safe"
+)
+
+// routes assembles the handler around the services New built.
+//
+// Every request: request id and deadline, access log and metrics, panic recovery, security
+// headers, CORS. /graphql then: the HTTP rules of GraphQL over HTTP (method, media types, body
+// cap), the bearer token, the rate limit, fresh dataloaders, and gqlgen (whose extensions check
+// the document and only then load the caller's account: a refused request never reaches the
+// database).
+func (s *Server) routes() error {
+	d := s.deps
+	s.metrics = newMetrics(d.Registry, d.DB, s.Store, d.Clock)
+	s.limits = s.newRateLimits()
+	gql, err := s.graphQL(s.Resolver)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", s.checkRequest(s.authenticate(s.limitRate(s.withLoaders(gql)))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
+	if !d.Config.Production() {
+		mux.Handle("GET /{$}", playground.Handler("Recert", "/graphql"))
+	}
+	s.handler = s.withRequestID(s.accessLog(s.recoverPanics(securityHeaders(s.cors(mux)))))
+	return nil
+}
+
+// Drain makes /readyz fail so load balancers stop sending new requests; in-flight and new
+// requests are still served until the HTTP server shuts down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Serve runs hs on ln until ctx ends, then shuts down gracefully: /readyz fails at once, the
+// listener stays open for drainDelay so load balancers notice, then it closes and in-flight
+// requests get up to grace to finish. It returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, hs *http.Server, ln net.Listener, drainDelay, grace time.Duration) error {
+	errc := make(chan error, 1)
+	safe.Go(s.deps.Log, "http server", func() { errc <- hs.Serve(ln) })
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Drain()
+	s.deps.Log.Info("draining", "delay", drainDelay.String(), "grace", grace.String())
+	select {
+	case <-time.After(drainDelay):
+	case err := <-errc:
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
