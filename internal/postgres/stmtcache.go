@@ -37,21 +37,25 @@ func (s *Store) prepared(ctx context.Context, query string) *sqlx.Stmt {
 	c := s.stmts
 	c.mu.RLock()
 	st, ok := c.m[query]
+	full := len(c.m) >= stmtCacheSize
 	c.mu.RUnlock()
 	if ok {
 		return st
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.m[query]; ok {
-		return st
-	}
-	if len(c.m) >= stmtCacheSize {
+	if full {
 		return nil
 	}
-	st, err := c.db.PreparexContext(context.WithoutCancel(ctx), query)
+	// Prepared with the caller's context and outside the lock: preparing waits for locks on
+	// the tables the query reads, and must give up with the request's deadline.
+	st, err := c.db.PreparexContext(ctx, query)
 	if err != nil {
 		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[query]; ok {
+		_ = st.Close()
+		return prev
 	}
 	c.m[query] = st
 	return st
