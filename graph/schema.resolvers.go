@@ -89,12 +89,12 @@ func (r *certificationProfileResolver) LearnProfile(ctx context.Context, obj *ce
 
 // Certifications is the resolver for the certifications field.
 func (r *certificationProfileResolver) Certifications(ctx context.Context, obj *certprofile.Profile, first *int, after *string, status []transcript.Status) (*model.EarnedCertificationConnection, error) {
-	panic(fmt.Errorf("not implemented: Certifications - certifications"))
+	return r.profileCertifications(ctx, obj, first, after, status)
 }
 
 // ExamResults is the resolver for the examResults field.
 func (r *certificationProfileResolver) ExamResults(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.ExamResultConnection, error) {
-	panic(fmt.Errorf("not implemented: ExamResults - examResults"))
+	return r.profileExamResults(ctx, obj, first, after)
 }
 
 // Notifications is the resolver for the notifications field.
@@ -104,7 +104,7 @@ func (r *certificationProfileResolver) Notifications(ctx context.Context, obj *c
 
 // TranscriptShares is the resolver for the transcriptShares field.
 func (r *certificationProfileResolver) TranscriptShares(ctx context.Context, obj *certprofile.Profile) ([]*transcript.Share, error) {
-	panic(fmt.Errorf("not implemented: TranscriptShares - transcriptShares"))
+	return r.transcriptShares(ctx, obj)
 }
 
 // AuditEvents is the resolver for the auditEvents field.
@@ -114,17 +114,17 @@ func (r *certificationProfileResolver) AuditEvents(ctx context.Context, obj *cer
 
 // ID is the resolver for the id field.
 func (r *earnedCertificationResolver) ID(ctx context.Context, obj *transcript.Earned) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return encodeID(kindEarned, obj.ID), nil
 }
 
 // Certification is the resolver for the certification field.
 func (r *earnedCertificationResolver) Certification(ctx context.Context, obj *transcript.Earned) (*catalog.Certification, error) {
-	panic(fmt.Errorf("not implemented: Certification - certification"))
+	return r.earnedCertification(ctx, obj)
 }
 
 // Status is the resolver for the status field.
 func (r *earnedCertificationResolver) Status(ctx context.Context, obj *transcript.Earned) (transcript.Status, error) {
-	panic(fmt.Errorf("not implemented: Status - status"))
+	return r.earnedStatus(ctx, obj)
 }
 
 // Renewal is the resolver for the renewal field.
@@ -152,12 +152,12 @@ func (r *examResolver) Supersedes(ctx context.Context, obj *catalog.Exam) (*cata
 
 // ID is the resolver for the id field.
 func (r *examResultResolver) ID(ctx context.Context, obj *transcript.ExamResult) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return encodeID(kindExamResult, obj.ID), nil
 }
 
 // Exam is the resolver for the exam field.
 func (r *examResultResolver) Exam(ctx context.Context, obj *transcript.ExamResult) (*catalog.Exam, error) {
-	panic(fmt.Errorf("not implemented: Exam - exam"))
+	return r.resultExam(ctx, obj)
 }
 
 // ID is the resolver for the id field.
@@ -197,7 +197,7 @@ func (r *mutationResolver) UnlinkCertificationProfile(ctx context.Context, input
 
 // RecordExamResult is the resolver for the recordExamResult field.
 func (r *mutationResolver) RecordExamResult(ctx context.Context, input model.RecordExamResultInput) (*model.RecordExamResultPayload, error) {
-	panic(fmt.Errorf("not implemented: RecordExamResult - recordExamResult"))
+	return r.recordExamResult(ctx, input)
 }
 
 // StartRenewalAssessment is the resolver for the startRenewalAssessment field.
@@ -222,12 +222,12 @@ func (r *mutationResolver) MergeCertificationProfiles(ctx context.Context, input
 
 // CreateTranscriptShare is the resolver for the createTranscriptShare field.
 func (r *mutationResolver) CreateTranscriptShare(ctx context.Context, input model.CreateTranscriptShareInput) (*model.CreateTranscriptSharePayload, error) {
-	panic(fmt.Errorf("not implemented: CreateTranscriptShare - createTranscriptShare"))
+	return r.createTranscriptShare(ctx, input)
 }
 
 // RevokeTranscriptShare is the resolver for the revokeTranscriptShare field.
 func (r *mutationResolver) RevokeTranscriptShare(ctx context.Context, input model.RevokeTranscriptShareInput) (*model.RevokeTranscriptSharePayload, error) {
-	panic(fmt.Errorf("not implemented: RevokeTranscriptShare - revokeTranscriptShare"))
+	return r.revokeTranscriptShare(ctx, input)
 }
 
 // UpsertExam is the resolver for the upsertExam field.
@@ -287,7 +287,7 @@ func (r *queryResolver) SearchCertificationProfiles(ctx context.Context, query s
 
 // Transcript is the resolver for the transcript field.
 func (r *queryResolver) Transcript(ctx context.Context, shareCode string) (*transcript.Public, error) {
-	panic(fmt.Errorf("not implemented: Transcript - transcript"))
+	return r.publicTranscript(ctx, shareCode)
 }
 
 // Attempt is the resolver for the attempt field.
@@ -313,7 +313,7 @@ func (r *renewalAssessmentResolver) LearningModules(ctx context.Context, obj *ca
 
 // ID is the resolver for the id field.
 func (r *transcriptShareResolver) ID(ctx context.Context, obj *transcript.Share) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return encodeID(kindShare, obj.ID), nil
 }
 
 // CertificationProfiles is the resolver for the certificationProfiles field.

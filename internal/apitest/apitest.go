@@ -20,6 +20,7 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
@@ -40,15 +41,36 @@ type Env struct {
 	Clock  *clock.Settable
 	Server *httpserver.Server
 	Config config.Config
+
+	statements *postgres.StatementCounter // nil unless Options.CountStatements
+}
+
+// Options change how NewWithOptions builds the server.
+type Options struct {
+	// CountStatements makes the server's pool count its SQL statements (see Statements).
+	CountStatements bool
 }
 
 // Option changes how New builds the server.
 type Option func(*options)
 
 type options struct {
-	env  map[string]string
-	auth func(*auth.Config)
-	deps func(*httpserver.Deps)
+	countStatements bool
+	env             map[string]string
+	auth            func(*auth.Config)
+	deps            func(*httpserver.Deps)
+}
+
+// WithStatementCounting makes the server's pool count its SQL statements (see Statements).
+func WithStatementCounting() Option { return func(o *options) { o.countStatements = true } }
+
+// NewWithOptions is New configured by an Options value.
+func NewWithOptions(t testing.TB, opts Options) *Env {
+	t.Helper()
+	if opts.CountStatements {
+		return New(t, WithStatementCounting())
+	}
+	return New(t)
 }
 
 // WithEnv sets configuration variables, as the environment would (for example
@@ -78,7 +100,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	db := pgtest.New(t)
+	db, dsn := pgtest.NewWithDSN(t)
+	var counter *postgres.StatementCounter
+	if o.countStatements {
+		cdb, c, err := postgres.OpenCounting(dsn)
+		if err != nil {
+			t.Fatalf("counting pool: %v", err)
+		}
+		t.Cleanup(func() { _ = cdb.Close() })
+		db, counter = cdb, c
+	}
 	clk := clock.NewSettable(Start)
 	cfg, err := config.Load(func(k string) (string, bool) {
 		v, ok := o.env[k]
@@ -108,7 +139,17 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
-	return &Env{T: t, DB: db, Clock: clk, Server: srv, Config: cfg}
+	return &Env{T: t, DB: db, Clock: clk, Server: srv, Config: cfg, statements: counter}
+}
+
+// Statements returns how many SQL statements the server has run so far; the env must come
+// from NewWithOptions with CountStatements. Compare two readings around a request.
+func (e *Env) Statements() int64 {
+	e.T.Helper()
+	if e.statements == nil {
+		e.T.Fatal("apitest: Statements needs NewWithOptions(t, Options{CountStatements: true})")
+	}
+	return e.statements.Count()
 }
 
 type testWriter struct{ t testing.TB }

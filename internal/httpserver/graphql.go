@@ -79,6 +79,7 @@ func (s *Server) graphQL(res *graph.Resolver) (*handler.Server, error) {
 	gql.Use(supportLimit{s: s})
 	gql.Use(accountLoader{s: s}) // last: only documents every check accepted reach the database
 	gql.AroundFields(graph.MarkInternal)
+	gql.AroundFields(graph.GuardPublicTranscript)
 	gql.AroundResponses(s.observe)
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log, RequestID))
 	gql.SetRecoverFunc(graph.Recover(d.Log))
