@@ -94,6 +94,7 @@ func run(ctx context.Context, o options) error {
 		}
 		e.dsn = pg.DSN("recert")
 		e.pgLog = filepath.Join(cfg.DataDir, "postgres", "postgres.log")
+		pgDataDir = cfg.DataDir
 	}
 
 	tokens := filepath.Join(tmp, "tokens.tsv")

@@ -240,9 +240,9 @@ func (e *env) dashboard(ctx context.Context) error {
 
 func (e *env) add(r phaseResult) {
 	e.results = append(e.results, r)
-	log.Printf("%-10s %-7s %8d req %9.1f req/s  p50 %8s  p99 %8s  errors %d  cpu %5.0f%%  rss %6.1f MB %s",
+	log.Printf("%-10s %-7s %8d req %9.1f req/s  p50 %8s  p99 %8s  errors %d  cpu %5.0f%%  pg %5.0f%%  rss %6.1f MB %s",
 		r.Phase, r.Server, r.Requests, r.RPS, r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond),
-		r.Errors, r.Proc.CPUPercent, r.Proc.PeakRSSMB, r.FirstErr)
+		r.Errors, r.Proc.CPUPercent, r.Proc.PGPercent, r.Proc.PeakRSSMB, r.FirstErr)
 }
 
 func fetch(ctx context.Context, url, path string) error {

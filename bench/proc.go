@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// pgDataDir is DATA_DIR when the bench runs the embedded PostgreSQL (set by run).
+var pgDataDir string
+
 // clockTicks is USER_HZ, the unit of utime/stime in /proc/<pid>/stat (100 on Linux).
 const clockTicks = 100
 
@@ -58,6 +61,9 @@ func rssKB(pid int) (int64, error) {
 // 100 ms.
 type procWatch struct {
 	pid     int
+	pgDir   string // DATA_DIR of the embedded cluster, for PostgreSQL's CPU; "" for none
+	pg0     int64
+	pgPIDs  []int
 	start   time.Time
 	ticks0  int64
 	mu      sync.Mutex
@@ -69,6 +75,11 @@ type procWatch struct {
 func watch(pid int) *procWatch {
 	w := &procWatch{pid: pid, start: time.Now(), stop: make(chan struct{}), stopped: make(chan struct{})}
 	w.ticks0, _ = cpuTicks(pid)
+	w.pgDir = pgDataDir
+	if w.pgDir != "" {
+		w.pgPIDs = pgPIDs(w.pgDir)
+		w.pg0 = groupTicks(w.pgPIDs)
+	}
 	w.sample()
 	go func() {
 		defer close(w.stopped)
@@ -100,6 +111,7 @@ func (w *procWatch) sample() {
 type procStats struct {
 	CPUPercent float64 // of one core: 200 means both cores of a 2-core machine
 	PeakRSSMB  float64
+	PGPercent  float64 // PostgreSQL's backends, same unit; -1 when unknown
 }
 
 func (w *procWatch) done() procStats {
@@ -110,8 +122,60 @@ func (w *procWatch) done() procStats {
 	el := time.Since(w.start).Seconds()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return procStats{
+	st := procStats{
 		CPUPercent: 100 * float64(ticks-w.ticks0) / clockTicks / el,
 		PeakRSSMB:  float64(w.peakKB) / 1024,
+		PGPercent:  -1,
 	}
+	if w.pgDir != "" {
+		// Backends started during the phase are not in the list: the pools are warm by then.
+		st.PGPercent = 100 * float64(groupTicks(w.pgPIDs)-w.pg0) / clockTicks / el
+	}
+	return st
+}
+
+// pgPIDs lists the postmaster of the embedded cluster (from postmaster.pid) and its children:
+// the backends doing the queries. Nil when the database is not the embedded one.
+func pgPIDs(dataDir string) []int {
+	b, err := os.ReadFile(dataDir + "/postgres/pg/postmaster.pid")
+	if err != nil {
+		return nil
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pm, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil {
+		return nil
+	}
+	out := []int{pm}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(st, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(st[i+2:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pm) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// groupTicks sums the CPU ticks of pids (processes that ended since are skipped).
+func groupTicks(pids []int) int64 {
+	var n int64
+	for _, p := range pids {
+		if t, err := cpuTicks(p); err == nil {
+			n += t
+		}
+	}
+	return n
 }

@@ -14,11 +14,16 @@ import (
 func (e *env) report(w io.Writer) {
 	fmt.Fprintf(w, "\n## Machine\n\n%s\n", machine())
 	fmt.Fprintf(w, "\n## Phases (concurrency %d, %s per phase, go %s)\n\n", e.o.concurrency, e.o.duration, runtime.Version())
-	fmt.Fprintln(w, "| phase | server | requests | req/s | p50 | p99 | max | errors | server CPU | server peak RSS |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "CPU is in % of one core (200 % = both cores); PostgreSQL's is its backends' for the same phase.")
+	fmt.Fprintln(w, "| phase | server | requests | req/s | p50 | p99 | max | errors | server CPU | PostgreSQL CPU | server peak RSS |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range e.results {
-		fmt.Fprintf(w, "| %s | %s | %d | %.1f | %s | %s | %s | %d | %.0f %% | %.1f MB |\n", r.Phase, r.Server, r.Requests, r.RPS,
-			ms(r.P50), ms(r.P99), ms(r.Max), r.Errors, r.Proc.CPUPercent, r.Proc.PeakRSSMB)
+		pg := "n/a"
+		if r.Proc.PGPercent >= 0 {
+			pg = fmt.Sprintf("%.0f %%", r.Proc.PGPercent)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %.1f | %s | %s | %s | %d | %.0f %% | %s | %.1f MB |\n", r.Phase, r.Server, r.Requests, r.RPS,
+			ms(r.P50), ms(r.P99), ms(r.Max), r.Errors, r.Proc.CPUPercent, pg, r.Proc.PeakRSSMB)
 	}
 	for _, r := range e.results {
 		if r.FirstErr != "" {

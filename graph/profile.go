@@ -96,6 +96,7 @@ func (r *Resolver) profileLearnProfile(ctx context.Context, p *certprofile.Profi
 	if err != nil || l == nil {
 		return nil, err
 	}
+	loaders(ctx).Profiles.LinkByLearnProfile.Prime(l.LearnProfileID, l) // the same link, for linkedAt
 	lp, err := loaders(ctx).LearnProfile.Load(ctx, l.LearnProfileID)
 	if err != nil {
 		return nil, err
