@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -270,20 +271,35 @@ CROSS JOIN LATERAL (
 JOIN certifications c ON c.id = e.certification_id
 ORDER BY e.profile_id, e.earned_on DESC, e.id DESC`
 
+// earnedPagesWithTotalSQL is earnedPagesSQL that also counts each profile's matching rows in
+// the same statement (one round trip for a page and its totalCount: issue 8).
+var earnedPagesWithTotalSQL = strings.Replace(strings.Replace(earnedPagesSQL,
+	"SELECT e.*, ", "SELECT e.*, t.total, ", 1),
+	"JOIN certifications c ON c.id = e.certification_id", `CROSS JOIN LATERAL (
+    SELECT count(*) AS total FROM earned_certifications e
+    WHERE e.profile_id = k.profile_id AND `+statusSQL(6)+`
+) t
+JOIN certifications c ON c.id = e.certification_id`, 1)
+
 // prefixedCertColumns reads a certification into a nested `cert` struct.
 const prefixedCertColumns = `c.id AS "cert.id", c.code AS "cert.code", c.name AS "cert.name", c.level AS "cert.level",
        c.released_on AS "cert.released_on", c.retired_on AS "cert.retired_on", c.languages AS "cert.languages"`
 
 type earnedWithCertRow struct {
 	earnedRow
-	Cert certificationRow `db:"cert"`
+	Cert  certificationRow `db:"cert"`
+	Total int              `db:"total"`
 }
 
 // EarnedPages loads up to q.First+1 earned certifications per profile, newest first.
 func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]transcript.EarnedPage, error) {
 	var rows []earnedWithCertRow
 	args := append([]any{pq.Array(profileIDs), q.HasAfter, q.AfterOn, q.AfterID, q.First + 1}, statusArgs(q.Filter)...)
-	if err := s.sel(ctx, &rows, earnedPagesSQL, args...); err != nil {
+	query := earnedPagesSQL
+	if q.WithTotal {
+		query = earnedPagesWithTotalSQL
+	}
+	if err := s.sel(ctx, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("page earned certifications: %w", err)
 	}
 	groups := groupByKey(profileIDs, rows, func(r earnedWithCertRow) (uuid.UUID, earnedWithCertRow) { return r.ProfileID, r })
@@ -292,6 +308,7 @@ func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q t
 		for _, r := range g {
 			out[i].Earned = append(out[i].Earned, r.earnedRow.domain())
 			out[i].Certifications = append(out[i].Certifications, r.Cert.domain())
+			out[i].Total = r.Total
 		}
 	}
 	return out, nil
