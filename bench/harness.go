@@ -68,11 +68,15 @@ func run(ctx context.Context, o options) error {
 	e := &env{o: o, cfg: cfg, tmp: tmp, bin: filepath.Join(tmp, "recert"),
 		signer: benchseed.Signer{Secret: cfg.HS256Secret, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: 6 * time.Hour}}
 
-	log.Printf("building the server")
-	build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build: %w", err)
+	if o.bin != "" {
+		e.bin = o.bin
+	} else {
+		log.Printf("building the server")
+		build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".")
+		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build: %w", err)
+		}
 	}
 
 	e.dsn = cfg.DatabaseURL
@@ -147,6 +151,7 @@ func (e *env) childEnv(extra map[string]string) []string {
 		"AUTH_ISSUER":       e.cfg.Issuer,
 		"AUTH_AUDIENCE":     e.cfg.Audience,
 		"LOG_LEVEL":         "warn",
+		"REMINDER_INTERVAL": "0", // no reminder worker competing with the measured phases
 		"APP_ENV":           "development",
 	}
 	for k, v := range extra {

@@ -47,6 +47,7 @@ type options struct {
 	warmup      time.Duration
 	verbose     bool
 	queryFile   string
+	bin         string
 }
 
 func main() {
@@ -68,6 +69,7 @@ func main() {
 	flag.BoolVar(&o.noLimit, "no-limit", false, "skip the hand-written limit (Recert rounds only)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each server's first round")
 	flag.BoolVar(&o.verbose, "v", false, "print the servers' logs")
+	flag.StringVar(&o.bin, "bin", "", "benchmark this recert binary instead of building the working tree (before/after comparisons)")
 	flag.StringVar(&o.queryFile, "query-file", "", "experiments: send this GraphQL document (variable $mcid) to Recert instead of the dashboard query")
 	flag.Parse()
 	log.SetFlags(0)
