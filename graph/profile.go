@@ -60,6 +60,7 @@ func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*cert
 	if err != nil {
 		return nil, err
 	}
+	loaders(ctx).Profiles.Profile.Prime(p.ID, &p) // fields below (renewal status) look it up by id
 	return &p, nil
 }
 
