@@ -68,15 +68,15 @@ func run(ctx context.Context, o options) error {
 	e := &env{o: o, cfg: cfg, tmp: tmp, bin: filepath.Join(tmp, "recert"),
 		signer: benchseed.Signer{Secret: cfg.HS256Secret, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: 6 * time.Hour}}
 
+	log.Printf("building the server")
+	build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".")
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	seedBin := e.bin // the working tree's seed-bench, whatever server is measured
 	if o.bin != "" {
 		e.bin = o.bin
-	} else {
-		log.Printf("building the server")
-		build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".")
-		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("go build: %w", err)
-		}
 	}
 
 	e.dsn = cfg.DatabaseURL
@@ -103,7 +103,7 @@ func run(ctx context.Context, o options) error {
 
 	tokens := filepath.Join(tmp, "tokens.tsv")
 	log.Printf("seeding (skipped when the database already holds bench data)")
-	seed := exec.CommandContext(ctx, e.bin, "seed-bench", "--profiles", strconv.Itoa(o.profiles),
+	seed := exec.CommandContext(ctx, seedBin, "seed-bench", "--profiles", strconv.Itoa(o.profiles),
 		"--seed", strconv.FormatInt(o.seed, 10), "--out", tokens, "--ttl", "6h")
 	seed.Env = e.childEnv(nil)
 	seed.Stdout, seed.Stderr = os.Stderr, filterLogs(os.Stderr)
