@@ -3,6 +3,7 @@
 //	go run .                      serve (embedded PostgreSQL when DATABASE_URL is unset)
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
+//	go run . reminders run-once   one renewal reminder scheduling and sending pass
 //	go run . seed-bench [flags]   fill the database with benchmark data (internal/benchseed)
 package main
 
@@ -70,10 +71,12 @@ func run(ctx context.Context, args []string) error {
 		return migrateCmd(ctx, cfg, log, args)
 	case "token":
 		return tokenCmd(cfg, args)
+	case "reminders":
+		return remindersCmd(ctx, cfg, log, args)
 	case "seed-bench":
 		return seedBenchCmd(ctx, cfg, log, args)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, token or seed-bench)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, token, reminders or seed-bench)", cmd)
 	}
 }
 
@@ -161,6 +164,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	outbox, err := reminderWorker(cfg, log, srv.Store, clk, srv.Registry())
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           srv.Handler(),
@@ -185,6 +192,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		log.Info("admin listener (pprof)", "addr", "http://"+cfg.AdminAddr+"/debug/pprof/")
 	}
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
+	stopReminders := startReminders(ctx, cfg, log, outbox)
+	defer stopReminders()
 	if !cfg.Production() {
 		printDevTokens(cfg, generated)
 	}

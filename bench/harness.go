@@ -27,18 +27,19 @@ import (
 
 // env is what every phase needs: the database, the servers and the tokens.
 type env struct {
-	o       options
-	cfg     config.Config
-	dsn     string
-	db      *sqlx.DB
-	tmp     string
-	bin     string // the built recert binary
-	owners  []owner
-	signer  benchseed.Signer
-	recert  *child
-	limit   *child
-	pgLog   string // the embedded server's log (for -explain)
-	results []phaseResult
+	o             options
+	cfg           config.Config
+	dsn           string
+	db            *sqlx.DB
+	tmp           string
+	bin           string // the built recert binary
+	owners        []owner
+	signer        benchseed.Signer
+	recert        *child
+	limit         *child
+	pgLog         string // the embedded server's log (for -explain)
+	results       []phaseResult
+	reminderNotes []string
 }
 
 // owner is one line of the tokens file.

@@ -29,25 +29,26 @@ import (
 )
 
 type options struct {
-	duration    time.Duration
-	concurrency int
-	rounds      int
-	maxRequests int
-	only        string
-	explain     bool
-	profiles    int
-	seed        int64
-	merges      int
-	renewals    int
-	keep        bool
-	cpuProfile  string
-	memProfile  string
-	serveLimit  string
-	noLimit     bool
-	warmup      time.Duration
-	verbose     bool
-	queryFile   string
-	bin         string
+	duration       time.Duration
+	concurrency    int
+	rounds         int
+	maxRequests    int
+	only           string
+	explain        bool
+	profiles       int
+	seed           int64
+	merges         int
+	renewals       int
+	keep           bool
+	cpuProfile     string
+	memProfile     string
+	serveLimit     string
+	noLimit        bool
+	warmup         time.Duration
+	verbose        bool
+	queryFile      string
+	bin            string
+	reminderEarned int
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.Int64Var(&o.seed, "seed", 1, "seed of the generated data")
 	flag.IntVar(&o.merges, "merges", 5, "merges of a 1,000-certification profile to time")
 	flag.IntVar(&o.renewals, "renewals", 200, "start/submit renewal cycles to run")
+	flag.IntVar(&o.reminderEarned, "reminder-earned", 1_000_000, "earned certifications the reminder pass runs over (the database is topped up to this)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers running after the phases (Ctrl-C to stop)")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of Recert taken during its last dashboard round to this file")
 	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of Recert (after the dashboard rounds) to this file")

@@ -171,7 +171,7 @@ func (e *env) phases(ctx context.Context) error {
 	for _, p := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"search", e.search}, {"record", e.record}, {"renewal", e.renewal}, {"merge", e.merge}} {
+	}{{"search", e.search}, {"record", e.record}, {"renewal", e.renewal}, {"merge", e.merge}, {"reminders", e.reminders}} {
 		if !e.o.wants(p.name) {
 			continue
 		}

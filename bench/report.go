@@ -59,6 +59,15 @@ func (e *env) report(w io.Writer) {
 		}
 		fmt.Fprintf(w, "Recert peak RSS during the dashboard rounds: %.1f MB (target < 150 MB: %s)\n", peak, verdict(peak < 150))
 	}
+	for _, n := range e.reminderNotes {
+		fmt.Fprintf(w, "Reminder scheduling %s\n", n)
+	}
+	for _, r := range e.results {
+		if r.Phase == "reminders:pass1" || r.Phase == "reminders:pass2" {
+			fmt.Fprintf(w, "Reminder %s: %s (target < 10 s: %s)\n", strings.TrimPrefix(r.Phase, "reminders:"), ms(r.Max),
+				verdict(r.Max < 10*time.Second && r.Errors == 0))
+		}
+	}
 	for _, r := range e.results {
 		if r.Phase == "merge1000" && r.Requests > 0 {
 			fmt.Fprintf(w, "Merge of a 1,000-certification profile: p50 %s, max %s (target < 200 ms: %s)\n",

@@ -2,19 +2,89 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/vikstrous/dataloadgen"
 
+	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/notify"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // notifyLoaders batch the notify lookups of one request.
-type notifyLoaders struct{}
+type notifyLoaders struct {
+	Notification *dataloadgen.Loader[uuid.UUID, *notify.Notification]
+}
 
-func newNotifyLoaders(r *Resolver) *notifyLoaders { return &notifyLoaders{} }
+func newNotifyLoaders(r *Resolver) *notifyLoaders {
+	w := dataloadgen.WithWait(loaderWait)
+	return &notifyLoaders{
+		Notification: dataloadgen.NewLoader(r.Notify.NotificationsByIDs, w),
+	}
+}
 
-// notifyNode resolves the ids of notify objects the caller may see.
+// notifications is CertificationProfile.notifications: newest first, for the owner or support.
+func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile, first *int, after *string) (*model.NotificationConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := decodeCursor(after, 2)
+	if err != nil {
+		return nil, err
+	}
+	var cur *notify.Cursor
+	if keys != nil {
+		at, err1 := time.Parse(time.RFC3339Nano, keys[0])
+		id, err2 := uuid.Parse(keys[1])
+		if err1 != nil || err2 != nil {
+			return nil, apperr.Invalid("malformed cursor")
+		}
+		cur = &notify.Cursor{ScheduledFor: at, ID: id}
+	}
+	p := auth.PrincipalFrom(ctx)
+	items, more, err := r.Notify.ForProfile(ctx, p, prof, cur, n)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.NotificationConnection{PageInfo: &model.PageInfo{HasNextPage: more},
+		Edges: []*model.NotificationEdge{}, Nodes: []*notify.Notification{}}
+	for i := range items {
+		it := &items[i]
+		c := encodeCursor(it.ScheduledFor.Format(time.RFC3339Nano), it.ID.String())
+		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: c, Node: it})
+		conn.Nodes = append(conn.Nodes, it)
+		conn.PageInfo.EndCursor = &c
+	}
+	if wantsField(ctx, "totalCount") {
+		if conn.TotalCount, err = r.Notify.CountForProfile(ctx, p, prof); err != nil {
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+func (r *Resolver) notificationEarned(ctx context.Context, n *notify.Notification) (*transcript.Earned, error) {
+	return loaders(ctx).Transcript.Earned.Load(ctx, n.EarnedID)
+}
+
+// notifyNode resolves a Notification id for whoever may see the profile its earned
+// certification belongs to now: the owner or support.
 func (r *Resolver) notifyNode(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
-	return nil, apperr.Missing("object")
+	if k != kindNotification {
+		return nil, apperr.Missing("object")
+	}
+	n, err := loaders(ctx).Notify.Notification.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.profileNode(ctx, n.ProfileID); err != nil {
+		return nil, err
+	}
+	return n, nil
 }

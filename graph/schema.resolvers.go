@@ -99,7 +99,7 @@ func (r *certificationProfileResolver) ExamResults(ctx context.Context, obj *cer
 
 // Notifications is the resolver for the notifications field.
 func (r *certificationProfileResolver) Notifications(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.NotificationConnection, error) {
-	panic(fmt.Errorf("not implemented: Notifications - notifications"))
+	return r.notifications(ctx, obj, first, after)
 }
 
 // TranscriptShares is the resolver for the transcriptShares field.
@@ -247,12 +247,12 @@ func (r *mutationResolver) PublishRenewalAssessment(ctx context.Context, input m
 
 // ID is the resolver for the id field.
 func (r *notificationResolver) ID(ctx context.Context, obj *notify.Notification) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return encodeID(kindNotification, obj.ID), nil
 }
 
 // EarnedCertification is the resolver for the earnedCertification field.
 func (r *notificationResolver) EarnedCertification(ctx context.Context, obj *notify.Notification) (*transcript.Earned, error) {
-	panic(fmt.Errorf("not implemented: EarnedCertification - earnedCertification"))
+	return r.notificationEarned(ctx, obj)
 }
 
 // Viewer is the resolver for the viewer field.

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/recert/recert/internal/notify"
 )
 
 // Environments.
@@ -37,6 +39,13 @@ type Config struct {
 	RequestTime time.Duration // REQUEST_TIMEOUT
 	AdminAddr   string        // ADMIN_LISTEN_ADDR: loopback-only pprof listener; empty turns it off
 	Hardening   Hardening     // body cap, document and rate limits, timeouts (hardening.go)
+
+	// Renewal reminders (DOMAIN.md "Notifications").
+	SMTPURL          string        // SMTP_URL; empty logs emails instead (development only)
+	SMTPFrom         string        // SMTP_FROM
+	PublicURL        string        // PUBLIC_URL: base of links in emails
+	ReminderInterval time.Duration // REMINDER_INTERVAL; 0 turns the in-server worker off
+	ReminderOffsets  notify.Plan   // REMINDER_OFFSETS
 }
 
 // Production reports whether APP_ENV is production.
@@ -85,6 +94,9 @@ func Load(env Getenv) (Config, error) {
 	if err := loadHardening(get, &c); err != nil {
 		return c, err
 	}
+	if err := c.loadReminders(get); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")
 	}
@@ -122,6 +134,20 @@ func loopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Config) loadReminders(get func(k, def string) string) error {
+	c.SMTPURL = get("SMTP_URL", "")
+	c.SMTPFrom = get("SMTP_FROM", "Recert <no-reply@localhost>")
+	c.PublicURL = get("PUBLIC_URL", "http://"+c.ListenAddr)
+	var err error
+	if c.ReminderInterval, err = time.ParseDuration(get("REMINDER_INTERVAL", "1m")); err != nil || c.ReminderInterval < 0 {
+		return fmt.Errorf("REMINDER_INTERVAL: want a Go duration such as 1m (0 turns the worker off)")
+	}
+	if c.ReminderOffsets, err = notify.ParsePlan(get("REMINDER_OFFSETS", notify.DefaultOffsets)); err != nil {
+		return fmt.Errorf("REMINDER_OFFSETS: %w", err)
+	}
+	return nil
 }
 
 // devSecretFile holds the generated development secret inside DATA_DIR.

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) Getenv {
@@ -57,6 +58,26 @@ func TestAdminListenerIsLoopbackOnly(t *testing.T) {
 		}
 		if !ok && err == nil {
 			t.Errorf("%s: got no error, want it refused (pprof must stay on loopback)", addr)
+		}
+	}
+}
+
+func TestReminderSettings(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ReminderInterval != time.Minute || c.ReminderOffsets.String() != "window,90d,30d,7d" || c.SMTPURL != "" {
+		t.Fatalf("got interval %s, offsets %s, SMTP %q; want 1m, window,90d,30d,7d and none", c.ReminderInterval, c.ReminderOffsets, c.SMTPURL)
+	}
+	c, err = Load(env(map[string]string{"REMINDER_INTERVAL": "0", "REMINDER_OFFSETS": "60d,14d"}))
+	if err != nil || c.ReminderInterval != 0 || c.ReminderOffsets.String() != "60d,14d" {
+		t.Fatalf("got %v, %s, %s; want 0 and 60d,14d", err, c.ReminderInterval, c.ReminderOffsets)
+	}
+	for _, bad := range []map[string]string{{"REMINDER_INTERVAL": "soon"}, {"REMINDER_INTERVAL": "-1m"},
+		{"REMINDER_OFFSETS": "7d,30d"}, {"REMINDER_OFFSETS": "window,90d,60d,30d,7d"}} {
+		if _, err := Load(env(bad)); err == nil {
+			t.Errorf("%v: got no error, want one", bad)
 		}
 	}
 }

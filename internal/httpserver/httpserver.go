@@ -83,6 +83,10 @@ func New(d Deps) (*Server, error) {
 	return s, s.routes()
 }
 
+// Registry returns the Prometheus registry /metrics serves, for other parts of the process
+// (the reminder worker) to register their metrics on.
+func (s *Server) Registry() *prometheus.Registry { return s.deps.Registry }
+
 // Handler returns the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 

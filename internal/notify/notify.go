@@ -1,5 +1,13 @@
 // Package notify schedules renewal reminder emails, keeps them in an outbox and delivers
 // them (DOMAIN.md "Notifications").
+//
+// The pieces:
+//   - Plan (schedule.go): the pure rule of when a cycle's reminders are due, from REMINDER_OFFSETS.
+//   - Outbox (outbox.go): the scheduler, one set-based INSERT ... SELECT per pass that writes the
+//     latest due reminder of every cycle as a row, and the sender, which claims due rows with
+//     FOR UPDATE SKIP LOCKED, mails them and records the outcome in the same transaction.
+//   - Service (service.go): what the API reads (CertificationProfile.notifications, node(id)).
+//   - templates/: the emails, per language.
 package notify
 
 import (
@@ -19,10 +27,30 @@ const (
 	KindReminder   Kind = "RENEWAL_REMINDER"
 )
 
-// Notification is one reminder of the outbox.
+// CancelReason says why a queued notification was never sent.
+type CancelReason string
+
+// The reasons a queued notification is cancelled instead of sent.
+const (
+	// CancelRenewed: the certification was renewed, so the reminder's cycle is over.
+	CancelRenewed CancelReason = "RENEWED"
+	// CancelExpired: the cycle's expiry date passed before the reminder could be delivered.
+	CancelExpired CancelReason = "EXPIRED"
+	// CancelSuperseded: a merge marked the earned certification SUPERSEDED.
+	CancelSuperseded CancelReason = "SUPERSEDED"
+	// CancelReplaced: a later reminder of the same cycle was queued while this one waited
+	// (mail was down), and only the latest is worth sending.
+	CancelReplaced CancelReason = "REPLACED"
+)
+
+// Notification is one reminder of the outbox: the cycle is keyed by the expiry date it
+// reminds of (CycleExpiresOn), so a renewal, which moves the expiry, starts a new cycle.
 type Notification struct {
-	ID             uuid.UUID
-	EarnedID       uuid.UUID
+	ID       uuid.UUID
+	EarnedID uuid.UUID
+	// ProfileID is the certification profile the earned certification belongs to now (it
+	// follows merges); filled on reads.
+	ProfileID      uuid.UUID
 	CycleExpiresOn date.Date
 	Sequence       int
 	Kind           Kind
@@ -34,4 +62,6 @@ type Notification struct {
 	Attempts       int
 	NextAttemptAt  time.Time
 	LastError      *string
+	CancelledAt    *time.Time
+	CancelReason   *CancelReason
 }

@@ -1,0 +1,301 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/date"
+)
+
+// Pending is a claimed notification with what its email needs and the current state of its
+// earned certification, read in the claiming transaction.
+type Pending struct {
+	Notification
+	CertificationCode string
+	CertificationName string
+	LegalName         string
+	// CurrentExpiresOn is the earned certification's expiry now: it differs from the
+	// notification's cycle once the certification was renewed.
+	CurrentExpiresOn *date.Date
+	Superseded       bool
+	// LaterQueued reports that a later reminder of the same cycle is already in the outbox.
+	LaterQueued bool
+}
+
+// Stale reports whether the reminder must not be sent any more on today, and why
+// (DOMAIN.md "Notifications": none after expiry, none after renewal; no burst after downtime).
+func (p Pending) Stale(today date.Date) (CancelReason, bool) {
+	switch {
+	case p.Superseded:
+		return CancelSuperseded, true
+	case p.CurrentExpiresOn == nil || *p.CurrentExpiresOn != p.CycleExpiresOn:
+		return CancelRenewed, true
+	case !today.Before(p.CycleExpiresOn):
+		return CancelExpired, true
+	case p.LaterQueued:
+		return CancelReplaced, true
+	}
+	return "", false
+}
+
+// Claim is one due notification locked by this sender in an open transaction. Exactly one of
+// MarkSent, MarkFailed or Cancel records the outcome and commits; Release rolls back (and does
+// nothing after a commit), so the row goes back to the queue untouched.
+type Claim interface {
+	Pending() Pending
+	MarkSent(ctx context.Context, at time.Time) error
+	MarkFailed(ctx context.Context, at, next time.Time, lastError string) error
+	Cancel(ctx context.Context, at time.Time, reason CancelReason) error
+	Release()
+}
+
+// Message is one email to send.
+type Message struct {
+	// ID is unique per notification and stable across retries, so it makes a stable
+	// Message-ID: a receiving system can drop the rare duplicate (see Outbox).
+	ID       string
+	To       string
+	Subject  string
+	Text     string
+	Language string // the language the text is written in (Content-Language)
+}
+
+// Mailer delivers emails.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// OutboxConfig configures the scheduler and the sender.
+type OutboxConfig struct {
+	Plan      Plan   // the reminder offsets; DefaultPlan when empty
+	Mailer    Mailer // required
+	PublicURL string // base of the renewal link in emails, e.g. https://recert.example
+	// SendTimeout bounds one delivery (default 30s). The claiming transaction stays open
+	// for at most this long plus a margin for recording the outcome.
+	SendTimeout time.Duration
+	// MaxPerPass bounds the deliveries of one pass (default 500), so a pass ends and the next
+	// one schedules again even when the backlog is long.
+	MaxPerPass int
+	Log        *slog.Logger
+	Metrics    *Metrics // nil records nothing
+}
+
+// Outbox schedules reminders into the notifications table and delivers them.
+//
+// Delivery is at-least-once with the window for a duplicate made as small as we can: a sender
+// claims one row with FOR UPDATE SKIP LOCKED, sends the email while holding the row lock,
+// and records sent_at in the same transaction right after the server accepted the message.
+// Another sender skips the locked row, and a crash before the send leaves the row unsent for
+// the next pass, so nothing is lost and nothing is sent twice by racing workers. Only a crash
+// (or a lost database) between the SMTP server's acceptance and the commit sends that one
+// email again; its Message-ID stays the same so a receiving system can drop it. The other
+// choice, recording before sending, would lose the reminder instead: DOMAIN.md prefers
+// retries to loss.
+type Outbox struct {
+	store   Store
+	clock   clock.Clock
+	plan    Plan
+	mailer  Mailer
+	render  *renderer
+	timeout time.Duration
+	max     int
+	log     *slog.Logger
+	metrics *Metrics
+}
+
+// NewOutbox returns an Outbox on store. Codes: none (configuration errors are plain).
+func NewOutbox(store Store, clk clock.Clock, cfg OutboxConfig) (*Outbox, error) {
+	if cfg.Mailer == nil {
+		return nil, errors.New("notify: outbox needs a mailer")
+	}
+	if cfg.Plan.Len() == 0 {
+		cfg.Plan = DefaultPlan()
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 30 * time.Second
+	}
+	if cfg.MaxPerPass <= 0 {
+		cfg.MaxPerPass = 500
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	r, err := newRenderer(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	return &Outbox{store: store, clock: clk, plan: cfg.Plan, mailer: cfg.Mailer, render: r,
+		timeout: cfg.SendTimeout, max: cfg.MaxPerPass, log: cfg.Log, metrics: cfg.Metrics}, nil
+}
+
+// PassResult counts what one pass did.
+type PassResult struct {
+	Queued, Sent, Failed, Cancelled int
+}
+
+// Schedule writes the reminders due now: for every current renewable cycle, the latest due
+// reminder if nothing of that or a later sequence was written yet. Several schedulers may run
+// at once; the (earned certification, cycle, sequence) key keeps every reminder unique.
+func (o *Outbox) Schedule(ctx context.Context) (int, error) {
+	now := o.clock.Now()
+	n, err := o.store.Schedule(ctx, now, date.Of(now), o.plan)
+	if err != nil {
+		return 0, fmt.Errorf("schedule reminders: %w", err)
+	}
+	o.metrics.queued(n)
+	return n, nil
+}
+
+// Send delivers due notifications, one claim (one transaction) at a time, until none is due,
+// MaxPerPass were handled, or ctx is done. A delivery failure is recorded on its row with the
+// next attempt after Backoff; it is not an error of the pass.
+func (o *Outbox) Send(ctx context.Context) (PassResult, error) {
+	var res PassResult
+	for i := 0; i < o.max && ctx.Err() == nil; i++ {
+		more, err := o.sendOne(ctx, &res)
+		if err != nil {
+			return res, err
+		}
+		if !more {
+			break
+		}
+	}
+	return res, nil
+}
+
+// RunOnce runs one scheduling pass and one sending pass.
+func (o *Outbox) RunOnce(ctx context.Context) (PassResult, error) {
+	queued, err := o.Schedule(ctx)
+	if err != nil {
+		return PassResult{}, err
+	}
+	res, err := o.Send(ctx)
+	res.Queued = queued
+	return res, err
+}
+
+// Run runs a pass right away and then every interval until ctx is done; after a pass that
+// stopped at MaxPerPass (a backlog), the next one starts at once. A failing or panicking pass
+// is logged and the next one runs as usual.
+func (o *Outbox) Run(ctx context.Context, every time.Duration) {
+	for {
+		if o.safePass(ctx) && ctx.Err() == nil {
+			continue
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// safePass runs one pass, recovering a panic; it reports whether the pass left a backlog.
+func (o *Outbox) safePass(ctx context.Context) (backlog bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			backlog = false
+			o.metrics.pass("panic")
+			o.log.Error("reminder pass panicked", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	res, err := o.RunOnce(ctx)
+	if err != nil && ctx.Err() == nil {
+		o.metrics.pass("error")
+		o.log.Error("reminder pass failed", "error", err)
+		return false
+	}
+	o.metrics.pass("ok")
+	if res != (PassResult{}) {
+		o.log.Info("reminder pass", "queued", res.Queued, "sent", res.Sent, "failed", res.Failed, "cancelled", res.Cancelled)
+	}
+	return err == nil && res.Sent+res.Failed+res.Cancelled >= o.max
+}
+
+// recordMargin is how long recording the outcome may take after a send.
+const recordMargin = 15 * time.Second
+
+// sendOne claims and handles one due notification; it reports false when none was due.
+func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (bool, error) {
+	// The claim's transaction must outlive a shutdown that cancels ctx mid-send: if it were
+	// rolled back after the server accepted the email, the email would go out again.
+	hold := o.timeout + recordMargin
+	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hold)
+	defer cancel()
+	now := o.clock.Now()
+	claim, err := o.store.ClaimDue(txCtx, now, hold)
+	if err != nil {
+		return false, fmt.Errorf("claim notification: %w", err)
+	}
+	if claim == nil {
+		return false, nil
+	}
+	defer claim.Release()
+	p := claim.Pending()
+	log := o.log.With("notification", p.ID, "earned_certification", p.EarnedID, "sequence", p.Sequence)
+
+	if reason, stale := p.Stale(date.Of(now)); stale {
+		if err := claim.Cancel(txCtx, now, reason); err != nil {
+			return false, fmt.Errorf("cancel notification: %w", err)
+		}
+		res.Cancelled++
+		o.metrics.cancelled(reason)
+		log.Info("reminder cancelled", "reason", reason)
+		return true, nil
+	}
+
+	if err := o.deliver(txCtx, p, now); err != nil {
+		attempts := p.Attempts + 1
+		next := now.Add(Backoff(attempts))
+		if rerr := claim.MarkFailed(txCtx, now, next, truncate(err.Error(), 1000)); rerr != nil {
+			return false, fmt.Errorf("record failed delivery: %w", rerr)
+		}
+		res.Failed++
+		o.metrics.failed()
+		log.Warn("reminder delivery failed", "attempts", attempts, "next_attempt_at", next, "error", err)
+		return true, nil
+	}
+	if err := claim.MarkSent(txCtx, o.clock.Now()); err != nil {
+		// The email went out; the row stays unsent and will be sent again (at-least-once).
+		log.Error("reminder sent but not recorded: it may be sent again", "error", err)
+		return false, fmt.Errorf("record sent notification: %w", err)
+	}
+	res.Sent++
+	o.metrics.sent()
+	return true, nil
+}
+
+// deliver renders and sends one reminder within the send timeout. A panic in the mailer is a
+// failed delivery (retried with backoff), not a crash of the pass.
+func (o *Outbox) deliver(ctx context.Context, p Pending, now time.Time) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("mailer panicked: %v", r)
+		}
+	}()
+	msg, err := o.render.message(p, date.Of(now))
+	if err != nil {
+		return err
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	return o.mailer.Send(sendCtx, msg)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,327 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/notify"
+)
+
+var _ notify.Store = Notifications{}
+
+type notificationRow struct {
+	ID             uuid.UUID  `db:"id"`
+	EarnedID       uuid.UUID  `db:"earned_certification_id"`
+	ProfileID      uuid.UUID  `db:"profile_id"`
+	CycleExpiresOn date.Date  `db:"cycle_expires_on"`
+	Sequence       int        `db:"sequence"`
+	Kind           string     `db:"kind"`
+	Email          string     `db:"email"`
+	Language       *string    `db:"language"`
+	ScheduledFor   time.Time  `db:"scheduled_for"`
+	CreatedAt      time.Time  `db:"created_at"`
+	SentAt         *time.Time `db:"sent_at"`
+	Attempts       int        `db:"delivery_attempts"`
+	NextAttemptAt  time.Time  `db:"next_attempt_at"`
+	LastError      *string    `db:"last_error"`
+	CancelledAt    *time.Time `db:"cancelled_at"`
+	CancelReason   *string    `db:"cancel_reason"`
+}
+
+func (r notificationRow) domain() notify.Notification {
+	n := notify.Notification{ID: r.ID, EarnedID: r.EarnedID, ProfileID: r.ProfileID, CycleExpiresOn: r.CycleExpiresOn,
+		Sequence: r.Sequence, Kind: notify.Kind(r.Kind), Email: r.Email, Language: r.Language,
+		ScheduledFor: r.ScheduledFor.UTC(), CreatedAt: r.CreatedAt.UTC(), SentAt: notifyUTC(r.SentAt),
+		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt.UTC(), LastError: r.LastError,
+		CancelledAt: notifyUTC(r.CancelledAt)}
+	if r.CancelReason != nil {
+		c := notify.CancelReason(*r.CancelReason)
+		n.CancelReason = &c
+	}
+	return n
+}
+
+func notifyUTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// notificationColumns lists notifications columns for queries aliasing notifications as n and
+// its earned certification as e (whose profile_id is the current owner).
+const notificationColumns = `n.id, n.earned_certification_id, e.profile_id, n.cycle_expires_on, n.sequence, n.kind,
+       n.email, n.language, n.scheduled_for, n.created_at, n.sent_at, n.delivery_attempts,
+       n.next_attempt_at, n.last_error, n.cancelled_at, n.cancel_reason`
+
+// scheduleLockKey lets one scheduling pass run at a time ("recertNS"); an instance that finds
+// another one's pass running skips its own (it would write nothing more). Passes in sequence
+// always see the reminders earlier ones wrote, so two instances whose clocks straddle a due
+// date cannot both write a reminder of one cycle. The unique key alone already rules out
+// duplicates.
+const scheduleLockKey int64 = 0x7265636572744e53
+
+// notifyScheduleSQL writes, for every current renewable cycle, the latest reminder due on
+// today, unless that or a later sequence of the cycle was written already. Parameters:
+// $1 now, $2 today, $3 the latest expiry that can have a reminder due (the index range),
+// $4 the plan's lead days per sequence (NULL: the day the window opens, $5 months before
+// expiry, clamped to the month's end as PostgreSQL's date arithmetic does), $6 the kind per
+// sequence. A certification is renewable when it expires, is not fundamentals, has a renewal
+// assessment and has been on the market for $5 months (DOMAIN.md "Renewal assessment").
+// It reads earned certifications through earned_certifications_expiry_idx, never per row in Go.
+const notifyScheduleSQL = `
+INSERT INTO notifications (earned_certification_id, cycle_expires_on, sequence, kind, email, language,
+                           scheduled_for, created_at, next_attempt_at)
+SELECT e.id, e.expires_on, d.seq, ($6::text[])[d.seq], p.email, p.preferred_language,
+       d.due_on::timestamp AT TIME ZONE 'UTC', $1, $1
+FROM earned_certifications e
+JOIN certifications c ON c.id = e.certification_id
+JOIN certification_profiles p ON p.id = e.profile_id
+CROSS JOIN LATERAL (
+    SELECT s.seq, s.due_on
+    FROM (SELECT o.seq::int AS seq,
+                 CASE WHEN o.lead_days IS NULL
+                      THEN (e.expires_on - make_interval(months => $5))::date
+                      ELSE e.expires_on - o.lead_days END AS due_on
+          FROM unnest($4::int[]) WITH ORDINALITY AS o (lead_days, seq)) s
+    WHERE s.due_on <= $2
+    ORDER BY s.seq DESC
+    LIMIT 1
+) d
+WHERE e.superseded_at IS NULL
+  AND e.expires_on IS NOT NULL
+  AND e.expires_on > $2
+  AND e.expires_on <= $3
+  AND c.level <> 'FUNDAMENTALS'
+  AND (c.released_on + make_interval(months => $5))::date <= $2
+  AND p.status = 'ACTIVE'
+  AND EXISTS (SELECT 1 FROM renewal_assessments a WHERE a.certification_id = c.id)
+  AND NOT EXISTS (SELECT 1 FROM notifications w
+                  WHERE w.earned_certification_id = e.id
+                    AND w.cycle_expires_on = e.expires_on
+                    AND w.sequence >= d.seq)
+ON CONFLICT ON CONSTRAINT notifications_cycle_sequence_key DO NOTHING`
+
+// Schedule runs one scheduling pass (notify.Store).
+func (s Notifications) Schedule(ctx context.Context, now time.Time, today date.Date, plan notify.Plan) (int, error) {
+	offsets := plan.Offsets()
+	leads := make([]sql.NullInt64, len(offsets))
+	kinds := make([]string, len(offsets))
+	for i, o := range offsets {
+		if !o.Window {
+			leads[i] = sql.NullInt64{Int64: int64(o.Days), Valid: true}
+		}
+		kinds[i] = string(notify.KindOf(i + 1))
+	}
+	var n int64
+	err := s.InTx(ctx, func(tx *Store) error {
+		// A scheduling pass is a batch job: the per-connection statement timeout (for API
+		// requests, DB_STATEMENT_TIMEOUT) does not fit it.
+		if _, err := tx.exec(ctx, `SET LOCAL statement_timeout = '10min'`); err != nil {
+			return fmt.Errorf("scheduler timeout: %w", err)
+		}
+		var locked bool
+		if err := tx.get(ctx, &locked, `SELECT pg_try_advisory_xact_lock($1)`, scheduleLockKey); err != nil {
+			return fmt.Errorf("lock scheduler: %w", err)
+		}
+		if !locked {
+			return nil // another instance is running this very pass
+		}
+		// The "already written?" probe must use notifications_cycle_sequence_key. While the
+		// table's statistics still say it is empty (first deployment, or right after a big
+		// pass, before autovacuum analyses it) the planner would rather scan it sequentially
+		// per candidate, and the table grows under the scan as the statement inserts: a
+		// pass over 1M certifications then took over 10 minutes instead of seconds.
+		// Scoped to this transaction.
+		if _, err := tx.exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return fmt.Errorf("plan scheduler: %w", err)
+		}
+		res, err := tx.exec(ctx, notifyScheduleSQL, now, today, plan.Horizon(today),
+			pq.Array(leads), catalog.RenewalLeadMonths, pq.Array(kinds))
+		if err != nil {
+			return fmt.Errorf("insert due reminders: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
+type notifyPendingRow struct {
+	notificationRow
+	CertificationCode string     `db:"certification_code"`
+	CertificationName string     `db:"certification_name"`
+	LegalName         string     `db:"legal_name"`
+	CurrentExpiresOn  *date.Date `db:"current_expires_on"`
+	Superseded        bool       `db:"superseded"`
+	LaterQueued       bool       `db:"later_queued"`
+}
+
+// notifyClaimSQL locks the oldest due notification no other sender holds, walking
+// notifications_pending_idx in order and stopping at the first row it can lock (the inner
+// query touches no other table, so it never sorts the backlog), then reads what the email
+// needs and the current state of its earned certification.
+const notifyClaimSQL = `
+WITH claimed AS (
+    SELECT q.id FROM notifications q
+    WHERE q.sent_at IS NULL AND q.cancelled_at IS NULL AND q.next_attempt_at <= $1
+    ORDER BY q.next_attempt_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+SELECT ` + notificationColumns + `,
+       c.code AS certification_code, c.name AS certification_name, p.legal_name,
+       e.expires_on AS current_expires_on, e.superseded_at IS NOT NULL AS superseded,
+       EXISTS (SELECT 1 FROM notifications l
+               WHERE l.earned_certification_id = n.earned_certification_id
+                 AND l.cycle_expires_on = n.cycle_expires_on
+                 AND l.sequence > n.sequence) AS later_queued
+FROM claimed
+JOIN notifications n ON n.id = claimed.id
+JOIN earned_certifications e ON e.id = n.earned_certification_id
+JOIN certifications c ON c.id = e.certification_id
+JOIN certification_profiles p ON p.id = e.profile_id`
+
+// ClaimDue opens a transaction and locks one due notification (notify.Store). The
+// transaction is not retried: the caller sends an email while holding it, for up to hold, so
+// the per-connection idle-in-transaction timeout (DB_IDLE_IN_TX_TIMEOUT) is raised to cover
+// it: were the session ended mid-send, the email would go out but not be recorded.
+func (s Notifications) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (notify.Claim, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`,
+		fmt.Sprintf("%dms", hold.Milliseconds())); err != nil {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("claim timeout: %w", err)
+	}
+	var r notifyPendingRow
+	if err := sqlx.GetContext(ctx, tx, &r, notifyClaimSQL, now); err != nil {
+		_ = tx.Rollback()
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
+		CertificationName: r.CertificationName, LegalName: r.LegalName, CurrentExpiresOn: r.CurrentExpiresOn,
+		Superseded: r.Superseded, LaterQueued: r.LaterQueued}
+	return &notifyClaim{tx: tx, p: p}, nil
+}
+
+// notifyClaim is a notification locked by an open transaction.
+type notifyClaim struct {
+	tx   *sqlx.Tx
+	p    notify.Pending
+	done bool
+}
+
+func (c *notifyClaim) Pending() notify.Pending { return c.p }
+
+func (c *notifyClaim) finish(ctx context.Context, query string, args ...any) error {
+	if c.done {
+		return errors.New("claim already finished")
+	}
+	c.done = true
+	res, err := c.tx.ExecContext(ctx, query, args...)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n != 1 {
+			err = fmt.Errorf("updated %d notifications, want 1", n)
+		}
+	}
+	if err != nil {
+		_ = c.tx.Rollback()
+		return err
+	}
+	if err := c.tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (c *notifyClaim) MarkSent(ctx context.Context, at time.Time) error {
+	return c.finish(ctx, `UPDATE notifications SET sent_at = $2, delivery_attempts = delivery_attempts + 1
+WHERE id = $1 AND sent_at IS NULL`, c.p.ID, at)
+}
+
+func (c *notifyClaim) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
+	return c.finish(ctx, `UPDATE notifications SET delivery_attempts = delivery_attempts + 1,
+    last_error = $2, next_attempt_at = $3
+WHERE id = $1 AND sent_at IS NULL`, c.p.ID, lastError, next)
+}
+
+func (c *notifyClaim) Cancel(ctx context.Context, at time.Time, reason notify.CancelReason) error {
+	return c.finish(ctx, `UPDATE notifications SET cancelled_at = $2, cancel_reason = $3
+WHERE id = $1 AND sent_at IS NULL`, c.p.ID, at, string(reason))
+}
+
+func (c *notifyClaim) Release() {
+	if !c.done {
+		c.done = true
+		_ = c.tx.Rollback()
+	}
+}
+
+// NotificationsByProfile lists a profile's notifications, newest first (notify.Store).
+func (s Notifications) NotificationsByProfile(ctx context.Context, profileID uuid.UUID, after *notify.Cursor, limit int) ([]notify.Notification, bool, error) {
+	var at *time.Time
+	var id uuid.UUID
+	if after != nil {
+		at, id = &after.ScheduledFor, after.ID
+	}
+	var rows []notificationRow
+	err := s.sel(ctx, &rows, `SELECT `+notificationColumns+`
+FROM notifications n
+JOIN earned_certifications e ON e.id = n.earned_certification_id
+WHERE e.profile_id = $1 AND n.cancelled_at IS NULL
+  AND ($2::timestamptz IS NULL OR (n.scheduled_for, n.id) < ($2, $3))
+ORDER BY n.scheduled_for DESC, n.id DESC
+LIMIT $4`, profileID, at, id, limit+1)
+	if err != nil {
+		return nil, false, fmt.Errorf("list notifications: %w", err)
+	}
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	out := make([]notify.Notification, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out, more, nil
+}
+
+// CountNotificationsByProfile counts what NotificationsByProfile lists (notify.Store).
+func (s Notifications) CountNotificationsByProfile(ctx context.Context, profileID uuid.UUID) (int, error) {
+	var n int
+	err := s.get(ctx, &n, `SELECT count(*) FROM notifications n
+JOIN earned_certifications e ON e.id = n.earned_certification_id
+WHERE e.profile_id = $1 AND n.cancelled_at IS NULL`, profileID)
+	if err != nil {
+		return 0, fmt.Errorf("count notifications: %w", err)
+	}
+	return n, nil
+}
+
+// NotificationsByIDs loads notifications in key order (notify.Store).
+func (s Notifications) NotificationsByIDs(ctx context.Context, ids []uuid.UUID) ([]*notify.Notification, []error) {
+	var rows []notificationRow
+	if err := s.sel(ctx, &rows, `SELECT `+notificationColumns+`
+FROM notifications n JOIN earned_certifications e ON e.id = n.earned_certification_id
+WHERE n.id = ANY($1)`, pq.Array(ids)); err != nil {
+		return nil, fill(len(ids), err)
+	}
+	return inKeyOrder(ids, rows, func(r notificationRow) (uuid.UUID, notify.Notification) { return r.ID, r.domain() }, "notification")
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/notify"
+	"github.com/recert/recert/internal/notify/mailer"
+	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/safe"
+)
+
+// newOutbox builds the reminder scheduler and sender from the configuration: SMTP when
+// SMTP_URL is set, the log otherwise (refused in production, where reminders must go out).
+// reg may be nil (no metrics).
+func newOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
+	var m notify.Mailer
+	if cfg.SMTPURL != "" {
+		smtp, err := mailer.NewSMTP(cfg.SMTPURL, cfg.SMTPFrom)
+		if err != nil {
+			return nil, err
+		}
+		m = smtp
+	} else {
+		if cfg.Production() {
+			return nil, errors.New("APP_ENV=production needs SMTP_URL to send renewal reminders (or REMINDER_INTERVAL=0 to run them elsewhere)")
+		}
+		log.Warn("SMTP_URL is not set: renewal reminder emails are logged, not sent")
+		m = mailer.Log{Log: log}
+	}
+	var metrics *notify.Metrics
+	if reg != nil {
+		metrics = notify.NewMetrics(reg)
+	}
+	return notify.NewOutbox(postgres.Notifications{Store: store}, clk, notify.OutboxConfig{
+		Plan: cfg.ReminderOffsets, Mailer: m, PublicURL: cfg.PublicURL, Log: log.With("component", "reminders"), Metrics: metrics,
+	})
+}
+
+// reminderWorker builds the in-server reminder worker, or nil when REMINDER_INTERVAL=0 (the
+// reminders then run elsewhere, e.g. `reminders run-once` from cron).
+func reminderWorker(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
+	if cfg.ReminderInterval == 0 {
+		return nil, nil
+	}
+	return newOutbox(cfg, log, store, clk, reg)
+}
+
+// startReminders runs the reminder worker in the background (first pass right away, then
+// every REMINDER_INTERVAL) and returns the function that stops it and waits for the pass in
+// flight; an email being sent is finished and recorded first. REMINDER_INTERVAL=0 starts nothing.
+func startReminders(ctx context.Context, cfg config.Config, log *slog.Logger, outbox *notify.Outbox) (stop func()) {
+	if cfg.ReminderInterval == 0 || outbox == nil {
+		log.Info("reminder worker off (REMINDER_INTERVAL=0)")
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	safe.Go(log, "reminder worker", func() {
+		defer close(done)
+		outbox.Run(ctx, cfg.ReminderInterval) // recovers and logs a panicking pass itself
+	})
+	log.Info("reminder worker started", "interval", cfg.ReminderInterval.String(), "offsets", cfg.ReminderOffsets.String())
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// remindersCmd is `recert reminders run-once`: one scheduling and sending pass, for cron or
+// operations, safe to run beside servers doing the same.
+func remindersCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+	if len(args) != 1 || args[0] != "run-once" {
+		return errors.New("reminders: want `reminders run-once`")
+	}
+	db, closeDB, err := database(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	clk := clock.Real{}
+	if err := prepare(ctx, db, clk); err != nil {
+		return err
+	}
+	outbox, err := newOutbox(cfg, log, postgres.New(db), clk, nil)
+	if err != nil {
+		return err
+	}
+	res, err := outbox.RunOnce(ctx)
+	fmt.Printf("reminders: queued %d, sent %d, failed %d, cancelled %d\n", res.Queued, res.Sent, res.Failed, res.Cancelled)
+	return err
+}
