@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jmoiron/sqlx"
 	"io"
 	"log"
 	"net/url"
@@ -58,6 +59,9 @@ func (e *env) explainMode(ctx context.Context) error {
 	e.o.duration, e.o.maxRequests, e.o.concurrency = 3*time.Second, 60, 4
 	e.o.renewals, e.o.merges = 4, 1
 	err = e.startServers(ctx, nil)
+	if err == nil {
+		e.schedDB, err = sqlx.Open("postgres", e.dsn)
+	}
 	e.dsn = base
 	if err != nil {
 		return err

@@ -40,6 +40,7 @@ type env struct {
 	pgLog         string // the embedded server's log (for -explain)
 	results       []phaseResult
 	reminderNotes []string
+	schedDB       *sqlx.DB // -explain: a pool whose statements auto_explain logs
 }
 
 // owner is one line of the tokens file.

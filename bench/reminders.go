@@ -34,7 +34,11 @@ func (e *env) reminders(ctx context.Context) error {
 	if added > 0 {
 		log.Printf("reminders: added %d earned certifications in %s (now %d)", added, time.Since(t0).Round(time.Millisecond), total)
 	}
-	ob, err := notify.NewOutbox(postgres.Notifications{Store: postgres.New(e.db)}, clock.Real{}, notify.OutboxConfig{Mailer: discardMailer{}})
+	db := e.db
+	if e.schedDB != nil {
+		db = e.schedDB // -explain: the scheduler's statements are explained too
+	}
+	ob, err := notify.NewOutbox(postgres.Notifications{Store: postgres.New(db)}, clock.Real{}, notify.OutboxConfig{Mailer: discardMailer{}, PublicURL: "http://127.0.0.1"})
 	if err != nil {
 		return err
 	}
