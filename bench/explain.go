@@ -113,6 +113,9 @@ WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples >= $1 ORDER BY 1`
 	var order []string
 	for _, p := range plans {
 		q := strings.Join(strings.Fields(p.Query), " ")
+		if q == "" {
+			q = "(statement inside a SQL function, e.g. search_fold)"
+		}
 		v := byQuery[q]
 		if v == nil {
 			v = &verdict{query: q}

@@ -152,7 +152,7 @@ func (e *env) childEnv(extra map[string]string) []string {
 		"AUTH_HS256_SECRET": string(e.cfg.HS256Secret),
 		"AUTH_ISSUER":       e.cfg.Issuer,
 		"AUTH_AUDIENCE":     e.cfg.Audience,
-		"LOG_LEVEL":         "warn",
+		"LOG_LEVEL":         "info", // the default: the access log's cost is part of the measure
 		"REMINDER_INTERVAL": "0", // no reminder worker competing with the measured phases
 		"APP_ENV":           "development",
 	}
@@ -267,10 +267,9 @@ func firstErr(errs ...error) error {
 }
 
 func (e *env) start(ctx context.Context, c *child, ready string) error {
-	c.cmd.Stdout = os.Stderr
-	c.cmd.Stderr = io.Discard
+	c.cmd.Stdout, c.cmd.Stderr = nil, nil // the null device: logs are written, not kept
 	if e.o.verbose {
-		c.cmd.Stderr = os.Stderr
+		c.cmd.Stdout, c.cmd.Stderr = os.Stderr, os.Stderr
 	}
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := c.cmd.Start(); err != nil {
