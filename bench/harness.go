@@ -153,7 +153,7 @@ func (e *env) childEnv(extra map[string]string) []string {
 		"AUTH_ISSUER":       e.cfg.Issuer,
 		"AUTH_AUDIENCE":     e.cfg.Audience,
 		"LOG_LEVEL":         "info", // the default: the access log's cost is part of the measure
-		"REMINDER_INTERVAL": "0", // no reminder worker competing with the measured phases
+		"REMINDER_INTERVAL": "0",    // no reminder worker competing with the measured phases
 		"APP_ENV":           "development",
 	}
 	for k, v := range extra {
