@@ -2,19 +2,210 @@ package graph
 
 import (
 	"context"
+	"errors"
 
 	"github.com/google/uuid"
+	"github.com/vikstrous/dataloadgen"
 
+	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // renewalLoaders batch the renewal lookups of one request.
-type renewalLoaders struct{}
+type renewalLoaders struct {
+	Attempt  *dataloadgen.Loader[uuid.UUID, *renewal.Attempt]
+	Attempts *dataloadgen.Loader[uuid.UUID, []renewal.Attempt]        // by earned certification
+	Renewals *dataloadgen.Loader[uuid.UUID, []renewal.Renewal]        // by earned certification
+	Served   *dataloadgen.Loader[uuid.UUID, []renewal.ServedQuestion] // by attempt
+}
 
-func newRenewalLoaders(r *Resolver) *renewalLoaders { return &renewalLoaders{} }
+func newRenewalLoaders(r *Resolver) *renewalLoaders {
+	s := r.Renewals.Store()
+	w := dataloadgen.WithWait(loaderWait)
+	return &renewalLoaders{
+		Attempt:  dataloadgen.NewLoader(s.AttemptsByIDs, w),
+		Attempts: dataloadgen.NewLoader(many(s.AttemptsByEarnedIDs), w),
+		Renewals: dataloadgen.NewLoader(many(s.RenewalsByEarnedIDs), w),
+		Served:   dataloadgen.NewLoader(many(s.ServedByAttemptIDs), w),
+	}
+}
 
-// renewalNode resolves the ids of renewal objects the caller may see.
+// forgetRenewals drops cached renewal state after a mutation changed it (attempts, renewals,
+// an earned certification's expiry), so the payload and any later field or mutation of the
+// same operation read the new state.
+func forgetRenewals(ctx context.Context) {
+	l := loaders(ctx).Renewal
+	loaders(ctx).Transcript.Earned.ClearAll()
+	loaders(ctx).Transcript.EarnedPage.ClearAll()
+	l.Attempt.ClearAll()
+	l.Attempts.ClearAll()
+	l.Renewals.ClearAll()
+}
+
+// renewalNode resolves the ids of renewal objects the caller may see: an attempt, for the
+// owner of the profile holding its certification, or support.
 func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
-	return nil, apperr.Missing("object")
+	if k != kindAttempt {
+		return nil, apperr.Missing("object")
+	}
+	a, err := loaders(ctx).Renewal.Attempt.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e, err := loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.renewalMayRead(ctx, e); err != nil {
+		return nil, apperr.Missing("attempt")
+	}
+	return a, nil
+}
+
+// renewalMayRead lets the owner of the profile holding e, or support, read its attempts,
+// renewals and renewal status. Anyone else (an employer reading a shared transcript) gets
+// FORBIDDEN: DOMAIN.md "Transcript sharing" never shows attempts.
+func (r *Resolver) renewalMayRead(ctx context.Context, e *transcript.Earned) error {
+	prof, err := loaders(ctx).Profiles.Profile.Load(ctx, e.ProfileID)
+	if err != nil {
+		return err
+	}
+	if !certprofile.CanView(auth.PrincipalFrom(ctx), prof) {
+		return apperr.Deny("only the holder and support see renewal details")
+	}
+	return nil
+}
+
+// renewalStatus is EarnedCertification.renewal: the same rule Start applies (renewal.Check),
+// with facts gathered through loaders.
+func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*renewal.Status, error) {
+	if err := r.renewalMayRead(ctx, e); err != nil {
+		return nil, err
+	}
+	l := loaders(ctx)
+	cert, err := l.Certification.Load(ctx, e.CertificationID)
+	if err != nil {
+		return nil, err
+	}
+	var asmt *catalog.Assessment
+	if asmt, err = l.Assessment.Load(ctx, e.CertificationID); err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return nil, err
+	}
+	link, err := l.Profiles.LinkByProfile.Load(ctx, e.ProfileID)
+	if err != nil {
+		return nil, err
+	}
+	attempts, err := l.Renewal.Attempts.Load(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	st := r.Renewals.Status(renewal.Facts{Earned: *e, Certification: *cert, Assessment: asmt, Linked: link != nil, Attempts: attempts})
+	return &st, nil
+}
+
+func (r *Resolver) earnedAttempts(ctx context.Context, e *transcript.Earned) ([]*renewal.Attempt, error) {
+	if err := r.renewalMayRead(ctx, e); err != nil {
+		return nil, err
+	}
+	list, err := loaders(ctx).Renewal.Attempts.Load(ctx, e.ID)
+	return ptrs(list), err
+}
+
+func (r *Resolver) earnedRenewals(ctx context.Context, e *transcript.Earned) ([]*renewal.Renewal, error) {
+	if err := r.renewalMayRead(ctx, e); err != nil {
+		return nil, err
+	}
+	list, err := loaders(ctx).Renewal.Renewals.Load(ctx, e.ID)
+	return ptrs(list), err
+}
+
+func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*transcript.Earned, error) {
+	return loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
+}
+
+func (r *Resolver) attemptQuestions(ctx context.Context, a *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
+	list, err := loaders(ctx).Renewal.Served.Load(ctx, a.ID)
+	return ptrs(list), err
+}
+
+func (r *Resolver) renewalAttempt(ctx context.Context, rn *renewal.Renewal) (*renewal.Attempt, error) {
+	return loaders(ctx).Renewal.Attempt.Load(ctx, rn.AttemptID)
+}
+
+func (r *Resolver) startRenewalAssessment(ctx context.Context, in model.StartRenewalAssessmentInput) (*model.StartRenewalAssessmentPayload, error) {
+	id, err := decodeID(in.EarnedCertificationID, kindEarned)
+	if err != nil {
+		return nil, err
+	}
+	a, err := r.Renewals.Start(ctx, auth.PrincipalFrom(ctx), id, in.Language)
+	forgetRenewals(ctx)
+	if err != nil {
+		return nil, opaqueAttemptID(err)
+	}
+	return &model.StartRenewalAssessmentPayload{Attempt: &a}, nil
+}
+
+// opaqueAttemptID turns the attemptId extension of ATTEMPT_IN_PROGRESS into an opaque id.
+func opaqueAttemptID(err error) error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		if id, ok := ae.Extensions["attemptId"].(uuid.UUID); ok {
+			return ae.With("attemptId", encodeID(kindAttempt, id))
+		}
+	}
+	return err
+}
+
+func (r *Resolver) submitRenewalAssessment(ctx context.Context, in model.SubmitRenewalAssessmentInput) (*model.SubmitRenewalAssessmentPayload, error) {
+	id, err := decodeID(in.AttemptID, kindAttempt)
+	if err != nil {
+		return nil, err
+	}
+	answers := make([]renewal.Answer, len(in.Answers))
+	for i, a := range in.Answers {
+		q, err := uuid.Parse(a.QuestionID)
+		if err != nil {
+			return nil, apperr.Invalid("answer %d: malformed questionId", i+1)
+		}
+		answers[i].QuestionID = q
+		for _, c := range a.ChoiceIds {
+			cid, err := uuid.Parse(c)
+			if err != nil {
+				return nil, apperr.Invalid("answer %d: malformed choiceId", i+1)
+			}
+			answers[i].ChoiceIDs = append(answers[i].ChoiceIDs, cid)
+		}
+	}
+	sub, err := r.Renewals.Submit(ctx, auth.PrincipalFrom(ctx), id, answers)
+	forgetRenewals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SubmitRenewalAssessmentPayload{Attempt: &sub.Attempt, EarnedCertification: &sub.Earned}, nil
+}
+
+func (r *Resolver) publishRenewalAssessment(ctx context.Context, in model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
+	na := renewal.NewAssessment{CertificationCode: in.CertificationCode, PassingScore: in.PassingScore,
+		QuestionsPerAttempt: in.QuestionsPerAttempt}
+	for _, q := range in.Questions {
+		cq := catalog.Question{Prompt: q.Prompt}
+		for _, c := range q.Choices {
+			cq.Choices = append(cq.Choices, catalog.Choice{Text: c.Text, Correct: c.Correct})
+		}
+		na.Questions = append(na.Questions, cq)
+	}
+	for _, m := range in.LearningModules {
+		na.Modules = append(na.Modules, catalog.Module{Title: m.Title, URL: m.URL})
+	}
+	a, err := r.Renewals.Publish(ctx, auth.PrincipalFrom(ctx), na)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PublishRenewalAssessmentPayload{RenewalAssessment: &a}, nil
 }

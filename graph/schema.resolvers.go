@@ -28,17 +28,17 @@ func (r *accountResolver) ID(ctx context.Context, obj *learner.Account) (string,
 
 // ID is the resolver for the id field.
 func (r *assessmentAttemptResolver) ID(ctx context.Context, obj *renewal.Attempt) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return encodeID(kindAttempt, obj.ID), nil
 }
 
 // EarnedCertification is the resolver for the earnedCertification field.
 func (r *assessmentAttemptResolver) EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*transcript.Earned, error) {
-	panic(fmt.Errorf("not implemented: EarnedCertification - earnedCertification"))
+	return r.attemptEarned(ctx, obj)
 }
 
 // Questions is the resolver for the questions field.
 func (r *assessmentAttemptResolver) Questions(ctx context.Context, obj *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
-	panic(fmt.Errorf("not implemented: Questions - questions"))
+	return r.attemptQuestions(ctx, obj)
 }
 
 // ID is the resolver for the id field.
@@ -129,17 +129,17 @@ func (r *earnedCertificationResolver) Status(ctx context.Context, obj *transcrip
 
 // Renewal is the resolver for the renewal field.
 func (r *earnedCertificationResolver) Renewal(ctx context.Context, obj *transcript.Earned) (*renewal.Status, error) {
-	panic(fmt.Errorf("not implemented: Renewal - renewal"))
+	return r.renewalStatus(ctx, obj)
 }
 
 // Renewals is the resolver for the renewals field.
 func (r *earnedCertificationResolver) Renewals(ctx context.Context, obj *transcript.Earned) ([]*renewal.Renewal, error) {
-	panic(fmt.Errorf("not implemented: Renewals - renewals"))
+	return r.earnedRenewals(ctx, obj)
 }
 
 // Attempts is the resolver for the attempts field.
 func (r *earnedCertificationResolver) Attempts(ctx context.Context, obj *transcript.Earned) ([]*renewal.Attempt, error) {
-	panic(fmt.Errorf("not implemented: Attempts - attempts"))
+	return r.earnedAttempts(ctx, obj)
 }
 
 // Supersedes is the resolver for the supersedes field.
@@ -202,12 +202,12 @@ func (r *mutationResolver) RecordExamResult(ctx context.Context, input model.Rec
 
 // StartRenewalAssessment is the resolver for the startRenewalAssessment field.
 func (r *mutationResolver) StartRenewalAssessment(ctx context.Context, input model.StartRenewalAssessmentInput) (*model.StartRenewalAssessmentPayload, error) {
-	panic(fmt.Errorf("not implemented: StartRenewalAssessment - startRenewalAssessment"))
+	return r.startRenewalAssessment(ctx, input)
 }
 
 // SubmitRenewalAssessment is the resolver for the submitRenewalAssessment field.
 func (r *mutationResolver) SubmitRenewalAssessment(ctx context.Context, input model.SubmitRenewalAssessmentInput) (*model.SubmitRenewalAssessmentPayload, error) {
-	panic(fmt.Errorf("not implemented: SubmitRenewalAssessment - submitRenewalAssessment"))
+	return r.submitRenewalAssessment(ctx, input)
 }
 
 // PreviewCertificationProfileMerge is the resolver for the previewCertificationProfileMerge field.
@@ -242,7 +242,7 @@ func (r *mutationResolver) UpsertCertification(ctx context.Context, input model.
 
 // PublishRenewalAssessment is the resolver for the publishRenewalAssessment field.
 func (r *mutationResolver) PublishRenewalAssessment(ctx context.Context, input model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
-	panic(fmt.Errorf("not implemented: PublishRenewalAssessment - publishRenewalAssessment"))
+	return r.publishRenewalAssessment(ctx, input)
 }
 
 // ID is the resolver for the id field.
@@ -292,7 +292,7 @@ func (r *queryResolver) Transcript(ctx context.Context, shareCode string) (*tran
 
 // Attempt is the resolver for the attempt field.
 func (r *renewalResolver) Attempt(ctx context.Context, obj *renewal.Renewal) (*renewal.Attempt, error) {
-	panic(fmt.Errorf("not implemented: Attempt - attempt"))
+	return r.renewalAttempt(ctx, obj)
 }
 
 // ID is the resolver for the id field.

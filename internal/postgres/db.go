@@ -116,6 +116,10 @@ var constraintCodes = map[string]*apperr.Error{
 		"this certification profile is already connected to a Learn profile"),
 	"assessment_attempts_one_in_progress": apperr.E(apperr.AttemptInProgress,
 		"another attempt for this certification is in progress"),
+	"renewals_cycle_key": apperr.E(apperr.RenewalWindowNotOpen,
+		"the certification has already been renewed in this cycle"),
+	"renewals_attempt_key": apperr.E(apperr.AttemptAlreadySubmitted,
+		"this attempt has already been submitted"),
 	"merges_duplicate_key": apperr.E(apperr.ProfileAlreadyMerged,
 		"the profile has already been merged"),
 }

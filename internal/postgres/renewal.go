@@ -1,0 +1,490 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/catalog/seed"
+	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
+)
+
+// Identifiers of this file start with "renewal" or "rn" so they never collide with those the
+// other domains add to this package.
+
+var _ renewal.Store = Renewal{}
+
+// InTx runs fn in one transaction on a Renewal bound to it.
+func (s Renewal) InTx(ctx context.Context, fn func(tx renewal.Store) error) error {
+	return s.Store.InTx(ctx, func(tx *Store) error { return fn(Renewal{tx}) })
+}
+
+// rnUUIDs scans a uuid[] column.
+type rnUUIDs []uuid.UUID
+
+func (u *rnUUIDs) Scan(src any) error {
+	var ss pq.StringArray
+	if err := ss.Scan(src); err != nil {
+		return err
+	}
+	out := make([]uuid.UUID, len(ss))
+	for i, s := range ss {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return fmt.Errorf("scan uuid[]: %w", err)
+		}
+		out[i] = id
+	}
+	*u = out
+	return nil
+}
+
+func rnUUIDArray(ids []uuid.UUID) any {
+	ss := make([]string, len(ids))
+	for i, id := range ids {
+		ss[i] = id.String()
+	}
+	return pq.Array(ss)
+}
+
+type rnEarnedRow struct {
+	ID              uuid.UUID  `db:"id"`
+	ProfileID       uuid.UUID  `db:"profile_id"`
+	CertificationID uuid.UUID  `db:"certification_id"`
+	EarnedOn        date.Date  `db:"earned_on"`
+	ExpiresOn       *date.Date `db:"expires_on"`
+	SupersededAt    *time.Time `db:"superseded_at"`
+	SupersededBy    *uuid.UUID `db:"superseded_by"`
+	CreatedAt       time.Time  `db:"created_at"`
+}
+
+func (r rnEarnedRow) domain() transcript.Earned {
+	e := transcript.Earned{ID: r.ID, ProfileID: r.ProfileID, CertificationID: r.CertificationID,
+		EarnedOn: r.EarnedOn, ExpiresOn: nilIfZero(r.ExpiresOn), SupersededBy: r.SupersededBy,
+		CreatedAt: r.CreatedAt.UTC()}
+	if r.SupersededAt != nil {
+		t := r.SupersededAt.UTC()
+		e.SupersededAt = &t
+	}
+	return e
+}
+
+const rnEarnedColumns = `e.id, e.profile_id, e.certification_id, e.earned_on, e.expires_on, e.superseded_at,
+       e.superseded_by, e.created_at`
+
+type rnHoldingRow struct {
+	rnEarnedRow
+	OwnerAccountID uuid.UUID `db:"owner_account_id"`
+}
+
+const rnLockHoldingSQL = `
+SELECT ` + rnEarnedColumns + `, p.account_id AS owner_account_id
+FROM earned_certifications e JOIN certification_profiles p ON p.id = e.profile_id
+WHERE e.id = $1
+FOR UPDATE OF e`
+
+const rnLockHoldingOfAttemptSQL = `
+SELECT ` + rnEarnedColumns + `, p.account_id AS owner_account_id
+FROM earned_certifications e JOIN certification_profiles p ON p.id = e.profile_id
+WHERE e.id = (SELECT earned_certification_id FROM assessment_attempts WHERE id = $1)
+FOR UPDATE OF e`
+
+// The link row is share-locked: an unlink racing with a start waits for it to commit.
+const rnLinkSQL = `SELECT learn_profile_id FROM profile_links WHERE certification_profile_id = $1 FOR SHARE`
+
+func (s Renewal) lockHolding(ctx context.Context, query string, id uuid.UUID) (renewal.Holding, error) {
+	var r rnHoldingRow
+	if err := s.get(ctx, &r, query, id); err != nil {
+		return renewal.Holding{}, notFound(err, "earned certification")
+	}
+	var links []uuid.UUID
+	if err := s.sel(ctx, &links, rnLinkSQL, r.ProfileID); err != nil {
+		return renewal.Holding{}, fmt.Errorf("load profile link: %w", err)
+	}
+	return renewal.Holding{Earned: r.domain(), OwnerAccountID: r.OwnerAccountID, Linked: len(links) > 0}, nil
+}
+
+// LockHolding locks an earned certification and loads its owner and link.
+func (s Renewal) LockHolding(ctx context.Context, earnedID uuid.UUID) (renewal.Holding, error) {
+	return s.lockHolding(ctx, rnLockHoldingSQL, earnedID)
+}
+
+// LockHoldingOfAttempt locks the earned certification of an attempt.
+func (s Renewal) LockHoldingOfAttempt(ctx context.Context, attemptID uuid.UUID) (renewal.Holding, error) {
+	return s.lockHolding(ctx, rnLockHoldingOfAttemptSQL, attemptID)
+}
+
+// CertificationByID loads a certification.
+func (s Renewal) CertificationByID(ctx context.Context, id uuid.UUID) (catalog.Certification, error) {
+	var r certificationRow
+	if err := s.get(ctx, &r, `SELECT `+certColumns+` FROM certifications c WHERE c.id = $1`, id); err != nil {
+		return catalog.Certification{}, notFound(err, "certification")
+	}
+	return r.domain(), nil
+}
+
+// CertificationByCode loads a certification.
+func (s Renewal) CertificationByCode(ctx context.Context, code string) (catalog.Certification, error) {
+	return Catalog{s.Store}.CertificationByCode(ctx, code)
+}
+
+// CurrentAssessment loads the newest version of a certification's assessment, nil if none.
+func (s Renewal) CurrentAssessment(ctx context.Context, certID uuid.UUID) (*catalog.Assessment, error) {
+	list, err := Catalog{s.Store}.CurrentAssessmentsByCertIDs(ctx, []uuid.UUID{certID})
+	if err != nil {
+		return nil, err
+	}
+	return list[0], nil
+}
+
+// AssessmentVersion loads one assessment version.
+func (s Renewal) AssessmentVersion(ctx context.Context, versionID uuid.UUID) (catalog.Assessment, error) {
+	list, errs := Catalog{s.Store}.AssessmentsByVersionIDs(ctx, []uuid.UUID{versionID})
+	if errs != nil && errs[0] != nil {
+		return catalog.Assessment{}, errs[0]
+	}
+	return *list[0], nil
+}
+
+type rnAttemptRow struct {
+	ID             uuid.UUID  `db:"id"`
+	EarnedID       uuid.UUID  `db:"earned_certification_id"`
+	VersionID      uuid.UUID  `db:"version_id"`
+	Version        int        `db:"version"`
+	Language       string     `db:"language"`
+	CycleExpiresOn date.Date  `db:"cycle_expires_on"`
+	StartedAt      time.Time  `db:"started_at"`
+	SubmittedAt    *time.Time `db:"submitted_at"`
+	Score          *int       `db:"score"`
+	Passed         *bool      `db:"passed"`
+}
+
+func (r rnAttemptRow) domain() renewal.Attempt {
+	a := renewal.Attempt{ID: r.ID, EarnedID: r.EarnedID, VersionID: r.VersionID, Version: r.Version,
+		Language: r.Language, CycleExpiresOn: r.CycleExpiresOn, StartedAt: r.StartedAt.UTC(),
+		Score: r.Score, Passed: r.Passed}
+	if r.SubmittedAt != nil {
+		t := r.SubmittedAt.UTC()
+		a.SubmittedAt = &t
+	}
+	return a
+}
+
+const rnAttemptSelect = `
+SELECT t.id, t.earned_certification_id, t.version_id, v.version, t.language, t.cycle_expires_on,
+       t.started_at, t.submitted_at, t.score, t.passed
+FROM assessment_attempts t JOIN assessment_versions v ON v.id = t.version_id`
+
+func rnAttempts(rows []rnAttemptRow) []renewal.Attempt {
+	out := make([]renewal.Attempt, len(rows))
+	for i, r := range rows {
+		out[i] = r.domain()
+	}
+	return out
+}
+
+// AttemptsOf lists an earned certification's attempts, oldest first.
+func (s Renewal) AttemptsOf(ctx context.Context, earnedID uuid.UUID) ([]renewal.Attempt, error) {
+	var rows []rnAttemptRow
+	if err := s.sel(ctx, &rows, rnAttemptSelect+`
+WHERE t.earned_certification_id = $1 ORDER BY t.started_at, t.id`, earnedID); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return rnAttempts(rows), nil
+}
+
+type rnBankRow struct {
+	QuestionID uuid.UUID `db:"question_id"`
+	Prompt     string    `db:"prompt"`
+	Multiple   bool      `db:"multiple_answers"`
+	ChoiceID   uuid.UUID `db:"choice_id"`
+	Text       string    `db:"text"`
+	Correct    bool      `db:"correct"`
+}
+
+// Bank loads the question bank of a version in bank order.
+func (s Renewal) Bank(ctx context.Context, versionID uuid.UUID) ([]catalog.Question, error) {
+	var rows []rnBankRow
+	if err := s.sel(ctx, &rows, `
+SELECT q.id AS question_id, q.prompt, q.multiple_answers, c.id AS choice_id, c.text, c.correct
+FROM assessment_questions q JOIN assessment_choices c ON c.question_id = q.id
+WHERE q.version_id = $1 ORDER BY q.position, c.position`, versionID); err != nil {
+		return nil, err
+	}
+	var out []catalog.Question
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].ID != r.QuestionID {
+			out = append(out, catalog.Question{ID: r.QuestionID, Prompt: r.Prompt, MultipleAnswers: r.Multiple})
+		}
+		q := &out[len(out)-1]
+		q.Choices = append(q.Choices, catalog.Choice{ID: r.ChoiceID, Text: r.Text, Correct: r.Correct})
+	}
+	return out, nil
+}
+
+const rnInsertAttemptSQL = `
+INSERT INTO assessment_attempts (earned_certification_id, version_id, language, cycle_expires_on, started_at)
+VALUES ($1, $2, $3, $4, $5) RETURNING id`
+
+// rnInsertServedSQL stores the served questions of an attempt from parallel arrays; the
+// choice orders travel as one JSON array of arrays because PostgreSQL cannot unnest a
+// ragged uuid[][].
+const rnInsertServedSQL = `
+INSERT INTO attempt_questions (attempt_id, question_id, position, choice_order)
+SELECT $1, q.question_id, q.position,
+       ARRAY(SELECT e.c::uuid FROM jsonb_array_elements_text($3::jsonb -> (q.position - 1)::int)
+             WITH ORDINALITY AS e(c, n) ORDER BY e.n)
+FROM unnest($2::uuid[]) WITH ORDINALITY AS q(question_id, position)`
+
+// InsertAttempt stores an attempt and its served questions.
+func (s Renewal) InsertAttempt(ctx context.Context, a renewal.Attempt, served []renewal.Served) (renewal.Attempt, error) {
+	if err := s.get(ctx, &a.ID, rnInsertAttemptSQL, a.EarnedID, a.VersionID, a.Language, a.CycleExpiresOn, a.StartedAt); err != nil {
+		return renewal.Attempt{}, fmt.Errorf("insert attempt: %w", err)
+	}
+	questions := make([]uuid.UUID, len(served))
+	orders := make([][]uuid.UUID, len(served))
+	for i, q := range served {
+		questions[i], orders[i] = q.QuestionID, q.ChoiceOrder
+	}
+	ordersJSON, err := json.Marshal(orders)
+	if err != nil {
+		return renewal.Attempt{}, err
+	}
+	if _, err := s.exec(ctx, rnInsertServedSQL, a.ID, rnUUIDArray(questions), string(ordersJSON)); err != nil {
+		return renewal.Attempt{}, fmt.Errorf("insert served questions: %w", err)
+	}
+	return a, nil
+}
+
+// LockAttempt loads an attempt locked FOR UPDATE.
+func (s Renewal) LockAttempt(ctx context.Context, id uuid.UUID) (renewal.Attempt, error) {
+	var r rnAttemptRow
+	if err := s.get(ctx, &r, rnAttemptSelect+` WHERE t.id = $1 FOR UPDATE OF t`, id); err != nil {
+		return renewal.Attempt{}, notFound(err, "attempt")
+	}
+	return r.domain(), nil
+}
+
+type rnKeyRow struct {
+	QuestionID uuid.UUID `db:"question_id"`
+	Choices    rnUUIDs   `db:"choice_order"`
+	Correct    rnUUIDs   `db:"correct"`
+}
+
+// AnswerKey loads the key of each question served to an attempt, in served order.
+func (s Renewal) AnswerKey(ctx context.Context, attemptID uuid.UUID) ([]renewal.Key, error) {
+	var rows []rnKeyRow
+	if err := s.sel(ctx, &rows, `
+SELECT aq.question_id, aq.choice_order,
+       ARRAY(SELECT c.id FROM assessment_choices c WHERE c.question_id = aq.question_id AND c.correct) AS correct
+FROM attempt_questions aq WHERE aq.attempt_id = $1 ORDER BY aq.position`, attemptID); err != nil {
+		return nil, err
+	}
+	out := make([]renewal.Key, len(rows))
+	for i, r := range rows {
+		out[i] = renewal.Key{QuestionID: r.QuestionID, Choices: r.Choices, Correct: r.Correct}
+	}
+	return out, nil
+}
+
+// FinishAttempt records a submission; only an attempt still in progress changes.
+func (s Renewal) FinishAttempt(ctx context.Context, a renewal.Attempt, selected map[uuid.UUID][]uuid.UUID) error {
+	res, err := s.exec(ctx, `
+UPDATE assessment_attempts SET submitted_at = $2, score = $3, passed = $4
+WHERE id = $1 AND submitted_at IS NULL`, a.ID, a.SubmittedAt, a.Score, a.Passed)
+	if err != nil {
+		return fmt.Errorf("finish attempt: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return apperr.E(apperr.AttemptAlreadySubmitted, "this attempt has already been submitted")
+	}
+	sel := make(map[string][]string, len(selected))
+	for q, cs := range selected {
+		list := make([]string, len(cs))
+		for i, c := range cs {
+			list[i] = c.String()
+		}
+		sel[q.String()] = list
+	}
+	raw, err := json.Marshal(sel)
+	if err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `
+UPDATE attempt_questions aq
+SET selected = ARRAY(SELECT e.c::uuid FROM jsonb_array_elements_text($2::jsonb -> aq.question_id::text)
+                     WITH ORDINALITY AS e(c, n) ORDER BY e.n)
+WHERE aq.attempt_id = $1`, a.ID, string(raw)); err != nil {
+		return fmt.Errorf("store selected choices: %w", err)
+	}
+	return nil
+}
+
+// Extend sets an earned certification's expiry.
+func (s Renewal) Extend(ctx context.Context, earnedID uuid.UUID, expiresOn date.Date) error {
+	_, err := s.exec(ctx, `UPDATE earned_certifications SET expires_on = $2 WHERE id = $1`, earnedID, expiresOn)
+	return err
+}
+
+type rnRenewalRow struct {
+	ID                uuid.UUID `db:"id"`
+	EarnedID          uuid.UUID `db:"earned_certification_id"`
+	AttemptID         uuid.UUID `db:"attempt_id"`
+	RenewedAt         time.Time `db:"renewed_at"`
+	PreviousExpiresOn date.Date `db:"previous_expires_on"`
+	NewExpiresOn      date.Date `db:"new_expires_on"`
+}
+
+func (r rnRenewalRow) domain() renewal.Renewal {
+	return renewal.Renewal{ID: r.ID, EarnedID: r.EarnedID, AttemptID: r.AttemptID, RenewedAt: r.RenewedAt.UTC(),
+		PreviousExpiresOn: r.PreviousExpiresOn, NewExpiresOn: r.NewExpiresOn}
+}
+
+const rnRenewalColumns = `r.id, r.earned_certification_id, r.attempt_id, r.renewed_at, r.previous_expires_on, r.new_expires_on`
+
+// InsertRenewal records a renewal; renewals_cycle_key and renewals_attempt_key refuse a second
+// one for the same cycle or attempt.
+func (s Renewal) InsertRenewal(ctx context.Context, rn renewal.Renewal) (renewal.Renewal, error) {
+	var r rnRenewalRow
+	err := s.get(ctx, &r, `
+INSERT INTO renewals AS r (earned_certification_id, attempt_id, renewed_at, previous_expires_on, new_expires_on)
+VALUES ($1, $2, $3, $4, $5) RETURNING `+rnRenewalColumns,
+		rn.EarnedID, rn.AttemptID, rn.RenewedAt, rn.PreviousExpiresOn, rn.NewExpiresOn)
+	if err != nil {
+		return renewal.Renewal{}, fmt.Errorf("insert renewal: %w", err)
+	}
+	return r.domain(), nil
+}
+
+// PublishVersion stores the next version of a certification's assessment. The assessment row
+// is created if missing and locked, so two publishes never race for one version number (the
+// unique (assessment_id, version) backs it).
+func (s Renewal) PublishVersion(ctx context.Context, certID uuid.UUID, v renewal.Version) (catalog.Assessment, error) {
+	if _, err := s.exec(ctx, `
+INSERT INTO renewal_assessments (certification_id) VALUES ($1) ON CONFLICT (certification_id) DO NOTHING`, certID); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("create assessment: %w", err)
+	}
+	var assessmentID uuid.UUID
+	if err := s.get(ctx, &assessmentID, `SELECT id FROM renewal_assessments WHERE certification_id = $1 FOR UPDATE`, certID); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("lock assessment: %w", err)
+	}
+	var next int
+	if err := s.get(ctx, &next, `SELECT COALESCE(max(version), 0) + 1 FROM assessment_versions WHERE assessment_id = $1`, assessmentID); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("next version: %w", err)
+	}
+	nv := NewVersion{Version: next, PassingScore: v.PassingScore, QuestionsPerAttempt: v.QuestionsPerAttempt,
+		Languages: v.Languages, PublishedAt: v.PublishedAt}
+	for _, m := range v.Modules {
+		nv.Modules = append(nv.Modules, seed.Module{Title: m.Title, URL: m.URL})
+	}
+	for _, q := range v.Questions {
+		sq := seed.Question{Prompt: q.Prompt}
+		for _, c := range q.Choices {
+			sq.Choices = append(sq.Choices, seed.Choice{Text: c.Text, Correct: c.Correct})
+		}
+		nv.Questions = append(nv.Questions, sq)
+	}
+	if err := s.InsertAssessmentVersion(ctx, assessmentID, nv); err != nil {
+		return catalog.Assessment{}, err
+	}
+	var r assessmentRow
+	if err := s.get(ctx, &r, `SELECT `+assessmentColumns+`
+FROM assessment_versions v JOIN renewal_assessments a ON a.id = v.assessment_id
+WHERE v.assessment_id = $1 AND v.version = $2`, assessmentID, next); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("load published version: %w", err)
+	}
+	return r.domain(), nil
+}
+
+// InsertAudit records an audit event that concerns no profile (catalog changes).
+func (s Renewal) InsertAudit(ctx context.Context, ev renewal.Audit) error {
+	details, err := json.Marshal(ev.Details)
+	if err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `INSERT INTO audit_events (action, actor, details, occurred_at) VALUES ($1, $2, $3, $4)`,
+		ev.Action, ev.Actor, string(details), ev.OccurredAt); err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	return nil
+}
+
+// AttemptsByIDs loads attempts in key order.
+func (s Renewal) AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*renewal.Attempt, []error) {
+	var rows []rnAttemptRow
+	if err := s.sel(ctx, &rows, rnAttemptSelect+` WHERE t.id = ANY($1)`, pq.Array(ids)); err != nil {
+		return nil, fill(len(ids), err)
+	}
+	return inKeyOrder(ids, rows, func(r rnAttemptRow) (uuid.UUID, renewal.Attempt) { return r.ID, r.domain() }, "attempt")
+}
+
+// AttemptsByEarnedIDs lists the attempts of each earned certification, oldest first.
+func (s Renewal) AttemptsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]renewal.Attempt, error) {
+	var rows []rnAttemptRow
+	if err := s.sel(ctx, &rows, rnAttemptSelect+`
+WHERE t.earned_certification_id = ANY($1) ORDER BY t.started_at, t.id`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("load attempts: %w", err)
+	}
+	return groupByKey(ids, rows, func(r rnAttemptRow) (uuid.UUID, renewal.Attempt) { return r.EarnedID, r.domain() }), nil
+}
+
+// RenewalsByEarnedIDs lists the renewals of each earned certification, oldest first.
+func (s Renewal) RenewalsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]renewal.Renewal, error) {
+	var rows []rnRenewalRow
+	if err := s.sel(ctx, &rows, `SELECT `+rnRenewalColumns+` FROM renewals r
+WHERE r.earned_certification_id = ANY($1) ORDER BY r.renewed_at, r.id`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("load renewals: %w", err)
+	}
+	return groupByKey(ids, rows, func(r rnRenewalRow) (uuid.UUID, renewal.Renewal) { return r.EarnedID, r.domain() }), nil
+}
+
+type rnServedRow struct {
+	AttemptID  uuid.UUID `db:"attempt_id"`
+	QuestionID uuid.UUID `db:"question_id"`
+	Prompt     string    `db:"prompt"`
+	Multiple   bool      `db:"multiple_answers"`
+	ChoiceID   uuid.UUID `db:"choice_id"`
+	Text       string    `db:"text"`
+}
+
+// rnServedSQL never reads assessment_choices.correct: what it loads goes to learners.
+const rnServedSQL = `
+SELECT aq.attempt_id, q.id AS question_id, q.prompt, q.multiple_answers, c.id AS choice_id, c.text
+FROM attempt_questions aq
+JOIN assessment_questions q ON q.id = aq.question_id
+CROSS JOIN LATERAL unnest(aq.choice_order) WITH ORDINALITY AS o(choice_id, ord)
+JOIN assessment_choices c ON c.id = o.choice_id
+WHERE aq.attempt_id = ANY($1)
+ORDER BY aq.attempt_id, aq.position, o.ord`
+
+// ServedByAttemptIDs loads the questions served to each attempt, in served order, with their
+// choices in the order shown.
+func (s Renewal) ServedByAttemptIDs(ctx context.Context, ids []uuid.UUID) ([][]renewal.ServedQuestion, error) {
+	var rows []rnServedRow
+	if err := s.sel(ctx, &rows, rnServedSQL, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("load served questions: %w", err)
+	}
+	byAttempt := make(map[uuid.UUID][]renewal.ServedQuestion, len(ids))
+	for _, r := range rows {
+		list := byAttempt[r.AttemptID]
+		if len(list) == 0 || list[len(list)-1].ID != r.QuestionID {
+			list = append(list, renewal.ServedQuestion{ID: r.QuestionID, Prompt: r.Prompt, MultipleAnswers: r.Multiple})
+		}
+		q := &list[len(list)-1]
+		q.Choices = append(q.Choices, renewal.ServedChoice{ID: r.ChoiceID, Text: r.Text})
+		byAttempt[r.AttemptID] = list
+	}
+	out := make([][]renewal.ServedQuestion, len(ids))
+	for i, id := range ids {
+		out[i] = byAttempt[id]
+	}
+	return out, nil
+}
