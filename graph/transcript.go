@@ -189,6 +189,9 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	}
 	for i := range page.Certifications {
 		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
+		if i < len(page.Assessments) {
+			loaders(ctx).Assessment.Prime(page.Certifications[i].ID, page.Assessments[i]) // for renewal status
+		}
 	}
 	rows := page.Earned
 	more := len(rows) > n

@@ -316,6 +316,9 @@ type ResultQuery struct {
 type EarnedPage struct {
 	Earned         []Earned
 	Certifications []catalog.Certification
+	// Assessments holds each row's certification's current renewal assessment (nil: none),
+	// read in the same statement.
+	Assessments []*catalog.Assessment
 	// Total counts every certification of the profile matching the filter (whatever the
 	// cursor); set with EarnedQuery.WithTotal when the page holds at least one row.
 	Total int
