@@ -4,6 +4,7 @@
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
 //	go run . reminders run-once   one renewal reminder scheduling and sending pass
+//	go run . support ...          support tool: search, preview, merge, audit (see internal/supportcli)
 //	go run . seed-bench [flags]   fill the database with benchmark data (internal/benchseed)
 package main
 
@@ -32,8 +33,10 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/pgserver"
 	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/supportcli"
 )
 
 //go:embed migrations/*.sql
@@ -74,10 +77,12 @@ func run(ctx context.Context, args []string) error {
 		return tokenCmd(cfg, args)
 	case "reminders":
 		return remindersCmd(ctx, cfg, log, args)
+	case "support":
+		return supportcli.Run(ctx, args, supportcli.Std())
 	case "seed-bench":
 		return seedBenchCmd(ctx, cfg, log, args)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, token, reminders or seed-bench)", cmd)
+		return fmt.Errorf("unknown command %q (want serve, migrate, token, reminders, support or seed-bench)", cmd)
 	}
 }
 
@@ -193,6 +198,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		defer admin.Close()
 		log.Info("admin listener (pprof)", "addr", "http://"+cfg.AdminAddr+"/debug/pprof/")
 	}
+	go purgeMergeKeys(ctx, srv.Resolver.Merge, log)
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
 	stopReminders := startReminders(ctx, cfg, log, outbox)
 	defer stopReminders()
@@ -201,6 +207,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	// On SIGTERM: /readyz fails, then in-flight requests drain (SHUTDOWN_DRAIN_DELAY, SHUTDOWN_TIMEOUT).
 	return srv.Serve(ctx, hs, ln, cfg.Hardening.ShutdownDrainDelay, cfg.Hardening.ShutdownGracePeriod)
+}
+
+// purgeMergeKeys deletes the merge idempotency keys past their retention (merge.KeyRetention)
+// at start and then hourly, until ctx ends.
+func purgeMergeKeys(ctx context.Context, m *merge.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := m.PurgeExpiredKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Error("purge merge idempotency keys", "error", err)
+		} else if n > 0 {
+			log.Info("purged expired merge idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func printDevTokens(cfg config.Config, generated bool) {

@@ -2,19 +2,116 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/vikstrous/dataloadgen"
 
+	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/merge"
 )
 
 // mergeLoaders batch the merge lookups of one request.
-type mergeLoaders struct{}
+type mergeLoaders struct {
+	Event *dataloadgen.Loader[uuid.UUID, *merge.AuditEvent]
+}
 
-func newMergeLoaders(r *Resolver) *mergeLoaders { return &mergeLoaders{} }
+func newMergeLoaders(r *Resolver) *mergeLoaders {
+	return &mergeLoaders{
+		Event: dataloadgen.NewLoader(r.Merge.AuditEventsByIDs, dataloadgen.WithWait(loaderWait)),
+	}
+}
 
-// mergeNode resolves the ids of merge objects the caller may see.
+// mergeNode resolves AuditEvent ids, for support only (anyone else gets null, as for an id
+// that does not exist).
 func (r *Resolver) mergeNode(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
-	return nil, apperr.Missing("object")
+	if k != kindAuditEvent || !merge.CanReadAudit(auth.PrincipalFrom(ctx)) {
+		return nil, apperr.Missing("object")
+	}
+	return loaders(ctx).Merge.Event.Load(ctx, id)
+}
+
+func (r *Resolver) previewMerge(ctx context.Context, in model.PreviewCertificationProfileMergeInput) (*model.PreviewCertificationProfileMergePayload, error) {
+	surv, dup, err := decodePair(in.SurvivorID, in.DuplicateID)
+	if err != nil {
+		return nil, err
+	}
+	pv, err := r.Merge.PreviewMerge(ctx, auth.PrincipalFrom(ctx), surv, dup)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PreviewCertificationProfileMergePayload{Preview: &pv}, nil
+}
+
+func (r *Resolver) mergeProfiles(ctx context.Context, in model.MergeCertificationProfilesInput) (*model.MergeCertificationProfilesPayload, error) {
+	surv, dup, err := decodePair(in.SurvivorID, in.DuplicateID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Merge.Merge(ctx, auth.PrincipalFrom(ctx), merge.Request{
+		SurvivorID: surv, DuplicateID: dup, Reason: in.Reason, Ticket: in.Ticket,
+		IdempotencyKey: in.IdempotencyKey, KeepLearnProfileOf: in.KeepLearnProfileOf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.MergeCertificationProfilesPayload{Survivor: &res.Survivor, Duplicate: &res.Duplicate, AuditEvent: &res.Event}, nil
+}
+
+// decodePair decodes the two profile ids of a merge input. Codes: BAD_USER_INPUT, NOT_FOUND.
+func decodePair(survivorID, duplicateID string) (surv, dup uuid.UUID, err error) {
+	if surv, err = decodeID(survivorID, kindProfile); err != nil {
+		return surv, dup, err
+	}
+	dup, err = decodeID(duplicateID, kindProfile)
+	return surv, dup, err
+}
+
+// auditEvents pages the audit events of a profile (and of the profiles merged into it),
+// newest first, for support. Codes: FORBIDDEN, BAD_USER_INPUT (first, after).
+func (r *Resolver) auditEvents(ctx context.Context, p *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error) {
+	principal := auth.PrincipalFrom(ctx)
+	if !merge.CanReadAudit(principal) {
+		return nil, apperr.Deny("only support may read audit events")
+	}
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := decodeCursor(after, 2)
+	if err != nil {
+		return nil, err
+	}
+	page := merge.Page{Limit: n}
+	if keys != nil {
+		at, err1 := time.Parse(time.RFC3339Nano, keys[0])
+		id, err2 := uuid.Parse(keys[1])
+		if err1 != nil || err2 != nil {
+			return nil, apperr.Invalid("malformed cursor")
+		}
+		page.After = &merge.EventCursor{OccurredAt: at, ID: id}
+	}
+	events, more, err := r.Merge.AuditEvents(ctx, principal, p.ID, page)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.AuditEventConnection{PageInfo: &model.PageInfo{HasNextPage: more},
+		Edges: []*model.AuditEventEdge{}, Nodes: []*merge.AuditEvent{}}
+	for i := range events {
+		e := &events[i]
+		cur := encodeCursor(e.OccurredAt.Format(time.RFC3339Nano), e.ID.String())
+		conn.Edges = append(conn.Edges, &model.AuditEventEdge{Cursor: cur, Node: e})
+		conn.Nodes = append(conn.Nodes, e)
+		conn.PageInfo.EndCursor = &cur
+	}
+	if wantsField(ctx, "totalCount") {
+		if conn.TotalCount, err = r.Merge.CountAuditEvents(ctx, principal, p.ID); err != nil {
+			return nil, err
+		}
+	}
+	return conn, nil
 }

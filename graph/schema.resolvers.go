@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/recert/recert/graph/model"
@@ -43,7 +42,7 @@ func (r *assessmentAttemptResolver) Questions(ctx context.Context, obj *renewal.
 
 // ID is the resolver for the id field.
 func (r *auditEventResolver) ID(ctx context.Context, obj *merge.AuditEvent) (string, error) {
-	panic(fmt.Errorf("not implemented: ID - id"))
+	return encodeID(kindAuditEvent, obj.ID), nil
 }
 
 // ID is the resolver for the id field.
@@ -109,7 +108,7 @@ func (r *certificationProfileResolver) TranscriptShares(ctx context.Context, obj
 
 // AuditEvents is the resolver for the auditEvents field.
 func (r *certificationProfileResolver) AuditEvents(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error) {
-	panic(fmt.Errorf("not implemented: AuditEvents - auditEvents"))
+	return r.auditEvents(ctx, obj, first, after)
 }
 
 // ID is the resolver for the id field.
@@ -212,12 +211,12 @@ func (r *mutationResolver) SubmitRenewalAssessment(ctx context.Context, input mo
 
 // PreviewCertificationProfileMerge is the resolver for the previewCertificationProfileMerge field.
 func (r *mutationResolver) PreviewCertificationProfileMerge(ctx context.Context, input model.PreviewCertificationProfileMergeInput) (*model.PreviewCertificationProfileMergePayload, error) {
-	panic(fmt.Errorf("not implemented: PreviewCertificationProfileMerge - previewCertificationProfileMerge"))
+	return r.previewMerge(ctx, input)
 }
 
 // MergeCertificationProfiles is the resolver for the mergeCertificationProfiles field.
 func (r *mutationResolver) MergeCertificationProfiles(ctx context.Context, input model.MergeCertificationProfilesInput) (*model.MergeCertificationProfilesPayload, error) {
-	panic(fmt.Errorf("not implemented: MergeCertificationProfiles - mergeCertificationProfiles"))
+	return r.mergeProfiles(ctx, input)
 }
 
 // CreateTranscriptShare is the resolver for the createTranscriptShare field.

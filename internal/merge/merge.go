@@ -20,6 +20,24 @@ const (
 	SideDuplicate Side = "DUPLICATE"
 )
 
+// The audit actions a merge writes.
+const (
+	// ActionMerge is a merge that happened.
+	ActionMerge = "profile.merge"
+	// ActionMergeRefused is a merge support asked for and the rules refused.
+	ActionMergeRefused = "profile.merge_refused"
+)
+
+// KeyScope is the idempotency_keys scope of merge requests.
+const KeyScope = "merge"
+
+// KeyRetention is how long an idempotency key and its stored response are kept: a replay
+// within 30 days of the first request returns the stored response; after that the key is
+// forgotten (PurgeExpiredKeys deletes it, and an expired key is treated as unused even before
+// the purge runs). Chosen to cover any realistic retry of a support tool, with room for a
+// ticket to be reopened weeks later.
+const KeyRetention = 30 * 24 * time.Hour
+
 // AuditEvent records who did what to which profiles, when and why.
 type AuditEvent struct {
 	ID         uuid.UUID
@@ -40,4 +58,85 @@ type Preview struct {
 	MovingAttempts       int
 	Superseded           []transcript.Earned
 	Conflicts            []string
+}
+
+// Request is a merge as support asks for it.
+type Request struct {
+	SurvivorID  uuid.UUID
+	DuplicateID uuid.UUID
+	Reason      string
+	Ticket      *string
+	// IdempotencyKey makes a retried request safe: the same key with the same request
+	// returns the first response.
+	IdempotencyKey string
+	// KeepLearnProfileOf chooses the Learn profile connection to keep when both profiles are
+	// connected to different Learn profiles; it is ignored otherwise.
+	KeepLearnProfileOf *Side
+}
+
+// Result is a merge's outcome: the profiles as they are now and the audit event of the merge.
+type Result struct {
+	Survivor  certprofile.Profile
+	Duplicate certprofile.Profile
+	Event     AuditEvent
+	// Replayed is true when the result is the stored response of an earlier request with the
+	// same idempotency key.
+	Replayed bool
+}
+
+// StoredResponse is what an idempotency key keeps of a merge: the ids of its result.
+type StoredResponse struct {
+	SurvivorID   uuid.UUID `json:"survivorId"`
+	DuplicateID  uuid.UUID `json:"duplicateId"`
+	AuditEventID uuid.UUID `json:"auditEventId"`
+}
+
+// Key is an idempotency key claimed by a request.
+type Key struct {
+	Scope       string
+	Key         string
+	RequestHash []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// ClaimedKey is the state of an idempotency key after a request tried to claim it: either the
+// request owns it now (Fresh), or it holds an earlier request's hash and response.
+type ClaimedKey struct {
+	Fresh       bool
+	RequestHash []byte
+	Response    StoredResponse
+}
+
+// Attempt is a renewal assessment attempt in progress on one side of a merge.
+type Attempt struct {
+	ID              uuid.UUID
+	EarnedID        uuid.UUID
+	ProfileID       uuid.UUID
+	CertificationID uuid.UUID
+}
+
+// Moved reports what a merge moved, for its audit event.
+type Moved struct {
+	EarnedIDs           []uuid.UUID `json:"earnedCertificationIds"`
+	ExamResultIDs       []uuid.UUID `json:"examResultIds"`
+	TranscriptShareIDs  []uuid.UUID `json:"transcriptShareIds"`
+	Attempts            int         `json:"attempts"`
+	Renewals            int         `json:"renewals"`
+	Notifications       int         `json:"notifications"`
+	NotificationsMailTo int         `json:"pendingNotificationsReaddressed"`
+	AlternateEmails     []string    `json:"alternateEmails"`
+}
+
+// Page asks for a page of audit events, newest first, after a keyset position.
+type Page struct {
+	Limit int
+	// After is the (occurredAt, id) of the last event of the previous page, or nil.
+	After *EventCursor
+}
+
+// EventCursor is a keyset position in a newest-first list of audit events.
+type EventCursor struct {
+	OccurredAt time.Time
+	ID         uuid.UUID
 }

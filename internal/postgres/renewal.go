@@ -85,17 +85,22 @@ type rnHoldingRow struct {
 	OwnerAccountID uuid.UUID `db:"owner_account_id"`
 }
 
+// The earned row is locked on its own and joined to its profile afterwards: with the lock in
+// the join (FOR UPDATE OF e), a start or submit that waited on a merge re-checked the join
+// against the duplicate's old row and found nothing. Locked in a CTE, the row is re-read after
+// the wait and joined to the profile it belongs to now.
 const rnLockHoldingSQL = `
+WITH e AS (SELECT * FROM earned_certifications WHERE id = $1 FOR UPDATE)
 SELECT ` + rnEarnedColumns + `, p.account_id AS owner_account_id
-FROM earned_certifications e JOIN certification_profiles p ON p.id = e.profile_id
-WHERE e.id = $1
-FOR UPDATE OF e`
+FROM e JOIN certification_profiles p ON p.id = e.profile_id`
 
 const rnLockHoldingOfAttemptSQL = `
+WITH e AS (
+    SELECT * FROM earned_certifications
+    WHERE id = (SELECT earned_certification_id FROM assessment_attempts WHERE id = $1)
+    FOR UPDATE)
 SELECT ` + rnEarnedColumns + `, p.account_id AS owner_account_id
-FROM earned_certifications e JOIN certification_profiles p ON p.id = e.profile_id
-WHERE e.id = (SELECT earned_certification_id FROM assessment_attempts WHERE id = $1)
-FOR UPDATE OF e`
+FROM e JOIN certification_profiles p ON p.id = e.profile_id`
 
 // The link row is share-locked: an unlink racing with a start waits for it to commit.
 const rnLinkSQL = `SELECT learn_profile_id FROM profile_links WHERE certification_profile_id = $1 FOR SHARE`

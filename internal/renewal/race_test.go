@@ -110,7 +110,9 @@ func TestConcurrentPublishes(t *testing.T) {
 	in := map[string]any{"certificationCode": azureAdmin, "questions": bank("Race", 3)}
 	seen := map[int]bool{}
 	for _, r := range race(env, 5, apitest.Admin("catalog-admin"), publishMutation, map[string]any{"in": in}) {
-		var out struct{ PublishRenewalAssessment struct{ RenewalAssessment publishedOut } }
+		var out struct {
+			PublishRenewalAssessment struct{ RenewalAssessment publishedOut }
+		}
 		if len(r.Errors) > 0 || asJSONInto(r.Data, &out) != nil {
 			t.Fatalf("got %s, want a published version", r.Raw)
 		}
