@@ -20,7 +20,8 @@ import (
 // volume, land in PostgreSQL's log. session_preload_libraries needs a superuser connection
 // (the embedded server's is one).
 const explainOptions = "-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 " +
-	"-c auto_explain.log_format=json -c auto_explain.log_nested_statements=on"
+	"-c auto_explain.log_format=json -c auto_explain.log_nested_statements=on -c auto_explain.log_analyze=on " +
+	"-c auto_explain.log_timing=off"
 
 func withOptions(dsn, opts string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
@@ -108,6 +109,7 @@ WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples >= $1 ORDER BY 1`
 		query string
 		scans []string
 		runs  int
+		maxMS float64
 	}
 	byQuery := map[string]*verdict{}
 	var order []string
@@ -128,6 +130,7 @@ WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples >= $1 ORDER BY 1`
 			}
 		}
 		v.runs++
+		v.maxMS = max(v.maxMS, p.Duration)
 	}
 	fmt.Printf("\nplan check: %d executions of %d distinct statements; large tables (>= %d rows): %s\n\n",
 		len(plans), len(order), largeTableRows, strings.Join(large, ", "))
@@ -139,7 +142,7 @@ WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples >= $1 ORDER BY 1`
 			mark = "SEQ "
 			bad++
 		}
-		fmt.Printf("%s %5dx  %s\n", mark, v.runs, truncate(v.query, 160))
+		fmt.Printf("%s %5dx  max %8.2f ms  %s\n", mark, v.runs, v.maxMS, truncate(v.query, 150))
 		if len(v.scans) > 0 {
 			fmt.Printf("            sequential scan of %s\n", strings.Join(v.scans, ", "))
 		}
@@ -155,8 +158,9 @@ WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples >= $1 ORDER BY 1`
 }
 
 type loggedPlan struct {
-	Query string         `json:"Query Text"`
-	Plan  map[string]any `json:"Plan"`
+	Query    string         `json:"Query Text"`
+	Plan     map[string]any `json:"Plan"`
+	Duration float64        `json:"-"` // ms, from auto_explain's "duration: N ms" before the plan
 }
 
 // parsePlans finds auto_explain's JSON plans ("... plan:" followed by a JSON object) in a log.
@@ -168,12 +172,17 @@ func parsePlans(text []byte) []loggedPlan {
 		if i < 0 {
 			return out
 		}
+		var dur float64
+		if j := bytes.LastIndex(text[:i], []byte("duration: ")); j >= 0 && i-j < 64 {
+			fmt.Sscanf(string(text[j+len("duration: "):i]), "%f", &dur)
+		}
 		text = text[i+len(marker):]
 		dec := json.NewDecoder(bytes.NewReader(text))
 		var p loggedPlan
 		if err := dec.Decode(&p); err != nil {
 			continue
 		}
+		p.Duration = dur
 		out = append(out, p)
 		text = text[dec.InputOffset():]
 	}
