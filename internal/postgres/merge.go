@@ -14,7 +14,6 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/recert/recert/internal/certprofile"
-	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/transcript"
 )
@@ -91,27 +90,6 @@ func (s Merges) Links(ctx context.Context, profileIDs []uuid.UUID, lock bool) (m
 	return out, nil
 }
 
-type mergeEarnedRow struct {
-	ID              uuid.UUID  `db:"id"`
-	ProfileID       uuid.UUID  `db:"profile_id"`
-	CertificationID uuid.UUID  `db:"certification_id"`
-	EarnedOn        date.Date  `db:"earned_on"`
-	ExpiresOn       *date.Date `db:"expires_on"`
-	SupersededAt    *time.Time `db:"superseded_at"`
-	SupersededBy    *uuid.UUID `db:"superseded_by"`
-	CreatedAt       time.Time  `db:"created_at"`
-}
-
-func (r mergeEarnedRow) domain() transcript.Earned {
-	e := transcript.Earned{ID: r.ID, ProfileID: r.ProfileID, CertificationID: r.CertificationID,
-		EarnedOn: r.EarnedOn, ExpiresOn: r.ExpiresOn, SupersededBy: r.SupersededBy, CreatedAt: r.CreatedAt.UTC()}
-	if r.SupersededAt != nil {
-		t := r.SupersededAt.UTC()
-		e.SupersededAt = &t
-	}
-	return e
-}
-
 const mergeEarnedSQL = `SELECT id, profile_id, certification_id, earned_on, expires_on, superseded_at, superseded_by, created_at
 FROM earned_certifications WHERE profile_id = ANY($1) ORDER BY id`
 
@@ -121,7 +99,7 @@ func (s Merges) Earned(ctx context.Context, profileIDs []uuid.UUID, lock bool) (
 	if lock {
 		q += ` FOR UPDATE`
 	}
-	var rows []mergeEarnedRow
+	var rows []earnedRow
 	if err := s.sel(ctx, &rows, q, pq.Array(profileIDs)); err != nil {
 		return nil, err
 	}

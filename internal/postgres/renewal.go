@@ -14,7 +14,6 @@ import (
 	"github.com/recert/recert/internal/catalog/seed"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/renewal"
-	"github.com/recert/recert/internal/transcript"
 )
 
 // Identifiers of this file start with "renewal" or "rn" so they never collide with those the
@@ -55,33 +54,8 @@ func rnUUIDArray(ids []uuid.UUID) any {
 	return pq.Array(ss)
 }
 
-type rnEarnedRow struct {
-	ID              uuid.UUID  `db:"id"`
-	ProfileID       uuid.UUID  `db:"profile_id"`
-	CertificationID uuid.UUID  `db:"certification_id"`
-	EarnedOn        date.Date  `db:"earned_on"`
-	ExpiresOn       *date.Date `db:"expires_on"`
-	SupersededAt    *time.Time `db:"superseded_at"`
-	SupersededBy    *uuid.UUID `db:"superseded_by"`
-	CreatedAt       time.Time  `db:"created_at"`
-}
-
-func (r rnEarnedRow) domain() transcript.Earned {
-	e := transcript.Earned{ID: r.ID, ProfileID: r.ProfileID, CertificationID: r.CertificationID,
-		EarnedOn: r.EarnedOn, ExpiresOn: nilIfZero(r.ExpiresOn), SupersededBy: r.SupersededBy,
-		CreatedAt: r.CreatedAt.UTC()}
-	if r.SupersededAt != nil {
-		t := r.SupersededAt.UTC()
-		e.SupersededAt = &t
-	}
-	return e
-}
-
-const rnEarnedColumns = `e.id, e.profile_id, e.certification_id, e.earned_on, e.expires_on, e.superseded_at,
-       e.superseded_by, e.created_at`
-
 type rnHoldingRow struct {
-	rnEarnedRow
+	earnedRow
 	OwnerAccountID uuid.UUID `db:"owner_account_id"`
 }
 
@@ -91,7 +65,7 @@ type rnHoldingRow struct {
 // the wait and joined to the profile it belongs to now.
 const rnLockHoldingSQL = `
 WITH e AS (SELECT * FROM earned_certifications WHERE id = $1 FOR UPDATE)
-SELECT ` + rnEarnedColumns + `, p.account_id AS owner_account_id
+SELECT ` + earnedColumns + `, p.account_id AS owner_account_id
 FROM e JOIN certification_profiles p ON p.id = e.profile_id`
 
 const rnLockHoldingOfAttemptSQL = `
@@ -99,7 +73,7 @@ WITH e AS (
     SELECT * FROM earned_certifications
     WHERE id = (SELECT earned_certification_id FROM assessment_attempts WHERE id = $1)
     FOR UPDATE)
-SELECT ` + rnEarnedColumns + `, p.account_id AS owner_account_id
+SELECT ` + earnedColumns + `, p.account_id AS owner_account_id
 FROM e JOIN certification_profiles p ON p.id = e.profile_id`
 
 // The link row is share-locked: an unlink racing with a start waits for it to commit.
