@@ -53,13 +53,17 @@ func (r *Resolver) createCertificationProfile(ctx context.Context, in model.Crea
 }
 
 func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*certprofile.Profile, error) {
-	p, err := r.Profiles.ByMCID(ctx, auth.PrincipalFrom(ctx), mcid)
+	p, link, err := r.Profiles.ByMCIDWithLink(ctx, auth.PrincipalFrom(ctx), mcid)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	// Fields below (learnProfile, renewal status) look the profile and its link up by id:
+	// both were read by the same statement.
+	loaders(ctx).Profiles.Profile.Prime(p.ID, &p)
+	loaders(ctx).Profiles.LinkByProfile.Prime(p.ID, link)
 	return &p, nil
 }
 
@@ -96,6 +100,7 @@ func (r *Resolver) profileLearnProfile(ctx context.Context, p *certprofile.Profi
 	if err != nil || l == nil {
 		return nil, err
 	}
+	loaders(ctx).Profiles.LinkByLearnProfile.Prime(l.LearnProfileID, l) // the same link, for linkedAt
 	lp, err := loaders(ctx).LearnProfile.Load(ctx, l.LearnProfileID)
 	if err != nil {
 		return nil, err

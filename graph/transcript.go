@@ -43,6 +43,7 @@ type earnedPageKey struct {
 	afterOn  date.Date
 	afterID  uuid.UUID
 	statuses string // sorted, comma-separated; "" for every status
+	total    bool   // count the profile's matching rows in the same statement
 }
 
 type earnedCountKey struct {
@@ -71,7 +72,8 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 			return p, k
 		}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]transcript.EarnedPage, error) {
 			return ts.EarnedPages(ctx, ids, transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter,
-				AfterOn: k.afterOn, AfterID: k.afterID, Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today())})
+				AfterOn: k.afterOn, AfterID: k.afterID, Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today()),
+				WithTotal: k.total})
 		}), w),
 		EarnedCount: dataloadgen.NewLoader(perProfile(func(k earnedCountKey) (uuid.UUID, string) {
 			return k.profile, k.statuses
@@ -177,7 +179,7 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	if err != nil {
 		return nil, err
 	}
-	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status)}
+	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount")}
 	if key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse); err != nil {
 		return nil, err
 	}
@@ -187,6 +189,9 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	}
 	for i := range page.Certifications {
 		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
+		if i < len(page.Assessments) {
+			loaders(ctx).Assessment.Prime(page.Certifications[i].ID, page.Assessments[i]) // for renewal status
+		}
 	}
 	rows := page.Earned
 	more := len(rows) > n
@@ -203,7 +208,9 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
 	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	primeRenewal(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
-	if wantsField(ctx, "totalCount") {
+	if key.total && len(page.Earned) > 0 {
+		conn.TotalCount = page.Total // counted with the page; an empty page (no row to carry it) asks below
+	} else if key.total {
 		if conn.TotalCount, err = loaders(ctx).Transcript.EarnedCount.Load(ctx, earnedCountKey{prof.ID, key.statuses}); err != nil {
 			return nil, err
 		}

@@ -26,6 +26,8 @@ type Store interface {
 	ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*Profile, []error)
 	// ProfileByMCID loads the profile holding mcid, following merges to the current survivor.
 	ProfileByMCID(ctx context.Context, mcid int64) (Profile, error)
+	// ProfileAndLinkByMCID is ProfileByMCID with the profile's link (nil when not connected).
+	ProfileAndLinkByMCID(ctx context.Context, mcid int64) (Profile, *Link, error)
 	ProfilesByAccount(ctx context.Context, accountID uuid.UUID) ([]Profile, error)
 
 	// LockAccountProfiles locks every certification profile of an account (ascending id, FOR
@@ -206,6 +208,27 @@ func (s *Service) ByMCID(ctx context.Context, p *auth.Principal, mcid string) (P
 		return Profile{}, apperr.Missing("certification profile")
 	}
 	return prof, nil
+}
+
+// ByMCIDWithLink is ByMCID that also returns the profile's link (nil when not connected),
+// read with the profile in one statement, for callers that show both.
+// Codes: UNAUTHENTICATED, BAD_USER_INPUT (not a number), NOT_FOUND.
+func (s *Service) ByMCIDWithLink(ctx context.Context, p *auth.Principal, mcid string) (Profile, *Link, error) {
+	if p == nil {
+		return Profile{}, nil, apperr.Unauth("sign in to see certification profiles")
+	}
+	n, err := ParseMCID(mcid)
+	if err != nil {
+		return Profile{}, nil, err
+	}
+	prof, link, err := s.store.ProfileAndLinkByMCID(ctx, n)
+	if err != nil {
+		return Profile{}, nil, err
+	}
+	if !CanView(p, &prof) {
+		return Profile{}, nil, apperr.Missing("certification profile")
+	}
+	return prof, link, nil
 }
 
 // ParseMCID reads an MCID as clients send it. Codes: BAD_USER_INPUT.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,7 @@ type Config struct {
 	JWKSURL     string        // AUTH_JWKS_URL
 	CORSOrigins []string      // CORS_ORIGINS, comma-separated
 	RequestTime time.Duration // REQUEST_TIMEOUT
+	AdminAddr   string        // ADMIN_LISTEN_ADDR: loopback-only pprof listener; empty turns it off
 	Hardening   Hardening     // body cap, document and rate limits, timeouts (hardening.go)
 
 	// Renewal reminders (DOMAIN.md "Notifications").
@@ -70,6 +72,10 @@ func Load(env Getenv) (Config, error) {
 		Issuer:      get("AUTH_ISSUER", "recert-dev"),
 		Audience:    get("AUTH_AUDIENCE", "recert"),
 		JWKSURL:     get("AUTH_JWKS_URL", ""),
+		AdminAddr:   get("ADMIN_LISTEN_ADDR", ""),
+	}
+	if c.AdminAddr != "" && !loopback(c.AdminAddr) {
+		return c, fmt.Errorf("ADMIN_LISTEN_ADDR: want a loopback address such as 127.0.0.1:6060 (it serves pprof)")
 	}
 	if s := get("AUTH_HS256_SECRET", ""); s != "" {
 		c.HS256Secret = []byte(s)
@@ -115,6 +121,19 @@ func Load(env Getenv) (Config, error) {
 		return c, fmt.Errorf("APP_ENV: want %s or %s, got %q", EnvDevelopment, EnvProduction, c.Env)
 	}
 	return c, nil
+}
+
+// loopback reports whether addr (host:port) names a loopback host.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Config) loadReminders(get func(k, def string) string) error {

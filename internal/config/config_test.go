@@ -47,6 +47,21 @@ func TestDevSecretIsKeptAcrossRestarts(t *testing.T) {
 	}
 }
 
+func TestAdminListenerIsLoopbackOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:6060": true, "localhost:6060": true, "[::1]:6060": true,
+		"0.0.0.0:6060": false, ":6060": false, "10.0.0.5:6060": false, "example.com:6060": false, "6060": false,
+	} {
+		c, err := Load(env(map[string]string{"ADMIN_LISTEN_ADDR": addr}))
+		if ok && (err != nil || c.AdminAddr != addr) {
+			t.Errorf("%s: got %v, want it accepted", addr, err)
+		}
+		if !ok && err == nil {
+			t.Errorf("%s: got no error, want it refused (pprof must stay on loopback)", addr)
+		}
+	}
+}
+
 func TestReminderSettings(t *testing.T) {
 	c, err := Load(env(nil))
 	if err != nil {

@@ -255,10 +255,12 @@ func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.O
 	if p == nil {
 		return nil
 	}
-	if _, _, err := l.s.Resolver.Learner.Ensure(ctx, p); err != nil {
+	a, lp, err := l.s.Resolver.Learner.Ensure(ctx, p)
+	if err != nil {
 		l.s.deps.Log.ErrorContext(ctx, "ensure account", "request_id", RequestID(ctx), "error", err)
 		ae := apperr.E(apperr.Internal, "internal error")
 		return &gqlerror.Error{Err: ae, Message: ae.Message}
 	}
+	graph.PrimeCaller(ctx, a, lp)
 	return nil
 }

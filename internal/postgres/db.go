@@ -20,13 +20,14 @@ import (
 // Store runs queries on a pool or, inside InTx, on one transaction. The zero value is unusable;
 // build it with New.
 type Store struct {
-	db *sqlx.DB
-	q  sqlx.ExtContext // db, or the open transaction
-	tx *sqlx.Tx
+	db    *sqlx.DB
+	q     sqlx.ExtContext // db, or the open transaction
+	tx    *sqlx.Tx
+	stmts *stmtCache // shared by the Store and its transactions
 }
 
 // New returns a Store on the pool db.
-func New(db *sqlx.DB) *Store { return &Store{db: db, q: db} }
+func New(db *sqlx.DB) *Store { return &Store{db: db, q: db, stmts: newStmtCache(db)} }
 
 // Open connects to dsn with pool settings sized for this service.
 func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
@@ -90,7 +91,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error)
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&Store{db: s.db, q: tx, tx: tx}); err != nil {
+	if err = fn(&Store{db: s.db, q: tx, tx: tx, stmts: s.stmts}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -146,11 +147,17 @@ func ConstraintName(err error) string {
 
 // get runs a single-row query into dest; sql.ErrNoRows is returned as is.
 func (s *Store) get(ctx context.Context, dest any, query string, args ...any) error {
+	if st := s.prepared(ctx, query); st != nil {
+		return mapError(st.GetContext(ctx, dest, args...))
+	}
 	return mapError(sqlx.GetContext(ctx, s.q, dest, query, args...))
 }
 
 // sel runs a multi-row query into dest.
 func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) error {
+	if st := s.prepared(ctx, query); st != nil {
+		return mapError(st.SelectContext(ctx, dest, args...))
+	}
 	return mapError(sqlx.SelectContext(ctx, s.q, dest, query, args...))
 }
 

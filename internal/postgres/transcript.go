@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 
+	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/transcript"
@@ -257,7 +259,7 @@ func statusArgs(f transcript.StatusFilter) []any {
 // (profile_id, earned_on, id) index backwards from the cursor and stops after $5 rows; the
 // certifications come along so listing needs no lookup per item.
 var earnedPagesSQL = `
-SELECT e.*, ` + prefixedCertColumns + `
+SELECT e.*, ` + prefixedCertColumns + `, ` + prefixedAssessmentColumns + `
 FROM unnest($1::uuid[]) AS k(profile_id)
 CROSS JOIN LATERAL (
     SELECT ` + earnedColumns + ` FROM earned_certifications e
@@ -268,22 +270,72 @@ CROSS JOIN LATERAL (
     LIMIT $5
 ) e
 JOIN certifications c ON c.id = e.certification_id
+LEFT JOIN LATERAL (
+    SELECT ` + assessmentColumns + `
+    FROM renewal_assessments a JOIN assessment_versions v ON v.assessment_id = a.id
+    WHERE a.certification_id = c.id ORDER BY v.version DESC LIMIT 1
+) av ON true
 ORDER BY e.profile_id, e.earned_on DESC, e.id DESC`
+
+// earnedPagesWithTotalSQL is earnedPagesSQL that also counts each profile's matching rows in
+// the same statement (one round trip for a page and its totalCount: issue 8).
+var earnedPagesWithTotalSQL = strings.Replace(strings.Replace(earnedPagesSQL,
+	"SELECT e.*, ", "SELECT e.*, t.total, ", 1),
+	"JOIN certifications c ON c.id = e.certification_id", `CROSS JOIN LATERAL (
+    SELECT count(*) AS total FROM earned_certifications e
+    WHERE e.profile_id = k.profile_id AND `+statusSQL(6)+`
+) t
+JOIN certifications c ON c.id = e.certification_id`, 1)
 
 // prefixedCertColumns reads a certification into a nested `cert` struct.
 const prefixedCertColumns = `c.id AS "cert.id", c.code AS "cert.code", c.name AS "cert.name", c.level AS "cert.level",
        c.released_on AS "cert.released_on", c.retired_on AS "cert.retired_on", c.languages AS "cert.languages"`
 
+// prefixedAssessmentColumns reads the certification's current renewal assessment (NULLs when
+// it has none) into a nested `asmt` struct, so a page primes the assessment loader too.
+const prefixedAssessmentColumns = `av.id AS "asmt.id", av.assessment_id AS "asmt.assessment_id",
+       av.certification_id AS "asmt.certification_id", av.version AS "asmt.version", av.languages AS "asmt.languages",
+       av.passing_score AS "asmt.passing_score", av.questions_per_attempt AS "asmt.questions_per_attempt",
+       av.published_at AS "asmt.published_at"`
+
+// optionalAssessmentRow is assessmentRow where every column may be NULL (no assessment).
+type optionalAssessmentRow struct {
+	ID              *uuid.UUID     `db:"id"`
+	AssessmentID    *uuid.UUID     `db:"assessment_id"`
+	CertificationID *uuid.UUID     `db:"certification_id"`
+	Version         *int           `db:"version"`
+	Languages       pq.StringArray `db:"languages"`
+	PassingScore    *int           `db:"passing_score"`
+	QuestionCount   *int           `db:"questions_per_attempt"`
+	PublishedAt     *time.Time     `db:"published_at"`
+}
+
+func (r optionalAssessmentRow) domain() *catalog.Assessment {
+	if r.ID == nil || r.AssessmentID == nil || r.CertificationID == nil || r.Version == nil ||
+		r.PassingScore == nil || r.QuestionCount == nil || r.PublishedAt == nil {
+		return nil
+	}
+	a := assessmentRow{ID: *r.ID, AssessmentID: *r.AssessmentID, CertificationID: *r.CertificationID, Version: *r.Version,
+		Languages: r.Languages, PassingScore: *r.PassingScore, QuestionCount: *r.QuestionCount, PublishedAt: *r.PublishedAt}.domain()
+	return &a
+}
+
 type earnedWithCertRow struct {
 	earnedRow
-	Cert certificationRow `db:"cert"`
+	Cert  certificationRow      `db:"cert"`
+	Asmt  optionalAssessmentRow `db:"asmt"`
+	Total int                   `db:"total"`
 }
 
 // EarnedPages loads up to q.First+1 earned certifications per profile, newest first.
 func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]transcript.EarnedPage, error) {
 	var rows []earnedWithCertRow
 	args := append([]any{pq.Array(profileIDs), q.HasAfter, q.AfterOn, q.AfterID, q.First + 1}, statusArgs(q.Filter)...)
-	if err := s.sel(ctx, &rows, earnedPagesSQL, args...); err != nil {
+	query := earnedPagesSQL
+	if q.WithTotal {
+		query = earnedPagesWithTotalSQL
+	}
+	if err := s.sel(ctx, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("page earned certifications: %w", err)
 	}
 	groups := groupByKey(profileIDs, rows, func(r earnedWithCertRow) (uuid.UUID, earnedWithCertRow) { return r.ProfileID, r })
@@ -292,6 +344,8 @@ func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q t
 		for _, r := range g {
 			out[i].Earned = append(out[i].Earned, r.earnedRow.domain())
 			out[i].Certifications = append(out[i].Certifications, r.Cert.domain())
+			out[i].Assessments = append(out[i].Assessments, r.Asmt.domain())
+			out[i].Total = r.Total
 		}
 	}
 	return out, nil

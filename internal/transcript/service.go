@@ -299,6 +299,8 @@ type EarnedQuery struct {
 	AfterOn  date.Date
 	AfterID  uuid.UUID
 	Filter   StatusFilter
+	// WithTotal asks for EarnedPage.Total in the same statement (the connection's totalCount).
+	WithTotal bool
 }
 
 // ResultQuery is one page of exam results: newest takenAt first, then id descending.
@@ -314,6 +316,12 @@ type ResultQuery struct {
 type EarnedPage struct {
 	Earned         []Earned
 	Certifications []catalog.Certification
+	// Assessments holds each row's certification's current renewal assessment (nil: none),
+	// read in the same statement.
+	Assessments []*catalog.Assessment
+	// Total counts every certification of the profile matching the filter (whatever the
+	// cursor); set with EarnedQuery.WithTotal when the page holds at least one row.
+	Total int
 }
 
 // ResultPage is one profile's page of exam results and the catalog exams they refer to, read

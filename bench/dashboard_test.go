@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/internal/postgres/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// dashboardProfile creates, through the API, a connected certification profile for id, then
+// gives it n earned certifications straight in SQL (spread over the catalog, expiries over
+// two years around the test clock, a failed renewal attempt on every fifth one inside its
+// window), and returns its MCID.
+func dashboardProfile(t *testing.T, env *apitest.Env, id apitest.Identity, n int) string {
+	t.Helper()
+	var created struct {
+		CreateCertificationProfile struct {
+			CertificationProfile struct{ ID, MCID string } `json:"certificationProfile"`
+		} `json:"createCertificationProfile"`
+	}
+	env.MustDo(id, `mutation($in: CreateCertificationProfileInput!) { createCertificationProfile(input: $in) {
+  certificationProfile { id mcid } } }`, map[string]any{"in": map[string]any{"legalName": "Dash " + id.Subject, "email": id.Email}}, &created)
+	p := created.CreateCertificationProfile.CertificationProfile
+	env.MustDo(id, `mutation($in: LinkCertificationProfileInput!) { linkCertificationProfile(input: $in) {
+  certificationProfile { id } } }`, map[string]any{"in": map[string]any{"certificationProfileId": p.ID}}, nil)
+	day := env.Clock.Now().Format("2006-01-02")
+	if _, err := env.DB.Exec(`
+INSERT INTO earned_certifications (profile_id, certification_id, earned_on, expires_on, created_at)
+SELECT p.id, c.id,
+       CASE WHEN c.level = 'FUNDAMENTALS' THEN $3::date - 400 ELSE ($3::date - 365 + (j * 37) % 730 - interval '1 year')::date END,
+       CASE WHEN c.level = 'FUNDAMENTALS' THEN NULL ELSE $3::date - 365 + (j * 37) % 730 END,
+       $3::date - 400
+FROM certification_profiles p, generate_series(1, $2::int) j
+JOIN (SELECT id, level, row_number() OVER (ORDER BY code) - 1 AS ord FROM certifications) c
+  ON c.ord = (j * 7) % (SELECT count(*) FROM certifications)
+WHERE p.mcid = $1::bigint`, p.MCID, n, day); err != nil {
+		t.Fatalf("insert earned: %v", err)
+	}
+	if _, err := env.DB.Exec(`
+INSERT INTO assessment_attempts (earned_certification_id, version_id, language, cycle_expires_on, started_at, submitted_at, score, passed)
+SELECT e.id, v.id, 'en', e.expires_on, $2::timestamptz - interval '3 days', $2::timestamptz - interval '3 days' + interval '20 minutes', 25, false
+FROM (SELECT e.*, row_number() OVER (ORDER BY e.earned_on, e.id) AS k FROM earned_certifications e
+      JOIN certification_profiles p ON p.id = e.profile_id WHERE p.mcid = $1::bigint) e
+JOIN renewal_assessments a ON a.certification_id = e.certification_id
+JOIN assessment_versions v ON v.assessment_id = a.id AND v.version = 1
+WHERE e.k % 5 = 0 AND e.expires_on > $2::date AND (e.expires_on - interval '6 months')::date <= $2::date`,
+		p.MCID, env.Clock.Now()); err != nil {
+		t.Fatalf("insert attempts: %v", err)
+	}
+	return p.MCID
+}
+
+type dashboardData struct {
+	CertificationProfile *struct {
+		MCID           string `json:"mcid"`
+		Certifications struct {
+			TotalCount int               `json:"totalCount"`
+			Nodes      []json.RawMessage `json:"nodes"`
+		} `json:"certifications"`
+	} `json:"certificationProfile"`
+}
+
+// The dashboard query costs the same number of SQL statements whatever the number of earned
+// certifications (issue 8): profiles with 20, 1 and 1,000 of them, first: 20.
+func TestDashboardStatementsDoNotGrowWithCertifications(t *testing.T) {
+	env := apitest.NewWithOptions(t, apitest.Options{CountStatements: true})
+	counts := map[int]int64{}
+	for _, n := range []int{20, 1, 1000} {
+		id := apitest.Learner(fmt.Sprintf("dash-%d", n))
+		mcid := dashboardProfile(t, env, id, n)
+		before := env.Statements()
+		var out dashboardData
+		env.MustDo(id, dashboardQuery, map[string]any{"mcid": mcid}, &out)
+		counts[n] = env.Statements() - before
+		cp := out.CertificationProfile
+		if cp == nil || cp.Certifications.TotalCount != n || len(cp.Certifications.Nodes) != min(n, 20) {
+			t.Fatalf("%d certifications: got %+v, want totalCount %d and %d nodes", n, cp, n, min(n, 20))
+		}
+	}
+	t.Logf("statements per dashboard request: %v", counts)
+	for _, n := range []int{1, 1000} {
+		if counts[n] != counts[20] {
+			t.Errorf("%d certifications: got %d statements, want %d (as for 20)", n, counts[n], counts[20])
+		}
+	}
+}
+
+// The hand-written limit answers the dashboard with the same data as Recert, so the benchmark
+// compares equal work.
+func TestLimitAnswersLikeRecert(t *testing.T) {
+	env := apitest.New(t)
+	id := apitest.Learner("limit")
+	mcid := dashboardProfile(t, env, id, 30)
+	var want map[string]any
+	env.MustDo(id, dashboardQuery, map[string]any{"mcid": mcid}, &want)
+
+	s := &limitServer{db: env.DB.DB, secret: []byte(apitest.Secret), issuer: apitest.Issuer, audience: apitest.Audience,
+		now: env.Clock.Now}
+	var err error
+	if s.stmt, err = env.DB.Prepare(limitSQL); err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/dashboard", strings.NewReader(string(gqlBody(dashboardQuery, map[string]any{"mcid": mcid}))))
+	req.Header.Set("Authorization", "Bearer "+env.Token(id))
+	rec := httptest.NewRecorder()
+	s.dashboard(rec, req)
+	var got struct {
+		Data map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatalf("limit response %d: %v\n%s", rec.Code, err, rec.Body)
+	}
+	if !reflect.DeepEqual(got.Data, want) {
+		g, _ := json.MarshalIndent(got.Data, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		t.Fatalf("limit answered\n%s\nwant (Recert)\n%s", g, w)
+	}
+}
+
+// totalCount stays the profile's count on every page, also past the last row (where the
+// count cannot come with the page's rows).
+func TestTotalCountOnEveryPage(t *testing.T) {
+	env := apitest.New(t)
+	id := apitest.Learner("pages")
+	mcid := dashboardProfile(t, env, id, 3)
+	const q = `query($mcid: String!, $after: String) { certificationProfile(mcid: $mcid) {
+  certifications(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } } }`
+	var after any
+	for page := 1; page <= 3; page++ {
+		var out struct {
+			CertificationProfile struct {
+				Certifications struct {
+					TotalCount int
+					PageInfo   struct {
+						HasNextPage bool
+						EndCursor   *string
+					}
+					Nodes []struct{ ID string }
+				}
+			}
+		}
+		env.MustDo(id, q, map[string]any{"mcid": mcid, "after": after}, &out)
+		c := out.CertificationProfile.Certifications
+		if c.TotalCount != 3 {
+			t.Fatalf("page %d: got totalCount %d, want 3", page, c.TotalCount)
+		}
+		if want := []int{2, 1, 0}[page-1]; len(c.Nodes) != want {
+			t.Fatalf("page %d: got %d nodes, want %d", page, len(c.Nodes), want)
+		}
+		if c.PageInfo.EndCursor != nil {
+			after = *c.PageInfo.EndCursor
+		}
+	}
+}
