@@ -71,7 +71,7 @@ type dashboardData struct {
 // The dashboard query costs the same number of SQL statements whatever the number of earned
 // certifications (issue 8): profiles with 20, 1 and 1,000 of them, first: 20.
 func TestDashboardStatementsDoNotGrowWithCertifications(t *testing.T) {
-	env := apitest.NewWithOptions(t, apitest.Options{CountStatements: true})
+	env := apitest.New(t, apitest.WithStatementCounting())
 	counts := map[int]int64{}
 	for _, n := range []int{20, 1, 1000} {
 		id := apitest.Learner(fmt.Sprintf("dash-%d", n))

@@ -3,6 +3,9 @@ package graph
 import (
 	"encoding/base64"
 	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/recert/recert/internal/apperr"
 )
@@ -47,3 +50,21 @@ func decodeCursor(after *string, n int) ([]string, error) {
 	}
 	return keys, nil
 }
+
+// keysetCursor decodes a (position, id) cursor of encodeCursor; no cursor gives ok false.
+// Codes: BAD_USER_INPUT.
+func keysetCursor[T any](after *string, parse func(string) (T, error)) (ok bool, pos T, id uuid.UUID, err error) {
+	cur, err := decodeCursor(after, 2)
+	if err != nil || cur == nil {
+		return false, pos, id, err
+	}
+	pos, err1 := parse(cur[0])
+	id, err2 := uuid.Parse(cur[1])
+	if err1 != nil || err2 != nil {
+		return false, pos, id, apperr.Invalid("malformed cursor")
+	}
+	return true, pos, id, nil
+}
+
+// parseInstant reads the instant of a cursor.
+func parseInstant(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }

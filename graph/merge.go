@@ -82,17 +82,12 @@ func (r *Resolver) auditEvents(ctx context.Context, p *certprofile.Profile, firs
 	if err != nil {
 		return nil, err
 	}
-	keys, err := decodeCursor(after, 2)
+	ok, at, id, err := keysetCursor(after, parseInstant)
 	if err != nil {
 		return nil, err
 	}
 	page := merge.Page{Limit: n}
-	if keys != nil {
-		at, err1 := time.Parse(time.RFC3339Nano, keys[0])
-		id, err2 := uuid.Parse(keys[1])
-		if err1 != nil || err2 != nil {
-			return nil, apperr.Invalid("malformed cursor")
-		}
+	if ok {
 		page.After = &merge.EventCursor{OccurredAt: at, ID: id}
 	}
 	events, more, err := r.Merge.AuditEvents(ctx, principal, p.ID, page)

@@ -34,17 +34,12 @@ func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile,
 	if err != nil {
 		return nil, err
 	}
-	keys, err := decodeCursor(after, 2)
+	ok, at, id, err := keysetCursor(after, parseInstant)
 	if err != nil {
 		return nil, err
 	}
 	var cur *notify.Cursor
-	if keys != nil {
-		at, err1 := time.Parse(time.RFC3339Nano, keys[0])
-		id, err2 := uuid.Parse(keys[1])
-		if err1 != nil || err2 != nil {
-			return nil, apperr.Invalid("malformed cursor")
-		}
+	if ok {
 		cur = &notify.Cursor{ScheduledFor: at, ID: id}
 	}
 	p := auth.PrincipalFrom(ctx)

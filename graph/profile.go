@@ -182,17 +182,13 @@ func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string
 	if err != nil {
 		return nil, err
 	}
-	keys, err := decodeCursor(after, 2)
+	ok, fold, id, err := keysetCursor(after, func(s string) (string, error) { return s, nil })
 	if err != nil {
 		return nil, err
 	}
 	var from *certprofile.SearchKey
-	if keys != nil {
-		id, err := uuid.Parse(keys[1])
-		if err != nil {
-			return nil, apperr.Invalid("malformed cursor")
-		}
-		from = &certprofile.SearchKey{Fold: keys[0], ID: id}
+	if ok {
+		from = &certprofile.SearchKey{Fold: fold, ID: id}
 	}
 	p := auth.PrincipalFrom(ctx)
 	hits, more, err := r.Profiles.Search(ctx, p, query, from, n)

@@ -260,23 +260,6 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 	return conn, nil
 }
 
-// keysetCursor decodes a (position, id) cursor of encodeCursor; no cursor gives ok false.
-// Codes: BAD_USER_INPUT.
-func keysetCursor[T any](after *string, parse func(string) (T, error)) (ok bool, pos T, id uuid.UUID, err error) {
-	cur, err := decodeCursor(after, 2)
-	if err != nil || cur == nil {
-		return false, pos, id, err
-	}
-	pos, err1 := parse(cur[0])
-	id, err2 := uuid.Parse(cur[1])
-	if err1 != nil || err2 != nil {
-		return false, pos, id, apperr.Invalid("malformed cursor")
-	}
-	return true, pos, id, nil
-}
-
-func parseInstant(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
-
 // hop is one step down a selection: a field and the type it returns.
 type hop struct{ field, typ string }
 

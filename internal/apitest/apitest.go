@@ -42,13 +42,7 @@ type Env struct {
 	Server *httpserver.Server
 	Config config.Config
 
-	statements *postgres.StatementCounter // nil unless Options.CountStatements
-}
-
-// Options change how NewWithOptions builds the server.
-type Options struct {
-	// CountStatements makes the server's pool count its SQL statements (see Statements).
-	CountStatements bool
+	statements *postgres.StatementCounter // nil unless WithStatementCounting
 }
 
 // Option changes how New builds the server.
@@ -63,15 +57,6 @@ type options struct {
 
 // WithStatementCounting makes the server's pool count its SQL statements (see Statements).
 func WithStatementCounting() Option { return func(o *options) { o.countStatements = true } }
-
-// NewWithOptions is New configured by an Options value.
-func NewWithOptions(t testing.TB, opts Options) *Env {
-	t.Helper()
-	if opts.CountStatements {
-		return New(t, WithStatementCounting())
-	}
-	return New(t)
-}
 
 // WithEnv sets configuration variables, as the environment would (for example
 // "APP_ENV": "production" or the RATE_LIMIT_* variables, which are off unless set here).
@@ -143,11 +128,11 @@ func New(t testing.TB, opts ...Option) *Env {
 }
 
 // Statements returns how many SQL statements the server has run so far; the env must come
-// from NewWithOptions with CountStatements. Compare two readings around a request.
+// from New with WithStatementCounting. Compare two readings around a request.
 func (e *Env) Statements() int64 {
 	e.T.Helper()
 	if e.statements == nil {
-		e.T.Fatal("apitest: Statements needs NewWithOptions(t, Options{CountStatements: true})")
+		e.T.Fatal("apitest: Statements needs New(t, WithStatementCounting())")
 	}
 	return e.statements.Count()
 }

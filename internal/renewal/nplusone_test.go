@@ -16,7 +16,7 @@ const renewalCostQuery = `query($mcid: String!) { certificationProfile(mcid: $mc
 // renewal status, renewals and attempts (with their questions) of every certification: the
 // same with 1 certification as with 12.
 func TestRenewalFieldsAreBatched(t *testing.T) {
-	env := apitest.NewWithOptions(t, apitest.Options{CountStatements: true})
+	env := apitest.New(t, apitest.WithStatementCounting())
 	var codes []string
 	if err := env.DB.Select(&codes, `SELECT c.code FROM certifications c JOIN renewal_assessments a ON a.certification_id = c.id
 ORDER BY c.code LIMIT 6`); err != nil || len(codes) != 6 {

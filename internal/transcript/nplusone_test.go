@@ -18,7 +18,7 @@ const profileCostQuery = `query($mcid: String!) { certificationProfile(mcid: $mc
 // TestProfileQueryCostDoesNotGrowWithTheList counts the SQL statements of one profile query
 // with 1 and with 50 earned certifications (and exam results): the counts must be equal.
 func TestProfileQueryCostDoesNotGrowWithTheList(t *testing.T) {
-	env := apitest.NewWithOptions(t, apitest.Options{CountStatements: true})
+	env := apitest.New(t, apitest.WithStatementCounting())
 	small := newProfile(t, env, "small", "Small Example")
 	pass(t, env, small.MCID, "AZ-400", "2021-01-10T10:00:00Z") // an exam result earning nothing
 	pass(t, env, small.MCID, "AZ-104", "2021-01-12T10:00:00Z")
@@ -66,7 +66,7 @@ func TestProfileQueryCostDoesNotGrowWithTheList(t *testing.T) {
 
 // TestTotalCountOnlyWhenAsked shows the count costs a statement only when selected.
 func TestTotalCountOnlyWhenAsked(t *testing.T) {
-	env := apitest.NewWithOptions(t, apitest.Options{CountStatements: true})
+	env := apitest.New(t, apitest.WithStatementCounting())
 	p := newProfile(t, env, "alice", "Alice Example")
 	pass(t, env, p.MCID, "AZ-104", "2021-01-12T10:00:00Z")
 	cost := func(q string) int64 {
