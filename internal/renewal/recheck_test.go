@@ -236,7 +236,9 @@ func certificationInput(t *testing.T, env *apitest.Env, code string) map[string]
 // extension, or PROFILE_NOT_LINKED with nothing written), and nothing else (no deadlock, no
 // INTERNAL) comes back.
 func TestSubmitRacingUnlinkNeverRenewsADisconnectedProfile(t *testing.T) {
-	env := apitest.New(t)
+	// Lock waits here last as long as the other request takes on a busy machine.
+	env := apitest.New(t, apitest.WithEnv(map[string]string{
+		"DB_LOCK_TIMEOUT": "2m", "DB_STATEMENT_TIMEOUT": "2m", "REQUEST_TIMEOUT": "3m"}))
 	setup := func(sub string) (holder, uuid.UUID, attemptOut, []map[string]any) {
 		h := newHolder(t, env, sub)
 		h.link(t, env)
