@@ -45,11 +45,13 @@ type Linked struct {
 //     cannot be connected. It is checked before the profile is even read: it depends on the
 //     caller alone, so it reveals nothing about the profile, and a work account can never own
 //     (or see, unless support) a certification profile, so checking it later would hide it
-//     behind NOT_FOUND for exactly the people it is meant to tell.
+//     behind NOT_FOUND for exactly the people it is meant to tell. For support, who sees every
+//     profile, it comes after the next two checks, so that support acting on a learner's
+//     profile is FORBIDDEN whatever kind of account the agent signed in with.
 //   - NOT_FOUND: no such profile, or the caller may not see it (neither owner nor support),
 //     with no hint that it exists.
-//   - ACCOUNT_MISMATCH: the profile belongs to another personal account (a support agent
-//     cannot connect their own Learn profile to a learner's profile).
+//   - FORBIDDEN: support, on a profile it does not own: support never uses the learner's own
+//     mutations on a learner's profile (see ActAsOwner).
 //   - PROFILE_ALREADY_MERGED: the profile was merged into another; connect the survivor.
 //   - Already connected to exactly this Learn profile: success, nothing changes (idempotent,
 //     even if the account has since gained a second profile).
@@ -61,8 +63,10 @@ type Linked struct {
 // One transaction: the account's profiles are locked (the lock Create takes) before the
 // counts and links are read, and the link and its audit event are written together.
 func (s *Service) Link(ctx context.Context, p *auth.Principal, profileID uuid.UUID) (Linked, error) {
-	if err := checkCaller(p); err != nil {
-		return Linked{}, err
+	if p == nil || !p.HasRole(auth.RoleSupport) {
+		if err := checkCaller(p); err != nil {
+			return Linked{}, err
+		}
 	}
 	now := s.clock.Now()
 	var out Linked
@@ -71,7 +75,10 @@ func (s *Service) Link(ctx context.Context, p *auth.Principal, profileID uuid.UU
 		if len(errs) > 0 && errs[0] != nil {
 			return errs[0]
 		}
-		if err := checkOwner(p, list[0]); err != nil {
+		if err := ActAsOwner(p, list[0]); err != nil {
+			return err
+		}
+		if err := checkCaller(p); err != nil { // support, on their own profile
 			return err
 		}
 		owned, err := tx.LockAccountProfiles(ctx, p.AccountID)
@@ -114,9 +121,10 @@ func (s *Service) Link(ctx context.Context, p *auth.Principal, profileID uuid.UU
 
 // Unlink disconnects a certification profile from its Learn profile; renewal is unavailable
 // until it is connected again (DOMAIN.md "Connecting the profiles": the owner may disconnect,
-// chosen; support may too, as it acts for learners). Unlinking a profile that is not connected
-// changes nothing and returns the current state.
-// Codes: UNAUTHENTICATED, NOT_FOUND (missing, or neither owner nor support).
+// chosen). Only the owner: support gets FORBIDDEN, as on every other learner mutation (an
+// agent disconnecting a learner would silently block their renewal). Unlinking a profile that
+// is not connected changes nothing and returns the current state.
+// Codes: UNAUTHENTICATED, NOT_FOUND (missing, or someone else's), FORBIDDEN (support).
 func (s *Service) Unlink(ctx context.Context, p *auth.Principal, profileID uuid.UUID) (Linked, error) {
 	if p == nil {
 		return Linked{}, apperr.Unauth("sign in to disconnect a certification profile")
@@ -128,8 +136,8 @@ func (s *Service) Unlink(ctx context.Context, p *auth.Principal, profileID uuid.
 		if err != nil {
 			return err
 		}
-		if !CanView(p, &prof) {
-			return apperr.Missing("certification profile")
+		if err := ActAsOwner(p, &prof); err != nil {
+			return err
 		}
 		out = Linked{Profile: prof}
 		old, err := tx.DeleteLink(ctx, profileID)
@@ -162,15 +170,16 @@ func checkCaller(p *auth.Principal) error {
 	return nil
 }
 
-// checkOwner checks that the caller may see prof and owns it.
-// Codes: NOT_FOUND, ACCOUNT_MISMATCH.
-func checkOwner(p *auth.Principal, prof *Profile) error {
-	if prof == nil || !CanView(p, prof) {
+// ActAsOwner checks that p may change prof through the learner's own mutations (connect,
+// disconnect): nil for its owner; FORBIDDEN for support, who sees every profile but never
+// acts for a learner through them; NOT_FOUND for anyone else, with no hint that it exists.
+// Codes: NOT_FOUND, FORBIDDEN.
+func ActAsOwner(p *auth.Principal, prof *Profile) error {
+	switch {
+	case prof == nil || !CanView(p, prof):
 		return apperr.Missing("certification profile")
-	}
-	if !IsOwner(p, prof) {
-		return apperr.E(apperr.AccountMismatch,
-			"the certification profile belongs to another account; only its owner can connect it, with their own Learn profile")
+	case !IsOwner(p, prof):
+		return apperr.Deny("only the certification profile's owner may connect or disconnect it; support does not act through the learner's mutations")
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func TestCheckCallerRefusesAnonymousAndWorkAccounts(t *testing.T) {
 	}
 }
 
-func TestCheckOwnerHidesOtherPeoplesProfiles(t *testing.T) {
+func TestActAsOwnerHidesOtherPeoplesProfilesAndForbidsSupport(t *testing.T) {
 	owner, other := uuid.New(), uuid.New()
 	prof := &Profile{ID: uuid.New(), AccountID: owner, Status: StatusActive}
 	cases := []struct {
@@ -49,12 +49,14 @@ func TestCheckOwnerHidesOtherPeoplesProfiles(t *testing.T) {
 	}{
 		{"missing profile is not found", &auth.Principal{Kind: auth.KindPersonal, AccountID: owner}, nil, "NOT_FOUND"},
 		{"someone else's profile is not found, never a mismatch hint", &auth.Principal{Kind: auth.KindPersonal, AccountID: other}, prof, "NOT_FOUND"},
-		{"support sees it but it belongs to another account", &auth.Principal{Kind: auth.KindPersonal, AccountID: other, Roles: []string{auth.RoleSupport}}, prof, "ACCOUNT_MISMATCH"},
+		{"support (personal account) sees it but may not act as its owner", &auth.Principal{Kind: auth.KindPersonal, AccountID: other, Roles: []string{auth.RoleSupport}}, prof, "FORBIDDEN"},
+		{"support (work account) sees it but may not act as its owner", &auth.Principal{Kind: auth.KindWorkOrSchool, AccountID: other, Roles: []string{auth.RoleSupport}}, prof, "FORBIDDEN"},
+		{"support on its own profile passes", &auth.Principal{Kind: auth.KindPersonal, AccountID: owner, Roles: []string{auth.RoleSupport}}, prof, ""},
 		{"owner passes", &auth.Principal{Kind: auth.KindPersonal, AccountID: owner}, prof, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := codeOf(checkOwner(c.p, c.prof)); got != c.want {
+			if got := codeOf(ActAsOwner(c.p, c.prof)); got != c.want {
 				t.Errorf("got %q, want %q", got, c.want)
 			}
 		})

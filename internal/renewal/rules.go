@@ -21,18 +21,44 @@ const RetakeWait = 24 * time.Hour
 const FreeAttempts = 2
 
 // Check decides whether an attempt may start at now, in the order of the issue (ownership is
-// the caller's business and comes before): NOT_RENEWABLE, RENEWAL_NOT_AVAILABLE_YET,
-// CERTIFICATION_EXPIRED, RENEWAL_WINDOW_NOT_OPEN (extensions.windowOpensOn),
-// PROFILE_NOT_LINKED, LANGUAGE_NOT_AVAILABLE (extensions.availableLanguages; skipped when
-// language is nil, as RenewalStatus has no language), ATTEMPT_IN_PROGRESS
-// (extensions.attemptId, the attempt's uuid: the API layer makes it opaque) and RETAKE_WAIT
-// (extensions.retryAt, RFC 3339). It returns nil when the attempt may start.
+// the caller's business and comes before): the conditions of Renewable (NOT_RENEWABLE,
+// RENEWAL_NOT_AVAILABLE_YET, CERTIFICATION_EXPIRED, RENEWAL_WINDOW_NOT_OPEN with
+// extensions.windowOpensOn, PROFILE_NOT_LINKED), then LANGUAGE_NOT_AVAILABLE
+// (extensions.availableLanguages; skipped when language is nil, as RenewalStatus has no
+// language), ATTEMPT_IN_PROGRESS (extensions.attemptId, the attempt's uuid: the API layer makes
+// it opaque) and RETAKE_WAIT (extensions.retryAt, RFC 3339). It returns nil when the attempt
+// may start.
+//
+// Start and RenewalStatus both call Check, so they never disagree; Submit calls Renewable, the
+// part of Check that must still hold when the attempt is scored.
+func Check(f Facts, language *string, now time.Time) error {
+	if err := Renewable(f, now); err != nil {
+		return err
+	}
+	if language != nil && OfferedLanguage(f.Assessment.Languages, *language) == "" {
+		return apperr.E(apperr.LanguageNotAvailable, "the renewal assessment is not offered in %q", *language).
+			With("availableLanguages", slices.Clone(f.Assessment.Languages))
+	}
+	if a := inProgress(f.Attempts); a != nil {
+		return apperr.E(apperr.AttemptInProgress,
+			"an attempt for this certification is in progress; submit it first").With("attemptId", a.ID)
+	}
+	if at := RetryAt(f.Attempts, *f.Earned.ExpiresOn); at != nil && now.Before(*at) {
+		return apperr.E(apperr.RetakeWait, "the next attempt may start at %s", at.Format(time.RFC3339Nano)).
+			With("retryAt", at.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// Renewable holds the conditions that must be true both when an attempt starts and when it
+// is submitted (anything here can change in between: the learner disconnects, the clock
+// reaches the expiry, a merge supersedes the record, the catalog changes the certification),
+// in this order: NOT_RENEWABLE, RENEWAL_NOT_AVAILABLE_YET, CERTIFICATION_EXPIRED,
+// RENEWAL_WINDOW_NOT_OPEN (extensions.windowOpensOn), PROFILE_NOT_LINKED.
 //
 // A SUPERSEDED record (a merge kept the other copy current) is NOT_RENEWABLE: renewing is
 // done on the current record, and the superseded one may not even be expired.
-//
-// Start and RenewalStatus both call Check, so they never disagree.
-func Check(f Facts, language *string, now time.Time) error {
+func Renewable(f Facts, now time.Time) error {
 	today := date.Of(now)
 	c := &f.Certification
 	e := &f.Earned
@@ -60,18 +86,6 @@ func Check(f Facts, language *string, now time.Time) error {
 	if !f.Linked {
 		return apperr.E(apperr.ProfileNotLinked,
 			"connect your certification profile to your Learn profile before taking the renewal assessment")
-	}
-	if language != nil && OfferedLanguage(f.Assessment.Languages, *language) == "" {
-		return apperr.E(apperr.LanguageNotAvailable, "the renewal assessment is not offered in %q", *language).
-			With("availableLanguages", slices.Clone(f.Assessment.Languages))
-	}
-	if a := inProgress(f.Attempts); a != nil {
-		return apperr.E(apperr.AttemptInProgress,
-			"an attempt for this certification is in progress; submit it first").With("attemptId", a.ID)
-	}
-	if at := RetryAt(f.Attempts, expires); at != nil && now.Before(*at) {
-		return apperr.E(apperr.RetakeWait, "the next attempt may start at %s", at.Format(time.RFC3339Nano)).
-			With("retryAt", at.Format(time.RFC3339Nano))
 	}
 	return nil
 }

@@ -122,7 +122,7 @@ func (s *Service) Start(ctx context.Context, p *auth.Principal, earnedID uuid.UU
 		if err := owner(p, h, "start its renewal assessment"); err != nil {
 			return err
 		}
-		f, err := facts(ctx, tx, h)
+		f, err := facts(ctx, tx, h, true)
 		if err != nil {
 			return err
 		}
@@ -167,7 +167,8 @@ func (s *Service) withInProgressID(ctx context.Context, earnedID uuid.UUID, err 
 	return err
 }
 
-func facts(ctx context.Context, tx Store, h Holding) (Facts, error) {
+// facts gathers what Check and Renewable decide on; the attempts only when withAttempts.
+func facts(ctx context.Context, tx Store, h Holding, withAttempts bool) (Facts, error) {
 	cert, err := tx.CertificationByID(ctx, h.Earned.CertificationID)
 	if err != nil {
 		return Facts{}, fmt.Errorf("load certification: %w", err)
@@ -176,9 +177,11 @@ func facts(ctx context.Context, tx Store, h Holding) (Facts, error) {
 	if err != nil {
 		return Facts{}, fmt.Errorf("load assessment: %w", err)
 	}
-	attempts, err := tx.AttemptsOf(ctx, h.Earned.ID)
-	if err != nil {
-		return Facts{}, fmt.Errorf("load attempts: %w", err)
+	var attempts []Attempt
+	if withAttempts {
+		if attempts, err = tx.AttemptsOf(ctx, h.Earned.ID); err != nil {
+			return Facts{}, fmt.Errorf("load attempts: %w", err)
+		}
 	}
 	return Facts{Earned: h.Earned, Certification: cert, Assessment: asmt, Linked: h.Linked, Attempts: attempts}, nil
 }
@@ -192,11 +195,21 @@ type Submission struct {
 
 // Submit scores an attempt on the server and, when it passes, extends the certification by
 // one year from its current expiry and records the renewal, all in one transaction. The
-// earned certification and then the attempt are locked, so concurrent submissions of one
-// attempt score once and extend once.
-// Codes: UNAUTHENTICATED, NOT_FOUND, FORBIDDEN (support), ATTEMPT_ALREADY_SUBMITTED,
-// NOT_RENEWABLE (the record was superseded meanwhile), CERTIFICATION_EXPIRED (at or after the
-// expiry date), BAD_USER_INPUT (answers naming questions or choices not served, or twice).
+// earned certification, its profile's connection (share lock: an unlink waits for the
+// submission, or the submission sees the unlink) and then the attempt are locked, so
+// concurrent submissions of one attempt score once and extend once.
+//
+// Everything Start checked that can change while the attempt is in progress is checked again
+// with Renewable (one copy of the rules): the connection, the expiry, supersession by a merge
+// and the catalog. A merge moves the attempt with its earned certification: the profile that
+// holds the record now is the one whose owner may submit and whose connection counts. When
+// the submission is refused nothing is written: the attempt stays in progress, and may be
+// submitted once the cause is gone (connected again) while the certification has not expired.
+// Codes: UNAUTHENTICATED, NOT_FOUND (missing, or the record now belongs to someone else),
+// FORBIDDEN (support), ATTEMPT_ALREADY_SUBMITTED, then Renewable's: NOT_RENEWABLE
+// (superseded meanwhile, or no longer renewable in the catalog), RENEWAL_NOT_AVAILABLE_YET,
+// CERTIFICATION_EXPIRED (at or after the expiry date), RENEWAL_WINDOW_NOT_OPEN,
+// PROFILE_NOT_LINKED; BAD_USER_INPUT (answers naming questions or choices not served, or twice).
 func (s *Service) Submit(ctx context.Context, p *auth.Principal, attemptID uuid.UUID, answers []Answer) (Submission, error) {
 	now := s.clock.Now()
 	var out Submission
@@ -218,14 +231,17 @@ func (s *Service) Submit(ctx context.Context, p *auth.Principal, attemptID uuid.
 		if !a.InProgress() {
 			return apperr.E(apperr.AttemptAlreadySubmitted, "this attempt has already been submitted")
 		}
+		// What Start checked may have changed since (disconnected, expired, superseded by a
+		// merge, certification changed in the catalog): the same rules again, under the same
+		// locks. A refusal rolls everything back: the attempt stays in progress.
+		f, err := facts(ctx, tx, h, false)
+		if err != nil {
+			return err
+		}
+		if err := Renewable(f, now); err != nil {
+			return err
+		}
 		e := h.Earned
-		if e.SupersededAt != nil || e.ExpiresOn == nil {
-			return apperr.E(apperr.NotRenewable, "this record can no longer be renewed")
-		}
-		if !date.Of(now).Before(*e.ExpiresOn) {
-			return apperr.E(apperr.CertificationExpired,
-				"the certification expired on %s; the assessment had to be passed before", *e.ExpiresOn)
-		}
 		keys, err := tx.AnswerKey(ctx, attemptID)
 		if err != nil {
 			return fmt.Errorf("load answer key: %w", err)
