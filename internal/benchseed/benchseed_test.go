@@ -2,6 +2,7 @@ package benchseed_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/recert/recert/internal/benchseed"
@@ -158,5 +159,21 @@ ALTER TABLE renewals ENABLE ALWAYS TRIGGER fail_step`); err != nil {
 	s, err := benchseed.Seed(ctx, db, opts)
 	if err != nil || s.AlreadyHad || s.Counts["renewals"] == 0 {
 		t.Fatalf("seed after the failure: got %+v, %v; want a complete seed", s, err)
+	}
+}
+
+// A database left half-seeded by a run from before seeds were atomic is reported with a way
+// out, not as a duplicate key.
+func TestPartialSeedIsReported(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	// What the first step of an older, interrupted seed 5 left: profile 1's account.
+	if _, err := db.Exec(`INSERT INTO accounts (id, issuer, subject, kind, created_at)
+VALUES (md5('b5:a:1')::uuid, 'recert-test', 'bench-1', 'PERSONAL', now())`); err != nil {
+		t.Fatal(err)
+	}
+	opts := benchseed.Options{Profiles: 50, Seed: 5, Ref: date.MustParse("2021-03-01"), Issuer: "recert-test", Heavy: 1, MergePairs: 1}
+	if _, err := benchseed.Seed(context.Background(), db, opts); !errors.Is(err, benchseed.ErrPartialSeed) {
+		t.Fatalf("got %v, want ErrPartialSeed", err)
 	}
 }
