@@ -59,6 +59,7 @@ func (e *env) explainMode(ctx context.Context) error {
 	e.o.noLimit, e.o.warmup, e.o.rounds = true, 0, 1
 	e.o.duration, e.o.maxRequests, e.o.concurrency = 3*time.Second, 60, 4
 	e.o.renewals, e.o.merges = 4, 1
+	defer e.stopServers() // also the ones started before a failure
 	err = e.startServers(ctx, nil)
 	if err == nil {
 		e.schedDB, err = sqlx.Open("postgres", e.dsn)
@@ -67,7 +68,6 @@ func (e *env) explainMode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer e.stopServers()
 	// The owners with the most certifications come first so the 1,000-certification profiles
 	// are among the dashboards explained.
 	sort.SliceStable(e.owners, func(i, j int) bool { return e.owners[i].Earned > e.owners[j].Earned })

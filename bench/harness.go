@@ -128,10 +128,10 @@ func run(ctx context.Context, o options) error {
 	if o.explain {
 		return e.explainMode(ctx)
 	}
+	defer e.stopServers() // also the ones started before a failure
 	if err := e.startServers(ctx, nil); err != nil {
 		return err
 	}
-	defer e.stopServers()
 	if err := e.phases(ctx); err != nil {
 		return err
 	}
@@ -213,10 +213,12 @@ func readTokens(path string) ([]owner, error) {
 
 // child is a server process started by the bench.
 type child struct {
-	name  string
-	cmd   *exec.Cmd
-	addr  string
-	admin string
+	name    string
+	cmd     *exec.Cmd
+	addr    string
+	admin   string
+	exited  chan struct{} // closed once the process has exited
+	waitErr error         // how it exited; read after exited is closed
 }
 
 func (c *child) pid() int { return c.cmd.Process.Pid }
@@ -270,6 +272,12 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
+// readyTimeout bounds the wait for a child to answer its readiness probe. The wait ends at
+// once if the child exits; the bound is only for a child that runs but never gets ready, and
+// is generous because a slow or busy machine takes a while to start a server whose first
+// connections, migrations check and catalog load go to a database that was just seeded.
+const readyTimeout = 5 * time.Minute
+
 func (e *env) start(ctx context.Context, c *child, ready string) error {
 	c.cmd.Stdout, c.cmd.Stderr = nil, nil // the null device: logs are written, not kept
 	if e.o.verbose {
@@ -279,37 +287,59 @@ func (e *env) start(ctx context.Context, c *child, ready string) error {
 	if err := c.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", c.name, err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + c.addr + ready)
+	c.exited = make(chan struct{})
+	go func() { c.waitErr = c.cmd.Wait(); close(c.exited) }()
+	started := time.Now()
+	probe := &http.Client{Timeout: 10 * time.Second} // one probe; a slow answer is retried
+	deadline := time.After(readyTimeout)
+	progress := time.NewTicker(30 * time.Second)
+	defer progress.Stop()
+	for {
+		resp, err := probe.Get("http://" + c.addr + ready)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				log.Printf("%s ready on %s (pid %d)", c.name, c.addr, c.pid())
+				log.Printf("%s ready on %s (pid %d) after %s", c.name, c.addr, c.pid(), time.Since(started).Round(time.Millisecond))
 				return nil
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-c.exited:
+			return fmt.Errorf("%s exited before it was ready (%v); rerun with -v to see its log", c.name, c.waitErr)
+		case <-deadline:
+			return fmt.Errorf("%s runs but did not answer %s with 200 in %s (last: %s); rerun with -v to see its log",
+				c.name, ready, readyTimeout, probeResult(resp, err))
+		case <-progress.C:
+			log.Printf("still waiting for %s to be ready (%s so far, last probe: %s)", c.name,
+				time.Since(started).Round(time.Second), probeResult(resp, err))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("%s did not become ready in 60s (rerun with -v to see its log)", c.name)
 }
 
+func probeResult(resp *http.Response, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return resp.Status
+}
+
+// stopServers ends the children started so far: SIGTERM, then SIGKILL if one is still
+// running 15 seconds later. It waits for each to exit.
 func (e *env) stopServers() {
 	for _, c := range []*child{e.recert, e.limit} {
-		if c == nil || c.cmd.Process == nil {
+		if c == nil || c.exited == nil {
 			continue
 		}
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-c.exited:
 		case <-time.After(15 * time.Second):
 			_ = c.cmd.Process.Kill()
+			<-c.exited
 		}
 	}
+	e.recert, e.limit = nil, nil
 }

@@ -101,16 +101,42 @@ func TestCostOfFragmentFanOutIsLinear(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "fragment F%d on Query { certification(code: \"x\") { code } }\n", n)
 	op := operation(t, b.String())
-	start := time.Now()
-	got, err := graph.Cost(schema, op, nil)
-	if err != nil {
-		t.Fatal(err)
+	// The fastest of up to 20 pricings must be under 50ms: memoized pricing takes
+	// microseconds, so one quick run is enough however busy the machine; 2^60 steps would not
+	// end at all, hence the overall bound (a failure, not a measure).
+	type priced struct {
+		cost    int
+		err     error
+		fastest time.Duration
 	}
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("pricing took %v, want well under 50ms", d)
+	done := make(chan priced, 1)
+	go func() {
+		r := priced{fastest: time.Hour}
+		for i := 0; i < 20 && r.fastest > 50*time.Millisecond; i++ {
+			start := time.Now()
+			cost, err := graph.Cost(schema, op, nil)
+			r.fastest = min(r.fastest, time.Since(start))
+			if r.cost = cost; err != nil {
+				r.err = err
+				break
+			}
+		}
+		done <- r
+	}()
+	var r priced
+	select {
+	case r = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("pricing did not end within a minute: it is not linear")
 	}
-	if got != math.MaxInt32 {
-		t.Errorf("got cost %d, want %d (2^60 saturated)", got, math.MaxInt32)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.fastest > 50*time.Millisecond {
+		t.Errorf("pricing took at least %v, want well under 50ms", r.fastest)
+	}
+	if r.cost != math.MaxInt32 {
+		t.Errorf("got cost %d, want %d (2^60 saturated)", r.cost, math.MaxInt32)
 	}
 }
 

@@ -102,6 +102,11 @@ type Summary struct {
 	AlreadyHad bool // the database was seeded before; nothing was added
 }
 
+// ErrPartialSeed means the database holds rows of a bench seed that did not complete (one
+// interrupted before seeds ran in a single transaction).
+var ErrPartialSeed = errors.New("benchseed: the database holds a partial bench seed from an interrupted run; " +
+	"drop the database (with the embedded PostgreSQL: delete DATA_DIR/postgres) and seed again")
+
 // ErrNoCatalog means the catalog is not loaded (run the migrations and catalog load first).
 var ErrNoCatalog = errors.New("benchseed: the catalog is empty; migrate and load the catalog first")
 
@@ -115,6 +120,13 @@ func Seed(ctx context.Context, db *sqlx.DB, o Options) (Summary, error) {
 		return Summary{}, err
 	}
 	defer conn.Close()
+	// Seeding is a batch job: the per-connection timeouts the server's DSN carries for API
+	// requests (DB_STATEMENT_TIMEOUT, DB_IDLE_IN_TX_TIMEOUT) would cancel a step on a slower
+	// machine. Off for this session only; the first statement, so nothing runs under them.
+	if _, err := conn.ExecContext(ctx, `SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0`); err != nil {
+		return Summary{}, fmt.Errorf("seed timeouts: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `RESET statement_timeout; RESET idle_in_transaction_session_timeout`)
 	if _, err := conn.ExecContext(ctx, infoTableSQL); err != nil {
 		return Summary{}, fmt.Errorf("bench_seed_info: %w", err)
 	}
@@ -139,6 +151,16 @@ func Seed(ctx context.Context, db *sqlx.DB, o Options) (Summary, error) {
 	}
 	if certs == 0 {
 		return Summary{}, ErrNoCatalog
+	}
+	// Seeds before this one committed step by step: one that failed half way left rows that
+	// make every later attempt fail on a duplicate key. Say so instead.
+	var partial bool
+	if err := conn.GetContext(ctx, &partial, `SELECT EXISTS (SELECT 1 FROM accounts WHERE id = md5($1)::uuid)`,
+		"b"+strconv.FormatInt(o.Seed, 10)+":a:1"); err != nil {
+		return Summary{}, err
+	}
+	if partial {
+		return Summary{}, ErrPartialSeed
 	}
 	if _, err := conn.ExecContext(ctx, `SET synchronous_commit = off; SET TIME ZONE 'UTC'; SET jit = off`); err != nil {
 		return Summary{}, err
@@ -173,6 +195,17 @@ func Seed(ctx context.Context, db *sqlx.DB, o Options) (Summary, error) {
 		return Summary{}, err
 	}
 	vars["{{ncert}}"], vars["{{nexam}}"] = strconv.Itoa(nc.Certs), strconv.Itoa(nc.Exams)
+	// One transaction: a seed that fails or is interrupted leaves nothing behind, so the next
+	// run starts over instead of tripping on the rows of the last one.
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return Summary{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+	}()
 	for _, st := range seedSteps {
 		t := time.Now()
 		if _, err := conn.ExecContext(ctx, expand(st.sql, vars)); err != nil {
@@ -186,15 +219,21 @@ func Seed(ctx context.Context, db *sqlx.DB, o Options) (Summary, error) {
 		}
 	}
 	o.Log("seed %-22s done", "merge fixtures")
-	t := time.Now()
-	if _, err := conn.ExecContext(ctx, `ANALYZE`); err != nil {
-		return Summary{}, fmt.Errorf("analyze: %w", err)
-	}
-	o.Log("seed %-22s %6.1fs", "analyze", time.Since(t).Seconds())
 	if _, err := conn.ExecContext(ctx, `INSERT INTO bench_seed_info (seed, ref, profiles, seeded_at) VALUES ($1, $2, $3, $4)`,
 		o.Seed, o.Ref.String(), o.Profiles, time.Now().UTC()); err != nil {
 		return Summary{}, err
 	}
+	t := time.Now()
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		return Summary{}, fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	o.Log("seed %-22s %6.1fs", "commit", time.Since(t).Seconds())
+	t = time.Now()
+	if _, err := conn.ExecContext(ctx, `ANALYZE`); err != nil {
+		return Summary{}, fmt.Errorf("analyze: %w", err)
+	}
+	o.Log("seed %-22s %6.1fs", "analyze", time.Since(t).Seconds())
 	s := Summary{Seed: o.Seed, Ref: o.Ref, Profiles: o.Profiles, Took: time.Since(start)}
 	s.Counts, err = counts(ctx, conn)
 	return s, err

@@ -2,10 +2,12 @@ package benchseed_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/recert/recert/internal/benchseed"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
@@ -85,5 +87,93 @@ func TestSeedSmallVolume(t *testing.T) {
 	owners, err := benchseed.Owners(ctx, db1, "recert-test")
 	if err != nil || len(owners) != 300 {
 		t.Fatalf("got %d owners (%v), want 300", len(owners), err)
+	}
+}
+
+// The seed runs through the server's DSN, which carries the API's per-connection statement
+// timeout (DB_STATEMENT_TIMEOUT). On a slower machine a seed step outlasts it; the seed is a
+// batch job and must not be cancelled. A trigger makes the earned certifications step last
+// longer than the timeout on any machine.
+func TestSeedOutlivesTheConnectionStatementTimeout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	setup, dsn := pgtest.NewWithDSN(t)
+	if _, err := setup.Exec(`
+CREATE FUNCTION slow_step() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$;
+CREATE TRIGGER slow_step AFTER INSERT ON earned_certifications FOR EACH STATEMENT EXECUTE FUNCTION slow_step();
+-- ALWAYS: the seed's superuser session turns ordinary triggers off (session_replication_role).
+ALTER TABLE earned_certifications ENABLE ALWAYS TRIGGER slow_step`); err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := postgres.WithParams(dsn, map[string]string{"statement_timeout": "1000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	opts := benchseed.Options{Profiles: 50, Seed: 3, Ref: date.MustParse("2021-03-01"), Issuer: "recert-test", Heavy: 1, MergePairs: 1}
+	s, err := benchseed.Seed(ctx, db, opts)
+	if err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	if s.Counts["earned_certifications"] == 0 {
+		t.Fatalf("got %+v, want earned certifications", s.Counts)
+	}
+	// The session's timeout is back for whoever uses the connection next.
+	var timeout string
+	if err := db.Get(&timeout, `SHOW statement_timeout`); err != nil || timeout != "1s" {
+		t.Fatalf("got statement_timeout %q (%v) after the seed, want 1s", timeout, err)
+	}
+}
+
+// A seed that fails half way leaves nothing: the next run starts over and succeeds (seeds
+// used to commit step by step, and every later run then failed on a duplicate key).
+func TestFailedSeedLeavesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.New(t)
+	// A late step fails: the renewals.
+	if _, err := db.Exec(`
+CREATE FUNCTION fail_step() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+CREATE TRIGGER fail_step AFTER INSERT ON renewals FOR EACH STATEMENT EXECUTE FUNCTION fail_step();
+ALTER TABLE renewals ENABLE ALWAYS TRIGGER fail_step`); err != nil {
+		t.Fatal(err)
+	}
+	opts := benchseed.Options{Profiles: 50, Seed: 4, Ref: date.MustParse("2021-03-01"), Issuer: "recert-test", Heavy: 1, MergePairs: 1}
+	if _, err := benchseed.Seed(ctx, db, opts); err == nil {
+		t.Fatal("seed with a failing step: got no error")
+	}
+	var left int
+	if err := db.Get(&left, `SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM earned_certifications)`); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("got %d accounts and earned certifications after a failed seed, want none", left)
+	}
+	if _, err := db.Exec(`DROP TRIGGER fail_step ON renewals`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := benchseed.Seed(ctx, db, opts)
+	if err != nil || s.AlreadyHad || s.Counts["renewals"] == 0 {
+		t.Fatalf("seed after the failure: got %+v, %v; want a complete seed", s, err)
+	}
+}
+
+// A database left half-seeded by a run from before seeds were atomic is reported with a way
+// out, not as a duplicate key.
+func TestPartialSeedIsReported(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	// What the first step of an older, interrupted seed 5 left: profile 1's account.
+	if _, err := db.Exec(`INSERT INTO accounts (id, issuer, subject, kind, created_at)
+VALUES (md5('b5:a:1')::uuid, 'recert-test', 'bench-1', 'PERSONAL', now())`); err != nil {
+		t.Fatal(err)
+	}
+	opts := benchseed.Options{Profiles: 50, Seed: 5, Ref: date.MustParse("2021-03-01"), Issuer: "recert-test", Heavy: 1, MergePairs: 1}
+	if _, err := benchseed.Seed(context.Background(), db, opts); !errors.Is(err, benchseed.ErrPartialSeed) {
+		t.Fatalf("got %v, want ErrPartialSeed", err)
 	}
 }

@@ -109,9 +109,11 @@ func TestHostileDocumentsAreRejectedCheaply(t *testing.T) {
 	env := apitest.New(t)
 	for _, h := range hostileDocuments() {
 		t.Run(h.name, func(t *testing.T) {
+			// The fastest of up to 20 tries must be under 100 ms: a rejection that is
+			// cheap has many chances on a busy machine, one that is not never makes it.
 			var rec *httptest.ResponseRecorder
 			fastest := time.Hour
-			for i := 0; i < 3; i++ {
+			for i := 0; i < 20 && fastest > 100*time.Millisecond; i++ {
 				var d time.Duration
 				rec, d = postBody(env, h.body)
 				fastest = min(fastest, d)

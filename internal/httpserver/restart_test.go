@@ -41,8 +41,9 @@ func moduleRoot(t *testing.T) string {
 }
 
 type outcome struct {
-	code string // "" for success
-	took time.Duration
+	code  string // "" for success
+	start time.Time
+	took  time.Duration
 }
 
 // TestPostgresRestartUnderLoad restarts the database while requests run. Requests during the
@@ -115,7 +116,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		var resp struct{ Errors []apitest.Error }
 		_ = json.Unmarshal(rec.Body.Bytes(), &resp)
-		o := outcome{took: time.Since(start)}
+		o := outcome{start: start, took: time.Since(start)}
 		if len(resp.Errors) > 0 {
 			o.code = resp.Errors[0].Code()
 		} else if !strings.Contains(rec.Body.String(), `"totalCount":23`) {
@@ -154,11 +155,41 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// waitFor polls the clients' outcomes until cond holds: the test waits for events, not
+	// for time to pass, so a busy machine only makes it slower.
+	waitFor := func(what string, cond func(outcomes []outcome) bool) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			mu.Lock()
+			ok := cond(outcomes)
+			mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				close(stop)
+				wg.Wait()
+				t.Fatalf("gave up waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	count := func(outcomes []outcome, after time.Time, code string) int {
+		n := 0
+		for _, o := range outcomes {
+			if o.code == code && !o.start.Before(after) {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor("successes before the outage", func(got []outcome) bool { return count(got, time.Time{}, "") >= 20 })
 	if err := pg.Stop(); err != nil {
 		t.Fatalf("stop PostgreSQL: %v", err)
 	}
-	time.Sleep(700 * time.Millisecond)
+	stopped := time.Now()
+	waitFor("failures during the outage", func(got []outcome) bool { return count(got, stopped, "INTERNAL") >= 20 })
 	if got := ready(); got != http.StatusServiceUnavailable {
 		t.Errorf("readyz during the outage: got %d, want 503", got)
 	}
@@ -167,14 +198,23 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart PostgreSQL: %v", err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for query().code != "" {
 		if time.Now().After(deadline) {
-			t.Fatal("the server did not recover within 15s of PostgreSQL coming back")
+			t.Fatal("the server did not recover within a minute of PostgreSQL coming back")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
+	recovered := time.Now()
+	waitFor("requests after the recovery", func(got []outcome) bool {
+		n := 0
+		for _, o := range got {
+			if !o.start.Before(recovered) {
+				n++
+			}
+		}
+		return n >= 20
+	})
 	close(stop)
 	wg.Wait()
 
@@ -196,15 +236,14 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 			t.Errorf("got outcome %q, want only success or INTERNAL", code)
 		}
 	}
-	if counts["INTERNAL"] == 0 || counts[""] == 0 {
-		t.Errorf("got %v, want failures during the outage and successes around it", counts)
+	// The request deadline is 2s: a request that hung on the dead database would outlast it
+	// by far; the margin covers a busy machine's scheduling, not a hang.
+	if slowest > 6*time.Second {
+		t.Errorf("slowest request took %v, want none far past the 2s request deadline", slowest)
 	}
-	if slowest > 3*time.Second {
-		t.Errorf("slowest request took %v, want none past the 2s request deadline", slowest)
-	}
-	// The last requests before stopping all succeeded.
-	for _, o := range outcomes[max(0, len(outcomes)-20):] {
-		if o.code != "" {
+	// Every request that started once the server had recovered succeeded.
+	for _, o := range outcomes {
+		if !o.start.Before(recovered) && o.code != "" {
 			t.Errorf("after recovery: got %q, want success", o.code)
 		}
 	}
