@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/recert/recert/internal/safe"
 )
@@ -25,6 +24,7 @@ func (s *Server) routes() error {
 	d := s.deps
 	s.metrics = newMetrics(d.Registry, d.DB, s.Store, d.Clock)
 	s.limits = s.newRateLimits()
+	s.clientIPs = newClientIPs(d.Config.Hardening.TrustedProxies, d.Config.Hardening.ClientIPHeader)
 	gql, err := s.graphQL(s.Resolver)
 	if err != nil {
 		return err
@@ -36,7 +36,6 @@ func (s *Server) routes() error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
 	if !d.Config.Production() {
 		mux.Handle("GET /{$}", playground.Handler("Recert", "/graphql"))
 	}
