@@ -40,17 +40,17 @@ type Deps struct {
 	Clock      clock.Clock
 	Verifier   *auth.Verifier
 	Log        *slog.Logger
-	Migrations fs.FS // for /readyz
+	Migrations fs.FS                // for /readyz
 	Registry   *prometheus.Registry // served by AdminHandler at /metrics
 }
 
 // Server is the assembled application: its services and its HTTP handler.
 type Server struct {
-	Resolver *graph.Resolver
-	Store    *postgres.Store
-	handler  http.Handler
-	deps     Deps
-	metrics  *metrics
+	Resolver  *graph.Resolver
+	Store     *postgres.Store
+	handler   http.Handler
+	deps      Deps
+	metrics   *metrics
 	limits    rateLimits
 	clientIPs clientIPs
 	draining  atomic.Bool
