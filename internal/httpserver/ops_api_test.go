@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/recert/recert/internal/apitest"
@@ -280,5 +281,27 @@ func TestReadyzIsCheap(t *testing.T) {
 	}
 	if n := env.Statements() - before; n != 0 {
 		t.Fatalf("5 probes ran %d statements, want 0 (a ping each)", n)
+	}
+
+	// Until the schema is up to date, every probe checks again and fails.
+	files := fstest.MapFS{"9999_future.sql": {Data: []byte("-- +goose Up\nSELECT 1;\n")}}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	behind := apitest.New(t, apitest.WithDeps(func(d *httpserver.Deps) { d.Migrations = files }))
+	for i := 0; i < 2; i++ {
+		rec := httptest.NewRecorder()
+		behind.Server.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("probe %d with a pending migration: got %d, want 503", i+1, rec.Code)
+		}
 	}
 }
