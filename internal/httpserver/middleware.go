@@ -3,6 +3,7 @@ package httpserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -91,15 +92,22 @@ type clientIPs struct {
 	header  realclientip.Strategy // nil when no proxy is trusted
 }
 
-func newClientIPs(trusted []net.IPNet, header string) clientIPs {
+// newClientIPs trusts the given proxies to write the client address to header
+// (X-Forwarded-For when empty, or Forwarded).
+func newClientIPs(trusted []net.IPNet, header string) (clientIPs, error) {
 	c := clientIPs{trusted: trusted}
-	if len(trusted) > 0 {
-		if header == "" {
-			header = "X-Forwarded-For"
-		}
-		c.header = realclientip.Must(realclientip.NewRightmostTrustedRangeStrategy(header, trusted))
+	if len(trusted) == 0 {
+		return c, nil
 	}
-	return c
+	if header == "" {
+		header = "X-Forwarded-For"
+	}
+	strategy, err := realclientip.NewRightmostTrustedRangeStrategy(header, trusted)
+	if err != nil {
+		return c, fmt.Errorf("client address: %w", err)
+	}
+	c.header = strategy
+	return c, nil
 }
 
 // of returns the client address of r.

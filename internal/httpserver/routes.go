@@ -17,14 +17,18 @@ import (
 //
 // Every request: request id and deadline, access log and metrics, panic recovery, security
 // headers, CORS. /graphql then: the HTTP rules of GraphQL over HTTP (method, media types, body
-// cap), the bearer token, the rate limit, fresh dataloaders, and gqlgen (whose extensions check
+// cap), the bearer token (failed ones limited per client address), the rate limit, fresh dataloaders, and gqlgen (whose extensions check
 // the document and only then load the caller's account: a refused request never reaches the
 // database).
 func (s *Server) routes() error {
 	d := s.deps
 	s.metrics = newMetrics(d.Registry, d.DB, s.Store, d.Clock)
 	s.limits = s.newRateLimits()
-	s.clientIPs = newClientIPs(d.Config.Hardening.TrustedProxies, d.Config.Hardening.ClientIPHeader)
+	ips, err := newClientIPs(d.Config.Hardening.TrustedProxies, d.Config.Hardening.ClientIPHeader)
+	if err != nil {
+		return err
+	}
+	s.clientIPs = ips
 	gql, err := s.graphQL(s.Resolver)
 	if err != nil {
 		return err
