@@ -87,6 +87,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.env["APP_ENV"] == "production" {
+		// Production refuses AUTH_HS256_SECRET in its configuration; the test verifier below is
+		// built from Secret regardless, since tests mint their tokens with it.
+		delete(o.env, "AUTH_HS256_SECRET")
+	}
 	db, dsn := pgtest.NewWithDSN(t)
 	var counter *postgres.StatementCounter
 	if o.countStatements {
