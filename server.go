@@ -188,15 +188,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	if cfg.AdminAddr != "" {
-		// pprof on its own loopback listener, never on the API's (config refuses other hosts).
+		// /metrics and pprof on their own loopback listener, never on the API's (config
+		// refuses other hosts).
 		aln, err := net.Listen("tcp", cfg.AdminAddr)
 		if err != nil {
 			return fmt.Errorf("ADMIN_LISTEN_ADDR: %w", err)
 		}
-		admin := &http.Server{Handler: httpserver.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		admin := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = admin.Serve(aln) }()
 		defer admin.Close()
-		log.Info("admin listener (pprof)", "addr", "http://"+cfg.AdminAddr+"/debug/pprof/")
+		log.Info("admin listener (metrics, pprof)", "metrics", "http://"+cfg.AdminAddr+"/metrics",
+			"pprof", "http://"+cfg.AdminAddr+"/debug/pprof/")
 	}
 	go purgeMergeKeys(ctx, srv.Resolver.Merge, log)
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)

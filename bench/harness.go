@@ -158,6 +158,8 @@ func (e *env) childEnv(extra map[string]string) []string {
 		// record phases drive everything from one support or exam-delivery token.
 		"RATE_LIMIT_RPS": "1000000", "RATE_LIMIT_BURST": "1000000",
 		"RATE_LIMIT_SUPPORT_PER_MINUTE": "60000000", "RATE_LIMIT_SUPPORT_BURST": "1000000",
+		"RATE_LIMIT_SUPPORT_READS_PER_MINUTE": "60000000", "RATE_LIMIT_SUPPORT_READS_BURST": "1000000",
+		"RATE_LIMIT_MERGES_PER_MINUTE": "60000000", "RATE_LIMIT_MERGES_BURST": "1000000",
 		"APP_ENV": "development",
 	}
 	for k, v := range extra {

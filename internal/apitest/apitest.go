@@ -81,9 +81,16 @@ func New(t testing.TB, opts ...Option) *Env {
 	o := options{env: map[string]string{
 		"AUTH_HS256_SECRET": Secret, "AUTH_ISSUER": Issuer, "AUTH_AUDIENCE": Audience,
 		"RATE_LIMIT_RPS": "0", "RATE_LIMIT_ANON_RPS": "0", "RATE_LIMIT_SUPPORT_PER_MINUTE": "0",
+		"RATE_LIMIT_SUPPORT_READS_PER_MINUTE": "0", "RATE_LIMIT_MERGES_PER_MINUTE": "0",
+		"RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": "0",
 	}}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.env["APP_ENV"] == "production" {
+		// Production refuses AUTH_HS256_SECRET in its configuration; the test verifier below is
+		// built from Secret regardless, since tests mint their tokens with it.
+		delete(o.env, "AUTH_HS256_SECRET")
 	}
 	db, dsn := pgtest.NewWithDSN(t)
 	var counter *postgres.StatementCounter

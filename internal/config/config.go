@@ -37,7 +37,7 @@ type Config struct {
 	JWKSURL     string        // AUTH_JWKS_URL
 	CORSOrigins []string      // CORS_ORIGINS, comma-separated
 	RequestTime time.Duration // REQUEST_TIMEOUT
-	AdminAddr   string        // ADMIN_LISTEN_ADDR: loopback-only pprof listener; empty turns it off
+	AdminAddr   string        // ADMIN_LISTEN_ADDR: loopback-only /metrics and pprof listener; empty turns it off
 	Hardening   Hardening     // body cap, document and rate limits, timeouts (hardening.go)
 
 	// Renewal reminders (DOMAIN.md "Notifications").
@@ -75,7 +75,7 @@ func Load(env Getenv) (Config, error) {
 		AdminAddr:   get("ADMIN_LISTEN_ADDR", ""),
 	}
 	if c.AdminAddr != "" && !loopback(c.AdminAddr) {
-		return c, fmt.Errorf("ADMIN_LISTEN_ADDR: want a loopback address such as 127.0.0.1:6060 (it serves pprof)")
+		return c, fmt.Errorf("ADMIN_LISTEN_ADDR: want a loopback address such as 127.0.0.1:6060 (it serves /metrics and pprof)")
 	}
 	if s := get("AUTH_HS256_SECRET", ""); s != "" {
 		c.HS256Secret = []byte(s)
@@ -108,6 +108,11 @@ func Load(env Getenv) (Config, error) {
 	switch c.Env {
 	case EnvDevelopment:
 	case EnvProduction:
+		if len(c.HS256Secret) > 0 {
+			// A development secret that leaked (or was copied along with the environment) would
+			// mint any identity, admin included: production accepts JWKS-signed tokens only.
+			return c, errors.New("APP_ENV=production refuses AUTH_HS256_SECRET (HS256 secrets are for development; unset it and use AUTH_JWKS_URL)")
+		}
 		if c.DatabaseURL == "" {
 			return c, errors.New("APP_ENV=production needs DATABASE_URL (the embedded database is for development)")
 		}

@@ -81,3 +81,22 @@ func TestReminderSettings(t *testing.T) {
 		}
 	}
 }
+
+// A development HS256 secret in a production environment would let whoever holds it mint any
+// identity, admin included: production refuses to start with one (issue 11).
+func TestProductionRefusesAnHS256Secret(t *testing.T) {
+	prod := map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://x", "AUTH_JWKS_URL": "https://idp.example/keys",
+		"AUTH_ISSUER": "https://idp.example", "AUTH_AUDIENCE": "recert", "DATA_DIR": t.TempDir()}
+	c, err := Load(env(prod))
+	if err != nil || len(c.HS256Secret) != 0 {
+		t.Fatalf("production with JWKS only: got %v (secret %d bytes), want it accepted without a secret", err, len(c.HS256Secret))
+	}
+	prod["AUTH_HS256_SECRET"] = "a-development-secret-0123456789abcdef"
+	if _, err := Load(env(prod)); err == nil || !strings.Contains(err.Error(), "AUTH_HS256_SECRET") {
+		t.Fatalf("production with AUTH_HS256_SECRET: got %v, want a refusal naming it", err)
+	}
+	// Development keeps accepting it.
+	if c, err := Load(env(map[string]string{"AUTH_HS256_SECRET": prod["AUTH_HS256_SECRET"], "DATA_DIR": t.TempDir()})); err != nil || len(c.HS256Secret) == 0 {
+		t.Fatalf("development: got %v, want the secret loaded", err)
+	}
+}

@@ -2,10 +2,14 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/realclientip/realclientip-go"
 )
 
 // Hardening is the configuration of the production defences (README "Hardening"): body cap,
@@ -17,6 +21,8 @@ type Hardening struct {
 	TrustedDocuments    string        // TRUSTED_DOCUMENTS_FILE: only these documents are accepted
 	AuthRequiredTyp     string        // AUTH_REQUIRED_TYP: the JWT header typ every token must carry
 	RateLimits          RateLimits    // RATE_LIMIT_*
+	TrustedProxies      []net.IPNet   // TRUSTED_PROXIES: peers whose forwarded client address is believed
+	ClientIPHeader      string        // CLIENT_IP_HEADER: X-Forwarded-For (default) or Forwarded
 	DBConnectTimeout    time.Duration // DB_CONNECT_TIMEOUT, default 5s
 	DBStatementTimeout  time.Duration // DB_STATEMENT_TIMEOUT, default 10s
 	DBLockTimeout       time.Duration // DB_LOCK_TIMEOUT, default 3s
@@ -25,16 +31,23 @@ type Hardening struct {
 	ShutdownGracePeriod time.Duration // SHUTDOWN_TIMEOUT: in-flight requests get this long to finish
 }
 
-// RateLimits are token buckets: per authenticated principal, per client IP for anonymous
-// requests, and a tighter one per principal for the support operations. A zero PerSecond turns
-// the general limits off; a zero SupportPerMinute turns the support limit off.
+// RateLimits are token buckets: per authenticated principal, per client address for anonymous
+// requests, per client address for failed authentications, and, per principal, one bucket for
+// the catalog operations, one for staff reads of other people's profiles and one for merges.
+// A zero rate turns its limit off (PerSecond: the principal limit only).
 type RateLimits struct {
-	PerSecond        float64 // RATE_LIMIT_RPS, default 20
-	Burst            int     // RATE_LIMIT_BURST, default 60
-	AnonPerSecond    float64 // RATE_LIMIT_ANON_RPS, default 5
-	AnonBurst        int     // RATE_LIMIT_ANON_BURST, default 30
-	SupportPerMinute float64 // RATE_LIMIT_SUPPORT_PER_MINUTE, default 30
-	SupportBurst     int     // RATE_LIMIT_SUPPORT_BURST, default 10
+	PerSecond             float64 // RATE_LIMIT_RPS, default 20
+	Burst                 int     // RATE_LIMIT_BURST, default 60
+	AnonPerSecond         float64 // RATE_LIMIT_ANON_RPS, default 5
+	AnonBurst             int     // RATE_LIMIT_ANON_BURST, default 30
+	SupportPerMinute      float64 // RATE_LIMIT_SUPPORT_PER_MINUTE, default 30 (catalog operations)
+	SupportBurst          int     // RATE_LIMIT_SUPPORT_BURST, default 10
+	SupportReadsPerMinute float64 // RATE_LIMIT_SUPPORT_READS_PER_MINUTE, default 120
+	SupportReadsBurst     int     // RATE_LIMIT_SUPPORT_READS_BURST, default 60
+	MergesPerMinute       float64 // RATE_LIMIT_MERGES_PER_MINUTE, default 120
+	MergesBurst           int     // RATE_LIMIT_MERGES_BURST, default 50
+	AuthFailuresPerMinute float64 // RATE_LIMIT_AUTH_FAILURES_PER_MINUTE, default 30
+	AuthFailuresBurst     int     // RATE_LIMIT_AUTH_FAILURES_BURST, default 10
 }
 
 // loadHardening reads the Hardening variables into c.
@@ -76,6 +89,15 @@ func loadHardening(get func(k, def string) string, c *Config) error {
 	num("RATE_LIMIT_ANON_BURST", "30", &rl.AnonBurst)
 	rate("RATE_LIMIT_SUPPORT_PER_MINUTE", "30", &rl.SupportPerMinute)
 	num("RATE_LIMIT_SUPPORT_BURST", "10", &rl.SupportBurst)
+	rate("RATE_LIMIT_SUPPORT_READS_PER_MINUTE", "120", &rl.SupportReadsPerMinute)
+	num("RATE_LIMIT_SUPPORT_READS_BURST", "60", &rl.SupportReadsBurst)
+	rate("RATE_LIMIT_MERGES_PER_MINUTE", "120", &rl.MergesPerMinute)
+	num("RATE_LIMIT_MERGES_BURST", "50", &rl.MergesBurst)
+	rate("RATE_LIMIT_AUTH_FAILURES_PER_MINUTE", "30", &rl.AuthFailuresPerMinute)
+	num("RATE_LIMIT_AUTH_FAILURES_BURST", "10", &rl.AuthFailuresBurst)
+	if err := loadProxies(get, h); err != nil {
+		errs = append(errs, err.Error())
+	}
 	dur("DB_CONNECT_TIMEOUT", "5s", &h.DBConnectTimeout)
 	dur("DB_STATEMENT_TIMEOUT", "10s", &h.DBStatementTimeout)
 	dur("DB_LOCK_TIMEOUT", "3s", &h.DBLockTimeout)
@@ -93,6 +115,33 @@ func loadHardening(get func(k, def string) string, c *Config) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
+	return nil
+}
+
+// loadProxies reads TRUSTED_PROXIES, a comma-separated list of CIDR ranges or single
+// addresses, and CLIENT_IP_HEADER. A range covering every address (0.0.0.0/0, ::/0) is refused:
+// it would let any client choose the address it is rate-limited under.
+func loadProxies(get func(k, def string) string, h *Hardening) error {
+	h.ClientIPHeader = http.CanonicalHeaderKey(get("CLIENT_IP_HEADER", "X-Forwarded-For"))
+	if h.ClientIPHeader != "X-Forwarded-For" && h.ClientIPHeader != "Forwarded" {
+		return fmt.Errorf("CLIENT_IP_HEADER: want X-Forwarded-For or Forwarded")
+	}
+	var list []string
+	for _, p := range strings.Split(get("TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			list = append(list, p)
+		}
+	}
+	nets, err := realclientip.AddressesAndRangesToIPNets(list...)
+	if err != nil {
+		return fmt.Errorf("TRUSTED_PROXIES: want comma-separated CIDR ranges or addresses such as 10.0.0.0/8 (%v)", err)
+	}
+	for _, n := range nets {
+		if ones, _ := n.Mask.Size(); ones == 0 {
+			return fmt.Errorf("TRUSTED_PROXIES: %s trusts every address; list the proxies' ranges", n.String())
+		}
+	}
+	h.TrustedProxies = nets
 	return nil
 }
 

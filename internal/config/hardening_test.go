@@ -53,3 +53,38 @@ func TestHardeningRefusals(t *testing.T) {
 		t.Fatalf("got %v %v", c.CORSOrigins, err)
 	}
 }
+
+func TestRateLimitDefaultsAndTrustedProxies(t *testing.T) {
+	c, err := loadWith(t, map[string]string{"DATA_DIR": t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := c.Hardening.RateLimits
+	if rl.SupportReadsPerMinute != 120 || rl.SupportReadsBurst != 60 || rl.MergesPerMinute != 120 || rl.MergesBurst != 50 ||
+		rl.AuthFailuresPerMinute != 30 || rl.AuthFailuresBurst != 10 || rl.SupportPerMinute != 30 || rl.SupportBurst != 10 {
+		t.Fatalf("got %+v", rl)
+	}
+	if len(c.Hardening.TrustedProxies) != 0 || c.Hardening.ClientIPHeader != "X-Forwarded-For" {
+		t.Fatalf("got proxies %v header %q, want none and X-Forwarded-For", c.Hardening.TrustedProxies, c.Hardening.ClientIPHeader)
+	}
+	c, err = loadWith(t, map[string]string{"DATA_DIR": t.TempDir(), "TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.10,2001:db8::/32", "CLIENT_IP_HEADER": "forwarded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range c.Hardening.TrustedProxies {
+		got = append(got, n.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.10/32 2001:db8::/32" || c.Hardening.ClientIPHeader != "Forwarded" {
+		t.Fatalf("got %v %q", got, c.Hardening.ClientIPHeader)
+	}
+	for _, bad := range []map[string]string{
+		{"TRUSTED_PROXIES": "10.0.0.0/33"}, {"TRUSTED_PROXIES": "proxy.internal"}, {"TRUSTED_PROXIES": "0.0.0.0/0"},
+		{"TRUSTED_PROXIES": "::/0"}, {"CLIENT_IP_HEADER": "X-Real-IP"}, {"RATE_LIMIT_MERGES_BURST": "-1"},
+	} {
+		bad["DATA_DIR"] = t.TempDir()
+		if _, err := loadWith(t, bad); err == nil {
+			t.Errorf("%v: got no error, want one", bad)
+		}
+	}
+}

@@ -3,23 +3,27 @@ package httpserver_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/recert/recert/internal/apitest"
-	"github.com/recert/recert/internal/httpserver"
 )
 
-// pprof answers on the admin handler only, never on the API's handler.
-func TestPprofOnlyOnAdminHandler(t *testing.T) {
-	rec := httptest.NewRecorder()
-	httpserver.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("admin /debug/pprof/: got %d, want 200", rec.Code)
-	}
+// /metrics and pprof answer on the admin handler only, never on the API's handler: metrics
+// name operations and error rates and each scrape queries the database (issue 11 point 12).
+func TestMetricsAndPprofOnlyOnAdminHandler(t *testing.T) {
 	env := apitest.New(t)
-	rec = httptest.NewRecorder()
-	env.Server.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
-	if rec.Code != http.StatusNotFound {
-		t.Fatalf("API /debug/pprof/: got %d, want 404", rec.Code)
+	env.MustDo(apitest.Anonymous, `{ certifications(first: 1) { totalCount } }`, nil, nil)
+	for path, want := range map[string]string{"/debug/pprof/": "goroutine", "/metrics": "recert_graphql_operations_total"} {
+		rec := httptest.NewRecorder()
+		env.Server.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("admin %s: got %d, want 200 with %s", path, rec.Code, want)
+		}
+		rec = httptest.NewRecorder()
+		env.Server.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("API %s: got %d, want 404", path, rec.Code)
+		}
 	}
 }

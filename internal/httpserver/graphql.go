@@ -17,29 +17,49 @@ import (
 	"github.com/recert/recert/internal/ratelimit"
 )
 
-// SupportOperations are the root fields that act on other people's data or the catalog. They
-// get a tighter rate limit per caller (RATE_LIMIT_SUPPORT_*), one token per occurrence.
-var SupportOperations = []string{
-	"mergeCertificationProfiles", "previewCertificationProfileMerge", "searchCertificationProfiles",
-	"upsertExam", "upsertCertification", "publishRenewalAssessment",
-}
+// The root fields with a bucket of their own per caller, besides the general limit. Each
+// occurrence in a document takes one token (aliases cannot multiply them), before anything runs.
+var (
+	// CatalogOperations change the catalog (RATE_LIMIT_SUPPORT_*).
+	CatalogOperations = []string{"upsertExam", "upsertCertification", "publishRenewalAssessment"}
+	// MergeOperations preview and perform merges (RATE_LIMIT_MERGES_*): a separate bucket, so a
+	// de-duplication tool can run a batch without being held back by its own reads.
+	MergeOperations = []string{"mergeCertificationProfiles", "previewCertificationProfileMerge"}
+	// SupportReads look profiles up by key (RATE_LIMIT_SUPPORT_READS_*). MCIDs are sequential,
+	// so a staff token walking certificationProfile(mcid) or node(id) would enumerate every
+	// learner: these count for support and admin tokens (a learner reading their own profile
+	// does not), searchCertificationProfiles for every caller.
+	SupportReads = []string{"certificationProfile", "node", "searchCertificationProfiles"}
+)
+
+// staffOnlyReads are the SupportReads charged whoever the caller is.
+var staffOnlyReads = []string{"searchCertificationProfiles"}
 
 // rateLimits are the server's token buckets; a nil one is off.
 type rateLimits struct {
-	principal, anonymous, support *ratelimit.Limiter
+	principal, anonymous, authFailures *ratelimit.Limiter
+	catalog, supportReads, merges      *ratelimit.Limiter
 }
 
 func (s *Server) newRateLimits() rateLimits {
 	c := s.deps.Config.Hardening.RateLimits
-	var l rateLimits
+	perMinute := func(n float64, burst int) *ratelimit.Limiter {
+		if n <= 0 {
+			return nil
+		}
+		return ratelimit.New(n/60, burst, 0, s.deps.Clock)
+	}
+	l := rateLimits{
+		authFailures: perMinute(c.AuthFailuresPerMinute, c.AuthFailuresBurst),
+		catalog:      perMinute(c.SupportPerMinute, c.SupportBurst),
+		supportReads: perMinute(c.SupportReadsPerMinute, c.SupportReadsBurst),
+		merges:       perMinute(c.MergesPerMinute, c.MergesBurst),
+	}
 	if c.PerSecond > 0 {
 		l.principal = ratelimit.New(c.PerSecond, c.Burst, 0, s.deps.Clock)
 	}
 	if c.AnonPerSecond > 0 {
 		l.anonymous = ratelimit.New(c.AnonPerSecond, c.AnonBurst, 0, s.deps.Clock)
-	}
-	if c.SupportPerMinute > 0 {
-		l.support = ratelimit.New(c.SupportPerMinute/60, c.SupportBurst, 0, s.deps.Clock)
 	}
 	return l
 }
@@ -149,36 +169,47 @@ func rootFields(set ast.SelectionSet, seen map[string]bool, out []string) []stri
 	return out
 }
 
-// supportLimit takes one token of the caller's support bucket per support operation the
-// document selects, before anything runs. Codes: RATE_LIMITED (with retryAt).
+// supportLimit takes, before anything runs, one token per occurrence of a root field of
+// CatalogOperations, MergeOperations and SupportReads from the caller's bucket for it.
+// Codes: RATE_LIMITED (with retryAt).
 type supportLimit struct{ s *Server }
 
 func (supportLimit) ExtensionName() string                   { return "RecertSupportLimit" }
 func (supportLimit) Validate(graphql.ExecutableSchema) error { return nil }
 func (l supportLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	lim := l.s.limits.support
-	if lim == nil {
-		return nil
-	}
-	n := 0
+	p := auth.PrincipalFrom(ctx)
+	staff := p.HasRole(auth.RoleSupport) || p.HasRole(auth.RoleAdmin)
+	var catalog, merges, reads int
 	for _, f := range rootFields(oc.Operation.SelectionSet, map[string]bool{}, nil) {
-		if slices.Contains(SupportOperations, f) {
-			n++
+		switch {
+		case slices.Contains(CatalogOperations, f):
+			catalog++
+		case slices.Contains(MergeOperations, f):
+			merges++
+		case slices.Contains(SupportReads, f) && (staff || slices.Contains(staffOnlyReads, f)):
+			reads++
 		}
 	}
-	if n == 0 {
-		return nil
-	}
 	key := "ip:unknown"
-	if p := auth.PrincipalFrom(ctx); p != nil {
+	if p != nil {
 		key = "p:" + p.Identity()
 	} else if ip, ok := ctx.Value(clientIPKey{}).(string); ok {
 		key = "ip:" + ip
 	}
-	if ok, retryAt := lim.Allow(key, n); !ok {
-		l.s.metrics.rateLimited.WithLabelValues("support").Inc()
-		err := rateLimitError(retryAt)
-		return &gqlerror.Error{Err: err, Message: err.Message}
+	lims := l.s.limits
+	for _, b := range []struct {
+		lim   *ratelimit.Limiter
+		n     int
+		label string
+	}{{lims.catalog, catalog, "support"}, {lims.merges, merges, "merges"}, {lims.supportReads, reads, "support_reads"}} {
+		if b.lim == nil || b.n == 0 {
+			continue
+		}
+		if ok, retryAt := b.lim.Allow(key, b.n); !ok {
+			l.s.metrics.rateLimited.WithLabelValues(b.label).Inc()
+			err := rateLimitError(retryAt)
+			return &gqlerror.Error{Err: err, Message: err.Message}
+		}
 	}
 	return nil
 }

@@ -1,5 +1,6 @@
 // Package httpserver builds the HTTP handler: routes, middleware (request id, body cap,
-// authentication, dataloaders, recovery), /healthz, /readyz, /metrics and GraphiQL. The same
+// authentication, dataloaders, recovery), /healthz, /readyz and GraphiQL; /metrics and pprof
+// are on the admin handler. The same
 // constructor serves server.go and the API tests.
 package httpserver
 
@@ -39,19 +40,21 @@ type Deps struct {
 	Clock      clock.Clock
 	Verifier   *auth.Verifier
 	Log        *slog.Logger
-	Migrations fs.FS // for /readyz
-	Registry   *prometheus.Registry
+	Migrations fs.FS                // for /readyz
+	Registry   *prometheus.Registry // served by AdminHandler at /metrics
 }
 
 // Server is the assembled application: its services and its HTTP handler.
 type Server struct {
-	Resolver *graph.Resolver
-	Store    *postgres.Store
-	handler  http.Handler
-	deps     Deps
-	metrics  *metrics
-	limits   rateLimits
-	draining atomic.Bool
+	Resolver  *graph.Resolver
+	Store     *postgres.Store
+	handler   http.Handler
+	deps      Deps
+	metrics   *metrics
+	limits    rateLimits
+	clientIPs clientIPs
+	draining  atomic.Bool
+	migrated  atomic.Bool // set once /readyz has seen no pending migration
 }
 
 // New assembles services, resolvers and routes.
@@ -83,7 +86,7 @@ func New(d Deps) (*Server, error) {
 	return s, s.routes()
 }
 
-// Registry returns the Prometheus registry /metrics serves, for other parts of the process
+// Registry returns the Prometheus registry the admin /metrics serves, for other parts of the process
 // (the reminder worker) to register their metrics on.
 func (s *Server) Registry() *prometheus.Registry { return s.deps.Registry }
 
@@ -143,6 +146,10 @@ func (s *Server) withLoaders(next http.Handler) http.Handler {
 	})
 }
 
+// ready answers /readyz: 503 while draining, when the database does not answer a ping, or
+// while migrations are pending. Migrations are applied at start and never undone, so once the
+// schema has been seen up to date only the ping remains: a probe costs one round trip and
+// reads no table.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
@@ -154,12 +161,13 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 		return
 	}
-	if s.deps.Migrations != nil {
+	if s.deps.Migrations != nil && !s.migrated.Load() {
 		n, err := postgres.Pending(ctx, s.deps.DB.DB, s.deps.Migrations)
 		if err != nil || n > 0 {
 			http.Error(w, "database not migrated", http.StatusServiceUnavailable)
 			return
 		}
+		s.migrated.Store(true)
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("ready\n"))

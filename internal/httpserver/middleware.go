@@ -3,6 +3,7 @@ package httpserver
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/realclientip/realclientip-go"
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
@@ -29,9 +32,23 @@ func (s *Server) maxBody() int64 {
 // authenticate verifies the bearer token of the Authorization header, if any: tokens are read
 // from that header only, never from the URL or a cookie. No token means anonymous; an invalid
 // token refuses the whole request with 401 and WWW-Authenticate (RFC 6750), without quoting it.
+// Failed authentications are counted per client address (RATE_LIMIT_AUTH_FAILURES_*): while an
+// address has none left, its requests carrying a credential are refused with RATE_LIMITED
+// before the token is even parsed, so guessing and junk-token floods are throttled.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := s.clientIP(r)
+		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
 		raw, ok, err := auth.BearerToken(r.Header)
+		failures := s.limits.authFailures
+		if failures != nil && (ok || err != nil) {
+			if exhausted, retryAt := failures.Exhausted("ip:" + ip); exhausted {
+				s.metrics.rateLimited.WithLabelValues("auth_failures").Inc()
+				w.Header().Set("Retry-After", retryAfter(retryAt, s.deps.Clock.Now()))
+				writeError(w, http.StatusTooManyRequests, rateLimitError(retryAt), r)
+				return
+			}
+		}
 		if err == nil && ok {
 			var p *auth.Principal
 			if p, err = s.deps.Verifier.Verify(r.Context(), raw); err == nil {
@@ -44,6 +61,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				writeError(w, http.StatusInternalServerError, apperr.E(apperr.Internal, "internal error"), r)
 				return
 			}
+			if failures != nil {
+				failures.Allow("ip:"+ip, 1)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, err, r)
 			return
@@ -53,31 +73,78 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
-// rateKey identifies the caller for rate limits: the principal, or the client IP when anonymous.
+// rateKey identifies the caller for rate limits: the principal, or the client address when
+// anonymous.
 func rateKey(r *http.Request) (key string, anonymous bool) {
 	if p := auth.PrincipalFrom(r.Context()); p != nil {
 		return "p:" + p.Identity(), false
 	}
-	return "ip:" + clientIP(r), true
+	ip, _ := r.Context().Value(clientIPKey{}).(string)
+	return "ip:" + ip, true
 }
 
-// clientIP is the peer address of the connection. Forwarded headers are not trusted: behind a
-// proxy, the proxy must enforce per-client limits or the listener must see client addresses.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIPs resolves the client address of a request: the connection's peer, unless the peer
+// is one of TRUSTED_PROXIES; then the right-most address of CLIENT_IP_HEADER (X-Forwarded-For
+// or Forwarded for=) that is not itself a trusted proxy, since everything left of it was
+// written by the client and may be forged. A header from an untrusted peer is ignored.
+type clientIPs struct {
+	trusted []net.IPNet
+	header  realclientip.Strategy // nil when no proxy is trusted
+}
+
+// newClientIPs trusts the given proxies to write the client address to header
+// (X-Forwarded-For when empty, or Forwarded).
+func newClientIPs(trusted []net.IPNet, header string) (clientIPs, error) {
+	c := clientIPs{trusted: trusted}
+	if len(trusted) == 0 {
+		return c, nil
+	}
+	if header == "" {
+		header = "X-Forwarded-For"
+	}
+	strategy, err := realclientip.NewRightmostTrustedRangeStrategy(header, trusted)
 	if err != nil {
+		return c, fmt.Errorf("client address: %w", err)
+	}
+	c.header = strategy
+	return c, nil
+}
+
+// of returns the client address of r.
+func (c clientIPs) of(r *http.Request) string {
+	peer := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
+	if peer == "" {
 		return r.RemoteAddr
 	}
-	return host
+	if c.header == nil || !c.isTrusted(peer) {
+		return peer
+	}
+	if ip := c.header.ClientIP(r.Header, r.RemoteAddr); ip != "" {
+		return ip
+	}
+	// No usable forwarded address (none, all of them trusted, or malformed): the proxy itself.
+	return peer
 }
 
-// limitRate applies the general per-principal (per-IP for anonymous) rate limit before the
+func (c clientIPs) isTrusted(addr string) bool {
+	ip := net.ParseIP(addr)
+	for _, n := range c.trusted {
+		if ip != nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP is the client address of r (see clientIPs).
+func (s *Server) clientIP(r *http.Request) string { return s.clientIPs.of(r) }
+
+// limitRate applies the general per-principal (per client address for anonymous) rate limit before the
 // request body is parsed as GraphQL. Refusals are 429 with Retry-After and RATE_LIMITED with
 // extensions.retryAt.
 func (s *Server) limitRate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, anon := rateKey(r)
-		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, clientIP(r)))
 		lim := s.limits.principal
 		if anon {
 			lim = s.limits.anonymous
@@ -228,7 +295,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.String("route", route),
 			slog.Int("status", sw.status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("remote_ip", clientIP(r)),
+			slog.String("remote_ip", s.clientIP(r)),
 		}
 		if ri.principal != "" {
 			attrs = append(attrs, slog.String("principal", ri.principal))

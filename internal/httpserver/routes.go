@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/recert/recert/internal/safe"
 )
@@ -18,13 +17,18 @@ import (
 //
 // Every request: request id and deadline, access log and metrics, panic recovery, security
 // headers, CORS. /graphql then: the HTTP rules of GraphQL over HTTP (method, media types, body
-// cap), the bearer token, the rate limit, fresh dataloaders, and gqlgen (whose extensions check
+// cap), the bearer token (failed ones limited per client address), the rate limit, fresh dataloaders, and gqlgen (whose extensions check
 // the document and only then load the caller's account: a refused request never reaches the
 // database).
 func (s *Server) routes() error {
 	d := s.deps
 	s.metrics = newMetrics(d.Registry, d.DB, s.Store, d.Clock)
 	s.limits = s.newRateLimits()
+	ips, err := newClientIPs(d.Config.Hardening.TrustedProxies, d.Config.Hardening.ClientIPHeader)
+	if err != nil {
+		return err
+	}
+	s.clientIPs = ips
 	gql, err := s.graphQL(s.Resolver)
 	if err != nil {
 		return err
@@ -36,7 +40,6 @@ func (s *Server) routes() error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{}))
 	if !d.Config.Production() {
 		mux.Handle("GET /{$}", playground.Handler("Recert", "/graphql"))
 	}

@@ -6,3 +6,6 @@ func (s *Store) PreparedCount() int {
 	defer s.stmts.mu.RUnlock()
 	return len(s.stmts.m)
 }
+
+// OutboxStatsQuery is the query behind OutboxStats, for plan checks.
+const OutboxStatsQuery = outboxStatsQuery

@@ -9,13 +9,16 @@ import (
 	"time"
 )
 
-// OutboxStats counts the reminders not yet sent, and those of them whose next attempt is due
-// at now, for the /metrics endpoint.
+// OutboxStats counts the reminders still to send (neither sent nor cancelled), and those of
+// them whose next attempt is due at now, for the /metrics endpoint.
 type OutboxStats struct{ Pending, Due int }
 
+// outboxStatsQuery repeats the predicate of the partial index notifications_pending_idx
+// (migration 0012), so it reads that small index only, never the table's history of sent and
+// cancelled reminders.
 const outboxStatsQuery = `
 SELECT count(*) AS pending, count(*) FILTER (WHERE next_attempt_at <= $1) AS due
-FROM notifications WHERE sent_at IS NULL`
+FROM notifications WHERE sent_at IS NULL AND cancelled_at IS NULL`
 
 // OutboxStats reads the outbox counts.
 func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, error) {

@@ -62,6 +62,27 @@ func (l *Limiter) Allow(key string, n int) (ok bool, retryAt time.Time) {
 	return true, time.Time{}
 }
 
+// Exhausted reports, without taking anything, whether key's bucket lacks a whole token, and
+// if so the instant (rounded up to the second) at which it will have one. A key without a
+// bucket has a full one.
+func (l *Limiter) Exhausted(key string) (bool, time.Time) {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, found := l.keys.Get(key)
+	if !found {
+		return false, time.Time{}
+	}
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return false, time.Time{}
+	}
+	if l.limit <= 0 {
+		return true, ceilSecond(now.Add(time.Hour))
+	}
+	return true, ceilSecond(now.Add(time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))))
+}
+
 // Len returns the number of buckets held.
 func (l *Limiter) Len() int {
 	l.mu.Lock()

@@ -68,3 +68,27 @@ func TestMemoryIsBounded(t *testing.T) {
 		t.Fatal("evicted idle key refused")
 	}
 }
+
+func TestExhaustedPeeksWithoutTaking(t *testing.T) {
+	clk := clock.NewSettable(t0)
+	l := New(0.5, 2, 0, clk) // one token every 2 seconds
+	if ex, _ := l.Exhausted("k"); ex {
+		t.Fatal("unknown key: exhausted, want a full bucket")
+	}
+	l.Allow("k", 1)
+	if ex, _ := l.Exhausted("k"); ex {
+		t.Fatal("one token left: exhausted")
+	}
+	if ex, _ := l.Exhausted("k"); ex {
+		t.Fatal("peeking took a token")
+	}
+	l.Allow("k", 1)
+	ex, at := l.Exhausted("k")
+	if !ex || !at.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("empty bucket: got %v until %v, want exhausted until %v", ex, at, t0.Add(2*time.Second))
+	}
+	clk.Advance(2 * time.Second)
+	if ex, _ := l.Exhausted("k"); ex {
+		t.Fatal("after a refill: still exhausted")
+	}
+}
