@@ -708,8 +708,8 @@ func TestCreateWaitsForALinkInProgress(t *testing.T) {
 	pid := profileUUID(t, env, p.MCID)
 
 	held, release, done := holdAccountLock(t, env, account, func(tx *sqlx.Tx) error {
-		_, err := tx.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at) VALUES ($1, $2, $3)`,
-			lp, pid, env.Clock.Now())
+		_, err := tx.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+SELECT $1, p.id, p.account_id, $3 FROM certification_profiles p WHERE p.id = $2`, lp, pid, env.Clock.Now())
 		return err
 	})
 	<-held

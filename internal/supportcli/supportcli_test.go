@@ -230,8 +230,8 @@ func TestMergeStopsOnALinkConflict(t *testing.T) {
 		p   profile
 	}{{"lc-s", surv}, {"lc-d", dup}} {
 		s.env.MustDo(apitest.Learner(p.sub), `{ viewer { learnProfile { id } } }`, nil, nil)
-		s.exec(t, `INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at)
-SELECT l.id, p.id, $3 FROM learn_profiles l JOIN accounts a ON a.id = l.account_id, certification_profiles p
+		s.exec(t, `INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+SELECT l.id, p.id, p.account_id, $3 FROM learn_profiles l JOIN accounts a ON a.id = l.account_id, certification_profiles p
 WHERE a.subject = $1 AND p.mcid = $2`, p.sub, p.p.MCID, s.env.Clock.Now())
 	}
 	out, err := s.run(t, "yes\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person")
