@@ -78,10 +78,12 @@ func TestConcurrentConflictingLinksLeaveOneRow(t *testing.T) {
 		links []certprofile.Link
 		want  apperr.Code
 	}{
+		// An account has one Learn profile, so a second Learn profile for one certification
+		// profile is always another account's: the account foreign key refuses it.
 		{"two Learn profiles for one certification profile", []certprofile.Link{
 			{LearnProfileID: lp1, CertificationProfileID: p1, LinkedAt: at},
 			{LearnProfileID: lp2, CertificationProfileID: p1, LinkedAt: at},
-		}, apperr.CertificationProfileAlreadyLinked},
+		}, apperr.AccountMismatch},
 		{"one Learn profile for two certification profiles", []certprofile.Link{
 			{LearnProfileID: lp1, CertificationProfileID: p1, LinkedAt: at},
 			{LearnProfileID: lp1, CertificationProfileID: p2, LinkedAt: at},
