@@ -39,12 +39,17 @@ VALUES ($1, $2, $3, $4)`, lp, p, account, at)
 			t.Fatalf("%s: got %v (constraint %q), want refused by %s", what, err, got, constraint)
 		}
 	}
+	// Written as before 0013 (no account): refused, since the row must name its account.
+	if _, err := db.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at) VALUES ($1, $2, $3)`,
+		lpB, pA, at); err == nil {
+		t.Fatal("a link from B's Learn profile to A's profile was stored")
+	}
 	// Another account's Learn profile, whichever account the row names.
 	refused("B's Learn profile to A's profile, row says A", insert(lpB, pA, a), "profile_links_learn_profile_account_fkey")
 	refused("B's Learn profile to A's profile, row says B", insert(lpB, pA, b), "profile_links_certification_profile_account_fkey")
 	// A row naming a third account matches neither side.
 	refused("row naming the wrong account", insert(lpA, pA, b), "profile_links_learn_profile_account_fkey")
-	// A row not naming an account at all.
+	// A row not naming an account at all, even within one account.
 	_, err := db.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at) VALUES ($1, $2, $3)`, lpA, pA, at)
 	if err == nil || !strings.Contains(err.Error(), "account_id") {
 		t.Fatalf("a row without its account: got %v, want a not-null violation", err)

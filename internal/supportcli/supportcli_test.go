@@ -242,7 +242,12 @@ WHERE a.subject = $1 AND p.mcid = $2`, p.sub, p.p.MCID, s.env.Clock.Now())
 	if got := s.status(t, dup); got != "ACTIVE" {
 		t.Fatalf("got %s, want ACTIVE", got)
 	}
-	if _, err := s.run(t, "y\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person", "--keep", "duplicate"); err != nil {
+	// The two profiles belong to two accounts: the duplicate's Learn profile cannot be kept.
+	if _, err := s.run(t, "y\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person", "--keep", "duplicate"); err == nil ||
+		!strings.Contains(err.Error(), "ACCOUNT_MISMATCH") {
+		t.Fatalf("got %v, want ACCOUNT_MISMATCH", err)
+	}
+	if _, err := s.run(t, "y\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person", "--keep", "survivor"); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.status(t, dup); got != "MERGED" {
