@@ -162,18 +162,18 @@ func (s *Service) PreviewMerge(ctx context.Context, p *auth.Principal, survivorI
 // Merge merges the duplicate into the survivor in one transaction (DOMAIN.md "Merging"):
 // everything of the duplicate moves, nothing is deleted but a Learn profile connection the
 // request chose to give up or one that cannot move because its Learn profile belongs to
-// another account than the survivor (both kept in the audit event), the same certification held on both
-// sides keeps the later expiry current, the duplicate becomes MERGED into the survivor, and
-// an audit event and a merges row are written. Both profiles are locked in ascending id order
-// and re-checked under the lock, so racing merges never deadlock or form a cycle.
+// another account than the survivor (both kept in the audit event), the same certification
+// held on both sides keeps the later expiry current, the duplicate becomes MERGED into the
+// survivor, and an audit event and a merges row are written. Both profiles are locked in
+// ascending id order and re-checked under the lock, so racing merges never deadlock or form a
+// cycle.
 //
 // The idempotency key is claimed in the same transaction: the same key with the same request
 // by the same actor returns the stored response (even after the profiles changed, and to
 // concurrent requests, which wait for the first); with a different request, or from another
-// actor, it is IDEMPOTENCY_KEY_REUSED. Keys are
-// kept for KeyRetention. A refused request stores nothing under its key, so it can be retried
-// once the cause is fixed. Every refusal is itself audited (ActionMergeRefused), in its own
-// transaction.
+// actor, it is IDEMPOTENCY_KEY_REUSED. Keys are kept for KeyRetention. A refused request
+// stores nothing under its key, so it can be retried once the cause is fixed. Every refusal
+// is itself audited (ActionMergeRefused), in its own transaction.
 //
 // Codes: UNAUTHENTICATED, FORBIDDEN (not support), BAD_USER_INPUT (blank reason, empty key),
 // MERGE_SAME_PROFILE, NOT_FOUND, PROFILE_ALREADY_MERGED, MERGE_LINK_CONFLICT, ACCOUNT_MISMATCH
