@@ -335,8 +335,8 @@ SELECT pg_temp.u('cp:' || i),
        'ACTIVE', a.created_at + interval '1 hour'
 FROM generate_series(1, {{profiles}} + {{dups}}) i JOIN accounts a ON a.id = pg_temp.u('a:' || i)`},
 	{"profile links", `
-INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at)
-SELECT pg_temp.u('lp:' || i), pg_temp.u('cp:' || i),
+INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+SELECT pg_temp.u('lp:' || i), pg_temp.u('cp:' || i), pg_temp.u('a:' || i),
        ({{ref}} - 1100)::timestamptz + make_interval(secs => 31536000 + pg_temp.h('lt:' || i) % 31536000)
 FROM generate_series(1, {{profiles}} + {{dups}}) i
 WHERE pg_temp.h('lk:' || i) % 10 < 7`},

@@ -67,8 +67,9 @@ cp AS (
   SELECT pg_temp.u('mp:' || $1 || ':' || right(subject, 1)), id, display_name, email, 'ACTIVE', created_at FROM acc
   RETURNING id, mcid, account_id),
 link AS (
-  INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at)
-  SELECT pg_temp.u('ml:' || $1 || ':s'), pg_temp.u('mp:' || $1 || ':s'), $2::date - 800 RETURNING 1)
+  INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+  SELECT pg_temp.u('ml:' || $1 || ':s'), pg_temp.u('mp:' || $1 || ':s'), pg_temp.u('ma:' || $1 || ':s'), $2::date - 800
+  RETURNING 1)
 SELECT (SELECT id FROM cp WHERE id = pg_temp.u('mp:' || $1 || ':s')) AS survivor_id,
        (SELECT id FROM cp WHERE id = pg_temp.u('mp:' || $1 || ':d')) AS duplicate_id,
        (SELECT mcid FROM cp WHERE id = pg_temp.u('mp:' || $1 || ':s')) AS survivor_mcid,
@@ -197,8 +198,9 @@ cp AS (
 SELECT (SELECT count(*) FROM cp) + 0 * (SELECT count(*) FROM acc) + 0 * (SELECT count(*) FROM lp)`
 
 const topUpLinksSQL = `
-INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at)
-SELECT pg_temp.u('rl:' || i), pg_temp.u('rp:' || i), $2::date - 800 FROM generate_series($1 + 1, $1 + $3) i`
+INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+SELECT pg_temp.u('rl:' || i), pg_temp.u('rp:' || i), pg_temp.u('ra:' || i), $2::date - 800
+FROM generate_series($1 + 1, $1 + $3) i`
 
 const topUpEarnedSQL = `
 INSERT INTO earned_certifications (id, profile_id, certification_id, earned_on, expires_on, created_at)

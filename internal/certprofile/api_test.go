@@ -455,38 +455,30 @@ func TestLinkRefusesAnAccountWithSeveralActiveProfiles(t *testing.T) {
 	}
 }
 
-func TestLinkRefusesWhenEitherSideIsConnectedElsewhere(t *testing.T) {
+// TestAConnectionAcrossAccountsCannotExist: a profile connected to another account's Learn
+// profile used to be reachable through a merge, and the link rules then had to cope with it
+// (CERTIFICATION_PROFILE_ALREADY_LINKED for its owner, LEARN_PROFILE_ALREADY_LINKED for the
+// other). The database now refuses that state outright, whichever account the row names, so
+// each person can always connect their own profile.
+func TestAConnectionAcrossAccountsCannotExist(t *testing.T) {
 	env := apitest.New(t)
 	alice, bob := apitest.Learner("alice"), apitest.Learner("bob")
 	pa := create(t, env, alice, "Alice", "alice@example.com")
 	pb := create(t, env, bob, "Bob", "bob@example.com")
-	_, bobLP := accountOf(t, env, "bob")
-
-	// After a merge across accounts a profile can be connected to another account's Learn
-	// profile (DOMAIN.md "Merging": the connection moves to the survivor). Build that state.
-	if _, err := env.DB.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at) VALUES ($1, $2, $3)`,
-		bobLP, profileUUID(t, env, pa.MCID), env.Clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	env.MustFail(alice, linkMutation, map[string]any{"id": pa.ID}, "CERTIFICATION_PROFILE_ALREADY_LINKED")
-	// Bob's Learn profile is taken by alice's profile, so bob cannot connect his own.
-	env.MustFail(bob, linkMutation, map[string]any{"id": pb.ID}, "LEARN_PROFILE_ALREADY_LINKED")
-	// Bob sees his Learn profile is connected, but not to what: the profile is alice's.
-	var v struct {
-		Viewer struct {
-			LearnProfile struct {
-				LinkedAt             *time.Time
-				CertificationProfile *struct{ ID string }
-			}
+	aliceAccount, _ := accountOf(t, env, "alice")
+	bobAccount, bobLP := accountOf(t, env, "bob")
+	for _, acc := range []uuid.UUID{aliceAccount, bobAccount} {
+		_, err := env.DB.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+VALUES ($1, $2, $3, $4)`, bobLP, profileUUID(t, env, pa.MCID), acc, env.Clock.Now())
+		if name := postgres.ConstraintName(err); !strings.HasPrefix(name, "profile_links_") || !strings.HasSuffix(name, "_account_fkey") {
+			t.Fatalf("linking alice's profile to bob's Learn profile (row naming account %s): got %v, want an account foreign key violation", acc, err)
 		}
 	}
-	env.MustDo(bob, `{ viewer { learnProfile { linkedAt certificationProfile { id } } } }`, nil, &v)
-	if v.Viewer.LearnProfile.LinkedAt == nil || v.Viewer.LearnProfile.CertificationProfile != nil {
-		t.Fatalf("got %+v, want linkedAt set and alice's profile hidden", v.Viewer.LearnProfile)
+	if got := link(t, env, alice, pa.ID); got.CertificationProfile.ID != pa.ID {
+		t.Fatalf("got %+v, want alice's profile connected", got)
 	}
-	// Alice sees her profile is connected, but not bob's Learn profile.
-	if got := byMCID(t, env, alice, pa.MCID); got.LearnProfile != nil {
-		t.Fatalf("got %+v, want bob's Learn profile hidden from alice", got.LearnProfile)
+	if got := link(t, env, bob, pb.ID); got.CertificationProfile.ID != pb.ID {
+		t.Fatalf("got %+v, want bob's profile connected", got)
 	}
 }
 
@@ -716,8 +708,8 @@ func TestCreateWaitsForALinkInProgress(t *testing.T) {
 	pid := profileUUID(t, env, p.MCID)
 
 	held, release, done := holdAccountLock(t, env, account, func(tx *sqlx.Tx) error {
-		_, err := tx.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at) VALUES ($1, $2, $3)`,
-			lp, pid, env.Clock.Now())
+		_, err := tx.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+SELECT $1, p.id, p.account_id, $3 FROM certification_profiles p WHERE p.id = $2`, lp, pid, env.Clock.Now())
 		return err
 	})
 	<-held

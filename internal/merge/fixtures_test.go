@@ -174,8 +174,8 @@ func learnProfileOf(t *testing.T, env *apitest.Env, id apitest.Identity) uuid.UU
 func connect(t *testing.T, env *apitest.Env, p prof) uuid.UUID {
 	t.Helper()
 	lp := learnProfileOf(t, env, p.Owner)
-	mustExec(t, env.DB, `INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at) VALUES ($1, $2, $3)`,
-		lp, p.ID, env.Clock.Now())
+	mustExec(t, env.DB, `INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+SELECT $1, p.id, p.account_id, $3 FROM certification_profiles p WHERE p.id = $2`, lp, p.ID, env.Clock.Now())
 	return lp
 }
 

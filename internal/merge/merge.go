@@ -91,10 +91,12 @@ type StoredResponse struct {
 	AuditEventID uuid.UUID `json:"auditEventId"`
 }
 
-// Key is an idempotency key claimed by a request.
+// Key is an idempotency key claimed by a request. A key belongs to the actor (Principal
+// Identity) who first used it: another actor cannot replay it or reuse it.
 type Key struct {
 	Scope       string
 	Key         string
+	Actor       string
 	RequestHash []byte
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
@@ -104,6 +106,7 @@ type Key struct {
 // request owns it now (Fresh), or it holds an earlier request's hash and response.
 type ClaimedKey struct {
 	Fresh       bool
+	Actor       string
 	RequestHash []byte
 	Response    StoredResponse
 }

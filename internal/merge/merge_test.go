@@ -33,9 +33,16 @@ type scene struct {
 	wantMovingCertifications int
 }
 
-func newScene(t *testing.T, env *apitest.Env) scene {
+// newScene builds the scene; the duplicate belongs to the survivor's account when
+// sameAccount (its connection then moves), to an account of its own otherwise.
+func newScene(t *testing.T, env *apitest.Env, sameAccount bool) scene {
 	t.Helper()
-	s := scene{S: newProfile(t, env, "Aiko Tanaka"), D: newProfile(t, env, "Aiko Tanaka")}
+	s := scene{S: newProfile(t, env, "Aiko Tanaka")}
+	if sameAccount {
+		s.D = newProfileFor(t, env, s.S.Owner, "Aiko Tanaka")
+	} else {
+		s.D = newProfile(t, env, "Aiko Tanaka")
+	}
 	s.SAdmin = addEarned(t, env, s.S, "azure-administrator-associate", "2020-05-01", "2021-05-01")
 	s.SFund = addEarned(t, env, s.S, "azure-fundamentals", "2019-01-10", "")
 	s.SResults = []uuid.UUID{addResult(t, env, s.S, "AZ-104", true), addResult(t, env, s.S, "AZ-900", true)}
@@ -64,8 +71,8 @@ func newScene(t *testing.T, env *apitest.Env) scene {
 
 func TestPreviewReportsAndChangesNothing(t *testing.T) {
 	env := apitest.New(t)
-	s := newScene(t, env)
-	connect(t, env, s.S) // both connected: a conflict the preview reports, not a refusal
+	s := newScene(t, env, false) // two accounts, so that both can be connected
+	connect(t, env, s.S)         // both connected: a conflict the preview reports, not a refusal
 	before := tableCounts(t, env.DB)
 
 	var out previewOut
@@ -101,7 +108,7 @@ func TestPreviewReportsAndChangesNothing(t *testing.T) {
 
 func TestPreviewMatchesTheMerge(t *testing.T) {
 	env := apitest.New(t)
-	s := newScene(t, env)
+	s := newScene(t, env, true)
 	var out previewOut
 	env.MustDo(agent, previewMutation, map[string]any{"in": map[string]any{"survivorId": s.S.NodeID, "duplicateId": s.D.NodeID}}, &out)
 	predicted := supersededIDs(t, env, out.PreviewCertificationProfileMerge.Preview.SupersededCertifications)
@@ -117,7 +124,7 @@ func TestPreviewMatchesTheMerge(t *testing.T) {
 
 func TestMergeMovesEverythingAndLosesNothing(t *testing.T) {
 	env := apitest.New(t)
-	s := newScene(t, env)
+	s := newScene(t, env, true)
 	beforeTables := tableCounts(t, env.DB)
 	sBefore, dBefore := profileCounts(t, env.DB, s.S.ID), profileCounts(t, env.DB, s.D.ID)
 	env.Clock.Set(time.Date(2021, 3, 2, 10, 30, 0, 0, time.UTC))
@@ -437,40 +444,53 @@ func TestMergeLearnProfileConnections(t *testing.T) {
 		assertLink(t, env, s, &lp)
 		assertLink(t, env, d, nil)
 	})
-	for _, keep := range []string{"SURVIVOR", "DUPLICATE"} {
-		t.Run("both connected, keep the "+keep, func(t *testing.T) {
-			s, d := newProfile(t, env, "Sam Lee"), newProfile(t, env, "Sam Lee")
-			sLP, dLP := connect(t, env, s), connect(t, env, d)
-			before := tableCounts(t, env.DB)
-			out := doMerge(t, env, s, d, "k-keep-"+keep, map[string]any{"keepLearnProfileOf": keep}).MergeCertificationProfiles
-			kept, removed, removedFrom := sLP, dLP, d.ID
-			if keep == "DUPLICATE" {
-				kept, removed, removedFrom = dLP, sLP, s.ID
-			}
-			assertLink(t, env, s, &kept)
-			assertLink(t, env, d, nil)
-			// Only the given-up connection row is deleted ...
-			want := withAlternates(before, 1)
-			want["profile_links"]--
-			sameCounts(t, "tables", tableCounts(t, env.DB), want)
-			// ... and the audit event keeps it.
-			var det struct {
-				Removed *struct {
-					LearnProfileID         uuid.UUID `json:"learnProfileId"`
-					CertificationProfileID uuid.UUID `json:"certificationProfileId"`
-					LinkedAt               time.Time `json:"linkedAt"`
-				} `json:"learnProfileLinkRemoved"`
-				Keep string `json:"keepLearnProfileOf"`
-			}
-			if err := json.Unmarshal([]byte(out.AuditEvent.Details), &det); err != nil {
-				t.Fatal(err)
-			}
-			if det.Removed == nil || det.Removed.LearnProfileID != removed || det.Removed.CertificationProfileID != removedFrom ||
-				!det.Removed.LinkedAt.Equal(env.Clock.Now()) || det.Keep != keep {
-				t.Fatalf("got details %s, want the removed link %s of %s and keep %s", out.AuditEvent.Details, removed, removedFrom, keep)
-			}
-		})
-	}
+	t.Run("the duplicate's connection moves when both belong to one account", func(t *testing.T) {
+		s := newProfile(t, env, "Sam Lee")
+		d := newProfileFor(t, env, s.Owner, "Sam Lee")
+		lp := connect(t, env, d)
+		doMerge(t, env, s, d, "k-only-d", nil)
+		assertLink(t, env, s, &lp)
+		assertLink(t, env, d, nil)
+	})
+	// Both connected can only happen across accounts (an account has one Learn profile).
+	t.Run("both connected, keep the SURVIVOR", func(t *testing.T) {
+		s, d := newProfile(t, env, "Sam Lee"), newProfile(t, env, "Sam Lee")
+		sLP, dLP := connect(t, env, s), connect(t, env, d)
+		before := tableCounts(t, env.DB)
+		out := doMerge(t, env, s, d, "k-keep-SURVIVOR", map[string]any{"keepLearnProfileOf": "SURVIVOR"}).MergeCertificationProfiles
+		assertLink(t, env, s, &sLP)
+		assertLink(t, env, d, nil)
+		// Only the given-up connection row is deleted ...
+		want := withAlternates(before, 1)
+		want["profile_links"]--
+		sameCounts(t, "tables", tableCounts(t, env.DB), want)
+		// ... and the audit event keeps it.
+		var det struct {
+			Removed *struct {
+				LearnProfileID         uuid.UUID `json:"learnProfileId"`
+				CertificationProfileID uuid.UUID `json:"certificationProfileId"`
+				LinkedAt               time.Time `json:"linkedAt"`
+			} `json:"learnProfileLinkRemoved"`
+			Keep string `json:"keepLearnProfileOf"`
+		}
+		if err := json.Unmarshal([]byte(out.AuditEvent.Details), &det); err != nil {
+			t.Fatal(err)
+		}
+		if det.Removed == nil || det.Removed.LearnProfileID != dLP || det.Removed.CertificationProfileID != d.ID ||
+			!det.Removed.LinkedAt.Equal(env.Clock.Now()) || det.Keep != "SURVIVOR" {
+			t.Fatalf("got details %s, want the removed link %s of %s and keep SURVIVOR", out.AuditEvent.Details, dLP, d.ID)
+		}
+	})
+	t.Run("both connected, keeping the DUPLICATE's connection across accounts is refused", func(t *testing.T) {
+		s, d := newProfile(t, env, "Sam Lee"), newProfile(t, env, "Sam Lee")
+		sLP, dLP := connect(t, env, s), connect(t, env, d)
+		before := tableCounts(t, env.DB)
+		env.MustFail(agent, mergeMutation, mergeInput(s, d, "k-keep-DUPLICATE", map[string]any{"keepLearnProfileOf": "DUPLICATE"}),
+			"ACCOUNT_MISMATCH")
+		sameCounts(t, "tables", tableCounts(t, env.DB), before)
+		assertLink(t, env, s, &sLP)
+		assertLink(t, env, d, &dLP)
+	})
 }
 
 func assertLink(t *testing.T, env *apitest.Env, p prof, want *uuid.UUID) {

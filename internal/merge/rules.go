@@ -96,25 +96,36 @@ type LinkPlan struct {
 	// Move is the duplicate's connection, which moves to the survivor; nil when none moves.
 	Move *certprofile.Link
 	// Remove is the connection given up because both profiles were connected and the request
-	// chose the other one; nil when none is. Its row is the only one a merge deletes, and the
-	// audit event keeps it.
+	// chose the other one; nil when none is. The audit event keeps it.
 	Remove *certprofile.Link
+	// Drop is the duplicate's connection when the two profiles belong to different accounts
+	// and only the duplicate is connected: a Learn profile is only ever connected to a
+	// profile of its own account, so it cannot move and is dropped (the audit event keeps
+	// it); nil otherwise.
+	Drop *certprofile.Link
 }
 
-// PlanLink applies DOMAIN.md "Merging" to the connections: only the duplicate connected, its
-// connection moves; both connected (necessarily to different Learn profiles: a Learn profile
-// connects to one certification profile), the request must choose (chosen rule). keep is
-// ignored when at most one side is connected.
-// Codes: MERGE_LINK_CONFLICT.
-func PlanLink(survivor, duplicate *certprofile.Link, keep *Side) (LinkPlan, error) {
+// PlanLink applies DOMAIN.md "Merging" and "Connecting the profiles" to the connections.
+// Only the duplicate connected: its connection moves when both profiles belong to one
+// account, and is dropped when they do not (its Learn profile is another account's). Both
+// connected (necessarily to different Learn profiles: a Learn profile connects to one
+// certification profile), the request must choose (chosen rule); keeping the duplicate's is
+// refused across accounts. keep is ignored when at most one side is connected.
+// Codes: MERGE_LINK_CONFLICT, ACCOUNT_MISMATCH.
+func PlanLink(survivor, duplicate *certprofile.Link, keep *Side, sameAccount bool) (LinkPlan, error) {
 	switch {
 	case duplicate == nil:
 		return LinkPlan{}, nil
-	case survivor == nil:
+	case survivor == nil && sameAccount:
 		return LinkPlan{Move: duplicate}, nil
+	case survivor == nil:
+		return LinkPlan{Drop: duplicate}, nil
 	case keep == nil:
 		return LinkPlan{}, apperr.E(apperr.MergeLinkConflict,
 			"both profiles are connected to different Learn profiles; say which connection to keep (keepLearnProfileOf: SURVIVOR or DUPLICATE)")
+	case *keep == SideDuplicate && !sameAccount:
+		return LinkPlan{}, apperr.E(apperr.AccountMismatch,
+			"the duplicate's Learn profile belongs to another account than the survivor, so it cannot be connected to the survivor; keep the survivor's connection (keepLearnProfileOf: SURVIVOR)")
 	case *keep == SideDuplicate:
 		return LinkPlan{Move: duplicate, Remove: survivor}, nil
 	default:
@@ -204,13 +215,22 @@ func newer(a, b transcript.Earned) bool {
 
 // Conflicts lists what support should look at before merging, as "CODE: explanation"
 // strings: both profiles connected to different Learn profiles (the merge needs
-// keepLearnProfileOf), and renewal attempts in progress on either side (they move with their
-// certification; one on a record the merge supersedes can no longer renew it).
-func Conflicts(survivorID uuid.UUID, survivorLink, duplicateLink *certprofile.Link, inProgress []Attempt, superseded []Supersession) []string {
+// keepLearnProfileOf), the duplicate connected to a Learn profile of another account than the
+// survivor's (the merge drops that connection instead of moving it), and renewal attempts in
+// progress on either side (they move with their certification; one on a record the merge
+// supersedes can no longer renew it).
+func Conflicts(survivorID uuid.UUID, survivorLink, duplicateLink *certprofile.Link, sameAccount bool, inProgress []Attempt, superseded []Supersession) []string {
 	out := []string{}
-	if survivorLink != nil && duplicateLink != nil {
+	switch {
+	case survivorLink != nil && duplicateLink != nil && sameAccount:
 		out = append(out, string(apperr.MergeLinkConflict)+
 			": both profiles are connected to different Learn profiles; the merge must say which connection to keep (keepLearnProfileOf)")
+	case survivorLink != nil && duplicateLink != nil:
+		out = append(out, string(apperr.MergeLinkConflict)+
+			": both profiles are connected to different Learn profiles; the merge must say keepLearnProfileOf: SURVIVOR (the duplicate's Learn profile belongs to another account and cannot be connected to the survivor)")
+	case duplicateLink != nil && !sameAccount:
+		out = append(out, string(apperr.AccountMismatch)+
+			": the duplicate is connected to a Learn profile of another account than the survivor's; the merge drops that connection instead of moving it (that account's owner can connect their Learn profile again to a profile of their own)")
 	}
 	losers := map[uuid.UUID]bool{}
 	for _, s := range superseded {

@@ -104,23 +104,28 @@ func TestPlanLink(t *testing.T) {
 	sl := link("00000000-0000-0000-0000-0000000001a0", survID)
 	dl := link("00000000-0000-0000-0000-0000000001b0", dupID)
 	cases := []struct {
-		name         string
-		surv, dup    *certprofile.Link
-		keep         *Side
-		move, remove *certprofile.Link
-		code         apperr.Code
+		name               string
+		surv, dup          *certprofile.Link
+		keep               *Side
+		same               bool // both profiles belong to one account
+		move, remove, drop *certprofile.Link
+		code               apperr.Code
 	}{
-		{"neither connected: nothing to do", nil, nil, nil, nil, nil, ""},
-		{"only the survivor connected: it stays", sl, nil, nil, nil, nil, ""},
-		{"only the duplicate connected: its connection moves", nil, dl, nil, dl, nil, ""},
-		{"keep is ignored when only the duplicate is connected", nil, dl, ptr(SideSurvivor), dl, nil, ""},
-		{"both connected and no choice: refused", sl, dl, nil, nil, nil, apperr.MergeLinkConflict},
-		{"both connected, keep the survivor's: the duplicate's is removed", sl, dl, ptr(SideSurvivor), nil, dl, ""},
-		{"both connected, keep the duplicate's: it moves, the survivor's is removed", sl, dl, ptr(SideDuplicate), dl, sl, ""},
+		{"neither connected: nothing to do", nil, nil, nil, true, nil, nil, nil, ""},
+		{"only the survivor connected: it stays", sl, nil, nil, true, nil, nil, nil, ""},
+		{"only the survivor connected, across accounts: it stays", sl, nil, nil, false, nil, nil, nil, ""},
+		{"only the duplicate connected, one account: its connection moves", nil, dl, nil, true, dl, nil, nil, ""},
+		{"keep is ignored when only the duplicate is connected", nil, dl, ptr(SideSurvivor), true, dl, nil, nil, ""},
+		{"only the duplicate connected, across accounts: its connection is dropped", nil, dl, nil, false, nil, nil, dl, ""},
+		{"across accounts the duplicate's connection never moves, whatever keep says", nil, dl, ptr(SideDuplicate), false, nil, nil, dl, ""},
+		{"both connected and no choice: refused", sl, dl, nil, false, nil, nil, nil, apperr.MergeLinkConflict},
+		{"both connected, keep the survivor's: the duplicate's is removed", sl, dl, ptr(SideSurvivor), false, nil, dl, nil, ""},
+		{"both connected across accounts, keep the duplicate's: refused", sl, dl, ptr(SideDuplicate), false, nil, nil, nil, apperr.AccountMismatch},
+		{"both connected in one account, keep the duplicate's: it moves, the survivor's is removed", sl, dl, ptr(SideDuplicate), true, dl, sl, nil, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			plan, err := PlanLink(c.surv, c.dup, c.keep)
+			plan, err := PlanLink(c.surv, c.dup, c.keep, c.same)
 			if c.code != "" {
 				if apperr.CodeOf(err) != c.code {
 					t.Fatalf("got %v, want %s", err, c.code)
@@ -130,8 +135,8 @@ func TestPlanLink(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if plan.Move != c.move || plan.Remove != c.remove {
-				t.Fatalf("got move %v remove %v, want move %v remove %v", plan.Move, plan.Remove, c.move, c.remove)
+			if plan.Move != c.move || plan.Remove != c.remove || plan.Drop != c.drop {
+				t.Fatalf("got %+v, want move %v remove %v drop %v", plan, c.move, c.remove, c.drop)
 			}
 		})
 	}
@@ -240,18 +245,27 @@ func TestConflicts(t *testing.T) {
 	winner := earned("000000000002", dupID, certX, "2020-08-31", "2021-08-31")
 	sup := []Supersession{{Loser: loser, Winner: winner}}
 	t.Run("nothing to report", func(t *testing.T) {
-		if got := Conflicts(survID, sl, nil, nil, nil); len(got) != 0 {
+		if got := Conflicts(survID, sl, nil, false, nil, nil); len(got) != 0 {
+			t.Fatalf("got %v, want none", got)
+		}
+		if got := Conflicts(survID, nil, dl, true, nil, nil); len(got) != 0 {
 			t.Fatalf("got %v, want none", got)
 		}
 	})
 	t.Run("both connected", func(t *testing.T) {
-		got := Conflicts(survID, sl, dl, nil, nil)
-		if len(got) != 1 || !strings.HasPrefix(got[0], "MERGE_LINK_CONFLICT: ") {
-			t.Fatalf("got %v, want one MERGE_LINK_CONFLICT", got)
+		got := Conflicts(survID, sl, dl, false, nil, nil)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "MERGE_LINK_CONFLICT: ") || !strings.Contains(got[0], "SURVIVOR") {
+			t.Fatalf("got %v, want one MERGE_LINK_CONFLICT saying only SURVIVOR can be kept", got)
+		}
+	})
+	t.Run("only the duplicate connected, to another account's Learn profile", func(t *testing.T) {
+		got := Conflicts(survID, nil, dl, false, nil, nil)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "ACCOUNT_MISMATCH: ") || !strings.Contains(got[0], "drops") {
+			t.Fatalf("got %v, want one ACCOUNT_MISMATCH saying the connection is dropped", got)
 		}
 	})
 	t.Run("attempts in progress on both sides", func(t *testing.T) {
-		got := Conflicts(survID, nil, nil, []Attempt{
+		got := Conflicts(survID, nil, nil, true, []Attempt{
 			{ProfileID: survID, EarnedID: loser.ID}, {ProfileID: dupID, EarnedID: winner.ID},
 		}, sup)
 		if len(got) != 2 {

@@ -53,7 +53,7 @@ type Store interface {
 	MoveRows(ctx context.Context, survivor, duplicate certprofile.Profile, now time.Time) (Moved, error)
 	// Supersede marks each loser SUPERSEDED by its winner at now.
 	Supersede(ctx context.Context, s []Supersession, now time.Time) error
-	// ApplyLink removes plan.Remove and moves plan.Move to survivorID.
+	// ApplyLink removes plan.Remove and plan.Drop and moves plan.Move to survivorID.
 	ApplyLink(ctx context.Context, plan LinkPlan, survivorID uuid.UUID) error
 	// MarkMerged sets the duplicate MERGED into survivorID at now and returns it.
 	MarkMerged(ctx context.Context, duplicateID, survivorID uuid.UUID, now time.Time) (certprofile.Profile, error)
@@ -148,7 +148,8 @@ func (s *Service) PreviewMerge(ctx context.Context, p *auth.Principal, survivorI
 			Survivor: surv, Duplicate: dup,
 			MovingCertifications: counts.Earned, MovingExamResults: counts.ExamResults, MovingAttempts: counts.Attempts,
 			Superseded: make([]transcript.Earned, 0, len(sup)),
-			Conflicts:  Conflicts(survivorID, linkOf(links, survivorID), linkOf(links, duplicateID), inProgress, sup),
+			Conflicts: Conflicts(survivorID, linkOf(links, survivorID), linkOf(links, duplicateID), surv.AccountID == dup.AccountID,
+				inProgress, sup),
 		}
 		for _, x := range sup {
 			out.Superseded = append(out.Superseded, x.Loser)
@@ -160,21 +161,24 @@ func (s *Service) PreviewMerge(ctx context.Context, p *auth.Principal, survivorI
 
 // Merge merges the duplicate into the survivor in one transaction (DOMAIN.md "Merging"):
 // everything of the duplicate moves, nothing is deleted but a Learn profile connection the
-// request chose to give up (kept in the audit event), the same certification held on both
-// sides keeps the later expiry current, the duplicate becomes MERGED into the survivor, and
-// an audit event and a merges row are written. Both profiles are locked in ascending id order
-// and re-checked under the lock, so racing merges never deadlock or form a cycle.
+// request chose to give up or one that cannot move because its Learn profile belongs to
+// another account than the survivor (both kept in the audit event), the same certification
+// held on both sides keeps the later expiry current, the duplicate becomes MERGED into the
+// survivor, and an audit event and a merges row are written. Both profiles are locked in
+// ascending id order and re-checked under the lock, so racing merges never deadlock or form a
+// cycle.
 //
 // The idempotency key is claimed in the same transaction: the same key with the same request
-// returns the stored response (even after the profiles changed, and to concurrent requests,
-// which wait for the first); with a different request it is IDEMPOTENCY_KEY_REUSED. Keys are
-// kept for KeyRetention. A refused request stores nothing under its key, so it can be retried
-// once the cause is fixed. Every refusal is itself audited (ActionMergeRefused), in its own
-// transaction.
+// by the same actor returns the stored response (even after the profiles changed, and to
+// concurrent requests, which wait for the first); with a different request, or from another
+// actor, it is IDEMPOTENCY_KEY_REUSED. Keys are kept for KeyRetention. A refused request
+// stores nothing under its key, so it can be retried once the cause is fixed. Every refusal
+// is itself audited (ActionMergeRefused), in its own transaction.
 //
 // Codes: UNAUTHENTICATED, FORBIDDEN (not support), BAD_USER_INPUT (blank reason, empty key),
-// MERGE_SAME_PROFILE, NOT_FOUND, PROFILE_ALREADY_MERGED, MERGE_LINK_CONFLICT,
-// IDEMPOTENCY_KEY_REUSED.
+// MERGE_SAME_PROFILE, NOT_FOUND, PROFILE_ALREADY_MERGED, MERGE_LINK_CONFLICT, ACCOUNT_MISMATCH
+// (keeping the duplicate's connection across accounts), IDEMPOTENCY_KEY_REUSED (also when
+// another actor used the key first).
 func (s *Service) Merge(ctx context.Context, p *auth.Principal, in Request) (Result, error) {
 	if err := authorize(p, "merge certification profiles"); err != nil {
 		return Result{}, err
@@ -187,12 +191,18 @@ func (s *Service) Merge(ctx context.Context, p *auth.Principal, in Request) (Res
 	hash := requestHash(req)
 	var res Result
 	err = s.store.InTx(ctx, func(tx Store) error {
-		claimed, err := tx.ClaimKey(ctx, Key{Scope: KeyScope, Key: req.IdempotencyKey, RequestHash: hash,
-			CreatedAt: now, ExpiresAt: now.Add(KeyRetention)})
+		claimed, err := tx.ClaimKey(ctx, Key{Scope: KeyScope, Key: req.IdempotencyKey, Actor: p.Identity(),
+			RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(KeyRetention)})
 		if err != nil {
 			return fmt.Errorf("claim idempotency key: %w", err)
 		}
 		if !claimed.Fresh {
+			// Keys are per actor: another agent's key is never replayed to (or attributed
+			// from) someone else, whatever the request.
+			if claimed.Actor != p.Identity() {
+				return apperr.E(apperr.IdempotencyKeyReused,
+					"this idempotency key was already used by another support agent; use a new key for your request")
+			}
 			if !bytes.Equal(claimed.RequestHash, hash) {
 				return apperr.E(apperr.IdempotencyKeyReused,
 					"this idempotency key was already used for a different merge request; use a new key for a new request")
@@ -241,7 +251,7 @@ func (s *Service) merge(ctx context.Context, tx Store, p *auth.Principal, req Re
 	if err != nil {
 		return Result{}, fmt.Errorf("lock links: %w", err)
 	}
-	plan, err := PlanLink(linkOf(links, surv.ID), linkOf(links, dup.ID), req.KeepLearnProfileOf)
+	plan, err := PlanLink(linkOf(links, surv.ID), linkOf(links, dup.ID), req.KeepLearnProfileOf, surv.AccountID == dup.AccountID)
 	if err != nil {
 		return Result{}, err
 	}
@@ -448,6 +458,9 @@ type mergeDetails struct {
 	LinkMoved *linkRef `json:"learnProfileLinkMoved"`
 	// LinkRemoved is the connection given up when both profiles were connected.
 	LinkRemoved *linkRef `json:"learnProfileLinkRemoved"`
+	// LinkDropped is the duplicate's connection, dropped because its Learn profile belongs
+	// to another account than the survivor.
+	LinkDropped *linkRef `json:"learnProfileLinkDropped"`
 }
 
 func newMergeDetails(surv, dup certprofile.Profile, req Request, moved Moved, sup []Supersession, plan LinkPlan) mergeDetails {
@@ -460,6 +473,7 @@ func newMergeDetails(surv, dup certprofile.Profile, req Request, moved Moved, su
 		Superseded:         []supersededRef{},
 		LinkMoved:          refOfLink(plan.Move),
 		LinkRemoved:        refOfLink(plan.Remove),
+		LinkDropped:        refOfLink(plan.Drop),
 	}
 	d.Counts.EarnedCertifications = len(moved.EarnedIDs)
 	d.Counts.ExamResults = len(moved.ExamResultIDs)

@@ -205,10 +205,20 @@ WHERE certification_profile_id = $1 OR learn_profile_id = $2`, profileID, learnP
 
 // InsertLink stores a link; a second link of either side violates a unique constraint, which
 // mapError turns into LEARN_PROFILE_ALREADY_LINKED or CERTIFICATION_PROFILE_ALREADY_LINKED.
+// The row carries the certification profile's account: the foreign key to the Learn profile
+// and that account refuses a Learn profile of another account (ACCOUNT_MISMATCH), and the one
+// to the ACTIVE profile refuses a MERGED one (PROFILE_ALREADY_MERGED).
 func (s Profiles) InsertLink(ctx context.Context, l certprofile.Link) error {
-	_, err := s.exec(ctx, `INSERT INTO profile_links (`+linkColumns+`) VALUES ($1, $2, $3)`,
+	res, err := s.exec(ctx, `INSERT INTO profile_links (`+linkColumns+`, account_id)
+SELECT $1, p.id, $3, p.account_id FROM certification_profiles p WHERE p.id = $2`,
 		l.LearnProfileID, l.CertificationProfileID, l.LinkedAt)
-	return err
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("insert link: certification profile %s not found", l.CertificationProfileID)
+	}
+	return nil
 }
 
 // DeleteLink removes the link of a certification profile and returns it, or nil.

@@ -155,22 +155,22 @@ func (s Merges) CountMoving(ctx context.Context, duplicateID uuid.UUID) (merge.C
 
 const (
 	claimKeySQL = `
-INSERT INTO idempotency_keys (scope, key, request_hash, response, created_at, expires_at)
-VALUES ($1, $2, $3, '{}', $4, $5)
+INSERT INTO idempotency_keys (scope, key, request_hash, response, created_at, expires_at, actor)
+VALUES ($1, $2, $3, '{}', $4, $5, $6)
 ON CONFLICT (scope, key) DO NOTHING`
-	heldKeySQL = `SELECT request_hash, response, expires_at FROM idempotency_keys
+	heldKeySQL = `SELECT request_hash, response, expires_at, actor FROM idempotency_keys
 WHERE scope = $1 AND key = $2 FOR UPDATE`
-	takeOverKeySQL = `UPDATE idempotency_keys SET request_hash = $3, response = '{}', created_at = $4, expires_at = $5
+	takeOverKeySQL = `UPDATE idempotency_keys SET request_hash = $3, response = '{}', created_at = $4, expires_at = $5, actor = $6
 WHERE scope = $1 AND key = $2`
 )
 
 // ClaimKey inserts the key as pending. When another transaction holds the same key, the insert
 // waits for it to end: if it committed, the key's hash and response are returned (locked, so
 // a concurrent purge cannot delete them under us); if it rolled back, this request claims the
-// key. A key expired at k.CreatedAt is taken over.
+// key. A key expired at k.CreatedAt is taken over (by k.Actor, whoever held it before).
 func (s Merges) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, error) {
 	for range 3 {
-		res, err := s.exec(ctx, claimKeySQL, k.Scope, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt)
+		res, err := s.exec(ctx, claimKeySQL, k.Scope, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt, k.Actor)
 		if err != nil {
 			return merge.ClaimedKey{}, err
 		}
@@ -181,6 +181,7 @@ func (s Merges) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, er
 			Hash      []byte    `db:"request_hash"`
 			Response  []byte    `db:"response"`
 			ExpiresAt time.Time `db:"expires_at"`
+			Actor     string    `db:"actor"`
 		}
 		err = s.get(ctx, &held, heldKeySQL, k.Scope, k.Key)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -190,7 +191,7 @@ func (s Merges) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, er
 			return merge.ClaimedKey{}, err
 		}
 		if !held.ExpiresAt.After(k.CreatedAt) {
-			if _, err := s.exec(ctx, takeOverKeySQL, k.Scope, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt); err != nil {
+			if _, err := s.exec(ctx, takeOverKeySQL, k.Scope, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt, k.Actor); err != nil {
 				return merge.ClaimedKey{}, err
 			}
 			return merge.ClaimedKey{Fresh: true}, nil
@@ -199,7 +200,7 @@ func (s Merges) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, er
 		if err := json.Unmarshal(held.Response, &resp); err != nil {
 			return merge.ClaimedKey{}, fmt.Errorf("decode stored response: %w", err)
 		}
-		return merge.ClaimedKey{RequestHash: held.Hash, Response: resp}, nil
+		return merge.ClaimedKey{Actor: held.Actor, RequestHash: held.Hash, Response: resp}, nil
 	}
 	return merge.ClaimedKey{}, errors.New("idempotency key kept disappearing")
 }
@@ -324,9 +325,13 @@ func (s Merges) Supersede(ctx context.Context, sup []merge.Supersession, now tim
 	return nil
 }
 
-// ApplyLink removes the connection given up and moves the duplicate's to the survivor.
+// ApplyLink removes the connections given up or dropped and moves the duplicate's to the
+// survivor (within one account: the row keeps its account_id, which its foreign keys check).
 func (s Merges) ApplyLink(ctx context.Context, plan merge.LinkPlan, survivorID uuid.UUID) error {
-	if l := plan.Remove; l != nil {
+	for _, l := range []*certprofile.Link{plan.Remove, plan.Drop} {
+		if l == nil {
+			continue
+		}
 		if err := s.one(ctx, `DELETE FROM profile_links WHERE learn_profile_id = $1 AND certification_profile_id = $2`,
 			l.LearnProfileID, l.CertificationProfileID); err != nil {
 			return fmt.Errorf("remove link: %w", err)

@@ -439,7 +439,7 @@ func mergeCmd(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, s
 		}
 		for _, cf := range pv.Conflicts {
 			if strings.HasPrefix(cf, "MERGE_LINK_CONFLICT") && side == nil {
-				return errors.New("merge: both profiles are connected to Learn profiles; rerun with --keep survivor or --keep duplicate")
+				return errors.New("merge: both profiles are connected to Learn profiles; rerun with --keep survivor (the duplicate's Learn profile belongs to another account, so its connection cannot move)")
 			}
 		}
 	}

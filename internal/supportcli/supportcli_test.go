@@ -230,8 +230,8 @@ func TestMergeStopsOnALinkConflict(t *testing.T) {
 		p   profile
 	}{{"lc-s", surv}, {"lc-d", dup}} {
 		s.env.MustDo(apitest.Learner(p.sub), `{ viewer { learnProfile { id } } }`, nil, nil)
-		s.exec(t, `INSERT INTO profile_links (learn_profile_id, certification_profile_id, linked_at)
-SELECT l.id, p.id, $3 FROM learn_profiles l JOIN accounts a ON a.id = l.account_id, certification_profiles p
+		s.exec(t, `INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
+SELECT l.id, p.id, p.account_id, $3 FROM learn_profiles l JOIN accounts a ON a.id = l.account_id, certification_profiles p
 WHERE a.subject = $1 AND p.mcid = $2`, p.sub, p.p.MCID, s.env.Clock.Now())
 	}
 	out, err := s.run(t, "yes\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person")
@@ -242,7 +242,12 @@ WHERE a.subject = $1 AND p.mcid = $2`, p.sub, p.p.MCID, s.env.Clock.Now())
 	if got := s.status(t, dup); got != "ACTIVE" {
 		t.Fatalf("got %s, want ACTIVE", got)
 	}
-	if _, err := s.run(t, "y\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person", "--keep", "duplicate"); err != nil {
+	// The two profiles belong to two accounts: the duplicate's Learn profile cannot be kept.
+	if _, err := s.run(t, "y\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person", "--keep", "duplicate"); err == nil ||
+		!strings.Contains(err.Error(), "ACCOUNT_MISMATCH") {
+		t.Fatalf("got %v, want ACCOUNT_MISMATCH", err)
+	}
+	if _, err := s.run(t, "y\n", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person", "--keep", "survivor"); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.status(t, dup); got != "MERGED" {
