@@ -20,8 +20,9 @@ const (
 	// MaxIDLength caps opaque Node ids ("Kind:uuid" in base64url is under 80 characters).
 	MaxIDLength = 128
 	// MaxCursorLength caps Relay cursors. The longest the server makes is a support-search
-	// cursor: the folded legal name (200 characters, which folding may lengthen) and an id.
-	MaxCursorLength = 2048
+	// cursor: the folded legal name and an id, in JSON, in base64. 200 × «, folded to <<
+	// and escaped by JSON as \u003c\u003c, make a cursor of about 3,300 characters.
+	MaxCursorLength = 4096
 	// MaxSearchLength caps free-text searches (the support search allows 200 characters).
 	MaxSearchLength = 200
 	// MaxCodeLength caps certification and exam codes (the catalog allows 100).

@@ -150,3 +150,21 @@ func TestSearchMatchesFoldedSubstringsProperty(t *testing.T) {
 		t.Errorf("the generator is off: %d selective matches, %d refusals", matched, refused)
 	}
 }
+
+// The longest cursor the server makes must pass the cap on cursors (graph.MaxCursorLength):
+// a legal name of 200 «, which fold to << and which JSON escapes, 12 bytes each.
+func TestLongestSearchCursorIsAccepted(t *testing.T) {
+	env := apitest.New(t)
+	name := strings.Repeat("«", 200)
+	create(t, env, apitest.Learner("a"), name, "a@example.com")
+	create(t, env, apitest.Learner("b"), name, "b@example.com")
+	first := search(t, env, "«««", 1, nil)
+	cur := first.SearchCertificationProfiles.PageInfo.EndCursor
+	if cur == nil || !first.SearchCertificationProfiles.PageInfo.HasNextPage {
+		t.Fatalf("got %+v, want a first page of one and a cursor", first)
+	}
+	t.Logf("cursor of %d characters", len(*cur))
+	if second := search(t, env, "«««", 1, cur); len(second.SearchCertificationProfiles.Nodes) != 1 {
+		t.Fatalf("got %+v, want the second profile", second)
+	}
+}
