@@ -158,7 +158,7 @@ func CheckInputs(schema *ast.Schema, op *ast.OperationDefinition, vars map[strin
 	if op == nil {
 		return nil
 	}
-	w := inputWalker{schema: schema, vars: vars, seen: map[string]bool{}}
+	w := inputWalker{schema: schema, vars: vars, seen: map[string]bool{}, checked: map[string]bool{}}
 	return w.selections(op.SelectionSet, nil)
 }
 
@@ -187,6 +187,9 @@ type inputWalker struct {
 	schema *ast.Schema
 	vars   map[string]any
 	seen   map[string]bool // fragments already walked
+	// checked holds the variables already checked as the value of an argument of a given
+	// coordinate, so that a large variable used by many aliases is read once.
+	checked map[string]bool
 }
 
 func (w *inputWalker) selections(set ast.SelectionSet, at *inputPath) *apperr.Error {
@@ -253,11 +256,18 @@ func (w *inputWalker) arguments(owner string, defs ast.ArgumentDefinitionList, a
 		if def == nil || a.Value == nil {
 			continue
 		}
+		coord := owner + "(" + a.Name + ":)"
+		if a.Value.Kind == ast.Variable {
+			key := coord + "$" + a.Value.Raw
+			if w.checked[key] {
+				continue
+			}
+			w.checked[key] = true
+		}
 		v, err := a.Value.Value(w.vars)
 		if err != nil {
 			continue // validation has refused it already
 		}
-		coord := owner + "(" + a.Name + ":)"
 		if err := w.value(coord, def.Type, v, &inputPath{parent: at, name: a.Name}); err != nil {
 			return err
 		}
