@@ -48,6 +48,12 @@ func decodeCursor(after *string, n int) ([]string, error) {
 	if err := json.Unmarshal(raw, &keys); err != nil || len(keys) != n {
 		return nil, apperr.Invalid("malformed cursor")
 	}
+	for _, k := range keys {
+		// A cursor is opaque but not trusted: its keys reach SQL, which cannot hold these.
+		if !storableText(k) {
+			return nil, apperr.Invalid("malformed cursor")
+		}
+	}
 	return keys, nil
 }
 

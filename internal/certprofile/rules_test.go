@@ -127,7 +127,7 @@ func TestParseQueryChoosesTheModeFromTheShape(t *testing.T) {
 		{"anything else is part of a name", "  José ", ByName, 0, "José", ""},
 		{"three characters are enough for a name", "abc", ByName, 0, "abc", ""},
 		{"empty is refused", "   ", 0, 0, "", "BAD_USER_INPUT"},
-		{"two characters are too short for a name", "ab", 0, 0, "", "BAD_USER_INPUT"},
+		{"the length of a name is checked once folded, by Search", "ab", ByName, 0, "ab", ""},
 		{"too long is refused", strings.Repeat("a", MaxQuery+1), 0, 0, "", "BAD_USER_INPUT"},
 		{"control characters are refused", "ab\x00c", 0, 0, "", "BAD_USER_INPUT"},
 		{"an email with spaces is refused", "a b@example.com", 0, 0, "", "BAD_USER_INPUT"},

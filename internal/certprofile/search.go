@@ -26,8 +26,10 @@ const (
 	ByName
 )
 
-// The bounds of a search query. A name search needs MinNameQuery characters: the trigram
-// index behind it can only narrow a search down with at least one whole trigram.
+// The bounds of a search query. A name search needs MinNameQuery characters once folded
+// (the form names are compared in, which may be longer or shorter than the query: ⑽ folds
+// to "(10)", a combining accent to nothing): the trigram index behind it can only narrow a
+// search down with at least one whole trigram.
 const (
 	MinNameQuery = 3
 	MaxQuery     = 200
@@ -39,6 +41,9 @@ type Query struct {
 	MCID int64  // ByMCID
 	Text string // ByEmail (as given) and ByName (trimmed; folded by the database)
 }
+
+// errShortName refuses a name query of fewer than MinNameQuery folded characters.
+var errShortName = apperr.Invalid("a name query needs at least %d characters", MinNameQuery)
 
 // SearchKey is the keyset position of a hit: the folded legal name, then the id.
 type SearchKey struct {
@@ -53,8 +58,8 @@ type Hit struct {
 }
 
 // ParseQuery reads a support search query: all digits is an MCID, a query holding @ is an
-// email, anything else is part of a legal name of at least MinNameQuery characters.
-// Codes: BAD_USER_INPUT (empty, too short, too long, control characters).
+// email, anything else is part of a legal name. The length of a name query is checked once
+// folded, by the Service. Codes: BAD_USER_INPUT (empty, too long, control characters).
 func ParseQuery(s string) (Query, error) {
 	s = strings.TrimSpace(s)
 	n := utf8.RuneCountInString(s)
@@ -74,11 +79,26 @@ func ParseQuery(s string) (Query, error) {
 			return Query{}, apperr.Invalid("an email query must be one address, without spaces")
 		}
 		return Query{Mode: ByEmail, Text: s}, nil
-	case n < MinNameQuery:
-		return Query{}, apperr.Invalid("a name query needs at least %d characters", MinNameQuery)
 	default:
 		return Query{Mode: ByName, Text: s}, nil
 	}
+}
+
+// parse reads a support search query and checks the length of a name query in folded
+// characters. Codes: BAD_USER_INPUT.
+func (s *Service) parse(ctx context.Context, query string) (Query, error) {
+	q, err := ParseQuery(query)
+	if err != nil || q.Mode != ByName {
+		return q, err
+	}
+	fold, err := s.store.FoldSearch(ctx, q.Text)
+	if err != nil {
+		return Query{}, err
+	}
+	if utf8.RuneCountInString(fold) < MinNameQuery {
+		return Query{}, errShortName
+	}
+	return q, nil
 }
 
 // checkSupport lets support agents through. Codes: UNAUTHENTICATED, FORBIDDEN.
@@ -100,7 +120,7 @@ func (s *Service) Search(ctx context.Context, p *auth.Principal, query string, a
 	if err := checkSupport(p); err != nil {
 		return nil, false, err
 	}
-	q, err := ParseQuery(query)
+	q, err := s.parse(ctx, query)
 	if err != nil {
 		return nil, false, err
 	}
@@ -120,7 +140,7 @@ func (s *Service) CountSearch(ctx context.Context, p *auth.Principal, query stri
 	if err := checkSupport(p); err != nil {
 		return 0, err
 	}
-	q, err := ParseQuery(query)
+	q, err := s.parse(ctx, query)
 	if err != nil {
 		return 0, err
 	}

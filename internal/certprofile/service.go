@@ -60,6 +60,9 @@ type Store interface {
 	SearchProfiles(ctx context.Context, q Query, after *SearchKey, limit int) ([]Hit, error)
 	// CountProfiles counts the profiles matching q.
 	CountProfiles(ctx context.Context, q Query) (int, error)
+	// FoldSearch returns text in the form a name search compares legal names in (the
+	// database's search_fold: lower case, without accents, compatibility forms resolved).
+	FoldSearch(ctx context.Context, text string) (string, error)
 }
 
 // Service manages certification profiles.

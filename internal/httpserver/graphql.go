@@ -95,6 +95,7 @@ func (s *Server) graphQL(res *graph.Resolver) (*handler.Server, error) {
 		d.Log.Info("trusted documents mode", "documents", docs.Len())
 	}
 	gql.Use(guard)
+	gql.Use(&graph.InputGuard{OnReject: guard.OnReject}) // caps and storable text of every argument
 	gql.Use(introspection{production: d.Config.Production()})
 	gql.Use(supportLimit{s: s})
 	gql.Use(accountLoader{s: s}) // last: only documents every check accepted reach the database

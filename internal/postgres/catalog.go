@@ -41,12 +41,14 @@ func nilIfZero(d *date.Date) *date.Date {
 
 const certColumns = `c.id, c.code, c.name, c.level, c.released_on, c.retired_on, c.languages`
 
-// certFilterSQL is shared by the list and the count; $1 level, $2 renewable, $3 search.
-const certFilterSQL = `
+// certFilterSQL is shared by the list and the count; $1 level, $2 renewable, $3 search
+// (folded, then escaped: likeContains).
+var certFilterSQL = `
 WHERE ($1::text IS NULL OR c.level = $1)
   AND ($2::bool IS NULL OR $2 = (c.level <> 'FUNDAMENTALS'
         AND EXISTS (SELECT 1 FROM renewal_assessments ra WHERE ra.certification_id = c.id)))
-  AND ($3 = '' OR search_fold(c.name) LIKE '%' || search_fold($3) || '%' OR c.code LIKE '%' || lower($3) || '%')`
+  AND ($3 = '' OR search_fold(c.name) LIKE ` + likeContains(`search_fold($3)`) + `
+       OR c.code LIKE ` + likeContains(`lower($3)`) + `)`
 
 func filterArgs(f catalog.Filter) (any, any, string) {
 	var level, renewable any
@@ -56,7 +58,7 @@ func filterArgs(f catalog.Filter) (any, any, string) {
 	if f.Renewable != nil {
 		renewable = *f.Renewable
 	}
-	return level, renewable, escapeLike(f.Search)
+	return level, renewable, f.Search
 }
 
 // Certifications lists certifications by code, keyset-paginated on the code.
@@ -221,14 +223,11 @@ func (s Catalog) ModulesByVersionIDs(ctx context.Context, ids []uuid.UUID) ([][]
 	}), nil
 }
 
-// escapeLike escapes LIKE wildcards in user input.
-func escapeLike(s string) string {
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
-		if r == '%' || r == '_' || r == '\\' {
-			out = append(out, '\\')
-		}
-		out = append(out, r)
-	}
-	return string(out)
+// likeContains is a LIKE pattern (default escape character: backslash) matching text that
+// contains the value of the SQL expression expr literally: its % _ and backslashes are
+// escaped. Escape after folding: search_fold (unaccent) turns the full-width ％ ＿ ＼ into
+// % _ and a backslash, so a value escaped before folding hands wildcards to LIKE. Every
+// function here is immutable, so the trigram indexes on search_fold(...) still serve it.
+func likeContains(expr string) string {
+	return `'%' || replace(replace(replace(` + expr + `, '\', '\\'), '%', '\%'), '_', '\_') || '%'`
 }

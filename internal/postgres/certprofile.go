@@ -293,13 +293,15 @@ func (s Profiles) LinksByLearnProfileIDs(ctx context.Context, ids []uuid.UUID) (
 // The WHERE clauses of the three search modes; $1 is the query. Each is written so that its
 // index serves it: the unique MCID index, the lower(email) indexes of profiles and alternate
 // emails (a UNION, not an OR, so both are used), and the trigram GIN index on
-// search_fold(legal_name) (the same expression, so the planner matches it).
+// search_fold(legal_name) (the same expression, so the planner matches it). The query is
+// folded first and escaped after (likeContains).
 const (
 	searchByMCIDSQL  = `p.mcid = $1`
 	searchByEmailSQL = `p.id IN (SELECT e.id FROM certification_profiles e WHERE lower(e.email) = lower($1)
               UNION SELECT a.profile_id FROM profile_alternate_emails a WHERE lower(a.email) = lower($1))`
-	searchByNameSQL = `search_fold(p.legal_name) LIKE '%' || search_fold($1) || '%'`
 )
+
+var searchByNameSQL = `search_fold(p.legal_name) LIKE ` + likeContains(`search_fold($1)`)
 
 // searchWhere returns the WHERE clause and its argument for q.
 func searchWhere(q certprofile.Query) (string, any) {
@@ -309,7 +311,7 @@ func searchWhere(q certprofile.Query) (string, any) {
 	case certprofile.ByEmail:
 		return searchByEmailSQL, q.Text
 	default:
-		return searchByNameSQL, escapeLike(q.Text)
+		return searchByNameSQL, q.Text
 	}
 }
 
@@ -346,6 +348,15 @@ func (s Profiles) SearchProfiles(ctx context.Context, q certprofile.Query, after
 		out[i] = certprofile.Hit{Profile: r.profileRow.domain(), Key: certprofile.SearchKey{Fold: r.SortKey, ID: r.ID}}
 	}
 	return out, nil
+}
+
+// FoldSearch returns search_fold(text), the form legal names are searched in.
+func (s Profiles) FoldSearch(ctx context.Context, text string) (string, error) {
+	var fold string
+	if err := s.get(ctx, &fold, `SELECT search_fold($1)`, text); err != nil {
+		return "", fmt.Errorf("fold search: %w", err)
+	}
+	return fold, nil
 }
 
 // CountProfiles counts the profiles matching q.

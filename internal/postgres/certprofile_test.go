@@ -157,6 +157,8 @@ SELECT id, 'old.' || mcid || '@example.com', $1 FROM certification_profiles WHER
 	}{
 		{"part of a name uses the trigram index", certprofile.Query{Mode: certprofile.ByName, Text: "4a7d1ed4"},
 			[]string{"certification_profiles_name_search_idx"}},
+		{"a folded and escaped query uses the trigram index too", certprofile.Query{Mode: certprofile.ByName, Text: "4Á7D％1ED＿"},
+			[]string{"certification_profiles_name_search_idx", `'%4a7d\%1ed\_%'`}},
 		{"email uses both lower(email) indexes", certprofile.Query{Mode: certprofile.ByEmail, Text: "User42@example.com"},
 			[]string{"certification_profiles_email_idx", "profile_alternate_emails_email_idx"}},
 		{"MCID uses its unique index", certprofile.Query{Mode: certprofile.ByMCID, MCID: 990000042},

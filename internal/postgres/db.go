@@ -128,13 +128,22 @@ var constraintCodes = map[string]*apperr.Error{
 		"the profile has already been merged"),
 }
 
-// mapError turns a violation of a known constraint into its API error; every other error is
-// returned unchanged (and becomes INTERNAL at the edge).
+// errUnstorable is text PostgreSQL refuses to hold (22021 character_not_in_repertoire, a
+// NUL or invalid UTF-8; 22P05 untranslatable_character). graph.InputGuard refuses such
+// arguments before any SQL; this catches what would still get through.
+var errUnstorable = apperr.Invalid("the text holds a NUL character or invalid UTF-8, which cannot be stored")
+
+// mapError turns a violation of a known constraint into its API error, and text PostgreSQL
+// cannot hold into BAD_USER_INPUT; every other error is returned unchanged (and becomes
+// INTERNAL at the edge).
 func mapError(err error) error {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
 		if e, ok := constraintCodes[pe.Constraint]; ok {
 			return e
+		}
+		if pe.Code == "22021" || pe.Code == "22P05" {
+			return errUnstorable
 		}
 	}
 	return err
