@@ -80,14 +80,14 @@ var DefaultListBounds = ListBounds{
 	"Certification.requirementPaths": 20 * 10,
 	// publishRenewalAssessment refuses larger banks, questions and module lists; an attempt
 	// serves at most the whole bank.
-	"RenewalAssessment.learningModules":           renewal.MaxModules,
-	"AssessmentAttempt.questions":                 renewal.MaxQuestions,
-	"AssessmentQuestion.choices":                  renewal.MaxChoices,
-	"EarnedCertification.renewals":                ListedRenewals,
-	"EarnedCertification.attempts":                ListedAttempts,
-	"Transcript.certifications":                   transcript.MaxPublicItems,
-	"Transcript.examResults":                      transcript.MaxPublicItems,
-	"MergePreview.supersededCertifications":       ListedEarned,
+	"RenewalAssessment.learningModules":            renewal.MaxModules,
+	"AssessmentAttempt.questions":                  renewal.MaxQuestions,
+	"AssessmentQuestion.choices":                   renewal.MaxChoices,
+	"EarnedCertification.renewals":                 ListedRenewals,
+	"EarnedCertification.attempts":                 ListedAttempts,
+	"Transcript.certifications":                    transcript.MaxPublicItems,
+	"Transcript.examResults":                       transcript.MaxPublicItems,
+	"MergePreview.supersededCertifications":        ListedEarned,
 	"RecordExamResultPayload.earnedCertifications": ListedEarned,
 }
 
