@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
@@ -74,14 +75,12 @@ var DefaultListBounds = ListBounds{
 	"AuditEventConnection.nodes":            Paged,
 	"Viewer.certificationProfiles":          certprofile.DefaultMaxProfilesPerAccount,
 	"CertificationProfile.transcriptShares": transcript.ListedShares(transcript.DefaultMaxLiveShares),
-	// upsertCertification refuses more than 20 prerequisites, 20 paths and 10 exams a path
-	// (internal/catalog/admin.go).
-	"Certification.prerequisites":    20,
-	"Certification.requirementPaths": 20 * 10,
-	// publishRenewalAssessment refuses larger banks, questions and module lists; an attempt
-	// serves at most the whole bank.
+	// upsertCertification and publishRenewalAssessment refuse longer lists; an attempt serves
+	// at most MaxQuestionsPerAttempt questions.
+	"Certification.prerequisites":                  catalog.MaxPrerequisites,
+	"Certification.requirementPaths":               catalog.MaxPaths * catalog.MaxExamsPerPath,
 	"RenewalAssessment.learningModules":            renewal.MaxModules,
-	"AssessmentAttempt.questions":                  renewal.MaxQuestions,
+	"AssessmentAttempt.questions":                  renewal.MaxQuestionsPerAttempt,
 	"AssessmentQuestion.choices":                   renewal.MaxChoices,
 	"EarnedCertification.renewals":                 ListedRenewals,
 	"EarnedCertification.attempts":                 ListedAttempts,

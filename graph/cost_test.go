@@ -74,8 +74,8 @@ func TestListsArePricedByTheirBounds(t *testing.T) {
 		// viewer 1 + 5 profiles × (1 + 40 shares × 1): the default caps, shares listed up to twice the live cap
 		{"default caps", shares, nil, 1 + 5*(1+40*1)},
 		{"configured caps", shares, graph.BoundsFor(2, 3), 1 + 2*(1+6*1)},
-		// transcript 1 + 100 certifications × (1 + certification 1 + 200 exams of 20 paths × 1)
-		{"nested lists multiply their bounds", paths, nil, 1 + 100*(1+1+200)},
+		// transcript 1 + 100 certifications × (1 + certification 1 + 25 exams of 5 paths × 1)
+		{"nested lists multiply their bounds", paths, nil, 1 + 100*(1+1+25)},
 		// a connection's pageInfo is not per item; its nodes are, by `first`
 		{"connections are priced by first", `{ viewer { certificationProfiles { certifications(first: 7) { pageInfo { hasNextPage } nodes { renewals { renewedAt } } } } } }`,
 			nil, 1 + 5*(1+1+1+7*(1+graph.ListedRenewals*1))},

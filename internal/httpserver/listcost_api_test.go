@@ -43,10 +43,10 @@ func TestListFanOutIsPricedByTheConfiguredCaps(t *testing.T) {
 // them, so nesting them is refused before anything runs.
 func TestPublicTranscriptFanOutIsRefused(t *testing.T) {
 	env := apitest.New(t)
-	q := `{ transcript(shareCode: "not-a-code-but-priced-first") { certifications { certification { requirementPaths { code } } } } }`
+	q := `{ transcript(shareCode: "not-a-code-but-priced-first") { certifications { certification { prerequisites { requirementPaths { code } } } } } }`
 	e := env.MustFail(apitest.Identity{}, q, nil, "QUERY_TOO_COMPLEX")
-	if c, _ := e.Extensions["cost"].(map[string]any); c == nil || c["requested"] != float64(1+100*(1+1+200)) {
-		t.Fatalf("got %+v, want 100 certifications × 200 exams priced", e.Extensions)
+	if c, _ := e.Extensions["cost"].(map[string]any); c == nil || c["requested"] != float64(1+100*(1+1+10*(1+25))) {
+		t.Fatalf("got %+v, want 100 certifications × 10 prerequisites × 25 exams priced", e.Extensions)
 	}
 	// What an employer's page asks stays well within the limit.
 	r := env.Do(apitest.Identity{}, `{ transcript(shareCode: "not-a-code-but-priced-first") { legalName mcid
