@@ -127,3 +127,23 @@ func TestShareCapCountsOnlyLiveCodes(t *testing.T) {
 		t.Fatalf("got %+v, want the two live codes first (newest first), then the latest revoked", list)
 	}
 }
+
+// The anonymous transcript lists at most MaxPublicItems (100) exam results, the latest: the
+// bound the cost model prices it by.
+func TestPublicTranscriptListsAreBounded(t *testing.T) {
+	env := apitest.New(t)
+	p := newProfile(t, env, "alice", "Alice Example")
+	if _, err := env.DB.Exec(`INSERT INTO exam_results (profile_id, exam_code, passed, score, taken_at, external_id, recorded_at)
+SELECT p.id, (SELECT code FROM exams ORDER BY code LIMIT 1), true, 800, $2::timestamptz - g * interval '1 day', 'bulk-' || g, $2
+FROM certification_profiles p, generate_series(1, 101) g WHERE p.mcid = $1`, p.MCID, env.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s := createShare(t, env, p, nil)
+	var out publicData
+	env.MustDo(apitest.Anonymous, publicQuery, map[string]any{"code": s.Code}, &out)
+	got := out.Transcript.ExamResults
+	latest := env.Clock.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+	if len(got) != 100 || got[0].TakenAt != latest {
+		t.Fatalf("got %d exam results, the first taken %v; want the latest 100 of 101, from %s", len(got), got[0].TakenAt, latest)
+	}
+}
