@@ -8,6 +8,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // The cost model, read from the schema so every operation (present and future) is covered
@@ -15,9 +19,12 @@ import (
 //
 //   - every field of an object, interface or union type costs fieldCost, every mutation field
 //     mutationCost, scalars and enums nothing; FieldCosts overrides a field ("Type.field");
-//   - a list field costs its own cost and its children's once per item: the item count is the
-//     `first` argument of the nearest enclosing field that has one (a connection's edges and
-//     nodes), or assumedListSize for a list nobody pages;
+//   - a list field costs its own cost and its children's once per item, and the item count is
+//     its real bound, from ListBounds: for the edges and nodes of a connection (Paged), the
+//     `first` argument of the connection field; for every other list, the most items its
+//     resolver ever returns (a configured cap, or a constant the domain or resolver enforces).
+//     A list missing from ListBounds is priced at maxPage items (TestEveryListHasABound keeps
+//     the table complete);
 //   - `first` is checked against 1..100 before it takes part in any arithmetic (absent means
 //     20), and all arithmetic saturates, so no document can overflow its way under the limit;
 //   - introspection (__schema, __type) costs fieldCost in all: it is off in production except
@@ -26,11 +33,74 @@ import (
 // Each fragment is costed once, as fixed + perItem × (item count of its context), so a chain of
 // fragments each spreading the next twice costs linear time to price.
 const (
-	fieldCost       = 1
-	mutationCost    = 10
-	assumedListSize = 10
-	maxCost         = math.MaxInt32
+	fieldCost    = 1
+	mutationCost = 10
+	maxCost      = math.MaxInt32
 )
+
+// Paged marks a list in ListBounds whose items are counted by the `first` argument of the
+// connection field that returns its parent.
+const Paged = -1
+
+// Bounds of the lists whose resolvers cut them (README "Hardening").
+const (
+	// ListedRenewals is the most EarnedCertification.renewals lists, the latest ones (a
+	// certification renews at most once a year).
+	ListedRenewals = 20
+	// ListedAttempts is the most EarnedCertification.attempts lists, the latest ones.
+	ListedAttempts = 20
+	// ListedEarned is the most RecordExamResultPayload.earnedCertifications and
+	// MergePreview.supersededCertifications list.
+	ListedEarned = 100
+)
+
+// ListBounds maps a list field ("Type.field") to the most items it returns, or Paged.
+type ListBounds map[string]int
+
+// DefaultListBounds prices every list of the schema that returns objects (a list of scalars or
+// enums costs nothing whatever its length). The two learner-made lists take the default caps;
+// BoundsFor sets the configured ones.
+var DefaultListBounds = ListBounds{
+	"CertificationConnection.edges":         Paged,
+	"CertificationConnection.nodes":         Paged,
+	"CertificationProfileConnection.edges":  Paged,
+	"CertificationProfileConnection.nodes":  Paged,
+	"EarnedCertificationConnection.edges":   Paged,
+	"EarnedCertificationConnection.nodes":   Paged,
+	"ExamResultConnection.edges":            Paged,
+	"ExamResultConnection.nodes":            Paged,
+	"NotificationConnection.edges":          Paged,
+	"NotificationConnection.nodes":          Paged,
+	"AuditEventConnection.edges":            Paged,
+	"AuditEventConnection.nodes":            Paged,
+	"Viewer.certificationProfiles":          certprofile.DefaultMaxProfilesPerAccount,
+	"CertificationProfile.transcriptShares": transcript.ListedShares(transcript.DefaultMaxLiveShares),
+	// upsertCertification and publishRenewalAssessment refuse longer lists; an attempt serves
+	// at most MaxQuestionsPerAttempt questions.
+	"Certification.prerequisites":                  catalog.MaxPrerequisites,
+	"Certification.requirementPaths":               catalog.MaxPaths * catalog.MaxExamsPerPath,
+	"RenewalAssessment.learningModules":            renewal.MaxModules,
+	"AssessmentAttempt.questions":                  renewal.MaxQuestionsPerAttempt,
+	"AssessmentQuestion.choices":                   renewal.MaxChoices,
+	"EarnedCertification.renewals":                 ListedRenewals,
+	"EarnedCertification.attempts":                 ListedAttempts,
+	"Transcript.certifications":                    transcript.MaxPublicItems,
+	"Transcript.examResults":                       transcript.MaxPublicItems,
+	"MergePreview.supersededCertifications":        ListedEarned,
+	"RecordExamResultPayload.earnedCertifications": ListedEarned,
+}
+
+// BoundsFor returns DefaultListBounds with the configured caps on profiles per account and
+// live share codes per profile.
+func BoundsFor(maxProfiles, maxLiveShares int) ListBounds {
+	b := make(ListBounds, len(DefaultListBounds))
+	for k, v := range DefaultListBounds {
+		b[k] = v
+	}
+	b["Viewer.certificationProfiles"] = maxProfiles
+	b["CertificationProfile.transcriptShares"] = transcript.ListedShares(maxLiveShares)
+	return b
+}
 
 // FieldCosts overrides the own cost of fields that do more work than a load by key.
 var FieldCosts = map[string]int{
@@ -51,20 +121,31 @@ func (c costPair) at(n int) int { return satAdd(c.fixed, satMul(n, c.perItem)) }
 // costWalker prices a validated operation.
 type costWalker struct {
 	vars     map[string]any
+	bounds   ListBounds
 	mutation string // name of the mutation root type
 	memo     map[string]costPair
 	active   map[string]bool
 	err      *LimitError
 }
 
-// Cost prices a validated operation of schema with the given (coerced) variables.
-// Codes: BAD_USER_INPUT (a `first` outside 1..100).
+// Cost prices a validated operation of schema with the given (coerced) variables and
+// DefaultListBounds. Codes: BAD_USER_INPUT (a `first` outside 1..100).
 func Cost(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any) (int, *LimitError) {
-	w := &costWalker{vars: vars, memo: map[string]costPair{}, active: map[string]bool{}}
+	return CostWith(schema, op, vars, DefaultListBounds)
+}
+
+// CostWith is Cost with the given list bounds (nil: DefaultListBounds).
+func CostWith(schema *ast.Schema, op *ast.OperationDefinition, vars map[string]any, bounds ListBounds) (int, *LimitError) {
+	if bounds == nil {
+		bounds = DefaultListBounds
+	}
+	w := &costWalker{vars: vars, bounds: bounds, memo: map[string]costPair{}, active: map[string]bool{}}
 	if schema != nil && schema.Mutation != nil {
 		w.mutation = schema.Mutation.Name
 	}
-	total := w.set(op.SelectionSet).at(assumedListSize)
+	// Paged lists hang only below connection fields, which give their own item count; a
+	// selection set anywhere else has no per-item part.
+	total := w.set(op.SelectionSet).at(0)
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -105,8 +186,9 @@ func (w *costWalker) fragment(s *ast.FragmentSpread) costPair {
 	return p
 }
 
-// field returns the cost a field adds to its parent: in fixed, or in perItem when the field is
-// a list (its parent's context says how many items there are).
+// field returns the cost a field adds to its parent: in perItem when the field is a Paged list
+// (its connection field says how many items there are), otherwise in fixed, multiplied by the
+// list's bound when it is another list.
 func (w *costWalker) field(f *ast.Field) costPair {
 	if f.Definition == nil || strings.HasPrefix(f.Name, "__") {
 		if f.Name == "__schema" || f.Name == "__type" {
@@ -115,7 +197,7 @@ func (w *costWalker) field(f *ast.Field) costPair {
 		return costPair{} // __typename, or a field validation would have refused
 	}
 	own := w.own(f)
-	items := assumedListSize
+	items := 0
 	if def := f.Definition.Arguments.ForName(sliceArg); def != nil {
 		n, err := w.first(f)
 		if err != nil {
@@ -125,10 +207,21 @@ func (w *costWalker) field(f *ast.Field) costPair {
 		items = n
 	}
 	total := satAdd(own, w.set(f.SelectionSet).at(items))
-	if f.Definition.Type.Elem != nil {
+	if f.Definition.Type.Elem == nil {
+		return costPair{fixed: total}
+	}
+	parent := ""
+	if f.ObjectDefinition != nil {
+		parent = f.ObjectDefinition.Name
+	}
+	bound, ok := w.bounds[parent+"."+f.Name]
+	switch {
+	case !ok:
+		bound = maxPage
+	case bound == Paged:
 		return costPair{perItem: total}
 	}
-	return costPair{fixed: total}
+	return costPair{fixed: satMul(bound, total)}
 }
 
 func (w *costWalker) own(f *ast.Field) int {

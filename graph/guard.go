@@ -172,7 +172,7 @@ func queryHash(q string) string {
 
 // MutateOperationContext prices the validated operation. Codes: QUERY_TOO_COMPLEX, BAD_USER_INPUT.
 func (g *Guard) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	cost, le := Cost(g.es.Schema(), oc.Operation, oc.Variables)
+	cost, le := CostWith(g.es.Schema(), oc.Operation, oc.Variables, g.Limits.ListBounds)
 	if le != nil {
 		g.reject(ctx, le.Reason)
 		return gqlError(le.Err)

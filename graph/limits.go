@@ -32,6 +32,8 @@ type Limits struct {
 	MaxSpreads int
 	// MaxCost caps the cost of the operation (see Cost).
 	MaxCost int
+	// ListBounds prices the lists (see Cost); nil means DefaultListBounds.
+	ListBounds ListBounds
 }
 
 // DefaultLimits are generous for the SPA, the mobile apps and the support tools (the deepest
@@ -62,6 +64,7 @@ func (l Limits) withDefaults() Limits {
 		MaxDepth: pick(l.MaxDepth, d.MaxDepth), MaxAliases: pick(l.MaxAliases, d.MaxAliases),
 		MaxDirectives: pick(l.MaxDirectives, d.MaxDirectives), MaxFragments: pick(l.MaxFragments, d.MaxFragments),
 		MaxSpreads: pick(l.MaxSpreads, d.MaxSpreads), MaxCost: pick(l.MaxCost, d.MaxCost),
+		ListBounds: l.ListBounds,
 	}
 }
 

@@ -40,7 +40,7 @@ func TestCostModel(t *testing.T) {
 		{"scalars cost nothing", `{ __typename certification(code: "x") { code name } }`, nil, 1},
 		{"each object field adds its own cost", `{ certification(code: "x") { renewalAssessment { certification { code } } } }`, nil, 3},
 		// certifications 1 + pageInfo 1 + nodes 20 × (1 + prerequisites 10 × 1)
-		{"first absent pages 20, unpaged lists assume 10", `{ certifications { pageInfo { hasNextPage } nodes { prerequisites { code } } } }`, nil, 2 + 20*(1+10)},
+		{"first absent pages 20, other lists count their bound", `{ certifications { pageInfo { hasNextPage } nodes { prerequisites { code } } } }`, nil, 2 + 20*(1+10)},
 		{"first multiplies edges and nodes, not pageInfo or totalCount", `{ certifications(first: 50) { totalCount pageInfo { endCursor } edges { node { code } } } }`, nil, 1 + 1 + 50*(1+1)},
 		{"first from a variable", `query($n: Int) { certifications(first: $n) { nodes { code } } }`, map[string]any{"n": int64(7)}, 1 + 7},
 		{"null first is the default page", `query($n: Int) { certifications(first: $n) { nodes { code } } }`, map[string]any{"n": nil}, 1 + 20},

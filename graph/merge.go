@@ -44,6 +44,7 @@ func (r *Resolver) previewMerge(ctx context.Context, in model.PreviewCertificati
 	if err != nil {
 		return nil, err
 	}
+	pv.Superseded = pv.Superseded[:min(len(pv.Superseded), ListedEarned)] // the bound Cost prices
 	return &model.PreviewCertificationProfileMergePayload{Preview: &pv}, nil
 }
 

@@ -115,7 +115,7 @@ func (r *Resolver) earnedAttempts(ctx context.Context, e *transcript.Earned) ([]
 		return nil, err
 	}
 	list, err := loaders(ctx).Renewal.Attempts.Load(ctx, e.ID)
-	return ptrs(list), err
+	return ptrs(latest(list, ListedAttempts)), err
 }
 
 func (r *Resolver) earnedRenewals(ctx context.Context, e *transcript.Earned) ([]*renewal.Renewal, error) {
@@ -123,8 +123,11 @@ func (r *Resolver) earnedRenewals(ctx context.Context, e *transcript.Earned) ([]
 		return nil, err
 	}
 	list, err := loaders(ctx).Renewal.Renewals.Load(ctx, e.ID)
-	return ptrs(list), err
+	return ptrs(latest(list, ListedRenewals)), err
 }
+
+// latest returns the last n items of a list kept oldest first: the bound the cost model prices.
+func latest[T any](list []T, n int) []T { return list[max(len(list)-n, 0):] }
 
 func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*transcript.Earned, error) {
 	return loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)

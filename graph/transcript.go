@@ -156,7 +156,7 @@ func (r *Resolver) recordExamResult(ctx context.Context, in model.RecordExamResu
 	if err != nil {
 		return nil, err
 	}
-	return &model.RecordExamResultPayload{ExamResult: &rec.Result, EarnedCertifications: ptrs(rec.Earned)}, nil
+	return &model.RecordExamResultPayload{ExamResult: &rec.Result, EarnedCertifications: ptrs(rec.Earned[:min(len(rec.Earned), ListedEarned)])}, nil
 }
 
 func (r *Resolver) earnedCertification(ctx context.Context, e *transcript.Earned) (*catalog.Certification, error) {

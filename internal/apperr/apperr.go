@@ -38,6 +38,7 @@ const (
 	QueryTooDeep                      Code = "QUERY_TOO_DEEP"
 	PersistedQueryNotFound            Code = "PERSISTED_QUERY_NOT_FOUND"
 	RateLimited                       Code = "RATE_LIMITED"
+	LimitExceeded                     Code = "LIMIT_EXCEEDED"
 	Internal                          Code = "INTERNAL"
 )
 
@@ -103,3 +104,9 @@ func Missing(what string) *Error { return &Error{Code: NotFound, Message: what +
 
 // Invalid reports malformed input.
 func Invalid(format string, args ...any) *Error { return E(BadUserInput, format, args...) }
+
+// Limit reports that creating one more resource would pass a configured cap; the extensions
+// name the list (resource) and the cap (limit), so a client can say which and how many.
+func Limit(resource string, limit int, format string, args ...any) *Error {
+	return E(LimitExceeded, format, args...).With("resource", resource).With("limit", limit)
+}

@@ -30,9 +30,17 @@ const (
 	maxCodeLen      = 100
 	maxTitleLen     = 200
 	maxLanguages    = 50
-	maxPaths        = 20
-	maxExamsPerPath = 10
-	maxPrereqs      = 20
+	maxPaths        = MaxPaths
+	maxExamsPerPath = MaxExamsPerPath
+	maxPrereqs      = MaxPrerequisites
+)
+
+// Bounds of a certification's lists, which the cost model prices them by (a real programme has
+// one to three paths of one or two exams, and a few prerequisites).
+const (
+	MaxPaths         = 5
+	MaxExamsPerPath  = 5
+	MaxPrerequisites = 10
 )
 
 var (

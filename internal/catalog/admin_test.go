@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -110,6 +111,16 @@ func TestValidateCertification(t *testing.T) {
 		{"a malformed exam code", with(func(c *CertificationInput) { c.RequirementPaths = [][]string{{"DP203"}} }), "BAD_USER_INPUT"},
 		{"itself as prerequisite", with(func(c *CertificationInput) { c.Prerequisites = []string{ok.Code} }), "BAD_USER_INPUT"},
 		{"a malformed prerequisite", with(func(c *CertificationInput) { c.Prerequisites = []string{"Not A Code"} }), "BAD_USER_INPUT"},
+		// The bounds the cost model prices these lists by.
+		{"5 paths of 5 exams", with(func(c *CertificationInput) { c.RequirementPaths = examPaths(5, 5) }), ""},
+		{"6 paths", with(func(c *CertificationInput) { c.RequirementPaths = examPaths(6, 1) }), "BAD_USER_INPUT"},
+		{"6 exams in a path", with(func(c *CertificationInput) { c.RequirementPaths = examPaths(1, 6) }), "BAD_USER_INPUT"},
+		{"11 prerequisites", with(func(c *CertificationInput) {
+			c.Prerequisites = nil
+			for i := 0; i < 11; i++ {
+				c.Prerequisites = append(c.Prerequisites, fmt.Sprintf("cert-%d", i))
+			}
+		}), "BAD_USER_INPUT"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -153,4 +164,15 @@ func TestPrerequisiteCycle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// examPaths returns n paths of m distinct, well-formed exam codes each.
+func examPaths(n, m int) [][]string {
+	out := make([][]string, n)
+	for i := range out {
+		for j := 0; j < m; j++ {
+			out[i] = append(out[i], fmt.Sprintf("EX-%d%d", i, j))
+		}
+	}
+	return out
 }

@@ -35,6 +35,10 @@ type Store interface {
 	// another transaction committed while this one waited. Create and Link take this lock,
 	// so creating a second profile and linking never interleave.
 	LockAccountProfiles(ctx context.Context, accountID uuid.UUID) ([]Profile, error)
+	// LockAccount locks the account row (FOR UPDATE): Create holds it while it counts the
+	// account's profiles, so concurrent creates cannot pass the cap together, even for the
+	// first profile, when there is no profile row to lock yet.
+	LockAccount(ctx context.Context, accountID uuid.UUID) error
 	// LockProfile locks one profile row. Codes: NOT_FOUND.
 	LockProfile(ctx context.Context, id uuid.UUID) (Profile, error)
 	// LearnProfileIDOf returns the id of an account's Learn profile. Codes: NOT_FOUND.
@@ -65,10 +69,26 @@ type Store interface {
 	FoldSearch(ctx context.Context, text string) (string, error)
 }
 
+// DefaultMaxProfilesPerAccount is the default of MAX_PROFILES_PER_ACCOUNT: a person needs one
+// certification profile; a few more leave room for mistakes that support merges later.
+const DefaultMaxProfilesPerAccount = 5
+
 // Service manages certification profiles.
 type Service struct {
 	store Store
 	clock clock.Clock
+	// MaxPerAccount caps the certification profiles an account may create, merged ones
+	// included (0 means DefaultMaxProfilesPerAccount). It is also the most
+	// viewer.certificationProfiles lists.
+	MaxPerAccount int
+}
+
+// MaxProfiles returns the cap on an account's certification profiles.
+func (s *Service) MaxProfiles() int {
+	if s.MaxPerAccount > 0 {
+		return s.MaxPerAccount
+	}
+	return DefaultMaxProfilesPerAccount
 }
 
 // NewService returns a Service on store.
@@ -82,8 +102,13 @@ type NewProfile struct {
 }
 
 // Create makes a certification profile owned by the caller's personal account; the database
-// hands out the MCID from a sequence, so one is never reused.
-// Codes: UNAUTHENTICATED, PERSONAL_ACCOUNT_REQUIRED, BAD_USER_INPUT.
+// hands out the MCID from a sequence, so one is never reused. An account holds at most
+// MaxProfiles profiles, ACTIVE and MERGED alike: a merged duplicate stays the account's and
+// stays listed, so counting it keeps viewer.certificationProfiles within the cap, and a person
+// has no use for more than one ACTIVE profile anyway. The account row is locked while the
+// profiles are counted, so concurrent creates end with at most the cap.
+// Codes: UNAUTHENTICATED, PERSONAL_ACCOUNT_REQUIRED, BAD_USER_INPUT, LIMIT_EXCEEDED (extensions
+// resource "certificationProfiles" and limit).
 func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) (Profile, error) {
 	if p == nil {
 		return Profile{}, apperr.Unauth("sign in to create a certification profile")
@@ -101,10 +126,18 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 	prof.CreatedAt = s.clock.Now()
 	var out Profile
 	err = s.store.InTx(ctx, func(tx Store) error {
+		if err := tx.LockAccount(ctx, p.AccountID); err != nil {
+			return fmt.Errorf("lock account: %w", err)
+		}
 		// The lock Link takes: a second profile created while a link is being decided must
 		// wait for it, so MULTIPLE_CERTIFICATION_PROFILES cannot be bypassed by a race.
-		if _, err := tx.LockAccountProfiles(ctx, p.AccountID); err != nil {
+		mine, err := tx.LockAccountProfiles(ctx, p.AccountID)
+		if err != nil {
 			return fmt.Errorf("lock account profiles: %w", err)
+		}
+		if limit := s.MaxProfiles(); len(mine) >= limit {
+			return apperr.Limit("certificationProfiles", limit,
+				"an account may hold at most %d certification profiles; ask support to merge duplicates", limit)
 		}
 		out, err = tx.InsertProfile(ctx, prof)
 		return err
@@ -255,7 +288,13 @@ func (s *Service) Mine(ctx context.Context, p *auth.Principal) ([]Profile, error
 	if p == nil {
 		return nil, apperr.Unauth("sign in to see your certification profiles")
 	}
-	return s.store.ProfilesByAccount(ctx, p.AccountID)
+	list, err := s.store.ProfilesByAccount(ctx, p.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	// Create keeps an account within the cap; accounts older than the cap are cut to it, so
+	// the list never holds more than the cost model prices it at.
+	return list[:min(len(list), s.MaxProfiles())], nil
 }
 
 // ProfilesByIDs loads profiles in key order (for dataloaders; no permission check).

@@ -11,10 +11,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/notify"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // Environments.
@@ -46,7 +49,15 @@ type Config struct {
 	PublicURL        string        // PUBLIC_URL: base of links in emails
 	ReminderInterval time.Duration // REMINDER_INTERVAL; 0 turns the in-server worker off
 	ReminderOffsets  notify.Plan   // REMINDER_OFFSETS
+
+	// Caps on what one learner may create (the lists they make are priced by these).
+	MaxLiveSharesPerProfile int // MAX_LIVE_SHARES_PER_PROFILE: live share codes of a profile
+	MaxProfilesPerAccount   int // MAX_PROFILES_PER_ACCOUNT: certification profiles of an account
 }
+
+// maxCap bounds the per-learner caps: a list priced at more would make ordinary queries too
+// expensive to run under the default QUERY_MAX_COST.
+const maxCap = 100
 
 // Production reports whether APP_ENV is production.
 func (c Config) Production() bool { return c.Env == EnvProduction }
@@ -95,6 +106,9 @@ func Load(env Getenv) (Config, error) {
 		return c, err
 	}
 	if err := c.loadReminders(get); err != nil {
+		return c, err
+	}
+	if err := c.loadCaps(get); err != nil {
 		return c, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
@@ -151,6 +165,24 @@ func (c *Config) loadReminders(get func(k, def string) string) error {
 	}
 	if c.ReminderOffsets, err = notify.ParsePlan(get("REMINDER_OFFSETS", notify.DefaultOffsets)); err != nil {
 		return fmt.Errorf("REMINDER_OFFSETS: %w", err)
+	}
+	return nil
+}
+
+func (c *Config) loadCaps(get func(k, def string) string) error {
+	for _, v := range []struct {
+		key string
+		def int
+		out *int
+	}{
+		{"MAX_LIVE_SHARES_PER_PROFILE", transcript.DefaultMaxLiveShares, &c.MaxLiveSharesPerProfile},
+		{"MAX_PROFILES_PER_ACCOUNT", certprofile.DefaultMaxProfilesPerAccount, &c.MaxProfilesPerAccount},
+	} {
+		n, err := strconv.Atoi(get(v.key, strconv.Itoa(v.def)))
+		if err != nil || n < 1 || n > maxCap {
+			return fmt.Errorf("%s: want a whole number from 1 to %d", v.key, maxCap)
+		}
+		*v.out = n
 	}
 	return nil
 }

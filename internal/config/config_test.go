@@ -100,3 +100,20 @@ func TestProductionRefusesAnHS256Secret(t *testing.T) {
 		t.Fatalf("development: got %v, want the secret loaded", err)
 	}
 }
+
+func TestCapsOnWhatALearnerCreates(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil || c.MaxLiveSharesPerProfile != 20 || c.MaxProfilesPerAccount != 5 {
+		t.Fatalf("got %v, shares %d, profiles %d; want the defaults 20 and 5", err, c.MaxLiveSharesPerProfile, c.MaxProfilesPerAccount)
+	}
+	c, err = Load(env(map[string]string{"MAX_LIVE_SHARES_PER_PROFILE": "3", "MAX_PROFILES_PER_ACCOUNT": "1"}))
+	if err != nil || c.MaxLiveSharesPerProfile != 3 || c.MaxProfilesPerAccount != 1 {
+		t.Fatalf("got %v, shares %d, profiles %d; want 3 and 1", err, c.MaxLiveSharesPerProfile, c.MaxProfilesPerAccount)
+	}
+	for _, bad := range []map[string]string{{"MAX_LIVE_SHARES_PER_PROFILE": "0"}, {"MAX_LIVE_SHARES_PER_PROFILE": "101"},
+		{"MAX_PROFILES_PER_ACCOUNT": "-1"}, {"MAX_PROFILES_PER_ACCOUNT": "five"}} {
+		if _, err := Load(env(bad)); err == nil {
+			t.Errorf("%v: got no error, want one", bad)
+		}
+	}
+}

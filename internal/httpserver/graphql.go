@@ -78,6 +78,7 @@ func (s *Server) graphQL(res *graph.Resolver) (*handler.Server, error) {
 	limits := graph.DefaultLimits
 	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth
 	limits.MaxCost = d.Config.Hardening.QueryMaxCost
+	limits.ListBounds = graph.BoundsFor(res.Profiles.MaxProfiles(), res.Transcripts.MaxLive())
 	guard := &graph.Guard{
 		Limits: limits,
 		APQ:    lru.New[string](1000),

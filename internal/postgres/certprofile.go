@@ -153,6 +153,15 @@ func (s Profiles) LockAccountProfiles(ctx context.Context, accountID uuid.UUID) 
 	return s.ProfilesByAccount(ctx, accountID)
 }
 
+// LockAccount locks an account row.
+func (s Profiles) LockAccount(ctx context.Context, accountID uuid.UUID) error {
+	var id uuid.UUID
+	if err := s.get(ctx, &id, `SELECT id FROM accounts WHERE id = $1 FOR UPDATE`, accountID); err != nil {
+		return notFound(err, "account")
+	}
+	return nil
+}
+
 // LockProfile locks one profile row and returns it.
 func (s Profiles) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error) {
 	var r profileRow

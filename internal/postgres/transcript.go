@@ -499,14 +499,35 @@ WHERE s.id = $1 RETURNING `+shareColumns, id, at); err != nil {
 	return r.domain(), nil
 }
 
-// SharesByProfileIDs lists each profile's shares, newest first.
-func (s Transcript) SharesByProfileIDs(ctx context.Context, ids []uuid.UUID) ([][]transcript.Share, error) {
+// liveShareSQL is true for a share not revoked and not expired at $2.
+const liveShareSQL = `(s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2))`
+
+// SharesByProfileIDs lists at most limit shares per profile, live ones first, each newest first.
+func (s Transcript) SharesByProfileIDs(ctx context.Context, ids []uuid.UUID, now time.Time, limit int) ([][]transcript.Share, error) {
 	var rows []shareRow
-	if err := s.sel(ctx, &rows, `SELECT `+shareColumns+` FROM transcript_shares s
-WHERE s.profile_id = ANY($1) ORDER BY s.created_at DESC, s.id DESC`, pq.Array(ids)); err != nil {
+	if err := s.sel(ctx, &rows, `SELECT `+shareColumns+` FROM (
+  SELECT s.*, `+liveShareSQL+` AS live, row_number() OVER (PARTITION BY s.profile_id
+    ORDER BY `+liveShareSQL+` DESC, s.created_at DESC, s.id DESC) AS n
+  FROM transcript_shares s WHERE s.profile_id = ANY($1)) s
+WHERE s.n <= $3 ORDER BY s.live DESC, s.created_at DESC, s.id DESC`, pq.Array(ids), now, limit); err != nil {
 		return nil, fmt.Errorf("load shares: %w", err)
 	}
 	return groupByKey(ids, rows, func(r shareRow) (uuid.UUID, transcript.Share) { return r.ProfileID, r.domain() }), nil
+}
+
+// CountLiveShares counts a profile's shares that are not revoked and not expired at now.
+func (s Transcript) CountLiveShares(ctx context.Context, profileID uuid.UUID, now time.Time) (int, error) {
+	var n int
+	if err := s.get(ctx, &n, `SELECT count(*) FROM transcript_shares s WHERE s.profile_id = $1 AND `+liveShareSQL,
+		profileID, now); err != nil {
+		return 0, fmt.Errorf("count live shares: %w", err)
+	}
+	return n, nil
+}
+
+// LockProfile locks one certification profile row.
+func (s Transcript) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error) {
+	return Profiles{s.Store}.LockProfile(ctx, id)
 }
 
 // ViewShare counts one view of a live share atomically and returns its profile. Unknown,
@@ -532,8 +553,8 @@ WITH RECURSIVE chain AS (
 )
 SELECT id, mcid, legal_name FROM chain ORDER BY depth DESC LIMIT 1`
 
-// PublicOf loads the public transcript of a profile's survivor: name, MCID, unsuperseded
-// certifications and passed exams, newest first. Nothing else is read.
+// PublicOf loads the public transcript of a profile's survivor: name, MCID, the latest
+// MaxPublicItems unsuperseded certifications and passed exams, newest first. Nothing else is read.
 func (s Transcript) PublicOf(ctx context.Context, profileID uuid.UUID) (transcript.Public, error) {
 	var p struct {
 		ID        uuid.UUID `db:"id"`
@@ -545,12 +566,14 @@ func (s Transcript) PublicOf(ctx context.Context, profileID uuid.UUID) (transcri
 	}
 	var earned []earnedRow
 	if err := s.sel(ctx, &earned, `SELECT `+earnedColumns+` FROM earned_certifications e
-WHERE e.profile_id = $1 AND e.superseded_at IS NULL ORDER BY e.earned_on DESC, e.id DESC`, p.ID); err != nil {
+WHERE e.profile_id = $1 AND e.superseded_at IS NULL ORDER BY e.earned_on DESC, e.id DESC LIMIT $2`,
+		p.ID, transcript.MaxPublicItems); err != nil {
 		return transcript.Public{}, fmt.Errorf("load transcript certifications: %w", err)
 	}
 	var results []resultRow
 	if err := s.sel(ctx, &results, `SELECT `+resultColumns+` FROM exam_results r
-WHERE r.profile_id = $1 AND r.passed ORDER BY r.taken_at DESC, r.id DESC`, p.ID); err != nil {
+WHERE r.profile_id = $1 AND r.passed ORDER BY r.taken_at DESC, r.id DESC LIMIT $2`,
+		p.ID, transcript.MaxPublicItems); err != nil {
 		return transcript.Public{}, fmt.Errorf("load transcript exams: %w", err)
 	}
 	out := transcript.Public{LegalName: p.LegalName, MCID: strconv.FormatInt(p.MCID, 10),

@@ -27,6 +27,10 @@ const (
 	MaxQuestions = 500
 	MaxChoices   = 12
 	MaxTextLen   = 2000
+	// MaxModules caps the learning modules of a version, MaxQuestionsPerAttempt the questions
+	// an attempt serves (the cost model prices AssessmentAttempt.questions by it).
+	MaxModules             = 20
+	MaxQuestionsPerAttempt = 50
 )
 
 // PublishAction is the audit action of a published version.
@@ -106,8 +110,10 @@ func (s *Service) Publish(ctx context.Context, p *auth.Principal, in NewAssessme
 // Validate checks a new assessment and fills in the defaults.
 // Codes: BAD_USER_INPUT: no questions or more than MaxQuestions; an empty prompt; fewer than
 // two choices or more than MaxChoices; an empty or repeated choice text; no correct choice or
-// no incorrect one; passingScore outside 1..100; questionsPerAttempt outside 1..bank size; a
-// learning module without title or with a URL that is not absolute http(s).
+// no incorrect one; passingScore outside 1..100; questionsPerAttempt outside 1..bank size or
+// above MaxQuestionsPerAttempt; more
+// than MaxModules learning modules; a learning module without title or with a URL that is not
+// absolute http(s).
 func Validate(in NewAssessment) (Version, error) {
 	n := len(in.Questions)
 	if n == 0 || n > MaxQuestions {
@@ -121,8 +127,9 @@ func Validate(in NewAssessment) (Version, error) {
 		v.PassingScore = *in.PassingScore
 	}
 	if in.QuestionsPerAttempt != nil {
-		if *in.QuestionsPerAttempt < 1 || *in.QuestionsPerAttempt > n {
-			return Version{}, apperr.Invalid("questionsPerAttempt must be from 1 to the number of questions (%d)", n)
+		if *in.QuestionsPerAttempt < 1 || *in.QuestionsPerAttempt > min(n, MaxQuestionsPerAttempt) {
+			return Version{}, apperr.Invalid("questionsPerAttempt must be from 1 to the number of questions (%d), at most %d",
+				n, MaxQuestionsPerAttempt)
 		}
 		v.QuestionsPerAttempt = *in.QuestionsPerAttempt
 	}
@@ -158,6 +165,9 @@ func Validate(in NewAssessment) (Version, error) {
 			return Version{}, apperr.Invalid("question %d needs at least one correct and one incorrect choice", at)
 		}
 		v.Questions = append(v.Questions, catalog.Question{Prompt: prompt, MultipleAnswers: right > 1, Choices: choices})
+	}
+	if len(in.Modules) > MaxModules {
+		return Version{}, apperr.Invalid("learningModules must hold at most %d modules", MaxModules)
 	}
 	for i, m := range in.Modules {
 		title := strings.TrimSpace(m.Title)

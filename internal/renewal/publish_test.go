@@ -2,6 +2,7 @@ package renewal_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -37,6 +38,11 @@ func TestPublishRenewalAssessment(t *testing.T) {
 	t.Run("NOT_RENEWABLE for fundamentals", func(t *testing.T) {
 		env.MustFail(apitest.Admin("a"), publishMutation, map[string]any{"in": with("certificationCode", "azure-fundamentals")}, "NOT_RENEWABLE")
 	})
+	withBank := func(questions []map[string]any, served int) map[string]any {
+		out := with("questions", questions)
+		out["questionsPerAttempt"] = served
+		return out
+	}
 	noCorrect := bank("X", 2)
 	noCorrect[1] = map[string]any{"prompt": "Nothing right", "choices": []map[string]any{
 		{"text": "a", "correct": false}, {"text": "b", "correct": false}}}
@@ -50,6 +56,8 @@ func TestPublishRenewalAssessment(t *testing.T) {
 		"passingScore 101":                  with("passingScore", 101),
 		"more served than the bank holds":   with("questionsPerAttempt", 4),
 		"a module with a relative url":      with("learningModules", []map[string]any{{"title": "t", "url": "/training"}}),
+		"21 learning modules":               with("learningModules", modules(21)),
+		"51 questions served an attempt":    withBank(bank("X", 60), 51),
 	}
 	for name, in := range invalid {
 		t.Run("BAD_USER_INPUT for "+name, func(t *testing.T) {
@@ -151,4 +159,12 @@ func TestNewVersionMidCycle(t *testing.T) {
 	if r := submit(t, env, moves.who, b.ID, answers(t, env, b, 4)); *r.Attempt.Score != 80 || *r.Attempt.Passed {
 		t.Fatalf("got %s, want 80 and failed against version 2's 100", asJSON(r.Attempt))
 	}
+}
+
+func modules(n int) []map[string]any {
+	out := make([]map[string]any, n)
+	for i := range out {
+		out[i] = map[string]any{"title": fmt.Sprintf("Module %d", i), "url": fmt.Sprintf("https://learn.example/m%d", i)}
+	}
+	return out
 }

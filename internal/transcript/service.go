@@ -66,13 +66,19 @@ type Store interface {
 	ShareByID(ctx context.Context, id uuid.UUID) (Share, error)
 	// RevokeShare sets revoked_at once; revoking again keeps the first instant.
 	RevokeShare(ctx context.Context, id uuid.UUID, at time.Time) (Share, error)
-	// SharesByProfileIDs lists each profile's shares, newest first, in key order.
-	SharesByProfileIDs(ctx context.Context, ids []uuid.UUID) ([][]Share, error)
+	// SharesByProfileIDs lists, per profile in key order, at most limit shares: the live ones
+	// (not revoked, not expired at now) first, then the others, each newest first.
+	SharesByProfileIDs(ctx context.Context, ids []uuid.UUID, now time.Time, limit int) ([][]Share, error)
+	// CountLiveShares counts a profile's shares that are not revoked and not expired at now.
+	CountLiveShares(ctx context.Context, profileID uuid.UUID, now time.Time) (int, error)
+	// LockProfile locks one certification profile row (FOR UPDATE). Codes: NOT_FOUND.
+	LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error)
 	// ViewShare counts one view of a live share (not revoked, not expired at now) in one
 	// atomic statement and returns the profile it shares. Codes: NOT_FOUND.
 	ViewShare(ctx context.Context, code string, now time.Time) (uuid.UUID, error)
 	// PublicOf loads what the public transcript of a profile shows, following merges to the
-	// survivor: its name, MCID, unsuperseded certifications and passed exams.
+	// survivor: its name, MCID, the latest MaxPublicItems unsuperseded certifications and the
+	// latest MaxPublicItems passed exams.
 	PublicOf(ctx context.Context, profileID uuid.UUID) (Public, error)
 
 	// ProfilesByIDs loads certification profiles in key order.
@@ -84,7 +90,31 @@ type Store interface {
 type Service struct {
 	store Store
 	clock clock.Clock
+	// MaxLiveShares caps the live share codes of a profile (0 means DefaultMaxLiveShares).
+	MaxLiveShares int
 }
+
+// MaxPublicItems is the most certifications, and the most exam results, a public transcript
+// lists (the latest ones): the page is anonymous, so what one view costs must stay bounded.
+const MaxPublicItems = 100
+
+// DefaultMaxLiveShares is the default of MAX_LIVE_SHARES_PER_PROFILE: one code per employer
+// applied to at a time is plenty, and revoked or expired codes free their slot.
+const DefaultMaxLiveShares = 20
+
+// MaxLive returns the cap on a profile's live share codes.
+func (s *Service) MaxLive() int {
+	if s.MaxLiveShares > 0 {
+		return s.MaxLiveShares
+	}
+	return DefaultMaxLiveShares
+}
+
+// ListedShares is the most shares transcriptShares lists for one profile: twice the live cap,
+// so every live code of a profile within the cap shows, with as many of the latest revoked
+// or expired ones after them. Only a merge can leave a survivor with more live codes than
+// that (merges lose nothing); its oldest live codes then keep working but are not listed.
+func ListedShares(maxLive int) int { return 2 * maxLive }
 
 // NewService returns a Service on store.
 func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
@@ -362,7 +392,8 @@ func (s *Service) ResultsByIDs(ctx context.Context, ids []uuid.UUID) ([]*ExamRes
 	return s.store.ResultsByIDs(ctx, ids)
 }
 
-// SharesByProfileIDs lists each profile's shares (for loaders; callers check ownership).
+// SharesByProfileIDs lists at most ListedShares shares per profile, live ones first (for
+// loaders; callers check ownership).
 func (s *Service) SharesByProfileIDs(ctx context.Context, ids []uuid.UUID) ([][]Share, error) {
-	return s.store.SharesByProfileIDs(ctx, ids)
+	return s.store.SharesByProfileIDs(ctx, ids, s.clock.Now(), ListedShares(s.MaxLive()))
 }

@@ -63,7 +63,10 @@ func ownedProfile(ctx context.Context, st Store, p *auth.Principal, id uuid.UUID
 // CreateShare makes a share code for the caller's profile, optionally expiring at expiresAt.
 // Codes: UNAUTHENTICATED, NOT_FOUND (no such profile, or someone else's), FORBIDDEN (support,
 // not the owner), PROFILE_ALREADY_MERGED (a merged profile: share the survivor; its old codes
-// keep working), BAD_USER_INPUT (expiresAt not in the future).
+// keep working), BAD_USER_INPUT (expiresAt not in the future), LIMIT_EXCEEDED (the profile
+// already has MaxLive live codes; extensions resource "transcriptShares" and limit). The
+// profile row is locked while its live codes are counted, so concurrent creates, aliased in
+// one request or from many, end with at most the cap.
 func (s *Service) CreateShare(ctx context.Context, p *auth.Principal, profileID uuid.UUID, expiresAt *time.Time) (Share, error) {
 	if p == nil {
 		return Share{}, apperr.Unauth("sign in to share your transcript")
@@ -71,12 +74,24 @@ func (s *Service) CreateShare(ctx context.Context, p *auth.Principal, profileID 
 	now := s.clock.Now()
 	var out Share
 	err := s.store.InTx(ctx, func(tx Store) error {
-		prof, err := ownedProfile(ctx, tx, p, profileID)
+		if _, err := ownedProfile(ctx, tx, p, profileID); err != nil {
+			return err
+		}
+		// Read the status under the lock: a merge that committed meanwhile has made it MERGED.
+		prof, err := tx.LockProfile(ctx, profileID)
 		if err != nil {
 			return err
 		}
 		if prof.Status == certprofile.StatusMerged {
 			return apperr.E(apperr.ProfileAlreadyMerged, "this profile was merged into another one; share that one instead")
+		}
+		live, err := tx.CountLiveShares(ctx, prof.ID, now)
+		if err != nil {
+			return err
+		}
+		if limit := s.MaxLive(); live >= limit {
+			return apperr.Limit("transcriptShares", limit,
+				"a profile may have at most %d live share codes; revoke one first", limit)
 		}
 		sh := Share{ProfileID: prof.ID, CreatedAt: now}
 		if expiresAt != nil {
