@@ -11,8 +11,17 @@ import (
 	"github.com/recert/recert/internal/learner"
 )
 
-// loaderWait is how long a loader collects keys before it runs its batch.
-const loaderWait = 2 * time.Millisecond
+// DefaultLoaderWait is how long a loader collects keys before it runs its batch, unless
+// Resolver.LoaderWait says otherwise.
+const DefaultLoaderWait = 2 * time.Millisecond
+
+// loaderWait is the batching window of this resolver's loaders.
+func (r *Resolver) loaderWait() dataloadgen.Option {
+	if r.LoaderWait > 0 {
+		return dataloadgen.WithWait(r.LoaderWait)
+	}
+	return dataloadgen.WithWait(DefaultLoaderWait)
+}
 
 // Loaders are the per-request dataloaders: every list or reference field that resolves per
 // parent goes through one, so a page of N objects costs a constant number of queries.
@@ -40,7 +49,7 @@ type loadersKey struct{}
 // NewLoaders builds a fresh set of loaders for one request.
 func (r *Resolver) NewLoaders() *Loaders {
 	cs := r.Catalog.Store()
-	w := dataloadgen.WithWait(loaderWait)
+	w := r.loaderWait()
 	return &Loaders{
 		Account:       dataloadgen.NewLoader(r.Learner.AccountsByIDs, w),
 		LearnProfile:  dataloadgen.NewLoader(r.Learner.LearnProfilesByIDs, w),

@@ -22,7 +22,7 @@ type mergeLoaders struct {
 
 func newMergeLoaders(r *Resolver) *mergeLoaders {
 	return &mergeLoaders{
-		Event: dataloadgen.NewLoader(r.Merge.AuditEventsByIDs, dataloadgen.WithWait(loaderWait)),
+		Event: dataloadgen.NewLoader(r.Merge.AuditEventsByIDs, r.loaderWait()),
 	}
 }
 

@@ -22,7 +22,7 @@ type notifyLoaders struct {
 }
 
 func newNotifyLoaders(r *Resolver) *notifyLoaders {
-	w := dataloadgen.WithWait(loaderWait)
+	w := r.loaderWait()
 	return &notifyLoaders{
 		Notification: dataloadgen.NewLoader(r.Notify.NotificationsByIDs, w),
 	}

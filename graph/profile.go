@@ -25,7 +25,7 @@ type profileLoaders struct {
 }
 
 func newProfileLoaders(r *Resolver) *profileLoaders {
-	w := dataloadgen.WithWait(loaderWait)
+	w := r.loaderWait()
 	return &profileLoaders{
 		Profile:            dataloadgen.NewLoader(r.Profiles.ProfilesByIDs, w),
 		AlternateEmails:    dataloadgen.NewLoader(many(r.Profiles.AlternateEmailsByIDs), w),

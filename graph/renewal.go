@@ -28,7 +28,7 @@ type renewalLoaders struct {
 
 func newRenewalLoaders(r *Resolver) *renewalLoaders {
 	s := r.Renewals.Store()
-	w := dataloadgen.WithWait(loaderWait)
+	w := r.loaderWait()
 	return &renewalLoaders{
 		Attempt:  dataloadgen.NewLoader(s.AttemptsByIDs, w),
 		Attempts: dataloadgen.NewLoader(many(s.AttemptsByEarnedIDs), w),

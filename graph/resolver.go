@@ -6,6 +6,7 @@ package graph
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
@@ -33,4 +34,8 @@ type Resolver struct {
 	Merge *merge.Service
 	// Notify lists and sends renewal reminders.
 	Notify *notify.Service
+	// LoaderWait is how long the per-request loaders collect keys before a batch
+	// (DefaultLoaderWait when zero). Tests that count batches widen it, so that a busy machine
+	// scheduling the field goroutines slowly cannot split one batch into several.
+	LoaderWait time.Duration
 }

@@ -61,7 +61,7 @@ type resultPageKey struct {
 }
 
 func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
-	w := dataloadgen.WithWait(loaderWait)
+	w := r.loaderWait()
 	ts := r.Transcripts
 	return &transcriptLoaders{
 		Earned: dataloadgen.NewLoader(ts.EarnedByIDs, w),

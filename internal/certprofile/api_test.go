@@ -782,6 +782,7 @@ func TestProfileFieldsAreBatched(t *testing.T) {
 	env := apitest.New(t)
 	store := &countingStore{Store: postgres.Profiles{Store: env.Server.Store}, calls: map[string]int{}}
 	env.Server.Resolver.Profiles = certprofile.NewService(store, env.Clock)
+	env.Server.Resolver.LoaderWait = 50 * time.Millisecond // a busy machine must not split a batch
 
 	const q = `{ searchCertificationProfiles(query: "batch", first: 100) { nodes {
   alternateEmails mergedInto { id alternateEmails }
