@@ -51,13 +51,13 @@ func (r *Resolver) certifications(ctx context.Context, first *int, after *string
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.CertificationConnection{PageInfo: &model.PageInfo{HasNextPage: more}}
+	conn := &model.CertificationConnection{PageInfo: newPageInfo(more, after)}
 	for i := range items {
 		c := &items[i]
 		cur := encodeCursor(c.Code)
 		conn.Edges = append(conn.Edges, &model.CertificationEdge{Cursor: cur, Node: c})
 		conn.Nodes = append(conn.Nodes, c)
-		conn.PageInfo.EndCursor = &cur
+		addCursor(conn.PageInfo, cur)
 	}
 	if conn.Edges == nil {
 		conn.Edges, conn.Nodes = []*model.CertificationEdge{}, []*catalog.Certification{}

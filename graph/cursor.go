@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/internal/apperr"
 )
 
@@ -26,6 +27,21 @@ func pageSize(first *int) (int, error) {
 		return 0, apperr.Invalid("first must be between 1 and %d", maxPage)
 	}
 	return *first, nil
+}
+
+// newPageInfo starts the PageInfo of a forward page: hasPreviousPage is true when the page
+// was asked for after a cursor (edges came before it), as the Relay spec allows for
+// first/after paging; addCursor fills the start and end cursors edge by edge.
+func newPageInfo(more bool, after *string) *model.PageInfo {
+	return &model.PageInfo{HasNextPage: more, HasPreviousPage: after != nil && *after != ""}
+}
+
+// addCursor records the cursor of the next edge of a page in its PageInfo.
+func addCursor(pi *model.PageInfo, cursor string) {
+	if pi.StartCursor == nil {
+		pi.StartCursor = &cursor
+	}
+	pi.EndCursor = &cursor
 }
 
 // encodeCursor makes an opaque Relay cursor from the keyset values of a row.

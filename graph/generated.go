@@ -204,6 +204,7 @@ type ComplexityRoot struct {
 
 	Exam struct {
 		Code       func(childComplexity int) int
+		ID         func(childComplexity int) int
 		Languages  func(childComplexity int) int
 		RetiredOn  func(childComplexity int) int
 		Supersedes func(childComplexity int) int
@@ -303,8 +304,10 @@ type ComplexityRoot struct {
 	}
 
 	PageInfo struct {
-		EndCursor   func(childComplexity int) int
-		HasNextPage func(childComplexity int) int
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
 	}
 
 	PreviewCertificationProfileMergePayload struct {
@@ -452,6 +455,8 @@ type EarnedCertificationResolver interface {
 	Attempts(ctx context.Context, obj *transcript.Earned) ([]*renewal.Attempt, error)
 }
 type ExamResolver interface {
+	ID(ctx context.Context, obj *catalog.Exam) (string, error)
+
 	Supersedes(ctx context.Context, obj *catalog.Exam) (*catalog.Exam, error)
 }
 type ExamResultResolver interface {
@@ -1087,6 +1092,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Exam.Code(childComplexity), true
+	case "Exam.id":
+		if e.ComplexityRoot.Exam.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Exam.ID(childComplexity), true
 	case "Exam.languages":
 		if e.ComplexityRoot.Exam.Languages == nil {
 			break
@@ -1537,6 +1548,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
 	case "PreviewCertificationProfileMergePayload.preview":
 		if e.ComplexityRoot.PreviewCertificationProfileMergePayload.Preview == nil {
@@ -1983,544 +2006,1144 @@ func newExecutionContext(
 
 var sources = []*ast.Source{
 	{Name: "../schema.graphqls", Input: `# Recert: the GraphQL API of the certification-renewal programme.
-# Names of operations, arguments, listed fields, enum values and error codes are fixed by API.md.
+# Names of operations, arguments, listed fields, enum values and error codes are a contract with
+# the clients (docs/api.md): add freely, rename nothing. Every type, field, argument, input field
+# and enum value carries a description (schema_test.go fails otherwise): the descriptions are the
+# reference client developers read in GraphiQL and generate typed clients from.
 
-"A calendar date, ` + "`" + `YYYY-MM-DD` + "`" + `, with no time of day and no zone."
-scalar Date
-"An instant in UTC, RFC 3339."
-scalar DateTime
+"""
+A calendar date with no time of day and no time zone, written ` + "`" + `YYYY-MM-DD` + "`" + ` (RFC 3339
+` + "`" + `full-date` + "`" + `, e.g. ` + "`" + `2021-08-31` + "`" + `). Expiry dates, windows and deadlines are dates: a certification
+that expires on ` + "`" + `2022-03-01` + "`" + ` is held through the whole of ` + "`" + `2022-02-28` + "`" + ` and expired on ` + "`" + `2022-03-01` + "`" + `,
+wherever the learner is. The server turns its clock's instant into today's date in UTC.
+"""
+scalar Date @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339#section-5.6")
 
-"An object with a globally unique, opaque id."
+"""
+An instant, written as an RFC 3339 ` + "`" + `date-time` + "`" + ` (e.g. ` + "`" + `2021-03-01T09:00:00Z` + "`" + `). The server always
+answers in UTC (` + "`" + `Z` + "`" + `); inputs may carry any offset and are converted to UTC.
+"""
+scalar DateTime @specifiedBy(url: "https://www.rfc-editor.org/rfc/rfc3339#section-5.6")
+
+"""
+An object with a globally unique, opaque id, which ` + "`" + `Query.node` + "`" + ` fetches again. Treat ids as
+opaque strings: their format may change; use them as cache keys (Apollo, urql, Relay).
+"""
 interface Node {
+  "The object's global id: opaque, stable, unique across all types."
   id: ID!
 }
 
-"Relay page information."
+"""
+Where a page of a connection sits in the whole list (Relay cursor connections). Pages go forward
+only: ask for the next one with ` + "`" + `after: endCursor` + "`" + ` while ` + "`" + `hasNextPage` + "`" + ` is true.
+"""
 type PageInfo {
+  "True when more edges follow this page (fetch them with ` + "`" + `after: endCursor` + "`" + `)."
   hasNextPage: Boolean!
+  "The cursor of the last edge of this page; null when the page is empty."
   endCursor: String
+  """
+  True when edges precede this page, that is when it was fetched with an ` + "`" + `after` + "`" + ` cursor. Lists
+  page forward only, so a client that needs earlier edges starts again without ` + "`" + `after` + "`" + `.
+  """
+  hasPreviousPage: Boolean!
+  "The cursor of the first edge of this page; null when the page is empty."
+  startCursor: String
 }
 
+"""
+Every value of ` + "`" + `extensions.code` + "`" + ` an error of this API can carry. Each error's ` + "`" + `message` + "`" + ` is
+for people (English, may change); clients branch on the code. Some codes add more
+` + "`" + `extensions` + "`" + ` fields, named below. Codes marked "any operation" can come from every request,
+before or around the resolver; each mutation's description names its own ones.
+"""
+enum ErrorCode {
+  "Any operation: no token where one is needed, or a bad one (signature, expiry, issuer, audience, algorithm, ` + "`" + `typ` + "`" + `). HTTP 401 when the token itself is refused."
+  UNAUTHENTICATED
+  "Signed in but not allowed: a missing role, support using a learner's own mutation, an owner-only or support-only field. Also any operation: a document that is not in the trusted-documents list, or introspection in production without a support or admin token."
+  FORBIDDEN
+  "No such object, or the caller may not see it (the two are never told apart, so ids reveal nothing)."
+  NOT_FOUND
+  "Any operation: malformed input: a document that does not parse or validate, a bad variable, a malformed id or cursor, ` + "`" + `first` + "`" + ` outside 1..100, a value over its maximum length (` + "`" + `extensions.argument` + "`" + `, ` + "`" + `extensions.maxLength` + "`" + `), a date in the wrong place, an unknown exam code. ` + "`" + `extensions.field` + "`" + ` names the input field when known."
+  BAD_USER_INPUT
+  "A work or school account tried something that needs a personal one (creating or connecting a certification profile)."
+  PERSONAL_ACCOUNT_REQUIRED
+  "The Learn profile and the certification profile belong to different accounts (connecting, or keeping the duplicate's connection in a merge across accounts)."
+  ACCOUNT_MISMATCH
+  "The caller's Learn profile is already connected to another certification profile: disconnect it first."
+  LEARN_PROFILE_ALREADY_LINKED
+  "The certification profile is already connected to another Learn profile."
+  CERTIFICATION_PROFILE_ALREADY_LINKED
+  "The account owns more than one active certification profile, so connecting is refused: the learner contacts support to merge them first."
+  MULTIPLE_CERTIFICATION_PROFILES
+  "Renewal needs the certification profile connected to the caller's Learn profile (` + "`" + `linkCertificationProfile` + "`" + `)."
+  PROFILE_NOT_LINKED
+  "The certification has no renewal: fundamentals, no renewal assessment published, or the earned record is ` + "`" + `SUPERSEDED` + "`" + `."
+  NOT_RENEWABLE
+  "The certification has been on the market for less than 6 months, so its renewal assessment is not available yet."
+  RENEWAL_NOT_AVAILABLE_YET
+  "Too early: the renewal window opens 6 calendar months before the expiry date (also the answer right after a renewal, until the next window). ` + "`" + `extensions.windowOpensOn` + "`" + ` is the ` + "`" + `Date` + "`" + ` it opens."
+  RENEWAL_WINDOW_NOT_OPEN
+  "The certification has expired (today is on or after ` + "`" + `expiresOn` + "`" + `): it cannot be renewed, only earned again through its exams."
+  CERTIFICATION_EXPIRED
+  "The next attempt must wait 24 hours after the previous submission (from the second attempt of a cycle on). ` + "`" + `extensions.retryAt` + "`" + ` is the ` + "`" + `DateTime` + "`" + ` it may start."
+  RETAKE_WAIT
+  "Another attempt for this earned certification is not submitted yet. ` + "`" + `extensions.attemptId` + "`" + ` is its id: submit it first."
+  ATTEMPT_IN_PROGRESS
+  "The attempt was already submitted; its result stands."
+  ATTEMPT_ALREADY_SUBMITTED
+  "The renewal assessment is not offered in the requested language. ` + "`" + `extensions.availableLanguages` + "`" + ` lists the ones it is."
+  LANGUAGE_NOT_AVAILABLE
+  "A merge named the same profile as survivor and duplicate."
+  MERGE_SAME_PROFILE
+  "The profile (either side of a merge, or the one being connected or shared) is already ` + "`" + `MERGED` + "`" + `: act on its survivor."
+  PROFILE_ALREADY_MERGED
+  "Both profiles of a merge are connected to different Learn profiles and the request did not say which connection to keep (` + "`" + `keepLearnProfileOf` + "`" + `)."
+  MERGE_LINK_CONFLICT
+  "The idempotency key was used before with a different request, or by another support agent. Use a new key for a new request."
+  IDEMPOTENCY_KEY_REUSED
+  "Any operation: the document is too big: its cost is over the server's limit (default 10000; ` + "`" + `extensions.cost` + "`" + ` of every response reports ` + "`" + `requested` + "`" + ` and ` + "`" + `limit` + "`" + `), or it has too many bytes, tokens, aliases, directives or fragments."
+  QUERY_TOO_COMPLEX
+  "Any operation: the document nests selections deeper than the server's limit (default 15)."
+  QUERY_TOO_DEEP
+  "Any operation: an automatic persisted query hash the server does not know; send the hash again with the full ` + "`" + `query` + "`" + ` (the standard APQ retry)."
+  PERSISTED_QUERY_NOT_FOUND
+  "Any operation: too many requests. HTTP 429 with a ` + "`" + `Retry-After` + "`" + ` header; ` + "`" + `extensions.retryAt` + "`" + ` is the ` + "`" + `DateTime` + "`" + ` to retry at."
+  RATE_LIMITED
+  "Creating one more would pass a configured cap (certification profiles per account, live share codes per profile). ` + "`" + `extensions.resource` + "`" + ` names the list and ` + "`" + `extensions.limit` + "`" + ` the cap."
+  LIMIT_EXCEEDED
+  "Any operation: something unexpected failed on the server. It is logged; quote ` + "`" + `extensions.requestId` + "`" + ` to support. Safe to retry reads."
+  INTERNAL
+}
+
+"The entry points for reading. Fields that need a signed-in caller say so; ` + "`" + `certifications` + "`" + `, ` + "`" + `certification` + "`" + `, ` + "`" + `node` + "`" + ` of catalog objects and ` + "`" + `transcript` + "`" + ` need no token."
 type Query {
-  "The caller: their account, Learn profile and certification profiles. UNAUTHENTICATED without a token."
+  "The caller: their account, Learn profile and certification profiles. Needs a token (` + "`" + `UNAUTHENTICATED` + "`" + ` without one). The account and its Learn profile are created on the first signed-in request."
   viewer: Viewer!
-  "Any object by its opaque id, if the caller may see it."
-  node(id: ID!): Node
-  "The catalog of certifications, ordered by code."
-  certifications(first: Int, after: String, filter: CertificationFilter): CertificationConnection!
-  "One certification by its code."
-  certification(code: String!): Certification
-  "A certification profile by MCID, for its owner or support. A merged MCID resolves to its survivor."
-  certificationProfile(mcid: String!): CertificationProfile
-  "Support: find profiles by MCID, email (including alternates) or part of the legal name."
-  searchCertificationProfiles(query: String!, first: Int, after: String): CertificationProfileConnection!
-  "Public: the transcript behind a share code. No token needed."
-  transcript(shareCode: String!): Transcript
+  """
+  Any object by its opaque id, or null when there is none or the caller may not see it (no error
+  either way). Catalog objects (` + "`" + `Certification` + "`" + `, ` + "`" + `Exam` + "`" + `, ` + "`" + `RenewalAssessment` + "`" + `) are public; learner
+  data is for its owner and support. A merged profile's id still returns that profile, ` + "`" + `MERGED` + "`" + `.
+  """
+  node(
+    "An id from any ` + "`" + `Node.id` + "`" + `."
+    id: ID!
+  ): Node
+  "The catalog of certifications, ordered by code. Public: no token needed."
+  certifications(
+    "Page size, 1 to 100; 20 when omitted."
+    first: Int
+    "Return the edges after this cursor (a ` + "`" + `PageInfo.endCursor` + "`" + ` or ` + "`" + `cursor` + "`" + ` of an earlier page)."
+    after: String
+    "Narrows the list; all certifications when omitted."
+    filter: CertificationFilter
+  ): CertificationConnection!
+  "One certification by its code, or null when the catalog has none. Public."
+  certification(
+    "The certification's stable code, e.g. ` + "`" + `azure-administrator-associate` + "`" + `."
+    code: String!
+  ): Certification
+  """
+  A certification profile by MCID, for its owner or support; null when there is none or the caller
+  may not see it. A merged MCID resolves to its survivor (check ` + "`" + `mcid` + "`" + ` of the answer).
+  """
+  certificationProfile(
+    "The Microsoft Certification ID, digits only, e.g. ` + "`" + `990000001` + "`" + `."
+    mcid: String!
+  ): CertificationProfile
+  """
+  Support only (` + "`" + `FORBIDDEN` + "`" + ` otherwise): profiles whose MCID or email (alternates included) equals
+  the query, or whose legal name contains it (3 characters or more), ignoring case and accents.
+  Active and merged profiles, ordered by legal name. Rate-limited as a support read.
+  """
+  searchCertificationProfiles(
+    "An MCID, an email address, or part of a legal name (at most 200 characters)."
+    query: String!
+    "Page size, 1 to 100; 20 when omitted."
+    first: Int
+    "Return the edges after this cursor."
+    after: String
+  ): CertificationProfileConnection!
+  """
+  Public, no token needed: what an employer sees through a share code (legal name, MCID, current
+  certifications and passed exams; nothing else of the profile). Null when the code is unknown,
+  revoked or expired; every successful view is counted. After a merge the code shows the survivor.
+  """
+  transcript(
+    "The share code from ` + "`" + `createTranscriptShare` + "`" + `."
+    shareCode: String!
+  ): Transcript
 }
 
+"""
+The entry points for changes. Each takes one ` + "`" + `input` + "`" + ` and returns a payload; each runs in one
+database transaction, so a refused mutation changes nothing. Besides the codes each one names,
+any operation may fail with the request-level codes of ` + "`" + `ErrorCode` + "`" + ` (` + "`" + `UNAUTHENTICATED` + "`" + `,
+` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` for untrusted documents, ` + "`" + `QUERY_TOO_COMPLEX` + "`" + `, ` + "`" + `QUERY_TOO_DEEP` + "`" + `,
+` + "`" + `PERSISTED_QUERY_NOT_FOUND` + "`" + `, ` + "`" + `RATE_LIMITED` + "`" + `, ` + "`" + `INTERNAL` + "`" + `).
+"""
 type Mutation {
-  "Create a certification profile owned by the caller's personal account."
-  createCertificationProfile(input: CreateCertificationProfileInput!): CreateCertificationProfilePayload!
-  "Connect the caller's Learn profile to one of their certification profiles."
-  linkCertificationProfile(input: LinkCertificationProfileInput!): LinkCertificationProfilePayload!
-  "Disconnect a certification profile from its Learn profile."
-  unlinkCertificationProfile(input: UnlinkCertificationProfileInput!): UnlinkCertificationProfilePayload!
-  "Exam delivery: record an exam result. Idempotent on externalId."
-  recordExamResult(input: RecordExamResultInput!): RecordExamResultPayload!
-  "Start a renewal assessment attempt for an earned certification."
-  startRenewalAssessment(input: StartRenewalAssessmentInput!): StartRenewalAssessmentPayload!
-  "Submit the answers of an attempt; the server scores them."
-  submitRenewalAssessment(input: SubmitRenewalAssessmentInput!): SubmitRenewalAssessmentPayload!
-  "Support: what a merge would do, changing nothing."
-  previewCertificationProfileMerge(input: PreviewCertificationProfileMergeInput!): PreviewCertificationProfileMergePayload!
-  "Support: merge a duplicate profile into a survivor."
-  mergeCertificationProfiles(input: MergeCertificationProfilesInput!): MergeCertificationProfilesPayload!
-  "Owner: create a share code for the public transcript."
-  createTranscriptShare(input: CreateTranscriptShareInput!): CreateTranscriptSharePayload!
-  "Owner: revoke a share code."
-  revokeTranscriptShare(input: RevokeTranscriptShareInput!): RevokeTranscriptSharePayload!
-  "Admin: create or update an exam."
-  upsertExam(input: UpsertExamInput!): UpsertExamPayload!
-  "Admin: create or update a certification."
-  upsertCertification(input: UpsertCertificationInput!): UpsertCertificationPayload!
-  "Admin: publish a new version of a certification's renewal assessment."
-  publishRenewalAssessment(input: PublishRenewalAssessmentInput!): PublishRenewalAssessmentPayload!
+  """
+  Create a certification profile owned by the caller's personal account; the server assigns a new
+  MCID, never reused. An account holds at most a configured number of profiles (5 by default),
+  merged ones included.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `PERSONAL_ACCOUNT_REQUIRED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + `
+  (` + "`" + `resource: certificationProfiles` + "`" + `).
+  """
+  createCertificationProfile(
+    "The new profile's details."
+    input: CreateCertificationProfileInput!
+  ): CreateCertificationProfilePayload!
+  """
+  Connect the caller's Learn profile to one of their own certification profiles, which renewal
+  needs. Both must belong to the same personal account; each side connects to at most one other;
+  an account owning several active profiles must have them merged first. Connecting the pair that
+  is already connected succeeds and changes nothing. Owner only.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `PERSONAL_ACCOUNT_REQUIRED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `,
+  ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `MULTIPLE_CERTIFICATION_PROFILES` + "`" + `,
+  ` + "`" + `CERTIFICATION_PROFILE_ALREADY_LINKED` + "`" + `, ` + "`" + `LEARN_PROFILE_ALREADY_LINKED` + "`" + `, ` + "`" + `ACCOUNT_MISMATCH` + "`" + `.
+  """
+  linkCertificationProfile(
+    "Which certification profile to connect."
+    input: LinkCertificationProfileInput!
+  ): LinkCertificationProfilePayload!
+  """
+  Disconnect a certification profile from its Learn profile. Renewal is unavailable until it is
+  connected again; an attempt in progress stays open. Disconnecting a profile that is not connected
+  changes nothing. Owner only.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support).
+  """
+  unlinkCertificationProfile(
+    "Which certification profile to disconnect."
+    input: UnlinkCertificationProfileInput!
+  ): UnlinkCertificationProfilePayload!
+  """
+  Exam delivery (role ` + "`" + `exam-delivery` + "`" + ` or ` + "`" + `admin` + "`" + `): record an exam result. Idempotent on
+  ` + "`" + `externalId` + "`" + `: the same request again returns the first result and changes nothing. A pass that
+  completes a requirement path of a certification (with its prerequisite held that day) earns it,
+  valid one year; a pass of a certification already held changes nothing but the exam history.
+  A merged MCID records on its survivor.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (also an unknown MCID or exam code,
+  ` + "`" + `takenAt` + "`" + ` in the future, a score outside 0..1000; ` + "`" + `extensions.field` + "`" + ` names the field).
+  """
+  recordExamResult(
+    "The result as the exam provider reports it."
+    input: RecordExamResultInput!
+  ): RecordExamResultPayload!
+  """
+  Start a renewal assessment attempt for one of the caller's earned certifications, in a language
+  the assessment offers. The attempt fixes the assessment version, the language and the questions
+  served (correct answers never leave the server). Checks, in this order, give the first failing
+  code; ` + "`" + `EarnedCertification.renewal.reason` + "`" + ` predicts it. Owner only.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `NOT_RENEWABLE` + "`" + `,
+  ` + "`" + `RENEWAL_NOT_AVAILABLE_YET` + "`" + `, ` + "`" + `CERTIFICATION_EXPIRED` + "`" + `, ` + "`" + `RENEWAL_WINDOW_NOT_OPEN` + "`" + `,
+  ` + "`" + `PROFILE_NOT_LINKED` + "`" + `, ` + "`" + `LANGUAGE_NOT_AVAILABLE` + "`" + `, ` + "`" + `ATTEMPT_IN_PROGRESS` + "`" + `, ` + "`" + `RETAKE_WAIT` + "`" + `.
+  """
+  startRenewalAssessment(
+    "Which earned certification, in which language."
+    input: StartRenewalAssessmentInput!
+  ): StartRenewalAssessmentPayload!
+  """
+  Submit the answers of an attempt; the server scores them (a question counts when exactly its
+  correct choices are chosen; the score is a percentage rounded down). A pass moves ` + "`" + `expiresOn` + "`" + ` one
+  year on from the current expiry date, not from today. The renewal rules are checked again; a
+  refused submission writes nothing and the attempt stays open. It must be submitted before the
+  certification expires. Owner only.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (answers naming questions or choices not served, or
+  twice), ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `ATTEMPT_ALREADY_SUBMITTED` + "`" + `, ` + "`" + `NOT_RENEWABLE` + "`" + `,
+  ` + "`" + `RENEWAL_NOT_AVAILABLE_YET` + "`" + `, ` + "`" + `CERTIFICATION_EXPIRED` + "`" + `, ` + "`" + `RENEWAL_WINDOW_NOT_OPEN` + "`" + `,
+  ` + "`" + `PROFILE_NOT_LINKED` + "`" + `.
+  """
+  submitRenewalAssessment(
+    "The attempt and its answers."
+    input: SubmitRenewalAssessmentInput!
+  ): SubmitRenewalAssessmentPayload!
+  """
+  Support only: what merging the duplicate into the survivor would do, changing nothing.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `MERGE_SAME_PROFILE` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `,
+  ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `.
+  """
+  previewCertificationProfileMerge(
+    "The two profiles."
+    input: PreviewCertificationProfileMergeInput!
+  ): PreviewCertificationProfileMergePayload!
+  """
+  Support only: merge a duplicate profile into a survivor. Everything of the duplicate moves and
+  nothing is deleted; the duplicate becomes ` + "`" + `MERGED` + "`" + ` and its MCID and share codes resolve to the
+  survivor; the same certification held on both sides keeps the later expiry current and marks the
+  other ` + "`" + `SUPERSEDED` + "`" + `. Idempotent on ` + "`" + `idempotencyKey` + "`" + ` (kept 30 days): a replay by the same agent
+  returns the first result. Every merge, and every refused one, is an audit event.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (blank reason or key),
+  ` + "`" + `MERGE_SAME_PROFILE` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `MERGE_LINK_CONFLICT` + "`" + `,
+  ` + "`" + `ACCOUNT_MISMATCH` + "`" + `, ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `.
+  """
+  mergeCertificationProfiles(
+    "The two profiles, why, and the idempotency key."
+    input: MergeCertificationProfilesInput!
+  ): MergeCertificationProfilesPayload!
+  """
+  Owner only: create a share code (128 random bits) for the public ` + "`" + `transcript` + "`" + ` query. A profile
+  holds at most a configured number of live codes (20 by default); revoked and expired ones do not
+  count.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (` + "`" + `expiresAt` + "`" + ` not in the future), ` + "`" + `NOT_FOUND` + "`" + `,
+  ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: transcriptShares` + "`" + `).
+  """
+  createTranscriptShare(
+    "Which profile, and until when."
+    input: CreateTranscriptShareInput!
+  ): CreateTranscriptSharePayload!
+  """
+  Owner only: revoke a share code; the public transcript behind it is gone at once. Revoking again
+  keeps the first ` + "`" + `revokedAt` + "`" + `.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support).
+  """
+  revokeTranscriptShare(
+    "Which share."
+    input: RevokeTranscriptShareInput!
+  ): RevokeTranscriptSharePayload!
+  """
+  Catalog admin (role ` + "`" + `admin` + "`" + `): create the exam with this code, or replace its fields. Audited.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (code format, empty languages, unknown
+  or circular ` + "`" + `supersedes` + "`" + `).
+  """
+  upsertExam(
+    "The exam's fields."
+    input: UpsertExamInput!
+  ): UpsertExamPayload!
+  """
+  Catalog admin (role ` + "`" + `admin` + "`" + `): create the certification with this code, or replace its fields,
+  requirement paths and prerequisites. Earned records are never changed by it. Audited.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (code format, dates, empty languages or
+  paths, unknown exams or prerequisites, prerequisite cycles).
+  """
+  upsertCertification(
+    "The certification's fields."
+    input: UpsertCertificationInput!
+  ): UpsertCertificationPayload!
+  """
+  Catalog admin (role ` + "`" + `admin` + "`" + `): publish a new version of a certification's renewal assessment
+  (version = newest + 1). New attempts get it at once; attempts in progress keep theirs. Offered
+  in the certification's languages. Audited (settings and counts, never the questions).
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + ` (unknown certification code),
+  ` + "`" + `NOT_RENEWABLE` + "`" + ` (fundamentals), ` + "`" + `BAD_USER_INPUT` + "`" + `.
+  """
+  publishRenewalAssessment(
+    "The certification, the settings and the question bank."
+    input: PublishRenewalAssessmentInput!
+  ): PublishRenewalAssessmentPayload!
 }
 
 # ---- identities ----
 
+"The signed-in caller."
 type Viewer {
+  "The account the token identifies (` + "`" + `iss` + "`" + ` + ` + "`" + `sub` + "`" + `)."
   account: Account!
+  "The account's Learn profile: exactly one per account, created with it."
   learnProfile: LearnProfile!
+  "The certification profiles the account owns, active and merged, oldest first. Empty for work or school accounts."
   certificationProfiles: [CertificationProfile!]!
 }
 
+"The kind of Microsoft account a caller signed in with, from the token's ` + "`" + `tid` + "`" + ` claim."
 enum AccountKind {
+  "A personal Microsoft account (the consumer tenant). Only these own certification profiles."
   PERSONAL
+  "An organisation's account (any other tenant). Its Learn profile cannot be connected to a certification profile."
   WORK_OR_SCHOOL
 }
 
+"A sign-in identity, taken from the bearer token. Visible to itself and to support."
 type Account implements Node {
+  "Global id."
   id: ID!
+  "Personal or work or school."
   kind: AccountKind!
+  "The ` + "`" + `email` + "`" + ` claim of the latest token, if it had one. Not where notifications go (see ` + "`" + `CertificationProfile.email` + "`" + `)."
   email: String
+  "The ` + "`" + `name` + "`" + ` claim of the latest token, if it had one."
   displayName: String
 }
 
+"The record of a person's activity on the learning site: exactly one per account. Renewal needs it connected to a certification profile."
 type LearnProfile implements Node {
+  "Global id."
   id: ID!
+  "The account it belongs to."
   account: Account!
+  "The certification profile it is connected to; null when not connected."
   certificationProfile: CertificationProfile
+  "When it was connected; null when not connected."
   linkedAt: DateTime
 }
 
+"Whether a certification profile is in use or was merged away."
 enum CertificationProfileStatus {
+  "In use."
   ACTIVE
+  "Merged into another profile (` + "`" + `mergedInto` + "`" + `); its MCID resolves to the survivor. Nothing can be added to it."
   MERGED
 }
 
+"""
+The record of a person's certification history, identified by an MCID and owned by one personal
+account. Visible to its owner and to support; some fields narrower still, as noted.
+"""
 type CertificationProfile implements Node {
+  "Global id."
   id: ID!
+  "The Microsoft Certification ID: digits, unique, never reused."
   mcid: String!
+  "The name printed on certificates and shown on shared transcripts."
   legalName: String!
+  "The contact address every notification goes to."
   email: String!
+  "Addresses taken over from duplicates merged into this profile, oldest first."
   alternateEmails: [String!]!
+  "A BCP 47 language tag for emails (e.g. ` + "`" + `ja` + "`" + `); null means English."
   preferredLanguage: String
+  "` + "`" + `ACTIVE` + "`" + `, or ` + "`" + `MERGED` + "`" + ` into ` + "`" + `mergedInto` + "`" + `."
   status: CertificationProfileStatus!
+  "The survivor this profile was merged into; null while active, or when the caller may not see the survivor."
   mergedInto: CertificationProfile
+  "The Learn profile connected to this one; null when not connected."
   learnProfile: LearnProfile
-  certifications(first: Int, after: String, status: [EarnedCertificationStatus!]): EarnedCertificationConnection!
-  examResults(first: Int, after: String): ExamResultConnection!
-  notifications(first: Int, after: String): NotificationConnection!
-  "Owner only."
+  "Earned certifications, latest earned first, including expired and superseded ones unless ` + "`" + `status` + "`" + ` narrows them."
+  certifications(
+    "Page size, 1 to 100; 20 when omitted."
+    first: Int
+    "Return the edges after this cursor."
+    after: String
+    "Only these statuses (as of today); all when omitted."
+    status: [EarnedCertificationStatus!]
+  ): EarnedCertificationConnection!
+  "Exam results, passes and failures, latest taken first."
+  examResults(
+    "Page size, 1 to 100; 20 when omitted."
+    first: Int
+    "Return the edges after this cursor."
+    after: String
+  ): ExamResultConnection!
+  "Renewal reminder emails, scheduled and sent, latest scheduled first."
+  notifications(
+    "Page size, 1 to 100; 20 when omitted."
+    first: Int
+    "Return the edges after this cursor."
+    after: String
+  ): NotificationConnection!
+  "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the share codes, live ones first, then the latest revoked or expired ones."
   transcriptShares: [TranscriptShare!]!
-  "Support only."
-  auditEvents(first: Int, after: String): AuditEventConnection!
+  "Support only (` + "`" + `FORBIDDEN` + "`" + ` otherwise): the audit events of this profile and of profiles merged into it, newest first."
+  auditEvents(
+    "Page size, 1 to 100; 20 when omitted."
+    first: Int
+    "Return the edges after this cursor."
+    after: String
+  ): AuditEventConnection!
 }
 
+"A page of certification profiles (Relay connection)."
 type CertificationProfileConnection {
+  "The profiles of this page with their cursors."
   edges: [CertificationProfileEdge!]!
+  "The profiles of this page, without cursors."
   nodes: [CertificationProfile!]!
+  "Where this page sits."
   pageInfo: PageInfo!
+  "How many profiles the whole list holds (all pages)."
   totalCount: Int!
 }
 
+"One certification profile of a page."
 type CertificationProfileEdge {
+  "Pass to ` + "`" + `after` + "`" + ` to get the profiles that follow this one."
   cursor: String!
+  "The profile."
   node: CertificationProfile!
 }
 
 # ---- catalog ----
 
+"How advanced a certification is; decides whether it expires."
 enum CertificationLevel {
+  "Entry level. Never expires, never renewed."
   FUNDAMENTALS
+  "Role-based, associate. Valid one year from the day earned; renewable."
   ASSOCIATE
+  "Role-based, expert; may need a prerequisite certification. Valid one year; renewable."
   EXPERT
+  "Specialty. Valid one year; renewable."
   SPECIALTY
 }
 
+"Narrows ` + "`" + `Query.certifications` + "`" + `; the conditions combine with AND."
 input CertificationFilter {
+  "Only this level."
   level: CertificationLevel
+  "True: only certifications that expire and have a renewal assessment; false: only the others."
   renewable: Boolean
+  "Part of the name or the code, ignoring case and accents (at most 200 characters)."
   search: String
 }
 
+"A certification of the catalog. Public."
 type Certification implements Node {
+  "Global id."
   id: ID!
+  "Stable slug, e.g. ` + "`" + `azure-administrator-associate` + "`" + `."
   code: String!
+  "Display name."
   name: String!
+  "Level; fundamentals never expire."
   level: CertificationLevel!
+  "The day it came on the market."
   releasedOn: Date!
+  "The day it was retired; null while current."
   retiredOn: Date
   "False for fundamentals, which never expire."
   expires: Boolean!
-  "releasedOn + 6 months, when the renewal assessment becomes available; null when not renewable."
+  "releasedOn + 6 calendar months, when the renewal assessment becomes available; null when not renewable."
   renewalAvailableFrom: Date
-  "Any one of these must be held on the day this one is earned."
+  "Any one of these must be held (not expired) on the day this one is earned; empty when none is needed."
   prerequisites: [Certification!]!
   "Passing every exam of any one path earns the certification."
   requirementPaths: [[Exam!]!]!
+  "BCP 47 tags of the languages its exams and renewal assessment are offered in."
   languages: [String!]!
+  "The current version of its renewal assessment; null for fundamentals and before one is published."
   renewalAssessment: RenewalAssessment
 }
 
+"A page of certifications (Relay connection)."
 type CertificationConnection {
+  "The certifications of this page with their cursors."
   edges: [CertificationEdge!]!
+  "The certifications of this page, without cursors."
   nodes: [Certification!]!
+  "Where this page sits."
   pageInfo: PageInfo!
+  "How many certifications match the filter (all pages)."
   totalCount: Int!
 }
 
+"One certification of a page."
 type CertificationEdge {
+  "Pass to ` + "`" + `after` + "`" + ` to get the certifications that follow this one."
   cursor: String!
+  "The certification."
   node: Certification!
 }
 
-type Exam {
+"An exam of the catalog, e.g. AZ-104. Public."
+type Exam implements Node {
+  "Global id; ` + "`" + `node(id:)` + "`" + ` returns the exam again."
+  id: ID!
+  "The exam code, e.g. ` + "`" + `AZ-104` + "`" + `: upper-case letters and digits around one hyphen."
   code: String!
+  "Display title."
   title: String!
+  "BCP 47 tags of the languages it is offered in."
   languages: [String!]!
+  "The day it was retired; null while current. Passes before retirement still count."
   retiredOn: Date
+  "The older exam this one replaces (AZ-104 supersedes AZ-103); null when none."
   supersedes: Exam
 }
 
+"One published version of a certification's renewal assessment. Public."
 type RenewalAssessment implements Node {
+  "Global id of this version."
   id: ID!
+  "The certification it renews."
   certification: Certification!
+  "1 for the first version; each publication adds one."
   version: Int!
+  "BCP 47 tags it is offered in (the certification's languages)."
   languages: [String!]!
+  "The percentage (1..100) an attempt must reach to pass; 60 unless the admin chose another."
   passingScore: Int!
+  "How many questions each attempt serves, drawn at random from the bank."
   questionCount: Int!
+  "Free self-paced modules to prepare with, in the admin's order."
   learningModules: [LearningModule!]!
 }
 
+"A free self-paced learning module."
 type LearningModule {
+  "Display title."
   title: String!
+  "Absolute http(s) URL of the module."
   url: String!
 }
 
 # ---- transcript ----
 
+"One exam taken, as exam delivery reported it. Visible to the profile's owner and support; passed ones also on shared transcripts."
 type ExamResult implements Node {
+  "Global id."
   id: ID!
+  "The exam taken."
   exam: Exam!
+  "Whether it was passed."
   passed: Boolean!
+  "The score, 0..1000, when the provider reported one."
   score: Int
+  "When it was taken (never in the future; may be long before it was recorded)."
   takenAt: DateTime!
+  "The provider's id for this result; recording it again returns this same result."
   externalId: String!
 }
 
+"A page of exam results (Relay connection)."
 type ExamResultConnection {
+  "The results of this page with their cursors."
   edges: [ExamResultEdge!]!
+  "The results of this page, without cursors."
   nodes: [ExamResult!]!
+  "Where this page sits."
   pageInfo: PageInfo!
+  "How many results the whole list holds (all pages)."
   totalCount: Int!
 }
 
+"One exam result of a page."
 type ExamResultEdge {
+  "Pass to ` + "`" + `after` + "`" + ` to get the results that follow this one."
   cursor: String!
+  "The result."
   node: ExamResult!
 }
 
+"The status of an earned certification today (UTC date)."
 enum EarnedCertificationStatus {
+  "Held, before its renewal window. Fundamentals are always ACTIVE."
   ACTIVE
+  "Held, inside the renewal window (the 6 calendar months before ` + "`" + `expiresOn` + "`" + `): renew now."
   RENEWABLE
+  "` + "`" + `expiresOn` + "`" + ` has passed. It can only be earned again through its exams, which makes a new record."
   EXPIRED
+  "A merge found the same certification on both profiles and this record had the earlier expiry. Kept as history; not shown on shared transcripts and not renewable."
   SUPERSEDED
 }
 
+"A certification a profile has earned: one record per time it was earned. Visible to the owner and support."
 type EarnedCertification implements Node {
+  "Global id."
   id: ID!
+  "Which certification."
   certification: Certification!
+  "The day the exam pass that completed a requirement path was taken."
   earnedOn: Date!
+  "The first day it is no longer held: earnedOn + 1 year, moved one year on by each renewal. Null for fundamentals."
   expiresOn: Date
+  "Status today."
   status: EarnedCertificationStatus!
+  "Whether it can be renewed now, and if not, why. Not on shared transcripts."
   renewal: RenewalStatus!
+  "Past renewals, oldest first (the latest 20). Not on shared transcripts."
   renewals: [Renewal!]!
+  "Renewal assessment attempts, oldest first (the latest 20). Not on shared transcripts."
   attempts: [AssessmentAttempt!]!
 }
 
+"A page of earned certifications (Relay connection)."
 type EarnedCertificationConnection {
+  "The earned certifications of this page with their cursors."
   edges: [EarnedCertificationEdge!]!
+  "The earned certifications of this page, without cursors."
   nodes: [EarnedCertification!]!
+  "Where this page sits."
   pageInfo: PageInfo!
+  "How many earned certifications match (all pages)."
   totalCount: Int!
 }
 
+"One earned certification of a page."
 type EarnedCertificationEdge {
+  "Pass to ` + "`" + `after` + "`" + ` to get the records that follow this one."
   cursor: String!
+  "The earned certification."
   node: EarnedCertification!
 }
 
-"Whether the certification can be renewed now, and if not, why."
+"Whether the certification can be renewed now, and if not, why: the same checks ` + "`" + `startRenewalAssessment` + "`" + ` runs."
 type RenewalStatus {
+  "True when ` + "`" + `startRenewalAssessment` + "`" + ` would start an attempt now (in an offered language)."
   eligible: Boolean!
-  "The error code starting a renewal would give, when not eligible."
+  "The ` + "`" + `ErrorCode` + "`" + ` starting a renewal would give now, when not eligible; null when eligible."
   reason: String
+  "The first day of the renewal window (6 calendar months before ` + "`" + `expiresOn` + "`" + `, clamped to the month's end); null for fundamentals."
   windowOpensOn: Date
-  "The last moment to pass: the current expiry date (exclusive)."
+  "The last moment to pass: the current expiry date, exclusive (pass before this day starts, UTC)."
   deadline: Date
+  "Attempts submitted in the current renewal cycle."
   attemptsThisCycle: Int!
+  "When the next attempt may start, while the 24-hour retake wait runs; null when no wait applies."
   nextAttemptAt: DateTime
 }
 
+"One successful renewal."
 type Renewal {
+  "When the passing attempt was submitted."
   renewedAt: DateTime!
+  "The expiry date before the renewal."
   previousExpiresOn: Date!
+  "The new expiry date: previousExpiresOn + 1 year (clamped to the month's end)."
   newExpiresOn: Date!
+  "The passing attempt."
   attempt: AssessmentAttempt!
 }
 
+"One try at a renewal assessment. Owner and support; never on shared transcripts."
 type AssessmentAttempt implements Node {
+  "Global id."
   id: ID!
+  "The earned certification it renews."
   earnedCertification: EarnedCertification!
+  "The assessment version it was served, kept even after newer versions are published."
   assessmentVersion: Int!
+  "The BCP 47 language it is taken in."
   language: String!
+  "When it was started."
   startedAt: DateTime!
+  "When it was submitted; null while in progress."
   submittedAt: DateTime
+  "Percentage 0..100, rounded down; null while in progress."
   score: Int
+  "Whether the score reached the version's passing score; null while in progress."
   passed: Boolean
+  "The questions served, in the order served; never their correct answers."
   questions: [AssessmentQuestion!]!
 }
 
+"A question served in an attempt."
 type AssessmentQuestion {
+  "Id to answer with (` + "`" + `AnswerInput.questionId` + "`" + `); meaningful within its attempt."
   id: ID!
+  "The question text."
   prompt: String!
+  "True when more than one choice is correct (choose all of them)."
   multipleAnswers: Boolean!
+  "The choices, shuffled for this attempt."
   choices: [AssessmentChoice!]!
 }
 
+"A choice of a served question."
 type AssessmentChoice {
+  "Id to answer with (` + "`" + `AnswerInput.choiceIds` + "`" + `)."
   id: ID!
+  "The choice text."
   text: String!
 }
 
 # ---- notifications, audit, sharing ----
 
+"Which reminder an email is."
 enum NotificationKind {
+  "The renewal window opened (about 6 months before expiry)."
   RENEWAL_WINDOW_OPEN
+  "A later reminder before expiry (by default 90, 30 and 7 days before)."
   RENEWAL_REMINDER
 }
 
+"A renewal reminder email: at most 4 per renewal cycle, none after expiry or renewal, none for fundamentals. Owner and support."
 type Notification implements Node {
+  "Global id."
   id: ID!
+  "Which reminder."
   kind: NotificationKind!
+  "Its place in the cycle, 1 to 4."
   sequence: Int!
+  "The address it goes (or went) to: the profile's contact email when it was queued."
   email: String!
+  "When it is due."
   scheduledFor: DateTime!
+  "When the mail server accepted it; null until then."
   sentAt: DateTime
+  "The earned certification it reminds of."
   earnedCertification: EarnedCertification!
 }
 
+"A page of notifications (Relay connection)."
 type NotificationConnection {
+  "The notifications of this page with their cursors."
   edges: [NotificationEdge!]!
+  "The notifications of this page, without cursors."
   nodes: [Notification!]!
+  "Where this page sits."
   pageInfo: PageInfo!
+  "How many notifications the whole list holds (all pages)."
   totalCount: Int!
 }
 
+"One notification of a page."
 type NotificationEdge {
+  "Pass to ` + "`" + `after` + "`" + ` to get the notifications that follow this one."
   cursor: String!
+  "The notification."
   node: Notification!
 }
 
+"A recorded action on a profile (merge, refused merge, connect, disconnect) or the catalog. Support only."
 type AuditEvent implements Node {
+  "Global id."
   id: ID!
+  "What happened, e.g. ` + "`" + `profile.merge` + "`" + `, ` + "`" + `profile.merge_refused` + "`" + `, ` + "`" + `profile.link` + "`" + `, ` + "`" + `profile.unlink` + "`" + `, ` + "`" + `catalog.upsertExam` + "`" + `."
   action: String!
+  "Who did it: the token's issuer and subject as ` + "`" + `iss|sub` + "`" + `, or ` + "`" + `migration:<name>` + "`" + ` for a data migration."
   actor: String!
+  "The reason given (merges); null when none."
   reason: String
+  "The support ticket reference given; null when none."
   ticket: String
+  "When it happened."
   occurredAt: DateTime!
   "What the event changed, as JSON text."
   details: String!
 }
 
+"A page of audit events (Relay connection)."
 type AuditEventConnection {
+  "The events of this page with their cursors."
   edges: [AuditEventEdge!]!
+  "The events of this page, without cursors."
   nodes: [AuditEvent!]!
+  "Where this page sits."
   pageInfo: PageInfo!
+  "How many events the whole list holds (all pages)."
   totalCount: Int!
 }
 
+"One audit event of a page."
 type AuditEventEdge {
+  "Pass to ` + "`" + `after` + "`" + ` to get the events that follow this one."
   cursor: String!
+  "The event."
   node: AuditEvent!
 }
 
+"A share code of a profile's public transcript. Owner only."
 type TranscriptShare implements Node {
+  "Global id."
   id: ID!
+  "The code to give an employer (` + "`" + `Query.transcript(shareCode:)` + "`" + `): 128 random bits, unguessable."
   code: String!
+  "When it was created."
   createdAt: DateTime!
+  "When it stops working; null for never."
   expiresAt: DateTime
+  "When it was revoked; null while not revoked."
   revokedAt: DateTime
+  "How many times the public transcript was viewed through it."
   viewCount: Int!
 }
 
-"What an employer sees through a share code."
+"""
+What an employer sees through a share code. Only the fields listed here, and the public catalog
+below them, resolve (others fail with ` + "`" + `FORBIDDEN` + "`" + `): never the email, attempts, renewal state,
+notifications or anything of support.
+"""
 type Transcript {
+  "The profile's legal name."
   legalName: String!
+  "The profile's MCID (the survivor's after a merge)."
   mcid: String!
+  "Earned certifications, not superseded, latest earned first (at most 100), with ` + "`" + `earnedOn` + "`" + `, ` + "`" + `expiresOn` + "`" + ` and ` + "`" + `status` + "`" + `."
   certifications: [EarnedCertification!]!
+  "Passed exams, latest first (at most 100), with ` + "`" + `exam` + "`" + `, ` + "`" + `passed` + "`" + ` and ` + "`" + `takenAt` + "`" + `."
   examResults: [ExamResult!]!
 }
 
+"What a merge would do, computed without changing anything."
 type MergePreview {
+  "The profile that would stay."
   survivor: CertificationProfile!
+  "The profile that would become ` + "`" + `MERGED` + "`" + `."
   duplicate: CertificationProfile!
+  "How many earned certifications would move."
   movingCertifications: Int!
+  "How many exam results would move."
   movingExamResults: Int!
+  "How many assessment attempts would move."
   movingAttempts: Int!
+  "The earned certifications that would become ` + "`" + `SUPERSEDED` + "`" + ` (at most 100)."
   supersededCertifications: [EarnedCertification!]!
+  "What support should look at first, each as ` + "`" + `CODE: explanation` + "`" + ` (e.g. ` + "`" + `MERGE_LINK_CONFLICT` + "`" + ` when both are connected, ` + "`" + `ACCOUNT_MISMATCH` + "`" + ` when the duplicate's connection would be dropped, ` + "`" + `ATTEMPT_IN_PROGRESS` + "`" + `); empty when none."
   conflicts: [String!]!
 }
 
+"Which side of a merge."
 enum MergeSide {
+  "The profile that stays."
   SURVIVOR
+  "The profile merged away."
   DUPLICATE
 }
 
 # ---- mutation inputs and payloads ----
 
+"A new certification profile."
 input CreateCertificationProfileInput {
+  "The name to print on certificates (at most 200 characters)."
   legalName: String!
+  "The contact address every notification goes to."
   email: String!
+  "A BCP 47 language tag for emails (e.g. ` + "`" + `ja` + "`" + `); English when omitted."
   preferredLanguage: String
 }
 
+"The result of ` + "`" + `createCertificationProfile` + "`" + `."
 type CreateCertificationProfilePayload {
+  "The new profile, ` + "`" + `ACTIVE` + "`" + `, with its new MCID."
   certificationProfile: CertificationProfile!
 }
 
+"Which certification profile to connect to the caller's Learn profile."
 input LinkCertificationProfileInput {
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` (one of the caller's own)."
   certificationProfileId: ID!
 }
 
+"The result of ` + "`" + `linkCertificationProfile` + "`" + `: both sides, now connected."
 type LinkCertificationProfilePayload {
+  "The caller's Learn profile."
   learnProfile: LearnProfile!
+  "The connected certification profile."
   certificationProfile: CertificationProfile!
 }
 
+"Which certification profile to disconnect."
 input UnlinkCertificationProfileInput {
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` (one of the caller's own)."
   certificationProfileId: ID!
 }
 
+"The result of ` + "`" + `unlinkCertificationProfile` + "`" + `: both sides, now disconnected."
 type UnlinkCertificationProfilePayload {
+  "The Learn profile that was connected (the caller's)."
   learnProfile: LearnProfile!
+  "The disconnected certification profile."
   certificationProfile: CertificationProfile!
 }
 
+"An exam result from exam delivery."
 input RecordExamResultInput {
+  "The candidate's MCID (a merged one records on its survivor)."
   mcid: String!
+  "The exam code, e.g. ` + "`" + `AZ-104` + "`" + `; must be in the catalog."
   examCode: String!
+  "Whether the candidate passed."
   passed: Boolean!
+  "The score, 0..1000, if the provider gives one."
   score: Int
+  "When the exam was taken: may be in the past (results arrive late), never in the future."
   takenAt: DateTime!
+  "The BCP 47 language it was taken in, if known."
   language: String
+  "The provider's unique id for this result (at most 200 characters): the idempotency key."
   externalId: String!
 }
 
+"The result of ` + "`" + `recordExamResult` + "`" + `."
 type RecordExamResultPayload {
+  "The recorded result (the first one, on a replay)."
   examResult: ExamResult!
-  "The certifications this result newly earned."
+  "The certifications this result newly earned; empty when it earned none (or on a replay)."
   earnedCertifications: [EarnedCertification!]!
 }
 
+"Which earned certification to renew, in which language."
 input StartRenewalAssessmentInput {
+  "The ` + "`" + `EarnedCertification.id` + "`" + ` (the caller's own)."
   earnedCertificationId: ID!
+  "A BCP 47 tag from ` + "`" + `RenewalAssessment.languages` + "`" + `."
   language: String!
 }
 
+"The result of ` + "`" + `startRenewalAssessment` + "`" + `."
 type StartRenewalAssessmentPayload {
+  "The new attempt with its served questions."
   attempt: AssessmentAttempt!
 }
 
+"The choices picked for one served question."
 input AnswerInput {
+  "An ` + "`" + `AssessmentQuestion.id` + "`" + ` served in this attempt; each at most once."
   questionId: ID!
+  "The ` + "`" + `AssessmentChoice.id` + "`" + `s picked; empty counts as a wrong answer."
   choiceIds: [ID!]!
 }
 
+"An attempt's answers."
 input SubmitRenewalAssessmentInput {
+  "The ` + "`" + `AssessmentAttempt.id` + "`" + ` (in progress, the caller's own)."
   attemptId: ID!
+  "One answer per question; unanswered questions count as wrong."
   answers: [AnswerInput!]!
 }
 
+"The result of ` + "`" + `submitRenewalAssessment` + "`" + `."
 type SubmitRenewalAssessmentPayload {
+  "The scored attempt."
   attempt: AssessmentAttempt!
+  "The earned certification, with its new ` + "`" + `expiresOn` + "`" + ` on a pass."
   earnedCertification: EarnedCertification!
 }
 
+"The two profiles of a merge preview."
 input PreviewCertificationProfileMergeInput {
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` that would stay."
   survivorId: ID!
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` that would be merged away."
   duplicateId: ID!
 }
 
+"The result of ` + "`" + `previewCertificationProfileMerge` + "`" + `."
 type PreviewCertificationProfileMergePayload {
+  "What the merge would do."
   preview: MergePreview!
 }
 
+"A merge request."
 input MergeCertificationProfilesInput {
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` that stays."
   survivorId: ID!
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` merged away."
   duplicateId: ID!
+  "Why (required, recorded in the audit event)."
   reason: String!
+  "A support ticket reference, recorded in the audit event."
   ticket: String
+  "A key unique to this request (e.g. a UUID). Sending the same request with it again returns the first result; keys are kept 30 days."
   idempotencyKey: String!
+  "When both profiles are connected to different Learn profiles, which connection to keep; ignored otherwise."
   keepLearnProfileOf: MergeSide
 }
 
+"The result of ` + "`" + `mergeCertificationProfiles` + "`" + `."
 type MergeCertificationProfilesPayload {
+  "The survivor, now holding everything."
   survivor: CertificationProfile!
+  "The duplicate, now ` + "`" + `MERGED` + "`" + `."
   duplicate: CertificationProfile!
+  "The audit event recording the merge."
   auditEvent: AuditEvent!
 }
 
+"A new share code."
 input CreateTranscriptShareInput {
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` (the caller's own, active)."
   certificationProfileId: ID!
+  "When the code stops working (must be in the future); never when omitted."
   expiresAt: DateTime
 }
 
+"The result of ` + "`" + `createTranscriptShare` + "`" + `."
 type CreateTranscriptSharePayload {
+  "The new share with its code."
   share: TranscriptShare!
 }
 
+"Which share code to revoke."
 input RevokeTranscriptShareInput {
+  "The ` + "`" + `TranscriptShare.id` + "`" + `."
   shareId: ID!
 }
 
+"The result of ` + "`" + `revokeTranscriptShare` + "`" + `."
 type RevokeTranscriptSharePayload {
+  "The share, with ` + "`" + `revokedAt` + "`" + ` set."
   share: TranscriptShare!
 }
 
+"An exam to create or replace."
 input UpsertExamInput {
+  "The exam code, e.g. ` + "`" + `AZ-104` + "`" + ` (upper-cased)."
   code: String!
+  "Display title."
   title: String!
+  "BCP 47 tags, at least one."
   languages: [String!]!
+  "The retirement day; null for a current exam."
   retiredOn: Date
+  "The code of the older exam this one replaces; must exist and not make a cycle."
   supersedes: String
 }
 
+"The result of ` + "`" + `upsertExam` + "`" + `."
 type UpsertExamPayload {
+  "The exam as stored."
   exam: Exam!
 }
 
+"A certification to create or replace."
 input UpsertCertificationInput {
+  "The stable slug, lower-case words joined by hyphens."
   code: String!
+  "Display name."
   name: String!
+  "Level; fundamentals never expire."
   level: CertificationLevel!
+  "The day it came on the market (renewal is available 6 months later)."
   releasedOn: Date!
+  "The retirement day; null for a current certification."
   retiredOn: Date
+  "BCP 47 tags, at least one."
   languages: [String!]!
+  "Requirement paths, each a list of exam codes (at most 5 paths of 5 exams); passing every exam of one path earns it."
   requirementPaths: [[String!]!]!
+  "Certification codes of which any one must be held on the day this one is earned (at most 10); none when omitted."
   prerequisites: [String!]
 }
 
+"The result of ` + "`" + `upsertCertification` + "`" + `."
 type UpsertCertificationPayload {
+  "The certification as stored."
   certification: Certification!
 }
 
+"One choice of a new question."
 input QuestionChoiceInput {
+  "The choice text."
   text: String!
+  "Whether choosing it is part of the right answer. Never sent to learners."
   correct: Boolean!
 }
 
+"One question of a new question bank."
 input QuestionInput {
+  "The question text."
   prompt: String!
+  "2 to 12 choices with distinct texts, at least one correct and one incorrect."
   choices: [QuestionChoiceInput!]!
 }
 
+"A learning module to link from the assessment."
 input LearningModuleInput {
+  "Display title."
   title: String!
+  "Absolute http(s) URL."
   url: String!
 }
 
+"A new renewal assessment version."
 input PublishRenewalAssessmentInput {
+  "The certification's code (renewable levels only)."
   certificationCode: String!
+  "The passing percentage, 1..100; 60 when omitted."
   passingScore: Int
+  "Questions served per attempt, 1 to the bank size and at most 50; 10 (or the bank size if smaller) when omitted."
   questionsPerAttempt: Int
+  "The question bank, 1 to 500 questions."
   questions: [QuestionInput!]!
+  "Up to 20 learning modules, in display order; none when omitted."
   learningModules: [LearningModuleInput!]
 }
 
+"The result of ` + "`" + `publishRenewalAssessment` + "`" + `."
 type PublishRenewalAssessmentPayload {
+  "The new version."
   renewalAssessment: RenewalAssessment!
 }
 `, BuiltIn: false},
@@ -2813,6 +3436,8 @@ func (ec *executionContext) childFields_EarnedCertificationEdge(ctx context.Cont
 
 func (ec *executionContext) childFields_Exam(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_Exam_id(ctx, field)
 	case "code":
 		return ec.fieldContext_Exam_code(ctx, field)
 	case "title":
@@ -2985,6 +3610,10 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
 	case "endCursor":
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
@@ -6102,6 +6731,29 @@ func (ec *executionContext) fieldContext_EarnedCertificationEdge_node(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Exam_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Exam) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Exam_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Exam().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Exam_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Exam", field, true, true, "ID")
+}
+
 func (ec *executionContext) _Exam_code(ctx context.Context, field graphql.CollectedField, obj *catalog.Exam) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8010,6 +8662,52 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
@@ -11669,6 +12367,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._ExamResult(ctx, sel, obj)
+	case catalog.Exam:
+		return ec._Exam(ctx, sel, &obj)
+	case *catalog.Exam:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Exam(ctx, sel, obj)
 	case transcript.Earned:
 		return ec._EarnedCertification(ctx, sel, &obj)
 	case *transcript.Earned:
@@ -12682,7 +13387,7 @@ func (ec *executionContext) _EarnedCertificationEdge(ctx context.Context, sel as
 	return out
 }
 
-var examImplementors = []string{"Exam"}
+var examImplementors = []string{"Exam", "Node"}
 
 func (ec *executionContext) _Exam(ctx context.Context, sel ast.SelectionSet, obj *catalog.Exam) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, examImplementors)
@@ -12693,6 +13398,12 @@ func (ec *executionContext) _Exam(ctx context.Context, sel ast.SelectionSet, obj
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Exam")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Exam_id(ctx, field, obj)
+				})
 		case "code":
 			out.Values[i] = ec._Exam_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13412,6 +14123,16 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -25,30 +25,44 @@ const (
 	kindNotification  kind = "Notification"
 	kindAuditEvent    kind = "AuditEvent"
 	kindShare         kind = "TranscriptShare"
+	kindExam          kind = "Exam" // keyed by its code, not a uuid
 )
 
 // encodeID builds the opaque id of a Node: base64url of "Kind:uuid". Clients must treat it
 // as opaque; the kind inside lets node(id) dispatch without a lookup table.
-func encodeID(k kind, id uuid.UUID) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(string(k) + ":" + id.String()))
+func encodeID(k kind, id uuid.UUID) string { return encodeKeyID(k, id.String()) }
+
+// encodeKeyID is encodeID for a kind keyed by text rather than a uuid (an exam's code).
+func encodeKeyID(k kind, key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(string(k) + ":" + key))
+}
+
+// decodeKeyID splits an opaque id into its kind and key, unchecked.
+// Codes: BAD_USER_INPUT for a malformed id.
+func decodeKeyID(s string) (kind, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", "", apperr.Invalid("malformed id")
+	}
+	k, rest, ok := strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", apperr.Invalid("malformed id")
+	}
+	return kind(k), rest, nil
 }
 
 // decodeAnyID splits an opaque id into its kind and uuid.
 // Codes: BAD_USER_INPUT for a malformed id.
 func decodeAnyID(s string) (kind, uuid.UUID, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	k, rest, err := decodeKeyID(s)
 	if err != nil {
-		return "", uuid.Nil, apperr.Invalid("malformed id")
-	}
-	k, rest, ok := strings.Cut(string(raw), ":")
-	if !ok {
-		return "", uuid.Nil, apperr.Invalid("malformed id")
+		return "", uuid.Nil, err
 	}
 	id, err := uuid.Parse(rest)
 	if err != nil {
 		return "", uuid.Nil, apperr.Invalid("malformed id")
 	}
-	return kind(k), id, nil
+	return k, id, nil
 }
 
 // decodeID decodes an opaque id that must be of kind want.

@@ -22,11 +22,19 @@ func (r *Resolver) viewer(ctx context.Context) (*model.Viewer, error) {
 // node resolves any opaque id the caller may see. Objects the caller may not see are
 // reported as null, exactly like ids that do not exist, so ids leak nothing.
 func (r *Resolver) node(ctx context.Context, id string) (node.Node, error) {
+	var n node.Node
+	k, key, err := decodeKeyID(id)
+	if err == nil && k == kindExam {
+		if !storableText(key) { // the key reaches SQL in a batch with others' keys
+			return nil, apperr.Invalid("malformed id")
+		}
+		n, err = loaders(ctx).Exam.Load(ctx, key) // the public catalog, keyed by code
+		return visibleNode(n, err)
+	}
 	k, uid, err := decodeAnyID(id)
 	if err != nil {
 		return nil, err
 	}
-	var n node.Node
 	switch k {
 	case kindCertification:
 		n, err = loaders(ctx).Certification.Load(ctx, uid)
@@ -35,6 +43,12 @@ func (r *Resolver) node(ctx context.Context, id string) (node.Node, error) {
 	default:
 		n, err = r.nodeOf(ctx, k, uid)
 	}
+	return visibleNode(n, err)
+}
+
+// visibleNode gives node(id) its answer: null, not an error, for what does not exist or the
+// caller may not see.
+func visibleNode(n node.Node, err error) (node.Node, error) {
 	if apperr.CodeOf(err) == apperr.NotFound || apperr.CodeOf(err) == apperr.Forbidden {
 		return nil, nil
 	}

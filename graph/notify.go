@@ -47,14 +47,14 @@ func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile,
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.NotificationConnection{PageInfo: &model.PageInfo{HasNextPage: more},
+	conn := &model.NotificationConnection{PageInfo: newPageInfo(more, after),
 		Edges: []*model.NotificationEdge{}, Nodes: []*notify.Notification{}}
 	for i := range items {
 		it := &items[i]
 		c := encodeCursor(it.ScheduledFor.Format(time.RFC3339Nano), it.ID.String())
 		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: c, Node: it})
 		conn.Nodes = append(conn.Nodes, it)
-		conn.PageInfo.EndCursor = &c
+		addCursor(conn.PageInfo, c)
 	}
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = r.Notify.CountForProfile(ctx, p, prof); err != nil {

@@ -198,14 +198,14 @@ func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string
 	conn := &model.CertificationProfileConnection{
 		Edges:    []*model.CertificationProfileEdge{},
 		Nodes:    []*certprofile.Profile{},
-		PageInfo: &model.PageInfo{HasNextPage: more},
+		PageInfo: newPageInfo(more, after),
 	}
 	for i := range hits {
 		h := &hits[i]
 		cur := encodeCursor(h.Key.Fold, h.Key.ID.String())
 		conn.Edges = append(conn.Edges, &model.CertificationProfileEdge{Cursor: cur, Node: &h.Profile})
 		conn.Nodes = append(conn.Nodes, &h.Profile)
-		conn.PageInfo.EndCursor = &cur
+		addCursor(conn.PageInfo, cur)
 		loaders(ctx).Profiles.Profile.Prime(h.Profile.ID, &h.Profile)
 	}
 	if wantsField(ctx, "totalCount") {

@@ -141,6 +141,11 @@ func (r *earnedCertificationResolver) Attempts(ctx context.Context, obj *transcr
 	return r.earnedAttempts(ctx, obj)
 }
 
+// ID is the resolver for the id field.
+func (r *examResolver) ID(ctx context.Context, obj *catalog.Exam) (string, error) {
+	return encodeKeyID(kindExam, obj.Code), nil
+}
+
 // Supersedes is the resolver for the supersedes field.
 func (r *examResolver) Supersedes(ctx context.Context, obj *catalog.Exam) (*catalog.Exam, error) {
 	if obj.Supersedes == nil {

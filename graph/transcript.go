@@ -196,14 +196,14 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	rows := page.Earned
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
-	conn := &model.EarnedCertificationConnection{PageInfo: &model.PageInfo{HasNextPage: more},
+	conn := &model.EarnedCertificationConnection{PageInfo: newPageInfo(more, after),
 		Edges: []*model.EarnedCertificationEdge{}, Nodes: []*transcript.Earned{}}
 	for i := range rows {
 		e := &rows[i]
 		c := encodeCursor(e.EarnedOn.String(), e.ID.String())
 		conn.Edges = append(conn.Edges, &model.EarnedCertificationEdge{Cursor: c, Node: e})
 		conn.Nodes = append(conn.Nodes, e)
-		conn.PageInfo.EndCursor = &c
+		addCursor(conn.PageInfo, c)
 	}
 	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
 	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
@@ -242,14 +242,14 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 	rows := page.Results
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
-	conn := &model.ExamResultConnection{PageInfo: &model.PageInfo{HasNextPage: more},
+	conn := &model.ExamResultConnection{PageInfo: newPageInfo(more, after),
 		Edges: []*model.ExamResultEdge{}, Nodes: []*transcript.ExamResult{}}
 	for i := range rows {
 		res := &rows[i]
 		c := encodeCursor(res.TakenAt.UTC().Format(time.RFC3339Nano), res.ID.String())
 		conn.Edges = append(conn.Edges, &model.ExamResultEdge{Cursor: c, Node: res})
 		conn.Nodes = append(conn.Nodes, res)
-		conn.PageInfo.EndCursor = &c
+		addCursor(conn.PageInfo, c)
 	}
 	primeResults(ctx, rows, "ExamResultConnection", []hop{{"nodes", "ExamResult"}}, []hop{{"edges", "ExamResultEdge"}, {"node", "ExamResult"}})
 	if wantsField(ctx, "totalCount") {
@@ -489,7 +489,7 @@ var publicFields = map[string][]string{
 	"ExamResult":          {"exam", "passed", "takenAt"},
 	"Certification": {"id", "code", "name", "level", "releasedOn", "retiredOn", "expires",
 		"renewalAvailableFrom", "prerequisites", "requirementPaths", "languages", "renewalAssessment"},
-	"Exam": {"code", "title", "languages", "retiredOn", "supersedes"},
+	"Exam": {"id", "code", "title", "languages", "retiredOn", "supersedes"},
 	"RenewalAssessment": {"id", "certification", "version", "languages", "passingScore",
 		"questionCount", "learningModules"},
 	"LearningModule": {"title", "url"},

@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/recert/recert/internal/catalog"
@@ -15,261 +19,571 @@ import (
 	"github.com/recert/recert/internal/transcript"
 )
 
+// The choices picked for one served question.
 type AnswerInput struct {
-	QuestionID string   `json:"questionId"`
-	ChoiceIds  []string `json:"choiceIds"`
+	// An `AssessmentQuestion.id` served in this attempt; each at most once.
+	QuestionID string `json:"questionId"`
+	// The `AssessmentChoice.id`s picked; empty counts as a wrong answer.
+	ChoiceIds []string `json:"choiceIds"`
 }
 
+// A page of audit events (Relay connection).
 type AuditEventConnection struct {
-	Edges      []*AuditEventEdge   `json:"edges"`
-	Nodes      []*merge.AuditEvent `json:"nodes"`
-	PageInfo   *PageInfo           `json:"pageInfo"`
-	TotalCount int                 `json:"totalCount"`
+	// The events of this page with their cursors.
+	Edges []*AuditEventEdge `json:"edges"`
+	// The events of this page, without cursors.
+	Nodes []*merge.AuditEvent `json:"nodes"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many events the whole list holds (all pages).
+	TotalCount int `json:"totalCount"`
 }
 
+// One audit event of a page.
 type AuditEventEdge struct {
-	Cursor string            `json:"cursor"`
-	Node   *merge.AuditEvent `json:"node"`
+	// Pass to `after` to get the events that follow this one.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *merge.AuditEvent `json:"node"`
 }
 
+// A page of certifications (Relay connection).
 type CertificationConnection struct {
-	Edges      []*CertificationEdge     `json:"edges"`
-	Nodes      []*catalog.Certification `json:"nodes"`
-	PageInfo   *PageInfo                `json:"pageInfo"`
-	TotalCount int                      `json:"totalCount"`
+	// The certifications of this page with their cursors.
+	Edges []*CertificationEdge `json:"edges"`
+	// The certifications of this page, without cursors.
+	Nodes []*catalog.Certification `json:"nodes"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many certifications match the filter (all pages).
+	TotalCount int `json:"totalCount"`
 }
 
+// One certification of a page.
 type CertificationEdge struct {
-	Cursor string                 `json:"cursor"`
-	Node   *catalog.Certification `json:"node"`
+	// Pass to `after` to get the certifications that follow this one.
+	Cursor string `json:"cursor"`
+	// The certification.
+	Node *catalog.Certification `json:"node"`
 }
 
+// Narrows `Query.certifications`; the conditions combine with AND.
 type CertificationFilter struct {
-	Level     *catalog.Level `json:"level,omitempty"`
-	Renewable *bool          `json:"renewable,omitempty"`
-	Search    *string        `json:"search,omitempty"`
+	// Only this level.
+	Level *catalog.Level `json:"level,omitempty"`
+	// True: only certifications that expire and have a renewal assessment; false: only the others.
+	Renewable *bool `json:"renewable,omitempty"`
+	// Part of the name or the code, ignoring case and accents (at most 200 characters).
+	Search *string `json:"search,omitempty"`
 }
 
+// A page of certification profiles (Relay connection).
 type CertificationProfileConnection struct {
-	Edges      []*CertificationProfileEdge `json:"edges"`
-	Nodes      []*certprofile.Profile      `json:"nodes"`
-	PageInfo   *PageInfo                   `json:"pageInfo"`
-	TotalCount int                         `json:"totalCount"`
+	// The profiles of this page with their cursors.
+	Edges []*CertificationProfileEdge `json:"edges"`
+	// The profiles of this page, without cursors.
+	Nodes []*certprofile.Profile `json:"nodes"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many profiles the whole list holds (all pages).
+	TotalCount int `json:"totalCount"`
 }
 
+// One certification profile of a page.
 type CertificationProfileEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *certprofile.Profile `json:"node"`
+	// Pass to `after` to get the profiles that follow this one.
+	Cursor string `json:"cursor"`
+	// The profile.
+	Node *certprofile.Profile `json:"node"`
 }
 
+// A new certification profile.
 type CreateCertificationProfileInput struct {
-	LegalName         string  `json:"legalName"`
-	Email             string  `json:"email"`
+	// The name to print on certificates (at most 200 characters).
+	LegalName string `json:"legalName"`
+	// The contact address every notification goes to.
+	Email string `json:"email"`
+	// A BCP 47 language tag for emails (e.g. `ja`); English when omitted.
 	PreferredLanguage *string `json:"preferredLanguage,omitempty"`
 }
 
+// The result of `createCertificationProfile`.
 type CreateCertificationProfilePayload struct {
+	// The new profile, `ACTIVE`, with its new MCID.
 	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
 }
 
+// A new share code.
 type CreateTranscriptShareInput struct {
-	CertificationProfileID string     `json:"certificationProfileId"`
-	ExpiresAt              *time.Time `json:"expiresAt,omitempty"`
+	// The `CertificationProfile.id` (the caller's own, active).
+	CertificationProfileID string `json:"certificationProfileId"`
+	// When the code stops working (must be in the future); never when omitted.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
+// The result of `createTranscriptShare`.
 type CreateTranscriptSharePayload struct {
+	// The new share with its code.
 	Share *transcript.Share `json:"share"`
 }
 
+// A page of earned certifications (Relay connection).
 type EarnedCertificationConnection struct {
-	Edges      []*EarnedCertificationEdge `json:"edges"`
-	Nodes      []*transcript.Earned       `json:"nodes"`
-	PageInfo   *PageInfo                  `json:"pageInfo"`
-	TotalCount int                        `json:"totalCount"`
+	// The earned certifications of this page with their cursors.
+	Edges []*EarnedCertificationEdge `json:"edges"`
+	// The earned certifications of this page, without cursors.
+	Nodes []*transcript.Earned `json:"nodes"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many earned certifications match (all pages).
+	TotalCount int `json:"totalCount"`
 }
 
+// One earned certification of a page.
 type EarnedCertificationEdge struct {
-	Cursor string             `json:"cursor"`
-	Node   *transcript.Earned `json:"node"`
+	// Pass to `after` to get the records that follow this one.
+	Cursor string `json:"cursor"`
+	// The earned certification.
+	Node *transcript.Earned `json:"node"`
 }
 
+// A page of exam results (Relay connection).
 type ExamResultConnection struct {
-	Edges      []*ExamResultEdge        `json:"edges"`
-	Nodes      []*transcript.ExamResult `json:"nodes"`
-	PageInfo   *PageInfo                `json:"pageInfo"`
-	TotalCount int                      `json:"totalCount"`
+	// The results of this page with their cursors.
+	Edges []*ExamResultEdge `json:"edges"`
+	// The results of this page, without cursors.
+	Nodes []*transcript.ExamResult `json:"nodes"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many results the whole list holds (all pages).
+	TotalCount int `json:"totalCount"`
 }
 
+// One exam result of a page.
 type ExamResultEdge struct {
-	Cursor string                 `json:"cursor"`
-	Node   *transcript.ExamResult `json:"node"`
+	// Pass to `after` to get the results that follow this one.
+	Cursor string `json:"cursor"`
+	// The result.
+	Node *transcript.ExamResult `json:"node"`
 }
 
+// A learning module to link from the assessment.
 type LearningModuleInput struct {
+	// Display title.
 	Title string `json:"title"`
-	URL   string `json:"url"`
+	// Absolute http(s) URL.
+	URL string `json:"url"`
 }
 
+// Which certification profile to connect to the caller's Learn profile.
 type LinkCertificationProfileInput struct {
+	// The `CertificationProfile.id` (one of the caller's own).
 	CertificationProfileID string `json:"certificationProfileId"`
 }
 
+// The result of `linkCertificationProfile`: both sides, now connected.
 type LinkCertificationProfilePayload struct {
-	LearnProfile         *learner.LearnProfile `json:"learnProfile"`
-	CertificationProfile *certprofile.Profile  `json:"certificationProfile"`
+	// The caller's Learn profile.
+	LearnProfile *learner.LearnProfile `json:"learnProfile"`
+	// The connected certification profile.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
 }
 
+// A merge request.
 type MergeCertificationProfilesInput struct {
-	SurvivorID         string      `json:"survivorId"`
-	DuplicateID        string      `json:"duplicateId"`
-	Reason             string      `json:"reason"`
-	Ticket             *string     `json:"ticket,omitempty"`
-	IdempotencyKey     string      `json:"idempotencyKey"`
+	// The `CertificationProfile.id` that stays.
+	SurvivorID string `json:"survivorId"`
+	// The `CertificationProfile.id` merged away.
+	DuplicateID string `json:"duplicateId"`
+	// Why (required, recorded in the audit event).
+	Reason string `json:"reason"`
+	// A support ticket reference, recorded in the audit event.
+	Ticket *string `json:"ticket,omitempty"`
+	// A key unique to this request (e.g. a UUID). Sending the same request with it again returns the first result; keys are kept 30 days.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// When both profiles are connected to different Learn profiles, which connection to keep; ignored otherwise.
 	KeepLearnProfileOf *merge.Side `json:"keepLearnProfileOf,omitempty"`
 }
 
+// The result of `mergeCertificationProfiles`.
 type MergeCertificationProfilesPayload struct {
-	Survivor   *certprofile.Profile `json:"survivor"`
-	Duplicate  *certprofile.Profile `json:"duplicate"`
-	AuditEvent *merge.AuditEvent    `json:"auditEvent"`
+	// The survivor, now holding everything.
+	Survivor *certprofile.Profile `json:"survivor"`
+	// The duplicate, now `MERGED`.
+	Duplicate *certprofile.Profile `json:"duplicate"`
+	// The audit event recording the merge.
+	AuditEvent *merge.AuditEvent `json:"auditEvent"`
 }
 
+// The entry points for changes. Each takes one `input` and returns a payload; each runs in one
+// database transaction, so a refused mutation changes nothing. Besides the codes each one names,
+// any operation may fail with the request-level codes of `ErrorCode` (`UNAUTHENTICATED`,
+// `BAD_USER_INPUT`, `FORBIDDEN` for untrusted documents, `QUERY_TOO_COMPLEX`, `QUERY_TOO_DEEP`,
+// `PERSISTED_QUERY_NOT_FOUND`, `RATE_LIMITED`, `INTERNAL`).
 type Mutation struct {
 }
 
+// A page of notifications (Relay connection).
 type NotificationConnection struct {
-	Edges      []*NotificationEdge    `json:"edges"`
-	Nodes      []*notify.Notification `json:"nodes"`
-	PageInfo   *PageInfo              `json:"pageInfo"`
-	TotalCount int                    `json:"totalCount"`
+	// The notifications of this page with their cursors.
+	Edges []*NotificationEdge `json:"edges"`
+	// The notifications of this page, without cursors.
+	Nodes []*notify.Notification `json:"nodes"`
+	// Where this page sits.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many notifications the whole list holds (all pages).
+	TotalCount int `json:"totalCount"`
 }
 
+// One notification of a page.
 type NotificationEdge struct {
-	Cursor string               `json:"cursor"`
-	Node   *notify.Notification `json:"node"`
+	// Pass to `after` to get the notifications that follow this one.
+	Cursor string `json:"cursor"`
+	// The notification.
+	Node *notify.Notification `json:"node"`
 }
 
-// Relay page information.
+// Where a page of a connection sits in the whole list (Relay cursor connections). Pages go forward
+// only: ask for the next one with `after: endCursor` while `hasNextPage` is true.
 type PageInfo struct {
-	HasNextPage bool    `json:"hasNextPage"`
-	EndCursor   *string `json:"endCursor,omitempty"`
+	// True when more edges follow this page (fetch them with `after: endCursor`).
+	HasNextPage bool `json:"hasNextPage"`
+	// The cursor of the last edge of this page; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
+	// True when edges precede this page, that is when it was fetched with an `after` cursor. Lists
+	// page forward only, so a client that needs earlier edges starts again without `after`.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the first edge of this page; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
 }
 
+// The two profiles of a merge preview.
 type PreviewCertificationProfileMergeInput struct {
-	SurvivorID  string `json:"survivorId"`
+	// The `CertificationProfile.id` that would stay.
+	SurvivorID string `json:"survivorId"`
+	// The `CertificationProfile.id` that would be merged away.
 	DuplicateID string `json:"duplicateId"`
 }
 
+// The result of `previewCertificationProfileMerge`.
 type PreviewCertificationProfileMergePayload struct {
+	// What the merge would do.
 	Preview *merge.Preview `json:"preview"`
 }
 
+// A new renewal assessment version.
 type PublishRenewalAssessmentInput struct {
-	CertificationCode   string                 `json:"certificationCode"`
-	PassingScore        *int                   `json:"passingScore,omitempty"`
-	QuestionsPerAttempt *int                   `json:"questionsPerAttempt,omitempty"`
-	Questions           []*QuestionInput       `json:"questions"`
-	LearningModules     []*LearningModuleInput `json:"learningModules,omitempty"`
+	// The certification's code (renewable levels only).
+	CertificationCode string `json:"certificationCode"`
+	// The passing percentage, 1..100; 60 when omitted.
+	PassingScore *int `json:"passingScore,omitempty"`
+	// Questions served per attempt, 1 to the bank size and at most 50; 10 (or the bank size if smaller) when omitted.
+	QuestionsPerAttempt *int `json:"questionsPerAttempt,omitempty"`
+	// The question bank, 1 to 500 questions.
+	Questions []*QuestionInput `json:"questions"`
+	// Up to 20 learning modules, in display order; none when omitted.
+	LearningModules []*LearningModuleInput `json:"learningModules,omitempty"`
 }
 
+// The result of `publishRenewalAssessment`.
 type PublishRenewalAssessmentPayload struct {
+	// The new version.
 	RenewalAssessment *catalog.Assessment `json:"renewalAssessment"`
 }
 
+// The entry points for reading. Fields that need a signed-in caller say so; `certifications`, `certification`, `node` of catalog objects and `transcript` need no token.
 type Query struct {
 }
 
+// One choice of a new question.
 type QuestionChoiceInput struct {
-	Text    string `json:"text"`
-	Correct bool   `json:"correct"`
+	// The choice text.
+	Text string `json:"text"`
+	// Whether choosing it is part of the right answer. Never sent to learners.
+	Correct bool `json:"correct"`
 }
 
+// One question of a new question bank.
 type QuestionInput struct {
-	Prompt  string                 `json:"prompt"`
+	// The question text.
+	Prompt string `json:"prompt"`
+	// 2 to 12 choices with distinct texts, at least one correct and one incorrect.
 	Choices []*QuestionChoiceInput `json:"choices"`
 }
 
+// An exam result from exam delivery.
 type RecordExamResultInput struct {
-	Mcid       string    `json:"mcid"`
-	ExamCode   string    `json:"examCode"`
-	Passed     bool      `json:"passed"`
-	Score      *int      `json:"score,omitempty"`
-	TakenAt    time.Time `json:"takenAt"`
-	Language   *string   `json:"language,omitempty"`
-	ExternalID string    `json:"externalId"`
+	// The candidate's MCID (a merged one records on its survivor).
+	Mcid string `json:"mcid"`
+	// The exam code, e.g. `AZ-104`; must be in the catalog.
+	ExamCode string `json:"examCode"`
+	// Whether the candidate passed.
+	Passed bool `json:"passed"`
+	// The score, 0..1000, if the provider gives one.
+	Score *int `json:"score,omitempty"`
+	// When the exam was taken: may be in the past (results arrive late), never in the future.
+	TakenAt time.Time `json:"takenAt"`
+	// The BCP 47 language it was taken in, if known.
+	Language *string `json:"language,omitempty"`
+	// The provider's unique id for this result (at most 200 characters): the idempotency key.
+	ExternalID string `json:"externalId"`
 }
 
+// The result of `recordExamResult`.
 type RecordExamResultPayload struct {
+	// The recorded result (the first one, on a replay).
 	ExamResult *transcript.ExamResult `json:"examResult"`
-	// The certifications this result newly earned.
+	// The certifications this result newly earned; empty when it earned none (or on a replay).
 	EarnedCertifications []*transcript.Earned `json:"earnedCertifications"`
 }
 
+// Which share code to revoke.
 type RevokeTranscriptShareInput struct {
+	// The `TranscriptShare.id`.
 	ShareID string `json:"shareId"`
 }
 
+// The result of `revokeTranscriptShare`.
 type RevokeTranscriptSharePayload struct {
+	// The share, with `revokedAt` set.
 	Share *transcript.Share `json:"share"`
 }
 
+// Which earned certification to renew, in which language.
 type StartRenewalAssessmentInput struct {
+	// The `EarnedCertification.id` (the caller's own).
 	EarnedCertificationID string `json:"earnedCertificationId"`
-	Language              string `json:"language"`
+	// A BCP 47 tag from `RenewalAssessment.languages`.
+	Language string `json:"language"`
 }
 
+// The result of `startRenewalAssessment`.
 type StartRenewalAssessmentPayload struct {
+	// The new attempt with its served questions.
 	Attempt *renewal.Attempt `json:"attempt"`
 }
 
+// An attempt's answers.
 type SubmitRenewalAssessmentInput struct {
-	AttemptID string         `json:"attemptId"`
-	Answers   []*AnswerInput `json:"answers"`
+	// The `AssessmentAttempt.id` (in progress, the caller's own).
+	AttemptID string `json:"attemptId"`
+	// One answer per question; unanswered questions count as wrong.
+	Answers []*AnswerInput `json:"answers"`
 }
 
+// The result of `submitRenewalAssessment`.
 type SubmitRenewalAssessmentPayload struct {
-	Attempt             *renewal.Attempt   `json:"attempt"`
+	// The scored attempt.
+	Attempt *renewal.Attempt `json:"attempt"`
+	// The earned certification, with its new `expiresOn` on a pass.
 	EarnedCertification *transcript.Earned `json:"earnedCertification"`
 }
 
+// Which certification profile to disconnect.
 type UnlinkCertificationProfileInput struct {
+	// The `CertificationProfile.id` (one of the caller's own).
 	CertificationProfileID string `json:"certificationProfileId"`
 }
 
+// The result of `unlinkCertificationProfile`: both sides, now disconnected.
 type UnlinkCertificationProfilePayload struct {
-	LearnProfile         *learner.LearnProfile `json:"learnProfile"`
-	CertificationProfile *certprofile.Profile  `json:"certificationProfile"`
+	// The Learn profile that was connected (the caller's).
+	LearnProfile *learner.LearnProfile `json:"learnProfile"`
+	// The disconnected certification profile.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
 }
 
+// A certification to create or replace.
 type UpsertCertificationInput struct {
-	Code             string        `json:"code"`
-	Name             string        `json:"name"`
-	Level            catalog.Level `json:"level"`
-	ReleasedOn       date.Date     `json:"releasedOn"`
-	RetiredOn        *date.Date    `json:"retiredOn,omitempty"`
-	Languages        []string      `json:"languages"`
-	RequirementPaths [][]string    `json:"requirementPaths"`
-	Prerequisites    []string      `json:"prerequisites,omitempty"`
+	// The stable slug, lower-case words joined by hyphens.
+	Code string `json:"code"`
+	// Display name.
+	Name string `json:"name"`
+	// Level; fundamentals never expire.
+	Level catalog.Level `json:"level"`
+	// The day it came on the market (renewal is available 6 months later).
+	ReleasedOn date.Date `json:"releasedOn"`
+	// The retirement day; null for a current certification.
+	RetiredOn *date.Date `json:"retiredOn,omitempty"`
+	// BCP 47 tags, at least one.
+	Languages []string `json:"languages"`
+	// Requirement paths, each a list of exam codes (at most 5 paths of 5 exams); passing every exam of one path earns it.
+	RequirementPaths [][]string `json:"requirementPaths"`
+	// Certification codes of which any one must be held on the day this one is earned (at most 10); none when omitted.
+	Prerequisites []string `json:"prerequisites,omitempty"`
 }
 
+// The result of `upsertCertification`.
 type UpsertCertificationPayload struct {
+	// The certification as stored.
 	Certification *catalog.Certification `json:"certification"`
 }
 
+// An exam to create or replace.
 type UpsertExamInput struct {
-	Code       string     `json:"code"`
-	Title      string     `json:"title"`
-	Languages  []string   `json:"languages"`
-	RetiredOn  *date.Date `json:"retiredOn,omitempty"`
-	Supersedes *string    `json:"supersedes,omitempty"`
+	// The exam code, e.g. `AZ-104` (upper-cased).
+	Code string `json:"code"`
+	// Display title.
+	Title string `json:"title"`
+	// BCP 47 tags, at least one.
+	Languages []string `json:"languages"`
+	// The retirement day; null for a current exam.
+	RetiredOn *date.Date `json:"retiredOn,omitempty"`
+	// The code of the older exam this one replaces; must exist and not make a cycle.
+	Supersedes *string `json:"supersedes,omitempty"`
 }
 
+// The result of `upsertExam`.
 type UpsertExamPayload struct {
+	// The exam as stored.
 	Exam *catalog.Exam `json:"exam"`
 }
 
+// The signed-in caller.
 type Viewer struct {
-	Account               *learner.Account       `json:"account"`
-	LearnProfile          *learner.LearnProfile  `json:"learnProfile"`
+	// The account the token identifies (`iss` + `sub`).
+	Account *learner.Account `json:"account"`
+	// The account's Learn profile: exactly one per account, created with it.
+	LearnProfile *learner.LearnProfile `json:"learnProfile"`
+	// The certification profiles the account owns, active and merged, oldest first. Empty for work or school accounts.
 	CertificationProfiles []*certprofile.Profile `json:"certificationProfiles"`
+}
+
+// Every value of `extensions.code` an error of this API can carry. Each error's `message` is
+// for people (English, may change); clients branch on the code. Some codes add more
+// `extensions` fields, named below. Codes marked "any operation" can come from every request,
+// before or around the resolver; each mutation's description names its own ones.
+type ErrorCode string
+
+const (
+	// Any operation: no token where one is needed, or a bad one (signature, expiry, issuer, audience, algorithm, `typ`). HTTP 401 when the token itself is refused.
+	ErrorCodeUnauthenticated ErrorCode = "UNAUTHENTICATED"
+	// Signed in but not allowed: a missing role, support using a learner's own mutation, an owner-only or support-only field. Also any operation: a document that is not in the trusted-documents list, or introspection in production without a support or admin token.
+	ErrorCodeForbidden ErrorCode = "FORBIDDEN"
+	// No such object, or the caller may not see it (the two are never told apart, so ids reveal nothing).
+	ErrorCodeNotFound ErrorCode = "NOT_FOUND"
+	// Any operation: malformed input: a document that does not parse or validate, a bad variable, a malformed id or cursor, `first` outside 1..100, a value over its maximum length (`extensions.argument`, `extensions.maxLength`), a date in the wrong place, an unknown exam code. `extensions.field` names the input field when known.
+	ErrorCodeBadUserInput ErrorCode = "BAD_USER_INPUT"
+	// A work or school account tried something that needs a personal one (creating or connecting a certification profile).
+	ErrorCodePersonalAccountRequired ErrorCode = "PERSONAL_ACCOUNT_REQUIRED"
+	// The Learn profile and the certification profile belong to different accounts (connecting, or keeping the duplicate's connection in a merge across accounts).
+	ErrorCodeAccountMismatch ErrorCode = "ACCOUNT_MISMATCH"
+	// The caller's Learn profile is already connected to another certification profile: disconnect it first.
+	ErrorCodeLearnProfileAlreadyLinked ErrorCode = "LEARN_PROFILE_ALREADY_LINKED"
+	// The certification profile is already connected to another Learn profile.
+	ErrorCodeCertificationProfileAlreadyLinked ErrorCode = "CERTIFICATION_PROFILE_ALREADY_LINKED"
+	// The account owns more than one active certification profile, so connecting is refused: the learner contacts support to merge them first.
+	ErrorCodeMultipleCertificationProfiles ErrorCode = "MULTIPLE_CERTIFICATION_PROFILES"
+	// Renewal needs the certification profile connected to the caller's Learn profile (`linkCertificationProfile`).
+	ErrorCodeProfileNotLinked ErrorCode = "PROFILE_NOT_LINKED"
+	// The certification has no renewal: fundamentals, no renewal assessment published, or the earned record is `SUPERSEDED`.
+	ErrorCodeNotRenewable ErrorCode = "NOT_RENEWABLE"
+	// The certification has been on the market for less than 6 months, so its renewal assessment is not available yet.
+	ErrorCodeRenewalNotAvailableYet ErrorCode = "RENEWAL_NOT_AVAILABLE_YET"
+	// Too early: the renewal window opens 6 calendar months before the expiry date (also the answer right after a renewal, until the next window). `extensions.windowOpensOn` is the `Date` it opens.
+	ErrorCodeRenewalWindowNotOpen ErrorCode = "RENEWAL_WINDOW_NOT_OPEN"
+	// The certification has expired (today is on or after `expiresOn`): it cannot be renewed, only earned again through its exams.
+	ErrorCodeCertificationExpired ErrorCode = "CERTIFICATION_EXPIRED"
+	// The next attempt must wait 24 hours after the previous submission (from the second attempt of a cycle on). `extensions.retryAt` is the `DateTime` it may start.
+	ErrorCodeRetakeWait ErrorCode = "RETAKE_WAIT"
+	// Another attempt for this earned certification is not submitted yet. `extensions.attemptId` is its id: submit it first.
+	ErrorCodeAttemptInProgress ErrorCode = "ATTEMPT_IN_PROGRESS"
+	// The attempt was already submitted; its result stands.
+	ErrorCodeAttemptAlreadySubmitted ErrorCode = "ATTEMPT_ALREADY_SUBMITTED"
+	// The renewal assessment is not offered in the requested language. `extensions.availableLanguages` lists the ones it is.
+	ErrorCodeLanguageNotAvailable ErrorCode = "LANGUAGE_NOT_AVAILABLE"
+	// A merge named the same profile as survivor and duplicate.
+	ErrorCodeMergeSameProfile ErrorCode = "MERGE_SAME_PROFILE"
+	// The profile (either side of a merge, or the one being connected or shared) is already `MERGED`: act on its survivor.
+	ErrorCodeProfileAlreadyMerged ErrorCode = "PROFILE_ALREADY_MERGED"
+	// Both profiles of a merge are connected to different Learn profiles and the request did not say which connection to keep (`keepLearnProfileOf`).
+	ErrorCodeMergeLinkConflict ErrorCode = "MERGE_LINK_CONFLICT"
+	// The idempotency key was used before with a different request, or by another support agent. Use a new key for a new request.
+	ErrorCodeIdempotencyKeyReused ErrorCode = "IDEMPOTENCY_KEY_REUSED"
+	// Any operation: the document is too big: its cost is over the server's limit (default 10000; `extensions.cost` of every response reports `requested` and `limit`), or it has too many bytes, tokens, aliases, directives or fragments.
+	ErrorCodeQueryTooComplex ErrorCode = "QUERY_TOO_COMPLEX"
+	// Any operation: the document nests selections deeper than the server's limit (default 15).
+	ErrorCodeQueryTooDeep ErrorCode = "QUERY_TOO_DEEP"
+	// Any operation: an automatic persisted query hash the server does not know; send the hash again with the full `query` (the standard APQ retry).
+	ErrorCodePersistedQueryNotFound ErrorCode = "PERSISTED_QUERY_NOT_FOUND"
+	// Any operation: too many requests. HTTP 429 with a `Retry-After` header; `extensions.retryAt` is the `DateTime` to retry at.
+	ErrorCodeRateLimited ErrorCode = "RATE_LIMITED"
+	// Creating one more would pass a configured cap (certification profiles per account, live share codes per profile). `extensions.resource` names the list and `extensions.limit` the cap.
+	ErrorCodeLimitExceeded ErrorCode = "LIMIT_EXCEEDED"
+	// Any operation: something unexpected failed on the server. It is logged; quote `extensions.requestId` to support. Safe to retry reads.
+	ErrorCodeInternal ErrorCode = "INTERNAL"
+)
+
+var AllErrorCode = []ErrorCode{
+	ErrorCodeUnauthenticated,
+	ErrorCodeForbidden,
+	ErrorCodeNotFound,
+	ErrorCodeBadUserInput,
+	ErrorCodePersonalAccountRequired,
+	ErrorCodeAccountMismatch,
+	ErrorCodeLearnProfileAlreadyLinked,
+	ErrorCodeCertificationProfileAlreadyLinked,
+	ErrorCodeMultipleCertificationProfiles,
+	ErrorCodeProfileNotLinked,
+	ErrorCodeNotRenewable,
+	ErrorCodeRenewalNotAvailableYet,
+	ErrorCodeRenewalWindowNotOpen,
+	ErrorCodeCertificationExpired,
+	ErrorCodeRetakeWait,
+	ErrorCodeAttemptInProgress,
+	ErrorCodeAttemptAlreadySubmitted,
+	ErrorCodeLanguageNotAvailable,
+	ErrorCodeMergeSameProfile,
+	ErrorCodeProfileAlreadyMerged,
+	ErrorCodeMergeLinkConflict,
+	ErrorCodeIdempotencyKeyReused,
+	ErrorCodeQueryTooComplex,
+	ErrorCodeQueryTooDeep,
+	ErrorCodePersistedQueryNotFound,
+	ErrorCodeRateLimited,
+	ErrorCodeLimitExceeded,
+	ErrorCodeInternal,
+}
+
+func (e ErrorCode) IsValid() bool {
+	switch e {
+	case ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeNotFound, ErrorCodeBadUserInput, ErrorCodePersonalAccountRequired, ErrorCodeAccountMismatch, ErrorCodeLearnProfileAlreadyLinked, ErrorCodeCertificationProfileAlreadyLinked, ErrorCodeMultipleCertificationProfiles, ErrorCodeProfileNotLinked, ErrorCodeNotRenewable, ErrorCodeRenewalNotAvailableYet, ErrorCodeRenewalWindowNotOpen, ErrorCodeCertificationExpired, ErrorCodeRetakeWait, ErrorCodeAttemptInProgress, ErrorCodeAttemptAlreadySubmitted, ErrorCodeLanguageNotAvailable, ErrorCodeMergeSameProfile, ErrorCodeProfileAlreadyMerged, ErrorCodeMergeLinkConflict, ErrorCodeIdempotencyKeyReused, ErrorCodeQueryTooComplex, ErrorCodeQueryTooDeep, ErrorCodePersistedQueryNotFound, ErrorCodeRateLimited, ErrorCodeLimitExceeded, ErrorCodeInternal:
+		return true
+	}
+	return false
+}
+
+func (e ErrorCode) String() string {
+	return string(e)
+}
+
+func (e *ErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ErrorCode", str)
+	}
+	return nil
+}
+
+func (e ErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
