@@ -234,7 +234,7 @@ func (s *limitServer) load(ctx context.Context, issuer, subject, mcid string, no
 	return p, rows.Err()
 }
 
-// renewalOf applies DOMAIN.md "Renewal" to one certification (the same checks, in the same
+// renewalOf applies docs/domain.md "Renewal" to one certification (the same checks, in the same
 // order, as a real renewal status).
 func renewalOf(e transcript.Earned, today date.Date, now time.Time, linked, notRenewable bool, released *date.Date,
 	attempts int, lastSubmitted sql.NullTime, inProgress bool) limitRenewal {

@@ -11,7 +11,7 @@ import (
 	"github.com/recert/recert/internal/apperr"
 )
 
-// defaultPage is the page size when `first` is omitted; maxPage caps it (API.md "Queries").
+// defaultPage is the page size when `first` is omitted; maxPage caps it (docs/api.md "Pagination").
 const (
 	defaultPage = 20
 	maxPage     = 100

@@ -36,7 +36,7 @@ func MarkInternal(ctx context.Context, next graphql.Resolver) (any, error) {
 	return res, err
 }
 
-// renamed maps gqlgen's own codes to the codes of API.md.
+// renamed maps gqlgen's own codes to the codes of docs/api.md.
 var renamed = map[string]apperr.Code{
 	"COMPLEXITY_LIMIT_EXCEEDED":     apperr.QueryTooComplex,
 	"GRAPHQL_PARSE_FAILED":          apperr.BadUserInput,
@@ -45,7 +45,7 @@ var renamed = map[string]apperr.Code{
 	"PERSISTED_QUERY_NOT_SUPPORTED": apperr.BadUserInput,
 }
 
-// ErrorPresenter turns every failure into a GraphQL error with an API.md code. apperr values
+// ErrorPresenter turns every failure into a GraphQL error with an docs/api.md code. apperr values
 // go out as they are; gqlgen's parse, validation and coercion errors become BAD_USER_INPUT;
 // anything else becomes INTERNAL with a generic message and the request id, and is logged.
 func ErrorPresenter(log *slog.Logger, requestID RequestIDFunc) graphql.ErrorPresenterFunc {

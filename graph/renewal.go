@@ -71,7 +71,7 @@ func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.
 
 // renewalMayRead lets the owner of the profile holding e, or support, read its attempts,
 // renewals and renewal status. Anyone else (an employer reading a shared transcript) gets
-// FORBIDDEN: DOMAIN.md "Transcript sharing" never shows attempts.
+// FORBIDDEN: docs/domain.md "Transcript sharing" never shows attempts.
 func (r *Resolver) renewalMayRead(ctx context.Context, e *transcript.Earned) error {
 	prof, err := loaders(ctx).Profiles.Profile.Load(ctx, e.ProfileID)
 	if err != nil {

@@ -481,7 +481,7 @@ type publicViewKey struct{}
 
 // publicFields lists every field a public transcript may reach, by type: the transcript's
 // own, the dates and status of its certifications, passed exams, and the public catalog. Never
-// the email, attempts, renewal state, notifications or anything of support (DOMAIN.md
+// the email, attempts, renewal state, notifications or anything of support (docs/domain.md
 // "Transcript sharing").
 var publicFields = map[string][]string{
 	"Transcript":          {"legalName", "mcid", "certifications", "examResults"},

@@ -1,5 +1,5 @@
 -- Why: every request is made by an account (iss + sub of the token); each account owns exactly
--- one Learn profile, created on its first request (DOMAIN.md "People and identities").
+-- one Learn profile, created on its first request (docs/domain.md "People and identities").
 -- +goose Up
 CREATE TABLE accounts (
     id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,4 +1,4 @@
--- Why: the catalog (DOMAIN.md "Catalog"): exams, certifications, the requirement paths that
+-- Why: the catalog (docs/domain.md "Catalog"): exams, certifications, the requirement paths that
 -- earn them (any one path, every exam of it) and expert prerequisites (any one of a set).
 -- +goose Up
 CREATE TABLE exams (

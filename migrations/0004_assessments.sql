@@ -1,6 +1,6 @@
 -- Why: one renewal assessment per renewable certification, published in versions; each
 -- version has its own question bank, passing score, served question count and learning
--- modules. Old attempts keep the version they were taken on (DOMAIN.md "Renewal assessment").
+-- modules. Old attempts keep the version they were taken on (docs/domain.md "Renewal assessment").
 -- +goose Up
 CREATE TABLE renewal_assessments (
     id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,6 +1,6 @@
 -- Why: certification (MCID) profiles, owned by one personal account; the one-to-one
 -- connection to a Learn profile lives in profile_links, where both sides are unique so
--- the database keeps the rule even when two link requests race (DOMAIN.md "Connecting").
+-- the database keeps the rule even when two link requests race (docs/domain.md "Connecting").
 -- MCIDs come from a sequence, so a number is never handed out twice, even after a merge.
 -- +goose Up
 CREATE SEQUENCE mcid_seq START WITH 990000001 NO CYCLE;
@@ -25,7 +25,7 @@ CREATE INDEX certification_profiles_merged_into_idx ON certification_profiles (m
 CREATE INDEX certification_profiles_name_search_idx ON certification_profiles USING gin (search_fold(legal_name) gin_trgm_ops);
 CREATE INDEX certification_profiles_email_idx ON certification_profiles (lower(email));
 
--- Emails a profile took over from merged duplicates (DOMAIN.md "Merging": kept as alternates).
+-- Emails a profile took over from merged duplicates (docs/domain.md "Merging": kept as alternates).
 CREATE TABLE profile_alternate_emails (
     profile_id      uuid NOT NULL REFERENCES certification_profiles (id),
     email           text NOT NULL,

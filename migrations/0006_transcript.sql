@@ -1,7 +1,7 @@
 -- Why: exam results (idempotent on the delivery service's external id) and the earned
 -- certifications they produce. A certification earned again after expiry is a new row; the
 -- old one stays. SUPERSEDED is stored (set by merges); ACTIVE/RENEWABLE/EXPIRED are computed
--- from the clock (DOMAIN.md "Earned certifications").
+-- from the clock (docs/domain.md "Earned certifications").
 -- +goose Up
 CREATE TABLE exam_results (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,4 +1,4 @@
--- Why: renewal attempts and the renewals they produce (DOMAIN.md "Renewal"). The partial
+-- Why: renewal attempts and the renewals they produce (docs/domain.md "Renewal"). The partial
 -- unique index keeps one attempt in progress per earned certification; the unique cycle on
 -- renewals makes a second renewal of the same cycle impossible even under races.
 -- +goose Up

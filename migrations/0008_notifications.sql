@@ -1,4 +1,4 @@
--- Why: the reminder outbox (DOMAIN.md "Notifications"). One row per (earned certification,
+-- Why: the reminder outbox (docs/domain.md "Notifications"). One row per (earned certification,
 -- cycle, sequence) so re-runs, crashes and several workers never write a duplicate or a fifth
 -- reminder; the partial index serves the sender's claim query.
 -- +goose Up

@@ -1,6 +1,6 @@
 -- Why: support merges and catalog changes are audited (who, when, reason, ticket, what
 -- moved); merges are idempotent on a client key stored with a hash of the request and the
--- response (DOMAIN.md "Merging"). A profile is merged away at most once.
+-- response (docs/domain.md "Merging"). A profile is merged away at most once.
 -- +goose Up
 CREATE TABLE audit_events (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),

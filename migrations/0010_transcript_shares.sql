@@ -1,5 +1,5 @@
 -- Why: owners share their transcript with employers through unguessable, revocable,
--- optionally expiring codes; every public view is counted (DOMAIN.md "Transcript sharing").
+-- optionally expiring codes; every public view is counted (docs/domain.md "Transcript sharing").
 -- +goose Up
 CREATE TABLE transcript_shares (
     id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),

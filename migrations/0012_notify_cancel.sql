@@ -1,6 +1,6 @@
 -- Why: a queued reminder can become stale before it is sent: the certification was renewed
 -- (its cycle is no longer the current one), it expired, a merge superseded it, or a later
--- reminder of the same cycle was queued while mail was down (DOMAIN.md "Notifications": none
+-- reminder of the same cycle was queued while mail was down (docs/domain.md "Notifications": none
 -- after renewal or expiry, no burst of old mail). The sender marks such a row cancelled instead
 -- of sending or deleting it, so the outbox keeps its history; the pending index then skips it.
 -- +goose Up

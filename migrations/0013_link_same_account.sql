@@ -1,5 +1,5 @@
 -- Why (issue 11): a Learn profile and the certification profile it is connected to must belong
--- to the same personal account (DOMAIN.md "Connecting the profiles"), and a MERGED profile is
+-- to the same personal account (docs/domain.md "Connecting the profiles"), and a MERGED profile is
 -- never connected. The rules used to live in the code only, and a merge across accounts broke
 -- the first one by moving the duplicate's connection to the survivor. Now every link row
 -- carries the account id, and composite foreign keys tie (Learn profile, account) and

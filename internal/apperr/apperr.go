@@ -1,4 +1,4 @@
-// Package apperr defines the error codes of the API contract (API.md "Errors") and the one
+// Package apperr defines the error codes of the API contract (docs/api.md "Errors") and the one
 // error type that carries them from the domain to the client.
 package apperr
 
@@ -10,7 +10,7 @@ import (
 // Code is a machine-readable error code, sent to clients as extensions.code.
 type Code string
 
-// The codes of API.md, spelled exactly as the contract fixes them.
+// The codes of docs/api.md, spelled exactly as the contract fixes them.
 const (
 	Unauthenticated                   Code = "UNAUTHENTICATED"
 	Forbidden                         Code = "FORBIDDEN"

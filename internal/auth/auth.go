@@ -1,4 +1,4 @@
-// Package auth turns a bearer JWT into a Principal (API.md "Transport"): HS256 with a shared
+// Package auth turns a bearer JWT into a Principal (docs/api.md "Authentication"): HS256 with a shared
 // secret in development, RS256/ES256/PS256/EdDSA keys from a JWKS endpoint in production. It also
 // mints development tokens and reads the Authorization header.
 package auth
@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Kind is the kind of Microsoft account a caller signed in with (DOMAIN.md), taken from `tid`.
+// Kind is the kind of Microsoft account a caller signed in with (docs/domain.md), taken from `tid`.
 type Kind string
 
 // The account kinds.

@@ -382,7 +382,7 @@ CROSS JOIN LATERAL (SELECT pg_temp.h('rp:' || p.i || ':' || j) % 10 < 7 AS passe
         ({{ref}})::timestamptz - make_interval(secs => pg_temp.h('rt:' || p.i || ':' || j) % 94608000) AS taken_at,
         (pg_temp.h('rx:' || p.i || ':' || j) % {{nexam}})::int AS ord) r
 JOIN bx x ON x.ord = r.ord`},
-	// ga: attempts to create. Three kinds, all following DOMAIN.md "Renewal":
+	// ga: attempts to create. Three kinds, all following docs/domain.md "Renewal":
 	//  R renewed certifications: 1..3 attempts in the previous cycle, the last one passed;
 	//  W inside the current window (not expired): 1..3 attempts in the last days, the last
 	//    one in progress for a third of them;

@@ -1,5 +1,5 @@
 // Package catalog holds certifications, exams, requirement paths and renewal assessments
-// (DOMAIN.md "Catalog").
+// (docs/domain.md "Catalog").
 package catalog
 
 import (
@@ -31,11 +31,11 @@ func (l Level) Valid() bool {
 }
 
 // ValidityYears is how long an earned role-based or specialty certification is valid
-// (DOMAIN.md "Validity", chosen: the programme's one-year cycle).
+// (docs/domain.md "Validity", chosen: the programme's one-year cycle).
 const ValidityYears = 1
 
 // RenewalLeadMonths is both how long after release the renewal assessment becomes available
-// and how long before expiry the renewal window opens (DOMAIN.md "Renewal assessment", "Window").
+// and how long before expiry the renewal window opens (docs/domain.md "Renewal assessment", "Window").
 const RenewalLeadMonths = 6
 
 // Certification is a certification of the catalog.

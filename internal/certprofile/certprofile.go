@@ -1,5 +1,5 @@
 // Package certprofile holds certification (MCID) profiles and their connection to Learn
-// profiles (DOMAIN.md "People and identities", "Connecting the profiles").
+// profiles (docs/domain.md "People and identities", "Connecting the profiles").
 package certprofile
 
 import (

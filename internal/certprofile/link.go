@@ -37,7 +37,7 @@ type Linked struct {
 }
 
 // Link connects the caller's Learn profile to one of their certification profiles
-// (DOMAIN.md "Connecting the profiles"). The checks run in this order, each depending only on
+// (docs/domain.md "Connecting the profiles"). The checks run in this order, each depending only on
 // what the earlier ones let through:
 //
 //   - UNAUTHENTICATED: no caller.
@@ -120,7 +120,7 @@ func (s *Service) Link(ctx context.Context, p *auth.Principal, profileID uuid.UU
 }
 
 // Unlink disconnects a certification profile from its Learn profile; renewal is unavailable
-// until it is connected again (DOMAIN.md "Connecting the profiles": the owner may disconnect,
+// until it is connected again (docs/domain.md "Connecting the profiles": the owner may disconnect,
 // chosen). Only the owner: support gets FORBIDDEN, as on every other learner mutation (an
 // agent disconnecting a learner would silently block their renewal). Unlinking a profile that
 // is not connected changes nothing and returns the current state.
@@ -184,7 +184,7 @@ func ActAsOwner(p *auth.Principal, prof *Profile) error {
 	return nil
 }
 
-// checkLink applies the rest of DOMAIN.md "Connecting the profiles" once the account's
+// checkLink applies the rest of docs/domain.md "Connecting the profiles" once the account's
 // profiles are locked: owned are the profiles of the caller's account (prof among them),
 // byProfile and byLearn the links of each side. already is true when exactly this pair is
 // connected. Codes: PROFILE_ALREADY_MERGED, MULTIPLE_CERTIFICATION_PROFILES,

@@ -113,7 +113,7 @@ func checkSupport(p *auth.Principal) error {
 }
 
 // Search finds certification profiles for support by MCID, email (including alternates) or
-// part of the legal name (DOMAIN.md "Support agent"), active and merged alike, ordered by
+// part of the legal name (docs/domain.md "People and identities"), active and merged alike, ordered by
 // folded legal name then id, keyset-paginated after `after`. It returns up to first hits and
 // whether more follow. Codes: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT.
 func (s *Service) Search(ctx context.Context, p *auth.Principal, query string, after *SearchKey, first int) ([]Hit, bool, error) {

@@ -1,4 +1,4 @@
-// Package clock is the single source of "now" (DOMAIN.md "Time"): production code reads a
+// Package clock is the single source of "now" (docs/domain.md "Time"): production code reads a
 // Real clock, tests a Settable one they move instead of sleeping.
 package clock
 

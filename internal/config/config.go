@@ -43,7 +43,7 @@ type Config struct {
 	AdminAddr   string        // ADMIN_LISTEN_ADDR: loopback-only /metrics and pprof listener; empty turns it off
 	Hardening   Hardening     // body cap, document and rate limits, timeouts (hardening.go)
 
-	// Renewal reminders (DOMAIN.md "Notifications").
+	// Renewal reminders (docs/domain.md "Notifications").
 	SMTPURL          string        // SMTP_URL; empty logs emails instead (development only)
 	SMTPFrom         string        // SMTP_FROM
 	PublicURL        string        // PUBLIC_URL: base of links in emails

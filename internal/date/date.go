@@ -1,5 +1,5 @@
 // Package date is a calendar date with no time of day and no zone, and the month arithmetic
-// the rules need. Month and year steps clamp to the end of the month (DOMAIN.md "Time"):
+// the rules need. Month and year steps clamp to the end of the month (docs/domain.md "Time"):
 // 31 Aug minus 6 months is the last day of February, 29 Feb 2024 plus 1 year is 28 Feb 2025.
 package date
 

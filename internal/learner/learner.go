@@ -1,5 +1,5 @@
 // Package learner holds accounts (sign-in identities) and their Learn profiles
-// (DOMAIN.md "People and identities").
+// (docs/domain.md "People and identities").
 package learner
 
 import (
@@ -29,7 +29,7 @@ type Account struct {
 }
 
 // LearnProfile is the record of a person's activity on the learning site; exactly one per
-// account, created with the account on its first request (DOMAIN.md, chosen).
+// account, created with the account on its first request (docs/domain.md, chosen).
 type LearnProfile struct {
 	ID        uuid.UUID
 	AccountID uuid.UUID

@@ -33,7 +33,7 @@ type Service struct {
 func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
 
 // Ensure returns the caller's account and Learn profile, creating both on the account's first
-// request (DOMAIN.md "People and identities", chosen). Concurrent first requests of one
+// request (docs/domain.md "People and identities", chosen). Concurrent first requests of one
 // account create one account. The principal's AccountID is set.
 // Codes: UNAUTHENTICATED when p is nil.
 func (s *Service) Ensure(ctx context.Context, p *auth.Principal) (Account, LearnProfile, error) {

@@ -1,5 +1,5 @@
 // Package merge previews and performs support merges of duplicate certification profiles,
-// with idempotency and audit events (DOMAIN.md "Merging").
+// with idempotency and audit events (docs/domain.md "Merging").
 package merge
 
 import (

@@ -105,7 +105,7 @@ type LinkPlan struct {
 	Drop *certprofile.Link
 }
 
-// PlanLink applies DOMAIN.md "Merging" and "Connecting the profiles" to the connections.
+// PlanLink applies docs/domain.md "Merging" and "Connecting the profiles" to the connections.
 // Only the duplicate connected: its connection moves when both profiles belong to one
 // account, and is dropped when they do not (its Learn profile is another account's). Both
 // connected (necessarily to different Learn profiles: a Learn profile connects to one
@@ -139,7 +139,7 @@ type Supersession struct {
 	Winner transcript.Earned
 }
 
-// Supersessions applies DOMAIN.md "Merging" (the same certification held in both: the later
+// Supersessions applies docs/domain.md "Merging" (the same certification held in both: the later
 // expiry stays current, the other is SUPERSEDED, chosen) to the earned certifications of both
 // sides (told apart by ProfileID). A side's current record of a certification is its
 // not-superseded record with the latest expiry; older records of the same side are history

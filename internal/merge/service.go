@@ -159,7 +159,7 @@ func (s *Service) PreviewMerge(ctx context.Context, p *auth.Principal, survivorI
 	return out, err
 }
 
-// Merge merges the duplicate into the survivor in one transaction (DOMAIN.md "Merging"):
+// Merge merges the duplicate into the survivor in one transaction (docs/domain.md "Merging"):
 // everything of the duplicate moves, nothing is deleted but a Learn profile connection the
 // request chose to give up or one that cannot move because its Learn profile belongs to
 // another account than the survivor (both kept in the audit event), the same certification

@@ -1,5 +1,5 @@
 // Package notify schedules renewal reminder emails, keeps them in an outbox and delivers
-// them (DOMAIN.md "Notifications").
+// them (docs/domain.md "Notifications").
 //
 // The pieces:
 //   - Plan (schedule.go): the pure rule of when a cycle's reminders are due, from REMINDER_OFFSETS.

@@ -28,7 +28,7 @@ type Pending struct {
 }
 
 // Stale reports whether the reminder must not be sent any more on today, and why
-// (DOMAIN.md "Notifications": none after expiry, none after renewal; no burst after downtime).
+// (docs/domain.md "Notifications": none after expiry, none after renewal; no burst after downtime).
 func (p Pending) Stale(today date.Date) (CancelReason, bool) {
 	switch {
 	case p.Superseded:
@@ -94,7 +94,7 @@ type OutboxConfig struct {
 // the next pass, so nothing is lost and nothing is sent twice by racing workers. Only a crash
 // (or a lost database) between the SMTP server's acceptance and the commit sends that one
 // email again; its Message-ID stays the same so a receiving system can drop it. The other
-// choice, recording before sending, would lose the reminder instead: DOMAIN.md prefers
+// choice, recording before sending, would lose the reminder instead: docs/domain.md prefers
 // retries to loss.
 type Outbox struct {
 	store   Store

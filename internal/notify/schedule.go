@@ -10,7 +10,7 @@ import (
 	"github.com/recert/recert/internal/transcript"
 )
 
-// MaxReminders is the most reminders a renewal cycle gets (DOMAIN.md "Notifications": at most
+// MaxReminders is the most reminders a renewal cycle gets (docs/domain.md "Notifications": at most
 // 4 per cycle); the notifications table enforces it too (sequence 1..4, unique per cycle).
 const MaxReminders = 4
 
@@ -18,7 +18,7 @@ const MaxReminders = 4
 // never fewer than 181 days, so every reminder of up to 180 days falls inside the window.
 const maxLeadDays = 180
 
-// DefaultOffsets is the chosen schedule (DOMAIN.md "Notifications"): when the window opens,
+// DefaultOffsets is the chosen schedule (docs/domain.md "Notifications"): when the window opens,
 // then 90, 30 and 7 days before expiry.
 const DefaultOffsets = "window,90d,30d,7d"
 
@@ -129,7 +129,7 @@ type Reminder struct {
 }
 
 // Due returns the latest reminder due on today for the cycle expiring on expires, and false
-// when none is: before the first date, and from expiry on (DOMAIN.md "Notifications": none
+// when none is: before the first date, and from expiry on (docs/domain.md "Notifications": none
 // after expiry). Only the latest counts: after downtime the learner gets one current reminder,
 // not a burst of stale ones. Renewals need no rule here: a renewal moves the expiry, so the old
 // cycle is never asked about again and the new one starts at sequence 1 when its window opens.

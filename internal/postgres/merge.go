@@ -229,7 +229,7 @@ const (
 SELECT (SELECT count(*) FROM assessment_attempts WHERE earned_certification_id = ANY($1)) AS attempts,
        (SELECT count(*) FROM renewals WHERE earned_certification_id = ANY($1)) AS renewals,
        (SELECT count(*) FROM notifications WHERE earned_certification_id = ANY($1)) AS notifications`
-	// Reminders not sent yet go to the survivor's contact email (DOMAIN.md "Notifications":
+	// Reminders not sent yet go to the survivor's contact email (docs/domain.md "Notifications":
 	// reminders go to the profile's contact email); sent ones keep where they went.
 	readdressSQL = `UPDATE notifications SET email = $1
 WHERE earned_certification_id = ANY($2) AND sent_at IS NULL AND email <> $1`

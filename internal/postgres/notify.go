@@ -77,7 +77,7 @@ const scheduleLockKey int64 = 0x7265636572744e53
 // $4 the plan's lead days per sequence (NULL: the day the window opens, $5 months before
 // expiry, clamped to the month's end as PostgreSQL's date arithmetic does), $6 the kind per
 // sequence. A certification is renewable when it expires, is not fundamentals, has a renewal
-// assessment and has been on the market for $5 months (DOMAIN.md "Renewal assessment").
+// assessment and has been on the market for $5 months (docs/domain.md "Renewal assessment").
 // It reads earned certifications through earned_certifications_expiry_idx, never per row in Go.
 const notifyScheduleSQL = `
 INSERT INTO notifications (earned_certification_id, cycle_expires_on, sequence, kind, email, language,

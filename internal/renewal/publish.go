@@ -16,7 +16,7 @@ import (
 
 // Defaults and bounds of a published assessment version.
 const (
-	// DefaultPassingScore is the passing percentage when the admin gives none (DOMAIN.md
+	// DefaultPassingScore is the passing percentage when the admin gives none (docs/domain.md
 	// "Renewal assessment", chosen: 60).
 	DefaultPassingScore = 60
 	// DefaultQuestionsPerAttempt is served per attempt when the admin gives no number (or the
@@ -66,7 +66,7 @@ type Audit struct {
 
 // Publish stores a new version of a certification's renewal assessment: version = the
 // newest + 1 (1 for a certification without one), which new attempts get at once while
-// attempts in progress keep theirs. It is offered in the certification's languages (DOMAIN.md
+// attempts in progress keep theirs. It is offered in the certification's languages (docs/domain.md
 // "Renewal assessment": the same languages as the certification's exams; the catalog keeps a
 // certification's languages to those of its exams). Audited as PublishAction; the audit
 // records the settings and counts, never the questions or answers.

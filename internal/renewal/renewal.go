@@ -1,5 +1,5 @@
 // Package renewal holds the renewal window, eligibility, assessment attempts, scoring and
-// renewals (DOMAIN.md "Renewal").
+// renewals (docs/domain.md "Renewal").
 package renewal
 
 import (

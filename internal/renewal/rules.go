@@ -13,7 +13,7 @@ import (
 )
 
 // RetakeWait is how long after the previous submission the third and every later attempt of
-// a cycle must wait (DOMAIN.md "Attempts").
+// a cycle must wait (docs/domain.md "Attempts").
 const RetakeWait = 24 * time.Hour
 
 // FreeAttempts is how many attempts of a cycle may follow each other without a wait: after a
@@ -164,7 +164,7 @@ func OfferedLanguage(offered []string, lang string) string {
 }
 
 // Extend is the expiry after a pass: exactly one year after the current expiry, clamped to
-// the end of the month (DOMAIN.md "Passing"; 2024-02-29 becomes 2025-02-28).
+// the end of the month (docs/domain.md "Passing"; 2024-02-29 becomes 2025-02-28).
 func Extend(current date.Date) date.Date { return current.AddYears(1) }
 
 // Result is a scored submission.

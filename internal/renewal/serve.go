@@ -38,7 +38,7 @@ func (l *lockedRand) Perm(n int) []int {
 }
 
 // Serve picks n questions of bank at random (fewer if the bank is smaller), in random order,
-// each with its choices shuffled (DOMAIN.md "Attempts": the questions served are fixed for
+// each with its choices shuffled (docs/domain.md "Attempts": the questions served are fixed for
 // the attempt).
 func Serve(bank []catalog.Question, n int, rnd Rand) []Served {
 	n = min(n, len(bank))

@@ -242,7 +242,7 @@ func TestRetakeSequence(t *testing.T) {
 }
 
 // TestUnlinkStopsRenewal: after the owner disconnects, starting is refused with
-// PROFILE_NOT_LINKED until the profiles are connected again (DOMAIN.md "Connecting").
+// PROFILE_NOT_LINKED until the profiles are connected again (docs/domain.md "Connecting").
 func TestUnlinkStopsRenewal(t *testing.T) {
 	env := apitest.New(t)
 	h := newHolder(t, env, "unlinker")

@@ -1,7 +1,6 @@
 // Package supportcli is `recert support`: the command-line tool support staff use to search
 // certification profiles, preview a merge, merge duplicates and read a profile's audit trail,
-// talking to a Recert server over GraphQL (DOMAIN.md "Merging duplicate certification
-// profiles").
+// talking to a Recert server over GraphQL (docs/domain.md "Merging").
 //
 //	recert support search QUERY [--first N] [--after CURSOR]
 //	recert support preview SURVIVOR DUPLICATE

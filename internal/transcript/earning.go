@@ -16,7 +16,7 @@ type Pass struct {
 	Day  date.Date
 }
 
-// Rule is how a certification is earned (DOMAIN.md "Requirement paths"): every exam of any
+// Rule is how a certification is earned (docs/domain.md "Requirement paths"): every exam of any
 // one of Paths passed and, when Prerequisites is not empty, any one of those certifications
 // held on the day.
 type Rule struct {
@@ -37,7 +37,7 @@ func (r Rule) uses(exam string) bool {
 
 // Earn returns the earned certifications that the new pass p brings, given the rules of the
 // certifications concerned, every pass of the profile (p included) and the profile's existing
-// earned certifications. It never changes an existing record (DOMAIN.md "Earned
+// earned certifications. It never changes an existing record (docs/domain.md "Earned
 // certifications"):
 //
 //   - A certification is earned on a day D when a pass on D completes one of its paths: every

@@ -16,7 +16,7 @@ import (
 )
 
 // shareCodeBytes is the randomness of a share code: 192 bits from crypto/rand, 32 base64url
-// characters (DOMAIN.md "Transcript sharing": 128 bits or more).
+// characters (docs/domain.md "Transcript sharing": 128 bits or more).
 const shareCodeBytes = 24
 
 // maxShareCode bounds the codes worth looking up; anything longer was never handed out.

@@ -1,5 +1,5 @@
 // Package transcript holds exam results, earned certifications, the earning rules and an
-// earned certification's status on a date (DOMAIN.md "Earned certifications"), and
+// earned certification's status on a date (docs/domain.md "Earned certifications"), and
 // transcript shares.
 package transcript
 

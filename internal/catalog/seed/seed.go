@@ -1,4 +1,4 @@
-// Package seed ships the initial catalog of DOMAIN.md ("Initial catalog (data to ship)"):
+// Package seed ships the initial catalog of docs/domain.md ("Initial catalog (data to ship)"):
 // the exams, the 19 renewable certifications whose renewal assessments were available in
 // March 2021 (each with its learning modules and a question bank), and the 4 fundamentals.
 //
@@ -21,7 +21,7 @@ import (
 //go:embed catalog.json
 var catalogJSON []byte
 
-// Certification levels (DOMAIN.md "Catalog").
+// Certification levels (docs/domain.md "Catalog").
 const (
 	LevelFundamentals = "FUNDAMENTALS"
 	LevelAssociate    = "ASSOCIATE"
