@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/app/apitest"
 	"github.com/recert/recert/internal/certprofile"
 )
 

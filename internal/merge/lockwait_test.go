@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/app/apitest"
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"

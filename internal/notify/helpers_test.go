@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/app/apitest"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/postgres"

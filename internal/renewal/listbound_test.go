@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recert/recert/app/apitest"
 	"github.com/recert/recert/graph"
-	"github.com/recert/recert/internal/apitest"
 )
 
 // EarnedCertification.attempts lists the latest graph.ListedAttempts attempts: the bound the

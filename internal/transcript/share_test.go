@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recert/recert/app/apitest"
 	"github.com/recert/recert/graph"
-	"github.com/recert/recert/internal/apitest"
 )
 
 const createShareMutation = `mutation($in: CreateTranscriptShareInput!) {
