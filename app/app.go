@@ -49,11 +49,11 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Store:       store,
 		Learner:     learner.NewService(postgres.Learner{Store: store}, clk),
 		Catalog:     catalog.NewService(postgres.Catalog{Store: store}, clk),
-		Profiles:    certprofile.NewService(postgres.Profiles{Store: store}, clk),
+		Profiles:    certprofile.NewService(postgres.CertProfile{Store: store}, clk),
 		Transcripts: transcript.NewService(postgres.Transcript{Store: store}, clk),
 		Renewals:    renewal.NewService(postgres.Renewal{Store: store}, clk),
-		Merge:       merge.NewService(postgres.Merges{Store: store}, clk),
-		Notify:      notify.NewService(postgres.Notifications{Store: store}, clk),
+		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
+		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
 	}
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile

@@ -20,7 +20,6 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
-	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
@@ -42,7 +41,7 @@ type Env struct {
 	Server *app.API
 	Config config.Config
 
-	statements *postgres.StatementCounter // nil unless WithStatementCounting
+	statements *pgtest.StatementCounter // nil unless WithStatementCounting
 }
 
 // Option changes how New builds the server.
@@ -93,9 +92,9 @@ func New(t testing.TB, opts ...Option) *Env {
 		delete(o.env, "AUTH_HS256_SECRET")
 	}
 	db, dsn := pgtest.NewWithDSN(t)
-	var counter *postgres.StatementCounter
+	var counter *pgtest.StatementCounter
 	if o.countStatements {
-		cdb, c, err := postgres.OpenCounting(dsn)
+		cdb, c, err := pgtest.OpenCounting(dsn)
 		if err != nil {
 			t.Fatalf("counting pool: %v", err)
 		}

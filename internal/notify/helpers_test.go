@@ -93,7 +93,7 @@ func (f *fixture) newOutbox(m notify.Mailer) *notify.Outbox {
 
 func (f *fixture) newOutboxWith(m notify.Mailer, metrics *notify.Metrics) *notify.Outbox {
 	f.t.Helper()
-	o, err := notify.NewOutbox(postgres.Notifications{Store: f.store}, f.env.Clock, notify.OutboxConfig{
+	o, err := notify.NewOutbox(postgres.Notify{Store: f.store}, f.env.Clock, notify.OutboxConfig{
 		Mailer: m, PublicURL: publicURL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics,
 	})
 	if err != nil {

@@ -45,12 +45,6 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	return db, nil
 }
 
-// DB returns the underlying pool.
-func (s *Store) DB() *sqlx.DB { return s.db }
-
-// InTransaction reports whether s is bound to an open transaction.
-func (s *Store) InTransaction() bool { return s.tx != nil }
-
 // maxTxAttempts bounds the retries of a transaction that failed with 40001 or 40P01.
 const maxTxAttempts = 5
 
@@ -149,15 +143,6 @@ func mapError(err error) error {
 	return err
 }
 
-// ConstraintName returns the violated constraint of a PostgreSQL error, or "".
-func ConstraintName(err error) string {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		return pe.Constraint
-	}
-	return ""
-}
-
 // get runs a single-row query into dest; sql.ErrNoRows is returned as is.
 func (s *Store) get(ctx context.Context, dest any, query string, args ...any) error {
 	if st := s.prepared(ctx, query); st != nil {
@@ -187,6 +172,3 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
-
-// Ping checks the database is reachable.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

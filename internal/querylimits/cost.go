@@ -10,7 +10,6 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
-	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -86,9 +85,9 @@ var DefaultListBounds = ListBounds{
 	// at most MaxQuestionsPerAttempt questions.
 	"Certification.prerequisites":                  catalog.MaxPrerequisites,
 	"Certification.requirementPaths":               catalog.MaxPaths * catalog.MaxExamsPerPath,
-	"RenewalAssessment.learningModules":            renewal.MaxModules,
-	"AssessmentAttempt.questions":                  renewal.MaxQuestionsPerAttempt,
-	"AssessmentQuestion.choices":                   renewal.MaxChoices,
+	"RenewalAssessment.learningModules":            catalog.MaxModules,
+	"AssessmentAttempt.questions":                  catalog.MaxQuestionsPerAttempt,
+	"AssessmentQuestion.choices":                   catalog.MaxChoices,
 	"EarnedCertification.renewals":                 ListedRenewals,
 	"EarnedCertification.attempts":                 ListedAttempts,
 	"Transcript.certifications":                    transcript.MaxPublicItems,

@@ -43,7 +43,7 @@ func NewOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk c
 	if reg != nil {
 		metrics = notify.NewMetrics(reg)
 	}
-	return notify.NewOutbox(postgres.Notifications{Store: store}, clk, notify.OutboxConfig{
+	return notify.NewOutbox(postgres.Notify{Store: store}, clk, notify.OutboxConfig{
 		Plan: cfg.ReminderOffsets, Mailer: m, PublicURL: cfg.PublicURL, Log: log.With("component", "reminders"), Metrics: metrics,
 	})
 }
