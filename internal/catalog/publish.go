@@ -34,7 +34,7 @@ const (
 )
 
 // PublishAction is the audit action of a published version.
-const PublishAction = "publishRenewalAssessment"
+const PublishAction = "catalog.publishRenewalAssessment"
 
 // NewAssessment is what an admin publishes: the bank with its correct choices, the settings
 // (nil means the default) and the learning modules.

@@ -123,7 +123,7 @@ var constraintCodes = map[string]*apperr.Error{
 }
 
 // errUnstorable is text PostgreSQL refuses to hold (22021 character_not_in_repertoire, a
-// NUL or invalid UTF-8; 22P05 untranslatable_character). graph.InputGuard refuses such
+// NUL or invalid UTF-8; 22P05 untranslatable_character). querylimits.InputGuard refuses such
 // arguments before any SQL; this catches what would still get through.
 var errUnstorable = apperr.Invalid("the text holds a NUL character or invalid UTF-8, which cannot be stored")
 
