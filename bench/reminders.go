@@ -38,7 +38,7 @@ func (e *env) reminders(ctx context.Context) error {
 	if e.schedDB != nil {
 		db = e.schedDB // -explain: the scheduler's statements are explained too
 	}
-	ob, err := notify.NewOutbox(postgres.Notifications{Store: postgres.New(db)}, clock.Real{}, notify.OutboxConfig{Mailer: discardMailer{}, PublicURL: "http://127.0.0.1"})
+	ob, err := notify.NewOutbox(postgres.Notify{Store: postgres.New(db)}, clock.Real{}, notify.OutboxConfig{Mailer: discardMailer{}, PublicURL: "http://127.0.0.1"})
 	if err != nil {
 		return err
 	}

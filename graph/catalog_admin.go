@@ -33,3 +33,23 @@ func (r *Resolver) upsertCertification(ctx context.Context, in model.UpsertCerti
 	l.Prerequisites.Clear(c.ID)
 	return &model.UpsertCertificationPayload{Certification: &c}, nil
 }
+
+func (r *Resolver) publishRenewalAssessment(ctx context.Context, in model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
+	na := catalog.NewAssessment{CertificationCode: in.CertificationCode, PassingScore: in.PassingScore,
+		QuestionsPerAttempt: in.QuestionsPerAttempt}
+	for _, q := range in.Questions {
+		cq := catalog.Question{Prompt: q.Prompt}
+		for _, c := range q.Choices {
+			cq.Choices = append(cq.Choices, catalog.Choice{Text: c.Text, Correct: c.Correct})
+		}
+		na.Questions = append(na.Questions, cq)
+	}
+	for _, m := range in.LearningModules {
+		na.Modules = append(na.Modules, catalog.Module{Title: m.Title, URL: m.URL})
+	}
+	a, err := r.Catalog.PublishAssessment(ctx, auth.PrincipalFrom(ctx), na)
+	if err != nil {
+		return nil, err
+	}
+	return &model.PublishRenewalAssessmentPayload{RenewalAssessment: &a}, nil
+}

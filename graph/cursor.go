@@ -9,12 +9,20 @@ import (
 
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/querylimits"
 )
 
 // defaultPage is the page size when `first` is omitted; maxPage caps it (docs/api.md "Pagination").
 const (
-	defaultPage = 20
-	maxPage     = 100
+	defaultPage = querylimits.DefaultPage
+	maxPage     = querylimits.MaxPage
+)
+
+// The lists the resolvers cut to the bounds the cost model prices (querylimits).
+const (
+	ListedRenewals = querylimits.ListedRenewals
+	ListedAttempts = querylimits.ListedAttempts
+	ListedEarned   = querylimits.ListedEarned
 )
 
 // pageSize validates `first`: 1..100, default 20. It runs before `first` reaches any query or
@@ -66,7 +74,7 @@ func decodeCursor(after *string, n int) ([]string, error) {
 	}
 	for _, k := range keys {
 		// A cursor is opaque but not trusted: its keys reach SQL, which cannot hold these.
-		if !storableText(k) {
+		if !querylimits.StorableText(k) {
 			return nil, apperr.Invalid("malformed cursor")
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/querylimits"
 )
 
 func (r *Resolver) viewer(ctx context.Context) (*model.Viewer, error) {
@@ -25,7 +26,7 @@ func (r *Resolver) node(ctx context.Context, id string) (node.Node, error) {
 	var n node.Node
 	k, key, err := decodeKeyID(id)
 	if err == nil && k == kindExam {
-		if !storableText(key) { // the key reaches SQL in a batch with others' keys
+		if !querylimits.StorableText(key) { // the key reaches SQL in a batch with others' keys
 			return nil, apperr.Invalid("malformed id")
 		}
 		n, err = loaders(ctx).Exam.Load(ctx, key) // the public catalog, keyed by code

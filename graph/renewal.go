@@ -194,26 +194,6 @@ func (r *Resolver) submitRenewalAssessment(ctx context.Context, in model.SubmitR
 	return &model.SubmitRenewalAssessmentPayload{Attempt: &sub.Attempt, EarnedCertification: &sub.Earned}, nil
 }
 
-func (r *Resolver) publishRenewalAssessment(ctx context.Context, in model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
-	na := renewal.NewAssessment{CertificationCode: in.CertificationCode, PassingScore: in.PassingScore,
-		QuestionsPerAttempt: in.QuestionsPerAttempt}
-	for _, q := range in.Questions {
-		cq := catalog.Question{Prompt: q.Prompt}
-		for _, c := range q.Choices {
-			cq.Choices = append(cq.Choices, catalog.Choice{Text: c.Text, Correct: c.Correct})
-		}
-		na.Questions = append(na.Questions, cq)
-	}
-	for _, m := range in.LearningModules {
-		na.Modules = append(na.Modules, catalog.Module{Title: m.Title, URL: m.URL})
-	}
-	a, err := r.Renewals.Publish(ctx, auth.PrincipalFrom(ctx), na)
-	if err != nil {
-		return nil, err
-	}
-	return &model.PublishRenewalAssessmentPayload{RenewalAssessment: &a}, nil
-}
-
 // primeRenewal loads, one batch per loader, the renewal facts the selection asks of a page of
 // earned certifications (status, attempts and their questions, renewals), so the loaders'
 // short batching wait cannot split a page into several queries on a busy machine and the

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/date"
 )
@@ -70,14 +70,6 @@ type CertificationInput struct {
 	Prerequisites    []string
 }
 
-// Audit is a catalog audit event: who changed what, when, with the change as JSON.
-type Audit struct {
-	Action     string
-	Actor      string
-	Details    json.RawMessage
-	OccurredAt time.Time
-}
-
 // AdminStore is the persistence catalog administration needs. Every method but InAdminTx is
 // called inside the transaction InAdminTx opens.
 type AdminStore interface {
@@ -100,7 +92,11 @@ type AdminStore interface {
 	// SaveCertification inserts or updates a certification by code and replaces its
 	// requirement paths and prerequisites.
 	SaveCertification(ctx context.Context, c Certification, paths [][]string, prereqs []uuid.UUID, now time.Time) (Certification, error)
-	InsertCatalogAudit(ctx context.Context, a Audit) error
+	// PublishVersion stores the next version (max + 1, under a lock on the assessment) of a
+	// certification's renewal assessment, creating the assessment if needed.
+	PublishVersion(ctx context.Context, certID uuid.UUID, v AssessmentVersion) (Assessment, error)
+	// InsertAudit records an audit event.
+	audit.Store
 }
 
 // checkAdmin lets catalog admins through. Codes: UNAUTHENTICATED, FORBIDDEN.
@@ -164,7 +160,7 @@ func (s *Service) UpsertExam(ctx context.Context, p *auth.Principal, in ExamInpu
 		if out, err = tx.SaveExam(ctx, e, now); err != nil {
 			return err
 		}
-		return tx.InsertCatalogAudit(ctx, audit(ActionUpsertExam, p, now, e.Code, examRecordOf(before), examRecordOf(&out)))
+		return recordChange(ctx, tx, ActionUpsertExam, p, now, e.Code, examRecordOf(before), examRecordOf(&out))
 	})
 	if err != nil {
 		return Exam{}, fmt.Errorf("upsert exam: %w", err)
@@ -224,7 +220,7 @@ func (s *Service) UpsertCertification(ctx context.Context, p *auth.Principal, in
 			return err
 		}
 		after := certRecordFrom(out, paths, prereqs)
-		return tx.InsertCatalogAudit(ctx, audit(ActionUpsertCertification, p, now, c.Code, before, &after))
+		return recordChange(ctx, tx, ActionUpsertCertification, p, now, c.Code, before, &after)
 	})
 	if err != nil {
 		return Certification{}, fmt.Errorf("upsert certification: %w", err)
@@ -491,7 +487,13 @@ func certRecordOf(ctx context.Context, tx AdminStore, code string, graph map[str
 	return &r, nil
 }
 
-func audit[T any](action string, p *auth.Principal, now time.Time, code string, before, after *T) Audit {
-	details, _ := json.Marshal(map[string]any{"code": code, "created": before == nil, "before": before, "after": after})
-	return Audit{Action: action, Actor: p.Identity(), Details: details, OccurredAt: now}
+// recordChange writes the audit event of a catalog change: the record before (nil when
+// created) and after. It concerns no certification profile.
+func recordChange[T any](ctx context.Context, tx AdminStore, action string, p *auth.Principal, now time.Time, code string, before, after *T) error {
+	ev, err := audit.New(action, p.Identity(), map[string]any{"code": code, "created": before == nil, "before": before, "after": after}, now)
+	if err != nil {
+		return err
+	}
+	_, err = tx.InsertAudit(ctx, ev)
+	return err
 }

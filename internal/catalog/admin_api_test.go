@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // Issue 11, point 5, for the catalog: the search is folded first and escaped after, so the

@@ -39,9 +39,6 @@ type Service struct {
 // NewService returns a catalog Service on store.
 func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
 
-// MaxPage caps `first` on every connection (docs/api.md "Pagination").
-const MaxPage = 100
-
 // List returns a page of certifications ordered by code, and whether more follow.
 func (s *Service) List(ctx context.Context, f Filter, after string, first int) ([]Certification, bool, error) {
 	items, err := s.store.Certifications(ctx, f, after, first+1)

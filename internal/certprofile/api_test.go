@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
@@ -470,7 +470,7 @@ func TestAConnectionAcrossAccountsCannotExist(t *testing.T) {
 	for _, acc := range []uuid.UUID{aliceAccount, bobAccount} {
 		_, err := env.DB.Exec(`INSERT INTO profile_links (learn_profile_id, certification_profile_id, account_id, linked_at)
 VALUES ($1, $2, $3, $4)`, bobLP, profileUUID(t, env, pa.MCID), acc, env.Clock.Now())
-		if name := postgres.ConstraintName(err); !strings.HasPrefix(name, "profile_links_") || !strings.HasSuffix(name, "_account_fkey") {
+		if name := pgtest.ConstraintName(err); !strings.HasPrefix(name, "profile_links_") || !strings.HasSuffix(name, "_account_fkey") {
 			t.Fatalf("linking alice's profile to bob's Learn profile (row naming account %s): got %v, want an account foreign key violation", acc, err)
 		}
 	}
@@ -780,7 +780,7 @@ func (c *countingStore) LinksByLearnProfileIDs(ctx context.Context, ids []uuid.U
 
 func TestProfileFieldsAreBatched(t *testing.T) {
 	env := apitest.New(t)
-	store := &countingStore{Store: postgres.Profiles{Store: env.Server.Store}, calls: map[string]int{}}
+	store := &countingStore{Store: postgres.CertProfile{Store: env.Server.Store}, calls: map[string]int{}}
 	env.Server.Resolver.Profiles = certprofile.NewService(store, env.Clock)
 	env.Server.Resolver.LoaderWait = 50 * time.Millisecond // a busy machine must not split a batch
 

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 func newProfileInput(i int) map[string]any {

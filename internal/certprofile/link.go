@@ -2,13 +2,13 @@ package certprofile
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 )
 
@@ -17,15 +17,6 @@ const (
 	ActionLink   = "profile.link"
 	ActionUnlink = "profile.unlink"
 )
-
-// Audit is an audit event to record: who did what, when, to which profiles.
-type Audit struct {
-	Action     string
-	Actor      string
-	Details    json.RawMessage
-	OccurredAt time.Time
-	ProfileIDs []uuid.UUID
-}
 
 // Linked is the outcome of Link and Unlink: the certification profile, the Learn profile on
 // the other side (the caller's for Link; for Unlink the one disconnected, or the owner's when
@@ -111,7 +102,7 @@ func (s *Service) Link(ctx context.Context, p *auth.Principal, profileID uuid.UU
 			return err
 		}
 		out.Link = &l
-		return tx.InsertAudit(ctx, linkAudit(ActionLink, p, l, now))
+		return recordLink(ctx, tx, ActionLink, p, l, now)
 	})
 	if err != nil {
 		return Linked{}, fmt.Errorf("link profile: %w", err)
@@ -149,7 +140,7 @@ func (s *Service) Unlink(ctx context.Context, p *auth.Principal, profileID uuid.
 			return err
 		}
 		out.LearnProfileID = old.LearnProfileID
-		return tx.InsertAudit(ctx, linkAudit(ActionUnlink, p, *old, now))
+		return recordLink(ctx, tx, ActionUnlink, p, *old, now)
 	})
 	if err != nil {
 		return Linked{}, fmt.Errorf("unlink profile: %w", err)
@@ -227,14 +218,19 @@ func find(list []Profile, id uuid.UUID) (Profile, bool) {
 	return Profile{}, false
 }
 
-func linkAudit(action string, p *auth.Principal, l Link, now time.Time) Audit {
-	details, _ := json.Marshal(map[string]string{
+// recordLink writes the audit event of linking or unlinking l, concerning its certification
+// profile.
+func recordLink(ctx context.Context, tx Store, action string, p *auth.Principal, l Link, now time.Time) error {
+	ev, err := audit.New(action, p.Identity(), map[string]string{
 		"learnProfileId":         l.LearnProfileID.String(),
 		"certificationProfileId": l.CertificationProfileID.String(),
 		"linkedAt":               l.LinkedAt.UTC().Format(time.RFC3339Nano),
-	})
-	return Audit{Action: action, Actor: p.Identity(), Details: details, OccurredAt: now,
-		ProfileIDs: []uuid.UUID{l.CertificationProfileID}}
+	}, now, l.CertificationProfileID)
+	if err != nil {
+		return err
+	}
+	_, err = tx.InsertAudit(ctx, ev)
+	return err
 }
 
 // AlternateEmailsByIDs loads each profile's alternate emails, in key order (for dataloaders;

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 const searchQuery = `query($q: String!, $first: Int, $after: String) {

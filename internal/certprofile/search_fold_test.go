@@ -9,7 +9,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/certprofile"
 )
 
@@ -151,7 +151,7 @@ func TestSearchMatchesFoldedSubstringsProperty(t *testing.T) {
 	}
 }
 
-// The longest cursor the server makes must pass the cap on cursors (graph.MaxCursorLength):
+// The longest cursor the server makes must pass the cap on cursors (querylimits.MaxCursorLength):
 // a legal name of 200 «, which fold to << and which JSON escapes, 12 bytes each.
 func TestLongestSearchCursorIsAccepted(t *testing.T) {
 	env := apitest.New(t)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 )
@@ -52,7 +53,7 @@ type Store interface {
 	// DeleteLink removes the link of a certification profile and returns it, or nil.
 	DeleteLink(ctx context.Context, profileID uuid.UUID) (*Link, error)
 	// InsertAudit records an audit event and the profiles it concerns.
-	InsertAudit(ctx context.Context, a Audit) error
+	audit.Store
 
 	// Batch reads for dataloaders, in key order (nil / empty where there is nothing).
 	AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error)

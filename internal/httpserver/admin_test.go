@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // /metrics and pprof answer on the admin handler only, never on the API's handler: metrics

@@ -14,9 +14,9 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/auth"
-	"github.com/recert/recert/internal/httpserver"
 )
 
 // jwks serves a JWK Set on loopback; set replaces the keys (rotation) and fetches counts requests.
@@ -210,7 +210,7 @@ func TestInvalidCredentialsGet401WithChallenge(t *testing.T) {
 // TestPanicBecomesInternalWithRequestID breaks the server on purpose (no verifier, so checking a
 // token panics): the client gets 500 INTERNAL with the request id, and the server keeps serving.
 func TestPanicBecomesInternalWithRequestID(t *testing.T) {
-	env := apitest.New(t, apitest.WithDeps(func(d *httpserver.Deps) { d.Verifier = nil }))
+	env := apitest.New(t, apitest.WithDeps(func(d *app.Deps) { d.Verifier = nil }))
 	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(typename))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer abc.def.ghi")

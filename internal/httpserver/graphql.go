@@ -6,14 +6,17 @@ import (
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/recert/recert/graph"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/querylimits"
 	"github.com/recert/recert/internal/ratelimit"
 )
 
@@ -41,13 +44,13 @@ type rateLimits struct {
 	catalog, supportReads, merges      *ratelimit.Limiter
 }
 
-func (s *Server) newRateLimits() rateLimits {
-	c := s.deps.Config.Hardening.RateLimits
+func newRateLimits(cfg config.Config, clk clock.Clock) rateLimits {
+	c := cfg.Hardening.RateLimits
 	perMinute := func(n float64, burst int) *ratelimit.Limiter {
 		if n <= 0 {
 			return nil
 		}
-		return ratelimit.New(n/60, burst, 0, s.deps.Clock)
+		return ratelimit.New(n/60, burst, 0, clk)
 	}
 	l := rateLimits{
 		authFailures: perMinute(c.AuthFailuresPerMinute, c.AuthFailuresBurst),
@@ -56,101 +59,48 @@ func (s *Server) newRateLimits() rateLimits {
 		merges:       perMinute(c.MergesPerMinute, c.MergesBurst),
 	}
 	if c.PerSecond > 0 {
-		l.principal = ratelimit.New(c.PerSecond, c.Burst, 0, s.deps.Clock)
+		l.principal = ratelimit.New(c.PerSecond, c.Burst, 0, clk)
 	}
 	if c.AnonPerSecond > 0 {
-		l.anonymous = ratelimit.New(c.AnonPerSecond, c.AnonBurst, 0, s.deps.Clock)
+		l.anonymous = ratelimit.New(c.AnonPerSecond, c.AnonBurst, 0, clk)
 	}
 	return l
 }
 
-// graphQL builds the gqlgen handler: one GraphQL-over-HTTP transport (no multipart, form or
-// websocket), the Guard (persisted queries, document limits, cost), introspection for
-// development or staff, no field suggestions in production, the support rate limit, and the
-// observers that feed logs and metrics.
-func (s *Server) graphQL(res *graph.Resolver) (*handler.Server, error) {
-	d := s.deps
-	gql := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res}))
-	gql.AddTransport(httpTransport{s: s})
-	parsed := lru.New[*ast.QueryDocument](1000)
-	gql.SetQueryCache(parsed)
-	gql.SetDisableSuggestion(d.Config.Production())
-	limits := graph.DefaultLimits
-	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth
-	limits.MaxCost = d.Config.Hardening.QueryMaxCost
-	limits.ListBounds = graph.BoundsFor(res.Profiles.MaxProfiles(), res.Transcripts.MaxLive())
-	guard := &graph.Guard{
-		Limits: limits,
-		APQ:    lru.New[string](1000),
-		Parsed: parsed,
-		OnReject: func(ctx context.Context, reason string) {
-			s.metrics.rejected.WithLabelValues(reason).Inc()
-		},
-	}
-	if f := d.Config.Hardening.TrustedDocuments; f != "" {
-		docs, err := graph.LoadTrustedDocuments(f)
-		if err != nil {
-			return nil, err
-		}
-		guard.Trusted = docs
-		d.Log.Info("trusted documents mode", "documents", docs.Len())
-	}
-	gql.Use(guard)
-	gql.Use(&graph.InputGuard{OnReject: guard.OnReject}) // caps and storable text of every argument
-	gql.Use(introspection{production: d.Config.Production()})
-	gql.Use(supportLimit{s: s})
-	gql.Use(accountLoader{s: s}) // last: only documents every check accepted reach the database
-	gql.AroundFields(graph.MarkInternal)
-	gql.AroundFields(graph.GuardPublicTranscript)
-	gql.AroundResponses(s.observe)
-	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log, RequestID))
-	gql.SetRecoverFunc(graph.Recover(d.Log))
-	return gql, nil
+// Edge is what the HTTP server shares with the GraphQL handler it serves: the metrics and the
+// rate-limit buckets. Its Transport and Extensions go into graph.NewHandler, and the Server
+// built with the same Edge counts and limits with them.
+type Edge struct {
+	registry *prometheus.Registry
+	metrics  *metrics
+	limits   rateLimits
+	clock    clock.Clock
 }
 
-// introspection allows introspection outside production, and in production to support and
-// admin tokens only. A refused introspection is refused before execution with FORBIDDEN.
-type introspection struct{ production bool }
-
-func (introspection) ExtensionName() string                   { return "RecertIntrospection" }
-func (introspection) Validate(graphql.ExecutableSchema) error { return nil }
-func (i introspection) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	p := auth.PrincipalFrom(ctx)
-	if !i.production || p.HasRole(auth.RoleSupport) || p.HasRole(auth.RoleAdmin) {
-		oc.DisableIntrospection = false
-		return nil
+// NewEdge registers the HTTP and GraphQL metrics on reg (a new registry with the Go and process
+// collectors when nil) and builds the rate limits cfg configures.
+func NewEdge(cfg config.Config, clk clock.Clock, reg *prometheus.Registry) *Edge {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	oc.DisableIntrospection = true
-	if usesIntrospection(oc.Operation.SelectionSet, map[string]bool{}) {
-		err := apperr.Deny("introspection is disabled")
-		return &gqlerror.Error{Err: err, Message: err.Message}
-	}
-	return nil
+	return &Edge{registry: reg, metrics: newMetrics(reg), limits: newRateLimits(cfg, clk), clock: clk}
 }
 
-// usesIntrospection reports whether a selection set selects __schema or __type anywhere,
-// walking each fragment once.
-func usesIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if sel.Name == "__schema" || sel.Name == "__type" || usesIntrospection(sel.SelectionSet, seen) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if usesIntrospection(sel.SelectionSet, seen) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if !seen[sel.Name] && sel.Definition != nil {
-				seen[sel.Name] = true
-				if usesIntrospection(sel.Definition.SelectionSet, seen) {
-					return true
-				}
-			}
-		}
-	}
-	return false
+// Transport is the only gqlgen transport to install: GraphQL over HTTP, POST and GET.
+func (e *Edge) Transport() graphql.Transport { return httpTransport{e: e} }
+
+// Extensions are the gqlgen extensions of the HTTP side, to run once the document has passed
+// the document limits and before the caller's account is loaded: the per-field rate limits
+// (support, merges, support reads) and the observer that feeds the access log and the metrics.
+func (e *Edge) Extensions() []graphql.HandlerExtension {
+	return []graphql.HandlerExtension{supportLimit{e: e}, observer{e: e}}
+}
+
+// Rejected counts a document refused by a document limit, by reason (querylimits.Guard's
+// OnReject).
+func (e *Edge) Rejected(_ context.Context, reason string) {
+	e.metrics.rejected.WithLabelValues(reason).Inc()
 }
 
 // rootFields lists the root fields an operation selects (fragments followed once), in order.
@@ -174,7 +124,7 @@ func rootFields(set ast.SelectionSet, seen map[string]bool, out []string) []stri
 // supportLimit takes, before anything runs, one token per occurrence of a root field of
 // CatalogOperations, MergeOperations and SupportReads from the caller's bucket for it.
 // Codes: RATE_LIMITED (with retryAt).
-type supportLimit struct{ s *Server }
+type supportLimit struct{ e *Edge }
 
 func (supportLimit) ExtensionName() string                   { return "RecertSupportLimit" }
 func (supportLimit) Validate(graphql.ExecutableSchema) error { return nil }
@@ -198,7 +148,7 @@ func (l supportLimit) MutateOperationContext(ctx context.Context, oc *graphql.Op
 	} else if ip, ok := ctx.Value(clientIPKey{}).(string); ok {
 		key = "ip:" + ip
 	}
-	lims := l.s.limits
+	lims := l.e.limits
 	for _, b := range []struct {
 		lim   *ratelimit.Limiter
 		n     int
@@ -208,7 +158,7 @@ func (l supportLimit) MutateOperationContext(ctx context.Context, oc *graphql.Op
 			continue
 		}
 		if ok, retryAt := b.lim.Allow(key, b.n); !ok {
-			l.s.metrics.rateLimited.WithLabelValues(b.label).Inc()
+			l.e.metrics.rateLimited.WithLabelValues(b.label).Inc()
 			err := rateLimitError(retryAt)
 			return &gqlerror.Error{Err: err, Message: err.Message}
 		}
@@ -235,9 +185,14 @@ func operationLabel(oc *graphql.OperationContext) string {
 	return label
 }
 
-// observe records every GraphQL response (executed or refused) in the request log and metrics:
+// observer records every GraphQL response (executed or refused) in the request log and metrics:
 // operation, outcome (the first error code, or ok), error codes, cost and latency.
-func (s *Server) observe(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+type observer struct{ e *Edge }
+
+func (observer) ExtensionName() string                   { return "RecertObserver" }
+func (observer) Validate(graphql.ExecutableSchema) error { return nil }
+func (o observer) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	s := o.e
 	resp := next(ctx)
 	var oc *graphql.OperationContext
 	if graphql.HasOperationContext(ctx) {
@@ -250,7 +205,7 @@ func (s *Server) observe(ctx context.Context, next graphql.ResponseHandler) *gra
 	if oc != nil {
 		ri.opName = oc.OperationName
 	}
-	if c := graph.CostOf(ctx); c != nil {
+	if c := querylimits.CostOf(ctx); c != nil {
 		ri.cost = c.Requested
 		s.metrics.cost.Observe(float64(c.Requested))
 	}
@@ -274,26 +229,4 @@ func (s *Server) observe(ctx context.Context, next graphql.ResponseHandler) *gra
 		s.metrics.duration.WithLabelValues(label).Observe(graphql.Now().Sub(oc.Stats.OperationStart).Seconds())
 	}
 	return resp
-}
-
-// accountLoader makes sure the account and Learn profile of an authenticated caller exist and
-// sets the principal's AccountID, once the operation has passed every other check.
-// Codes: INTERNAL.
-type accountLoader struct{ s *Server }
-
-func (accountLoader) ExtensionName() string                   { return "RecertAccount" }
-func (accountLoader) Validate(graphql.ExecutableSchema) error { return nil }
-func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	p := auth.PrincipalFrom(ctx)
-	if p == nil {
-		return nil
-	}
-	a, lp, err := l.s.Resolver.Learner.Ensure(ctx, p)
-	if err != nil {
-		l.s.deps.Log.ErrorContext(ctx, "ensure account", "request_id", RequestID(ctx), "error", err)
-		ae := apperr.E(apperr.Internal, "internal error")
-		return &gqlerror.Error{Err: ae, Message: ae.Message}
-	}
-	graph.PrimeCaller(ctx, a, lp)
-	return nil
 }

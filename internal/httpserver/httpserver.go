@@ -1,96 +1,62 @@
-// Package httpserver builds the HTTP handler: routes, middleware (request id, body cap,
-// authentication, dataloaders, recovery), /healthz, /readyz and GraphiQL; /metrics and pprof
-// are on the admin handler. The same
-// constructor serves server.go and the API tests.
+// Package httpserver is the HTTP side of the API: routes, middleware (request id and deadline,
+// access log, body cap, authentication, rate limits, recovery), /healthz, /readyz and
+// GraphiQL; /metrics and pprof are on the admin handler. It serves the GraphQL handler it is
+// given (graph.NewHandler, built by app.New) and knows nothing of the domain: server.go builds
+// the services and hands this package only what it uses.
 package httpserver
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/recert/recert/graph"
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
-	"github.com/recert/recert/internal/catalog"
-	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
-	"github.com/recert/recert/internal/learner"
-	"github.com/recert/recert/internal/merge"
-	"github.com/recert/recert/internal/notify"
-	"github.com/recert/recert/internal/postgres"
-	"github.com/recert/recert/internal/renewal"
-	"github.com/recert/recert/internal/transcript"
 )
 
-// Deps is what the handler needs from the outside world.
+// Deps is what the HTTP server is given.
 type Deps struct {
-	Config     config.Config
-	DB         *sqlx.DB
-	Clock      clock.Clock
-	Verifier   *auth.Verifier
-	Log        *slog.Logger
-	Migrations fs.FS                // for /readyz
-	Registry   *prometheus.Registry // served by AdminHandler at /metrics
+	Config   config.Config
+	Clock    clock.Clock
+	Verifier *auth.Verifier
+	Log      *slog.Logger
+	// Edge holds the metrics and rate limits this server shares with the GraphQL handler.
+	Edge *Edge
+	// GraphQL is served at /graphql once the request has passed the HTTP checks,
+	// authentication and the general rate limit.
+	GraphQL http.Handler
+	// Ready is the readiness check of /readyz (database reachable and migrated); nil means
+	// ready whenever the server is not draining.
+	Ready func(context.Context) error
 }
 
-// Server is the assembled application: its services and its HTTP handler.
+// Server is the HTTP handler of the API and its lifecycle (drain, graceful shutdown).
 type Server struct {
-	Resolver  *graph.Resolver
-	Store     *postgres.Store
 	handler   http.Handler
 	deps      Deps
 	metrics   *metrics
 	limits    rateLimits
 	clientIPs clientIPs
 	draining  atomic.Bool
-	migrated  atomic.Bool // set once /readyz has seen no pending migration
 }
 
-// New assembles services, resolvers and routes.
+// New builds the routes around d.GraphQL.
 func New(d Deps) (*Server, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	if d.Registry == nil {
-		d.Registry = prometheus.NewRegistry()
-		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.Edge == nil {
+		d.Edge = NewEdge(d.Config, d.Clock, nil)
 	}
-	store := postgres.New(d.DB)
-	res := &graph.Resolver{
-		Clock:    d.Clock,
-		Log:      d.Log,
-		Learner:  learner.NewService(postgres.Learner{Store: store}, d.Clock),
-		Catalog:  catalog.NewService(postgres.Catalog{Store: store}, d.Clock),
-		Profiles: certprofile.NewService(postgres.Profiles{Store: store}, d.Clock),
-
-		Transcripts: transcript.NewService(postgres.Transcript{Store: store}, d.Clock),
-
-		Renewals: renewal.NewService(postgres.Renewal{Store: store}, d.Clock),
-
-		Merge: merge.NewService(postgres.Merges{Store: store}, d.Clock),
-
-		Notify: notify.NewService(postgres.Notifications{Store: store}, d.Clock),
-	}
-	res.Profiles.MaxPerAccount = d.Config.MaxProfilesPerAccount
-	res.Transcripts.MaxLiveShares = d.Config.MaxLiveSharesPerProfile
-	s := &Server{Resolver: res, Store: store, deps: d}
+	s := &Server{deps: d}
 	return s, s.routes()
 }
-
-// Registry returns the Prometheus registry the admin /metrics serves, for other parts of the process
-// (the reminder worker) to register their metrics on.
-func (s *Server) Registry() *prometheus.Registry { return s.deps.Registry }
 
 // Handler returns the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -142,34 +108,20 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) withLoaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(graph.WithLoaders(r.Context(), s.Resolver.NewLoaders())))
-	})
-}
-
-// ready answers /readyz: 503 while draining, when the database does not answer a ping, or
-// while migrations are pending. Migrations are applied at start and never undone, so once the
-// schema has been seen up to date only the ping remains: a probe costs one round trip and
-// reads no table.
+// ready answers /readyz: 503 while draining or when the readiness check (database reachable,
+// no pending migration) fails.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
-		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-		return
-	}
-	if s.deps.Migrations != nil && !s.migrated.Load() {
-		n, err := postgres.Pending(ctx, s.deps.DB.DB, s.deps.Migrations)
-		if err != nil || n > 0 {
-			http.Error(w, "database not migrated", http.StatusServiceUnavailable)
+	if s.deps.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.deps.Ready(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		s.migrated.Store(true)
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	_, _ = w.Write([]byte("ready\n"))

@@ -15,7 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )

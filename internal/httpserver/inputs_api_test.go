@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
-	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/graph/app"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // lockedBuffer collects the server's log lines; handlers may log from several goroutines.
@@ -37,7 +37,7 @@ func (b *lockedBuffer) String() string {
 // withLogs makes the server log everything, down to debug, into the returned buffer.
 func withLogs() (apitest.Option, *lockedBuffer) {
 	buf := &lockedBuffer{}
-	return apitest.WithDeps(func(d *httpserver.Deps) {
+	return apitest.WithDeps(func(d *app.Deps) {
 		d.Log = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}), buf
 }

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
-	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/graph/app"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // send posts query as id from the given address and returns the recorder.
@@ -283,7 +283,7 @@ func (s *syncBuffer) String() string {
 
 func TestStructuredRequestLog(t *testing.T) {
 	var logs syncBuffer
-	env := apitest.New(t, apitest.WithDeps(func(d *httpserver.Deps) {
+	env := apitest.New(t, apitest.WithDeps(func(d *app.Deps) {
 		d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	}))
 	id := apitest.Learner("logged")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // hostile is a document built to cost the server a lot, and what the server must answer.

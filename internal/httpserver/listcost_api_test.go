@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // aliasedShares asks for a learner's profiles with n aliased copies of their share lists.

@@ -1,16 +1,6 @@
 package httpserver
 
-import (
-	"context"
-	"time"
-
-	"github.com/jmoiron/sqlx"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/recert/recert/internal/clock"
-	"github.com/recert/recert/internal/postgres"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // metrics are the Prometheus series of /metrics.
 type metrics struct {
@@ -23,7 +13,7 @@ type metrics struct {
 	rejected    *prometheus.CounterVec   // documents refused by a limit, by reason
 }
 
-func newMetrics(reg *prometheus.Registry, db *sqlx.DB, store *postgres.Store, clk clock.Clock) *metrics {
+func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		http: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "recert_http_requests_total", Help: "HTTP requests by route and status code.",
@@ -51,40 +41,5 @@ func newMetrics(reg *prometheus.Registry, db *sqlx.DB, store *postgres.Store, cl
 		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.http, m.operations, m.duration, m.errors, m.cost, m.rateLimited, m.rejected)
-	if db != nil {
-		reg.MustRegister(collectors.NewDBStatsCollector(db.DB, "recert"))
-		reg.MustRegister(&outboxCollector{store: store, clock: clk})
-	}
 	return m
-}
-
-// outboxCollector reports the reminder outbox on each scrape.
-type outboxCollector struct {
-	store *postgres.Store
-	clock clock.Clock
-}
-
-var (
-	outboxPending = prometheus.NewDesc("recert_reminder_outbox_pending", "Reminders not yet sent.", nil, nil)
-	outboxDue     = prometheus.NewDesc("recert_reminder_outbox_due", "Reminders not yet sent whose next attempt is due.", nil, nil)
-	outboxUp      = prometheus.NewDesc("recert_reminder_outbox_up", "1 when the outbox could be read at this scrape.", nil, nil)
-)
-
-func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- outboxPending
-	ch <- outboxDue
-	ch <- outboxUp
-}
-
-func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	st, err := c.store.OutboxStats(ctx, c.clock.Now())
-	if err != nil {
-		ch <- prometheus.MustNewConstMetric(outboxUp, prometheus.GaugeValue, 0)
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(outboxUp, prometheus.GaugeValue, 1)
-	ch <- prometheus.MustNewConstMetric(outboxPending, prometheus.GaugeValue, float64(st.Pending))
-	ch <- prometheus.MustNewConstMetric(outboxDue, prometheus.GaugeValue, float64(st.Due))
 }

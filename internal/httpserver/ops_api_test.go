@@ -13,7 +13,8 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/httpserver"
 )
 
@@ -262,7 +263,7 @@ func TestFailedAuthenticationsAreLimitedPerAddress(t *testing.T) {
 // SQL statement (before, each probe ran goose's version queries).
 func TestReadyzIsCheap(t *testing.T) {
 	dir := filepath.Join(moduleRoot(t), "migrations")
-	env := apitest.New(t, apitest.WithStatementCounting(), apitest.WithDeps(func(d *httpserver.Deps) {
+	env := apitest.New(t, apitest.WithStatementCounting(), apitest.WithDeps(func(d *app.Deps) {
 		d.Migrations = os.DirFS(dir)
 	}))
 	probe := func() int {
@@ -296,7 +297,7 @@ func TestReadyzIsCheap(t *testing.T) {
 		}
 		files[e.Name()] = &fstest.MapFile{Data: b}
 	}
-	behind := apitest.New(t, apitest.WithDeps(func(d *httpserver.Deps) { d.Migrations = files }))
+	behind := apitest.New(t, apitest.WithDeps(func(d *app.Deps) { d.Migrations = files }))
 	for i := 0; i < 2; i++ {
 		rec := httptest.NewRecorder()
 		behind.Server.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))

@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog/seed"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
-	"github.com/recert/recert/internal/httpserver"
 	"github.com/recert/recert/internal/pgserver"
 	"github.com/recert/recert/internal/postgres"
 )
@@ -102,7 +102,7 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := httpserver.New(httpserver.Deps{Config: cfg, DB: db, Clock: clk, Verifier: v,
+	srv, err := app.New(app.Deps{Config: cfg, DB: db, Services: app.NewServices(cfg, db, clk), Clock: clk, Verifier: v,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Migrations: migrations})
 	if err != nil {
 		t.Fatal(err)

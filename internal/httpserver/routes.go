@@ -13,28 +13,23 @@ import (
 	"github.com/recert/recert/internal/safe"
 )
 
-// routes assembles the handler around the services New built.
+// routes assembles the handler around the GraphQL handler New was given.
 //
 // Every request: request id and deadline, access log and metrics, panic recovery, security
 // headers, CORS. /graphql then: the HTTP rules of GraphQL over HTTP (method, media types, body
-// cap), the bearer token (failed ones limited per client address), the rate limit, fresh dataloaders, and gqlgen (whose extensions check
-// the document and only then load the caller's account: a refused request never reaches the
-// database).
+// cap), the bearer token (failed ones limited per client address), the rate limit, and the GraphQL handler (which
+// attaches fresh dataloaders, and whose extensions check the document and only then load the
+// caller's account: a refused request never reaches the database).
 func (s *Server) routes() error {
 	d := s.deps
-	s.metrics = newMetrics(d.Registry, d.DB, s.Store, d.Clock)
-	s.limits = s.newRateLimits()
+	s.metrics, s.limits = d.Edge.metrics, d.Edge.limits
 	ips, err := newClientIPs(d.Config.Hardening.TrustedProxies, d.Config.Hardening.ClientIPHeader)
 	if err != nil {
 		return err
 	}
 	s.clientIPs = ips
-	gql, err := s.graphQL(s.Resolver)
-	if err != nil {
-		return err
-	}
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", s.checkRequest(s.authenticate(s.limitRate(s.withLoaders(gql)))))
+	mux.Handle("/graphql", s.checkRequest(s.authenticate(s.limitRate(d.GraphQL))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

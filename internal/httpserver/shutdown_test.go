@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // slowBody sends a request body in two parts, the second only once release is closed,

@@ -114,7 +114,7 @@ func (s *Server) checkRequest(next http.Handler) http.Handler {
 
 // transport is the only gqlgen transport: POST with a JSON body and GET with URL parameters
 // (queries only). No multipart, form or websocket transport is installed.
-type httpTransport struct{ s *Server }
+type httpTransport struct{ e *Edge }
 
 var _ graphql.Transport = httpTransport{}
 
@@ -148,7 +148,7 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		}
 		if retryAt, limited := rateLimited(errs); limited {
 			status = http.StatusTooManyRequests
-			w.Header().Set("Retry-After", retryAfter(retryAt, t.s.deps.Clock.Now()))
+			w.Header().Set("Retry-After", retryAfter(retryAt, t.e.clock.Now()))
 		}
 		w.WriteHeader(status)
 		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/merge"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
@@ -63,7 +63,7 @@ func TestLoserWaitsForTheLockThenSeesMerged(t *testing.T) {
 	a, b := newProfile(t, env, "Gate A"), newProfile(t, env, "Gate B")
 	addEarned(t, env, b, "azure-developer-associate", "2020-10-15", "2021-10-15")
 	support := &auth.Principal{Issuer: apitest.Issuer, Subject: "agent-gate", Roles: []string{auth.RoleSupport}}
-	base := postgres.Merges{Store: postgres.New(env.DB)}
+	base := postgres.Merge{Store: postgres.New(env.DB)}
 
 	locked := make(chan struct{})
 	first := merge.NewService(gatedStore{Store: base, afterLock: func() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/transcript"
 )
@@ -38,16 +39,9 @@ const KeyScope = "merge"
 // ticket to be reopened weeks later.
 const KeyRetention = 30 * 24 * time.Hour
 
-// AuditEvent records who did what to which profiles, when and why.
-type AuditEvent struct {
-	ID         uuid.UUID
-	Action     string
-	Actor      string
-	Reason     *string
-	Ticket     *string
-	Details    string // JSON
-	OccurredAt time.Time
-}
+// AuditEvent is the audit trail's event (audit.Event), by the name the GraphQL binding and
+// the merge API use.
+type AuditEvent = audit.Event
 
 // Preview is what a merge would do, computed without changing anything.
 type Preview struct {

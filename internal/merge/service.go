@@ -3,7 +3,6 @@ package merge
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
@@ -57,8 +57,8 @@ type Store interface {
 	ApplyLink(ctx context.Context, plan LinkPlan, survivorID uuid.UUID) error
 	// MarkMerged sets the duplicate MERGED into survivorID at now and returns it.
 	MarkMerged(ctx context.Context, duplicateID, survivorID uuid.UUID, now time.Time) (certprofile.Profile, error)
-	// InsertAuditEvent stores ev and links it to those of profileIDs that exist.
-	InsertAuditEvent(ctx context.Context, ev AuditEvent, profileIDs []uuid.UUID) (AuditEvent, error)
+	// InsertAudit stores ev and links it to those of its profiles that exist.
+	audit.Store
 	// InsertMerge records the merge; a second merge of one duplicate is PROFILE_ALREADY_MERGED.
 	InsertMerge(ctx context.Context, survivorID, duplicateID, eventID uuid.UUID, now time.Time) error
 	// AuditEventsByIDs loads audit events in key order (for dataloaders).
@@ -270,14 +270,13 @@ func (s *Service) merge(ctx context.Context, tx Store, p *auth.Principal, req Re
 	if err != nil {
 		return Result{}, fmt.Errorf("mark merged: %w", err)
 	}
-	details, err := json.Marshal(newMergeDetails(surv, dup, req, moved, sup, plan))
+	ev, err := audit.New(ActionMerge, p.Identity(), newMergeDetails(surv, dup, req, moved, sup, plan), now, ids...)
 	if err != nil {
-		return Result{}, fmt.Errorf("audit details: %w", err)
+		return Result{}, err
 	}
 	reason := req.Reason
-	ev, err := tx.InsertAuditEvent(ctx, AuditEvent{Action: ActionMerge, Actor: p.Identity(), Reason: &reason,
-		Ticket: req.Ticket, Details: string(details), OccurredAt: now}, ids)
-	if err != nil {
+	ev.Reason, ev.Ticket = &reason, req.Ticket
+	if ev, err = tx.InsertAudit(ctx, ev); err != nil {
 		return Result{}, fmt.Errorf("audit: %w", err)
 	}
 	if err := tx.InsertMerge(ctx, surv.ID, dup.ID, ev.ID, now); err != nil {
@@ -317,16 +316,15 @@ func (s *Service) refused(ctx context.Context, p *auth.Principal, req Request, r
 	if !errors.As(refusal, &ae) || ae.Code == apperr.Internal {
 		return refusal
 	}
-	details, err := json.Marshal(refusalDetails{
+	ev, err := audit.New(ActionMergeRefused, p.Identity(), refusalDetails{
 		Code: string(ae.Code), Message: ae.Message,
 		SurvivorID: req.SurvivorID, DuplicateID: req.DuplicateID,
 		IdempotencyKey: req.IdempotencyKey, KeepLearnProfileOf: req.KeepLearnProfileOf,
-	})
+	}, now, uniqueIDs(req.SurvivorID, req.DuplicateID)...)
 	if err != nil {
 		return fmt.Errorf("audit refused merge: %w", err)
 	}
-	ev := AuditEvent{Action: ActionMergeRefused, Actor: p.Identity(), Ticket: req.Ticket,
-		Details: string(details), OccurredAt: now}
+	ev.Ticket = req.Ticket
 	if r := strings.TrimSpace(req.Reason); r != "" {
 		ev.Reason = &r
 	}
@@ -334,7 +332,7 @@ func (s *Service) refused(ctx context.Context, p *auth.Principal, req Request, r
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err = s.store.InTx(actx, func(tx Store) error {
-		_, err := tx.InsertAuditEvent(actx, ev, uniqueIDs(req.SurvivorID, req.DuplicateID))
+		_, err := tx.InsertAudit(actx, ev)
 		return err
 	})
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // errSubmitRaced is a submission refused as NOT_FOUND because it waited for the merge's lock

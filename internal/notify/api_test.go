@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 const notificationsQuery = `query($mcid: String!, $first: Int, $after: String) {

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/postgres"
@@ -93,7 +93,7 @@ func (f *fixture) newOutbox(m notify.Mailer) *notify.Outbox {
 
 func (f *fixture) newOutboxWith(m notify.Mailer, metrics *notify.Metrics) *notify.Outbox {
 	f.t.Helper()
-	o, err := notify.NewOutbox(postgres.Notifications{Store: f.store}, f.env.Clock, notify.OutboxConfig{
+	o, err := notify.NewOutbox(postgres.Notify{Store: f.store}, f.env.Clock, notify.OutboxConfig{
 		Mailer: m, PublicURL: publicURL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics,
 	})
 	if err != nil {

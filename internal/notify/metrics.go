@@ -1,6 +1,13 @@
 package notify
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/recert/recert/internal/clock"
+)
 
 // Metrics counts what the outbox does, for Prometheus.
 type Metrics struct {
@@ -65,4 +72,47 @@ func (m *Metrics) pass(outcome string) {
 	if m != nil {
 		m.passesTotal.WithLabelValues(outcome).Inc()
 	}
+}
+
+// OutboxStats counts the reminders still to send (neither sent nor cancelled), and those of
+// them whose next attempt is due at now, for the /metrics endpoint.
+type OutboxStats struct{ Pending, Due int }
+
+// OutboxStatsFunc reads the outbox counts at now.
+type OutboxStatsFunc func(ctx context.Context, now time.Time) (OutboxStats, error)
+
+// NewOutboxCollector reports the outbox on each scrape: recert_reminder_outbox_pending,
+// recert_reminder_outbox_due, and recert_reminder_outbox_up (0 when stats failed).
+func NewOutboxCollector(stats OutboxStatsFunc, clk clock.Clock) prometheus.Collector {
+	return &outboxCollector{stats: stats, clock: clk}
+}
+
+type outboxCollector struct {
+	stats OutboxStatsFunc
+	clock clock.Clock
+}
+
+var (
+	outboxPending = prometheus.NewDesc("recert_reminder_outbox_pending", "Reminders not yet sent.", nil, nil)
+	outboxDue     = prometheus.NewDesc("recert_reminder_outbox_due", "Reminders not yet sent whose next attempt is due.", nil, nil)
+	outboxUp      = prometheus.NewDesc("recert_reminder_outbox_up", "1 when the outbox could be read at this scrape.", nil, nil)
+)
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxPending
+	ch <- outboxDue
+	ch <- outboxUp
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.stats(ctx, c.clock.Now())
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(outboxUp, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(outboxUp, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(outboxPending, prometheus.GaugeValue, float64(st.Pending))
+	ch <- prometheus.MustNewConstMetric(outboxDue, prometheus.GaugeValue, float64(st.Due))
 }

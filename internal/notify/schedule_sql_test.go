@@ -22,7 +22,7 @@ func TestSchedulePassAgreesWithPlanDue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o, err := notify.NewOutbox(postgres.Notifications{Store: f.store}, f.env.Clock, notify.OutboxConfig{
+		o, err := notify.NewOutbox(postgres.Notify{Store: f.store}, f.env.Clock, notify.OutboxConfig{
 			Plan: plan, Mailer: f.mail, PublicURL: publicURL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 		if err != nil {

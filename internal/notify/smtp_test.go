@@ -19,7 +19,7 @@ func (f *fixture) smtpOutbox(srv *smtptest.Server) *notify.Outbox {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	o, err := notify.NewOutbox(postgres.Notifications{Store: f.store}, f.env.Clock, notify.OutboxConfig{
+	o, err := notify.NewOutbox(postgres.Notify{Store: f.store}, f.env.Clock, notify.OutboxConfig{
 		Mailer: m, PublicURL: publicURL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

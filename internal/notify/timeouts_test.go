@@ -73,7 +73,7 @@ WHERE c.code IN ('azure-administrator-associate', 'azure-developer-associate', '
 	}
 	m := &slowMailer{delay: 1500 * time.Millisecond}
 	clk := clock.NewSettable(time.Date(2021, 9, 1, 9, 0, 0, 0, time.UTC))
-	o, err := notify.NewOutbox(postgres.Notifications{Store: postgres.New(db)}, clk, notify.OutboxConfig{
+	o, err := notify.NewOutbox(postgres.Notify{Store: postgres.New(db)}, clk, notify.OutboxConfig{
 		Mailer: m, PublicURL: publicURL, MaxPerPass: 2, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

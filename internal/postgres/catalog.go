@@ -12,9 +12,6 @@ import (
 	"github.com/recert/recert/internal/date"
 )
 
-// Catalog adapts the Store to catalog.Store.
-type Catalog struct{ *Store }
-
 var _ catalog.Store = Catalog{}
 
 type certificationRow struct {

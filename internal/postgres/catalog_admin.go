@@ -9,6 +9,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/catalog/seed"
 )
 
 var _ catalog.AdminStore = Catalog{}
@@ -144,11 +145,42 @@ INSERT INTO certification_prerequisites (certification_id, prerequisite_id) SELE
 	return r.domain(), nil
 }
 
-// InsertCatalogAudit records a catalog audit event (it concerns no certification profile).
-func (s Catalog) InsertCatalogAudit(ctx context.Context, a catalog.Audit) error {
-	if _, err := s.exec(ctx, `INSERT INTO audit_events (action, actor, details, occurred_at) VALUES ($1, $2, $3, $4)`,
-		a.Action, a.Actor, []byte(a.Details), a.OccurredAt); err != nil {
-		return fmt.Errorf("insert audit event: %w", err)
+// PublishVersion stores the next version of a certification's assessment. The assessment row
+// is created if missing and locked, so two publishes never race for one version number (the
+// unique (assessment_id, version) backs it).
+func (s Catalog) PublishVersion(ctx context.Context, certID uuid.UUID, v catalog.AssessmentVersion) (catalog.Assessment, error) {
+	if _, err := s.exec(ctx, `
+INSERT INTO renewal_assessments (certification_id) VALUES ($1) ON CONFLICT (certification_id) DO NOTHING`, certID); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("create assessment: %w", err)
 	}
-	return nil
+	var assessmentID uuid.UUID
+	if err := s.get(ctx, &assessmentID, `SELECT id FROM renewal_assessments WHERE certification_id = $1 FOR UPDATE`, certID); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("lock assessment: %w", err)
+	}
+	var next int
+	if err := s.get(ctx, &next, `SELECT COALESCE(max(version), 0) + 1 FROM assessment_versions WHERE assessment_id = $1`, assessmentID); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("next version: %w", err)
+	}
+	nv := NewVersion{Version: next, PassingScore: v.PassingScore, QuestionsPerAttempt: v.QuestionsPerAttempt,
+		Languages: v.Languages, PublishedAt: v.PublishedAt}
+	for _, m := range v.Modules {
+		nv.Modules = append(nv.Modules, seed.Module{Title: m.Title, URL: m.URL})
+	}
+	for _, q := range v.Questions {
+		sq := seed.Question{Prompt: q.Prompt}
+		for _, c := range q.Choices {
+			sq.Choices = append(sq.Choices, seed.Choice{Text: c.Text, Correct: c.Correct})
+		}
+		nv.Questions = append(nv.Questions, sq)
+	}
+	if err := s.InsertAssessmentVersion(ctx, assessmentID, nv); err != nil {
+		return catalog.Assessment{}, err
+	}
+	var r assessmentRow
+	if err := s.get(ctx, &r, `SELECT `+assessmentColumns+`
+FROM assessment_versions v JOIN renewal_assessments a ON a.id = v.assessment_id
+WHERE v.assessment_id = $1 AND v.version = $2`, assessmentID, next); err != nil {
+		return catalog.Assessment{}, fmt.Errorf("load published version: %w", err)
+	}
+	return r.domain(), nil
 }

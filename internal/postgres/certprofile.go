@@ -11,10 +11,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 )
 
-// Profiles adapts the Store to certprofile.Store.
-type Profiles struct{ *Store }
-
-var _ certprofile.Store = Profiles{}
+var _ certprofile.Store = CertProfile{}
 
 type profileRow struct {
 	ID                uuid.UUID  `db:"id"`
@@ -45,7 +42,7 @@ const ProfileColumns = `p.id, p.mcid, p.account_id, p.legal_name, p.email, p.pre
        p.merged_into, p.merged_at, p.created_at`
 
 // InsertProfile stores a new profile; the MCID comes from mcid_seq.
-func (s Profiles) InsertProfile(ctx context.Context, p certprofile.Profile) (certprofile.Profile, error) {
+func (s CertProfile) InsertProfile(ctx context.Context, p certprofile.Profile) (certprofile.Profile, error) {
 	var r profileRow
 	err := s.get(ctx, &r, `
 INSERT INTO certification_profiles AS p (account_id, legal_name, email, preferred_language, status, created_at)
@@ -58,7 +55,7 @@ RETURNING `+ProfileColumns, p.AccountID, p.LegalName, p.Email, p.PreferredLangua
 }
 
 // ProfilesByIDs loads profiles in key order.
-func (s Profiles) ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Profile, []error) {
+func (s CertProfile) ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Profile, []error) {
 	var rows []profileRow
 	if err := s.sel(ctx, &rows, `SELECT `+ProfileColumns+` FROM certification_profiles p WHERE p.id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, fill(len(ids), err)
@@ -78,7 +75,7 @@ WITH RECURSIVE chain AS (
 SELECT ` + ProfileColumns + ` FROM chain p ORDER BY depth DESC LIMIT 1`
 
 // ProfileByMCID loads the current profile for an MCID, following merges.
-func (s Profiles) ProfileByMCID(ctx context.Context, mcid int64) (certprofile.Profile, error) {
+func (s CertProfile) ProfileByMCID(ctx context.Context, mcid int64) (certprofile.Profile, error) {
 	var r profileRow
 	if err := s.get(ctx, &r, profileByMCIDSQL, mcid); err != nil {
 		return certprofile.Profile{}, notFound(err, "certification profile")
@@ -101,7 +98,7 @@ LEFT JOIN profile_links l ON l.certification_profile_id = p.id`
 
 // ProfileAndLinkByMCID is ProfileByMCID that also returns the profile's link (nil when it is
 // not connected), read in the same statement.
-func (s Profiles) ProfileAndLinkByMCID(ctx context.Context, mcid int64) (certprofile.Profile, *certprofile.Link, error) {
+func (s CertProfile) ProfileAndLinkByMCID(ctx context.Context, mcid int64) (certprofile.Profile, *certprofile.Link, error) {
 	var r struct {
 		profileRow
 		Link struct {
@@ -121,7 +118,7 @@ func (s Profiles) ProfileAndLinkByMCID(ctx context.Context, mcid int64) (certpro
 }
 
 // ProfilesByAccount lists an account's profiles, oldest first.
-func (s Profiles) ProfilesByAccount(ctx context.Context, accountID uuid.UUID) ([]certprofile.Profile, error) {
+func (s CertProfile) ProfilesByAccount(ctx context.Context, accountID uuid.UUID) ([]certprofile.Profile, error) {
 	var rows []profileRow
 	if err := s.sel(ctx, &rows, `SELECT `+ProfileColumns+` FROM certification_profiles p
 WHERE p.account_id = $1 ORDER BY p.created_at, p.mcid`, accountID); err != nil {
@@ -135,8 +132,8 @@ WHERE p.account_id = $1 ORDER BY p.created_at, p.mcid`, accountID); err != nil {
 }
 
 // InTx runs fn in one transaction on a Profiles bound to it.
-func (s Profiles) InTx(ctx context.Context, fn func(tx certprofile.Store) error) error {
-	return s.Store.InTx(ctx, func(tx *Store) error { return fn(Profiles{tx}) })
+func (s CertProfile) InTx(ctx context.Context, fn func(tx certprofile.Store) error) error {
+	return s.Store.InTx(ctx, func(tx *Store) error { return fn(CertProfile{tx}) })
 }
 
 const lockAccountProfilesSQL = `SELECT p.id FROM certification_profiles p WHERE p.account_id = $1 ORDER BY p.id FOR UPDATE`
@@ -145,7 +142,7 @@ const lockAccountProfilesSQL = `SELECT p.id FROM certification_profiles p WHERE 
 // second statement. Under READ COMMITTED the locking statement's snapshot predates the wait,
 // so a profile another transaction inserted and committed while this one waited for the locks
 // would be missing from its result; the second statement's fresh snapshot includes it.
-func (s Profiles) LockAccountProfiles(ctx context.Context, accountID uuid.UUID) ([]certprofile.Profile, error) {
+func (s CertProfile) LockAccountProfiles(ctx context.Context, accountID uuid.UUID) ([]certprofile.Profile, error) {
 	var ids []uuid.UUID
 	if err := s.sel(ctx, &ids, lockAccountProfilesSQL, accountID); err != nil {
 		return nil, fmt.Errorf("lock profiles: %w", err)
@@ -154,7 +151,7 @@ func (s Profiles) LockAccountProfiles(ctx context.Context, accountID uuid.UUID) 
 }
 
 // LockAccount locks an account row.
-func (s Profiles) LockAccount(ctx context.Context, accountID uuid.UUID) error {
+func (s CertProfile) LockAccount(ctx context.Context, accountID uuid.UUID) error {
 	var id uuid.UUID
 	if err := s.get(ctx, &id, `SELECT id FROM accounts WHERE id = $1 FOR UPDATE`, accountID); err != nil {
 		return notFound(err, "account")
@@ -163,7 +160,7 @@ func (s Profiles) LockAccount(ctx context.Context, accountID uuid.UUID) error {
 }
 
 // LockProfile locks one profile row and returns it.
-func (s Profiles) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error) {
+func (s CertProfile) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error) {
 	var r profileRow
 	if err := s.get(ctx, &r, `SELECT `+ProfileColumns+` FROM certification_profiles p WHERE p.id = $1 FOR UPDATE`, id); err != nil {
 		return certprofile.Profile{}, notFound(err, "certification profile")
@@ -172,7 +169,7 @@ func (s Profiles) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Pr
 }
 
 // LearnProfileIDOf returns the id of an account's Learn profile.
-func (s Profiles) LearnProfileIDOf(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error) {
+func (s CertProfile) LearnProfileIDOf(ctx context.Context, accountID uuid.UUID) (uuid.UUID, error) {
 	var id uuid.UUID
 	if err := s.get(ctx, &id, `SELECT id FROM learn_profiles WHERE account_id = $1`, accountID); err != nil {
 		return uuid.Nil, notFound(err, "learn profile")
@@ -194,7 +191,7 @@ func (r linkRow) domain() certprofile.Link {
 const linkColumns = `learn_profile_id, certification_profile_id, linked_at`
 
 // LinksOf returns the link of a certification profile and the link of a Learn profile.
-func (s Profiles) LinksOf(ctx context.Context, profileID, learnProfileID uuid.UUID) (byProfile, byLearn *certprofile.Link, err error) {
+func (s CertProfile) LinksOf(ctx context.Context, profileID, learnProfileID uuid.UUID) (byProfile, byLearn *certprofile.Link, err error) {
 	var rows []linkRow
 	if err := s.sel(ctx, &rows, `SELECT `+linkColumns+` FROM profile_links
 WHERE certification_profile_id = $1 OR learn_profile_id = $2`, profileID, learnProfileID); err != nil {
@@ -217,7 +214,7 @@ WHERE certification_profile_id = $1 OR learn_profile_id = $2`, profileID, learnP
 // The row carries the certification profile's account: the foreign key to the Learn profile
 // and that account refuses a Learn profile of another account (ACCOUNT_MISMATCH), and the one
 // to the ACTIVE profile refuses a MERGED one (PROFILE_ALREADY_MERGED).
-func (s Profiles) InsertLink(ctx context.Context, l certprofile.Link) error {
+func (s CertProfile) InsertLink(ctx context.Context, l certprofile.Link) error {
 	res, err := s.exec(ctx, `INSERT INTO profile_links (`+linkColumns+`, account_id)
 SELECT $1, p.id, $3, p.account_id FROM certification_profiles p WHERE p.id = $2`,
 		l.LearnProfileID, l.CertificationProfileID, l.LinkedAt)
@@ -231,7 +228,7 @@ SELECT $1, p.id, $3, p.account_id FROM certification_profiles p WHERE p.id = $2`
 }
 
 // DeleteLink removes the link of a certification profile and returns it, or nil.
-func (s Profiles) DeleteLink(ctx context.Context, profileID uuid.UUID) (*certprofile.Link, error) {
+func (s CertProfile) DeleteLink(ctx context.Context, profileID uuid.UUID) (*certprofile.Link, error) {
 	var rows []linkRow
 	if err := s.sel(ctx, &rows, `DELETE FROM profile_links WHERE certification_profile_id = $1
 RETURNING `+linkColumns, profileID); err != nil {
@@ -244,27 +241,13 @@ RETURNING `+linkColumns, profileID); err != nil {
 	return &l, nil
 }
 
-// InsertAudit records an audit event and the profiles it concerns.
-func (s Profiles) InsertAudit(ctx context.Context, a certprofile.Audit) error {
-	var id uuid.UUID
-	if err := s.get(ctx, &id, `INSERT INTO audit_events (action, actor, details, occurred_at)
-VALUES ($1, $2, $3, $4) RETURNING id`, a.Action, a.Actor, []byte(a.Details), a.OccurredAt); err != nil {
-		return fmt.Errorf("insert audit event: %w", err)
-	}
-	if _, err := s.exec(ctx, `INSERT INTO audit_event_profiles (event_id, profile_id)
-SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING`, id, pq.Array(a.ProfileIDs)); err != nil {
-		return fmt.Errorf("insert audit event profiles: %w", err)
-	}
-	return nil
-}
-
 type alternateEmailRow struct {
 	ProfileID uuid.UUID `db:"profile_id"`
 	Email     string    `db:"email"`
 }
 
 // AlternateEmailsByIDs loads each profile's alternate emails, oldest first.
-func (s Profiles) AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error) {
+func (s CertProfile) AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error) {
 	var rows []alternateEmailRow
 	if err := s.sel(ctx, &rows, `SELECT profile_id, email FROM profile_alternate_emails
 WHERE profile_id = ANY($1) ORDER BY profile_id, added_at, email`, pq.Array(ids)); err != nil {
@@ -280,7 +263,7 @@ WHERE profile_id = ANY($1) ORDER BY profile_id, added_at, email`, pq.Array(ids))
 }
 
 // LinksByProfileIDs loads the link of each certification profile, nil where there is none.
-func (s Profiles) LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
+func (s CertProfile) LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
 	var rows []linkRow
 	if err := s.sel(ctx, &rows, `SELECT `+linkColumns+` FROM profile_links WHERE certification_profile_id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("load links: %w", err)
@@ -290,7 +273,7 @@ func (s Profiles) LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*ce
 }
 
 // LinksByLearnProfileIDs loads the link of each Learn profile, nil where there is none.
-func (s Profiles) LinksByLearnProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
+func (s CertProfile) LinksByLearnProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Link, error) {
 	var rows []linkRow
 	if err := s.sel(ctx, &rows, `SELECT `+linkColumns+` FROM profile_links WHERE learn_profile_id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("load links: %w", err)
@@ -346,7 +329,7 @@ type searchRow struct {
 }
 
 // SearchProfiles returns up to limit profiles matching q after the keyset position after.
-func (s Profiles) SearchProfiles(ctx context.Context, q certprofile.Query, after *certprofile.SearchKey, limit int) ([]certprofile.Hit, error) {
+func (s CertProfile) SearchProfiles(ctx context.Context, q certprofile.Query, after *certprofile.SearchKey, limit int) ([]certprofile.Hit, error) {
 	query, args := SearchSQL(q, after, limit)
 	var rows []searchRow
 	if err := s.sel(ctx, &rows, query, args...); err != nil {
@@ -360,7 +343,7 @@ func (s Profiles) SearchProfiles(ctx context.Context, q certprofile.Query, after
 }
 
 // FoldSearch returns search_fold(text), the form legal names are searched in.
-func (s Profiles) FoldSearch(ctx context.Context, text string) (string, error) {
+func (s CertProfile) FoldSearch(ctx context.Context, text string) (string, error) {
 	var fold string
 	if err := s.get(ctx, &fold, `SELECT search_fold($1)`, text); err != nil {
 		return "", fmt.Errorf("fold search: %w", err)
@@ -369,7 +352,7 @@ func (s Profiles) FoldSearch(ctx context.Context, text string) (string, error) {
 }
 
 // CountProfiles counts the profiles matching q.
-func (s Profiles) CountProfiles(ctx context.Context, q certprofile.Query) (int, error) {
+func (s CertProfile) CountProfiles(ctx context.Context, q certprofile.Query) (int, error) {
 	where, arg := searchWhere(q)
 	var n int
 	if err := s.get(ctx, &n, `SELECT count(*) FROM certification_profiles p WHERE `+where, arg); err != nil {

@@ -53,7 +53,7 @@ func raceLinks(t *testing.T, store *postgres.Store, links []certprofile.Link) []
 		go func() {
 			defer wg.Done()
 			var once sync.Once
-			errs[i] = postgres.Profiles{Store: store}.InTx(context.Background(), func(tx certprofile.Store) error {
+			errs[i] = postgres.CertProfile{Store: store}.InTx(context.Background(), func(tx certprofile.Store) error {
 				if _, _, err := tx.LinksOf(context.Background(), l.CertificationProfileID, l.LearnProfileID); err != nil {
 					return err
 				}

@@ -45,12 +45,6 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	return db, nil
 }
 
-// DB returns the underlying pool.
-func (s *Store) DB() *sqlx.DB { return s.db }
-
-// InTransaction reports whether s is bound to an open transaction.
-func (s *Store) InTransaction() bool { return s.tx != nil }
-
 // maxTxAttempts bounds the retries of a transaction that failed with 40001 or 40P01.
 const maxTxAttempts = 5
 
@@ -129,7 +123,7 @@ var constraintCodes = map[string]*apperr.Error{
 }
 
 // errUnstorable is text PostgreSQL refuses to hold (22021 character_not_in_repertoire, a
-// NUL or invalid UTF-8; 22P05 untranslatable_character). graph.InputGuard refuses such
+// NUL or invalid UTF-8; 22P05 untranslatable_character). querylimits.InputGuard refuses such
 // arguments before any SQL; this catches what would still get through.
 var errUnstorable = apperr.Invalid("the text holds a NUL character or invalid UTF-8, which cannot be stored")
 
@@ -147,15 +141,6 @@ func mapError(err error) error {
 		}
 	}
 	return err
-}
-
-// ConstraintName returns the violated constraint of a PostgreSQL error, or "".
-func ConstraintName(err error) string {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		return pe.Constraint
-	}
-	return ""
 }
 
 // get runs a single-row query into dest; sql.ErrNoRows is returned as is.
@@ -187,6 +172,3 @@ func notFound(err error, what string) error {
 	}
 	return err
 }
-
-// Ping checks the database is reachable.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

@@ -37,9 +37,6 @@ func (r learnProfileRow) domain() learner.LearnProfile {
 	return learner.LearnProfile{ID: r.ID, AccountID: r.AccountID, CreatedAt: r.CreatedAt.UTC()}
 }
 
-// Learner adapts the Store to learner.Store.
-type Learner struct{ *Store }
-
 var _ learner.Store = Learner{}
 
 const accountByIdentitySQL = `

@@ -35,7 +35,7 @@ VALUES ($1, $2, $3, $4)`, lp, p, account, at)
 	}
 	refused := func(what string, err error, constraint string) {
 		t.Helper()
-		if got := postgres.ConstraintName(err); got != constraint {
+		if got := pgtest.ConstraintName(err); got != constraint {
 			t.Fatalf("%s: got %v (constraint %q), want refused by %s", what, err, got, constraint)
 		}
 	}
@@ -79,13 +79,13 @@ VALUES ($1, $2, $3, $4, 'MERGED')`, lpA, pA, a, at)
 
 	// Through the store, the refusals are the API codes.
 	store := postgres.New(db)
-	err = postgres.Profiles{Store: store}.InTx(context.Background(), func(tx certprofile.Store) error {
+	err = postgres.CertProfile{Store: store}.InTx(context.Background(), func(tx certprofile.Store) error {
 		return tx.InsertLink(context.Background(), certprofile.Link{LearnProfileID: lpA, CertificationProfileID: pB, LinkedAt: at})
 	})
 	if apperr.CodeOf(err) != apperr.AccountMismatch {
 		t.Fatalf("InsertLink across accounts: got %v, want ACCOUNT_MISMATCH", err)
 	}
-	err = postgres.Profiles{Store: store}.InTx(context.Background(), func(tx certprofile.Store) error {
+	err = postgres.CertProfile{Store: store}.InTx(context.Background(), func(tx certprofile.Store) error {
 		return tx.InsertLink(context.Background(), certprofile.Link{LearnProfileID: lpA, CertificationProfileID: pA, LinkedAt: at})
 	})
 	if apperr.CodeOf(err) != apperr.ProfileAlreadyMerged {

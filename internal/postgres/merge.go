@@ -18,15 +18,15 @@ import (
 	"github.com/recert/recert/internal/transcript"
 )
 
-var _ merge.Store = Merges{}
+var _ merge.Store = Merge{}
 
 // InTx runs fn in one transaction with a Merges bound to it (see Store.InTx).
-func (s Merges) InTx(ctx context.Context, fn func(tx merge.Store) error) error {
-	return s.Store.InTx(ctx, func(tx *Store) error { return fn(Merges{tx}) })
+func (s Merge) InTx(ctx context.Context, fn func(tx merge.Store) error) error {
+	return s.Store.InTx(ctx, func(tx *Store) error { return fn(Merge{tx}) })
 }
 
 // Profiles loads profiles by id without locking.
-func (s Merges) Profiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]certprofile.Profile, error) {
+func (s Merge) Profiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]certprofile.Profile, error) {
 	var rows []profileRow
 	if err := s.sel(ctx, &rows, `SELECT `+ProfileColumns+` FROM certification_profiles p WHERE p.id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ const lockProfileSQL = `SELECT ` + ProfileColumns + ` FROM certification_profile
 // so the order the locks are taken in never depends on a query plan. FOR UPDATE also blocks
 // inserts referencing the profiles (their foreign key checks take KEY SHARE locks) until the
 // merge commits.
-func (s Merges) LockProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]certprofile.Profile, error) {
+func (s Merge) LockProfiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]certprofile.Profile, error) {
 	sorted := slices.Clone(ids)
 	slices.SortFunc(sorted, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	sorted = slices.Compact(sorted)
@@ -73,7 +73,7 @@ const mergeLinksSQL = `SELECT learn_profile_id, certification_profile_id, linked
 WHERE certification_profile_id = ANY($1)`
 
 // Links loads the profiles' Learn profile connections, keyed by certification profile id.
-func (s Merges) Links(ctx context.Context, profileIDs []uuid.UUID, lock bool) (map[uuid.UUID]certprofile.Link, error) {
+func (s Merge) Links(ctx context.Context, profileIDs []uuid.UUID, lock bool) (map[uuid.UUID]certprofile.Link, error) {
 	q := mergeLinksSQL
 	if lock {
 		q += ` ORDER BY certification_profile_id FOR UPDATE`
@@ -94,7 +94,7 @@ const mergeEarnedSQL = `SELECT id, profile_id, certification_id, earned_on, expi
 FROM earned_certifications WHERE profile_id = ANY($1) ORDER BY id`
 
 // Earned loads every earned certification of the profiles, in id order (the lock order).
-func (s Merges) Earned(ctx context.Context, profileIDs []uuid.UUID, lock bool) ([]transcript.Earned, error) {
+func (s Merge) Earned(ctx context.Context, profileIDs []uuid.UUID, lock bool) ([]transcript.Earned, error) {
 	q := mergeEarnedSQL
 	if lock {
 		q += ` FOR UPDATE`
@@ -117,7 +117,7 @@ WHERE e.profile_id = ANY($1) AND a.submitted_at IS NULL
 ORDER BY a.started_at, a.id`
 
 // AttemptsInProgress lists the unsubmitted renewal attempts of the profiles.
-func (s Merges) AttemptsInProgress(ctx context.Context, profileIDs []uuid.UUID) ([]merge.Attempt, error) {
+func (s Merge) AttemptsInProgress(ctx context.Context, profileIDs []uuid.UUID) ([]merge.Attempt, error) {
 	var rows []struct {
 		ID              uuid.UUID `db:"id"`
 		EarnedID        uuid.UUID `db:"earned_certification_id"`
@@ -141,7 +141,7 @@ SELECT (SELECT count(*) FROM earned_certifications WHERE profile_id = $1) AS ear
          WHERE e.profile_id = $1) AS attempts`
 
 // CountMoving counts the earned certifications, exam results and attempts of the duplicate.
-func (s Merges) CountMoving(ctx context.Context, duplicateID uuid.UUID) (merge.Counts, error) {
+func (s Merge) CountMoving(ctx context.Context, duplicateID uuid.UUID) (merge.Counts, error) {
 	var r struct {
 		Earned      int `db:"earned"`
 		ExamResults int `db:"exam_results"`
@@ -168,7 +168,7 @@ WHERE scope = $1 AND key = $2`
 // waits for it to end: if it committed, the key's hash and response are returned (locked, so
 // a concurrent purge cannot delete them under us); if it rolled back, this request claims the
 // key. A key expired at k.CreatedAt is taken over (by k.Actor, whoever held it before).
-func (s Merges) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, error) {
+func (s Merge) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, error) {
 	for range 3 {
 		res, err := s.exec(ctx, claimKeySQL, k.Scope, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt, k.Actor)
 		if err != nil {
@@ -206,7 +206,7 @@ func (s Merges) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, er
 }
 
 // StoreResponse records the response of a claimed key.
-func (s Merges) StoreResponse(ctx context.Context, scope, key string, r merge.StoredResponse) error {
+func (s Merge) StoreResponse(ctx context.Context, scope, key string, r merge.StoredResponse) error {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -256,7 +256,7 @@ RETURNING email`
 )
 
 // MoveRows moves the duplicate's rows to the survivor (see merge.Store).
-func (s Merges) MoveRows(ctx context.Context, survivor, duplicate certprofile.Profile, now time.Time) (merge.Moved, error) {
+func (s Merge) MoveRows(ctx context.Context, survivor, duplicate certprofile.Profile, now time.Time) (merge.Moved, error) {
 	var m merge.Moved
 	if err := s.sel(ctx, &m.EarnedIDs, moveEarnedSQL, survivor.ID, duplicate.ID); err != nil {
 		return m, fmt.Errorf("earned certifications: %w", err)
@@ -306,7 +306,7 @@ FROM unnest($2::uuid[], $3::uuid[]) AS u(loser, winner)
 WHERE e.id = u.loser AND e.superseded_at IS NULL`
 
 // Supersede marks each loser SUPERSEDED by its winner.
-func (s Merges) Supersede(ctx context.Context, sup []merge.Supersession, now time.Time) error {
+func (s Merge) Supersede(ctx context.Context, sup []merge.Supersession, now time.Time) error {
 	if len(sup) == 0 {
 		return nil
 	}
@@ -327,7 +327,7 @@ func (s Merges) Supersede(ctx context.Context, sup []merge.Supersession, now tim
 
 // ApplyLink removes the connections given up or dropped and moves the duplicate's to the
 // survivor (within one account: the row keeps its account_id, which its foreign keys check).
-func (s Merges) ApplyLink(ctx context.Context, plan merge.LinkPlan, survivorID uuid.UUID) error {
+func (s Merge) ApplyLink(ctx context.Context, plan merge.LinkPlan, survivorID uuid.UUID) error {
 	for _, l := range []*certprofile.Link{plan.Remove, plan.Drop} {
 		if l == nil {
 			continue
@@ -347,7 +347,7 @@ WHERE learn_profile_id = $2 AND certification_profile_id = $3`, survivorID, l.Le
 }
 
 // one runs a statement that must change exactly one row.
-func (s Merges) one(ctx context.Context, q string, args ...any) error {
+func (s Merge) one(ctx context.Context, q string, args ...any) error {
 	res, err := s.exec(ctx, q, args...)
 	if err != nil {
 		return err
@@ -359,7 +359,7 @@ func (s Merges) one(ctx context.Context, q string, args ...any) error {
 }
 
 // MarkMerged sets the duplicate MERGED into the survivor.
-func (s Merges) MarkMerged(ctx context.Context, duplicateID, survivorID uuid.UUID, now time.Time) (certprofile.Profile, error) {
+func (s Merge) MarkMerged(ctx context.Context, duplicateID, survivorID uuid.UUID, now time.Time) (certprofile.Profile, error) {
 	var r profileRow
 	err := s.get(ctx, &r, `UPDATE certification_profiles AS p SET status = 'MERGED', merged_into = $2, merged_at = $3
 WHERE p.id = $1 AND p.status = 'ACTIVE' RETURNING `+ProfileColumns, duplicateID, survivorID, now)
@@ -369,50 +369,16 @@ WHERE p.id = $1 AND p.status = 'ACTIVE' RETURNING `+ProfileColumns, duplicateID,
 	return r.domain(), nil
 }
 
-type auditEventRow struct {
-	ID         uuid.UUID `db:"id"`
-	Action     string    `db:"action"`
-	Actor      string    `db:"actor"`
-	Reason     *string   `db:"reason"`
-	Ticket     *string   `db:"ticket"`
-	Details    string    `db:"details"`
-	OccurredAt time.Time `db:"occurred_at"`
-}
-
-func (r auditEventRow) domain() merge.AuditEvent {
-	return merge.AuditEvent{ID: r.ID, Action: r.Action, Actor: r.Actor, Reason: r.Reason, Ticket: r.Ticket,
-		Details: r.Details, OccurredAt: r.OccurredAt.UTC()}
-}
-
-const auditEventColumns = `e.id, e.action, e.actor, e.reason, e.ticket, e.details::text AS details, e.occurred_at`
-
-// InsertAuditEvent stores ev and links it to those of profileIDs that exist (a refused merge
-// may name a profile that does not).
-func (s Merges) InsertAuditEvent(ctx context.Context, ev merge.AuditEvent, profileIDs []uuid.UUID) (merge.AuditEvent, error) {
-	var r auditEventRow
-	err := s.get(ctx, &r, `INSERT INTO audit_events AS e (action, actor, reason, ticket, details, occurred_at)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6) RETURNING `+auditEventColumns,
-		ev.Action, ev.Actor, ev.Reason, ev.Ticket, ev.Details, ev.OccurredAt)
-	if err != nil {
-		return merge.AuditEvent{}, err
-	}
-	if _, err := s.exec(ctx, `INSERT INTO audit_event_profiles (event_id, profile_id)
-SELECT $1, p.id FROM certification_profiles p WHERE p.id = ANY($2)`, r.ID, pq.Array(profileIDs)); err != nil {
-		return merge.AuditEvent{}, err
-	}
-	return r.domain(), nil
-}
-
 // InsertMerge records a merge; merges_duplicate_key makes a second merge of one duplicate
 // PROFILE_ALREADY_MERGED even if the locks were ever bypassed.
-func (s Merges) InsertMerge(ctx context.Context, survivorID, duplicateID, eventID uuid.UUID, now time.Time) error {
+func (s Merge) InsertMerge(ctx context.Context, survivorID, duplicateID, eventID uuid.UUID, now time.Time) error {
 	_, err := s.exec(ctx, `INSERT INTO merges (survivor_id, duplicate_id, audit_event_id, merged_at) VALUES ($1, $2, $3, $4)`,
 		survivorID, duplicateID, eventID, now)
 	return err
 }
 
 // AuditEventsByIDs loads audit events in key order.
-func (s Merges) AuditEventsByIDs(ctx context.Context, ids []uuid.UUID) ([]*merge.AuditEvent, []error) {
+func (s Merge) AuditEventsByIDs(ctx context.Context, ids []uuid.UUID) ([]*merge.AuditEvent, []error) {
 	var rows []auditEventRow
 	if err := s.sel(ctx, &rows, `SELECT `+auditEventColumns+` FROM audit_events e WHERE e.id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, fill(len(ids), err)
@@ -436,7 +402,7 @@ ORDER BY e.occurred_at DESC, e.id DESC
 LIMIT $4`
 
 // AuditEventsOf lists the events of a profile and the profiles merged into it, newest first.
-func (s Merges) AuditEventsOf(ctx context.Context, profileID uuid.UUID, page merge.Page) ([]merge.AuditEvent, error) {
+func (s Merge) AuditEventsOf(ctx context.Context, profileID uuid.UUID, page merge.Page) ([]merge.AuditEvent, error) {
 	var afterAt *time.Time
 	var afterID *uuid.UUID
 	if page.After != nil {
@@ -454,7 +420,7 @@ func (s Merges) AuditEventsOf(ctx context.Context, profileID uuid.UUID, page mer
 }
 
 // CountAuditEventsOf counts what AuditEventsOf lists.
-func (s Merges) CountAuditEventsOf(ctx context.Context, profileID uuid.UUID) (int, error) {
+func (s Merge) CountAuditEventsOf(ctx context.Context, profileID uuid.UUID) (int, error) {
 	var n int
 	err := s.get(ctx, &n, mergeTreeCTE+`
 SELECT count(DISTINCT ep.event_id) FROM audit_event_profiles ep WHERE ep.profile_id IN (SELECT id FROM tree)`, profileID)
@@ -462,7 +428,7 @@ SELECT count(DISTINCT ep.event_id) FROM audit_event_profiles ep WHERE ep.profile
 }
 
 // DeleteExpiredKeys deletes the merge idempotency keys that expired at or before now.
-func (s Merges) DeleteExpiredKeys(ctx context.Context, now time.Time) (int64, error) {
+func (s Merge) DeleteExpiredKeys(ctx context.Context, now time.Time) (int64, error) {
 	res, err := s.exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND expires_at <= $2`, merge.KeyScope, now)
 	if err != nil {
 		return 0, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -70,6 +71,26 @@ func MigrationStatus(ctx context.Context, db *sql.DB, fsys fs.FS) ([]MigrationSt
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// Readiness returns the readiness check of /readyz: the database answers a ping and no
+// migration of fsys is pending (fsys nil: the ping only). Migrations are applied at start and
+// never undone, so once the schema has been seen up to date only the ping remains: a probe then
+// costs one round trip and reads no table.
+func Readiness(db *sql.DB, fsys fs.FS) func(context.Context) error {
+	var migrated atomic.Bool
+	return func(ctx context.Context) error {
+		if err := db.PingContext(ctx); err != nil {
+			return errors.New("database unreachable")
+		}
+		if fsys != nil && !migrated.Load() {
+			if n, err := Pending(ctx, db, fsys); err != nil || n > 0 {
+				return errors.New("database not migrated")
+			}
+			migrated.Store(true)
+		}
+		return nil
+	}
 }
 
 // Pending returns how many migrations in fsys the database lacks, for /readyz. It takes no

@@ -16,7 +16,7 @@ import (
 	"github.com/recert/recert/internal/notify"
 )
 
-var _ notify.Store = Notifications{}
+var _ notify.Store = Notify{}
 
 type notificationRow struct {
 	ID             uuid.UUID  `db:"id"`
@@ -113,7 +113,7 @@ WHERE e.superseded_at IS NULL
 ON CONFLICT ON CONSTRAINT notifications_cycle_sequence_key DO NOTHING`
 
 // Schedule runs one scheduling pass (notify.Store).
-func (s Notifications) Schedule(ctx context.Context, now time.Time, today date.Date, plan notify.Plan) (int, error) {
+func (s Notify) Schedule(ctx context.Context, now time.Time, today date.Date, plan notify.Plan) (int, error) {
 	offsets := plan.Offsets()
 	leads := make([]sql.NullInt64, len(offsets))
 	kinds := make([]string, len(offsets))
@@ -196,7 +196,7 @@ JOIN certification_profiles p ON p.id = e.profile_id`
 // transaction is not retried: the caller sends an email while holding it, for up to hold, so
 // the per-connection idle-in-transaction timeout (DB_IDLE_IN_TX_TIMEOUT) is raised to cover
 // it: were the session ended mid-send, the email would go out but not be recorded.
-func (s Notifications) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (notify.Claim, error) {
+func (s Notify) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (notify.Claim, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -275,7 +275,7 @@ func (c *notifyClaim) Release() {
 }
 
 // NotificationsByProfile lists a profile's notifications, newest first (notify.Store).
-func (s Notifications) NotificationsByProfile(ctx context.Context, profileID uuid.UUID, after *notify.Cursor, limit int) ([]notify.Notification, bool, error) {
+func (s Notify) NotificationsByProfile(ctx context.Context, profileID uuid.UUID, after *notify.Cursor, limit int) ([]notify.Notification, bool, error) {
 	var at *time.Time
 	var id uuid.UUID
 	if after != nil {
@@ -304,7 +304,7 @@ LIMIT $4`, profileID, at, id, limit+1)
 }
 
 // CountNotificationsByProfile counts what NotificationsByProfile lists (notify.Store).
-func (s Notifications) CountNotificationsByProfile(ctx context.Context, profileID uuid.UUID) (int, error) {
+func (s Notify) CountNotificationsByProfile(ctx context.Context, profileID uuid.UUID) (int, error) {
 	var n int
 	err := s.get(ctx, &n, `SELECT count(*) FROM notifications n
 JOIN earned_certifications e ON e.id = n.earned_certification_id
@@ -316,7 +316,7 @@ WHERE e.profile_id = $1 AND n.cancelled_at IS NULL`, profileID)
 }
 
 // NotificationsByIDs loads notifications in key order (notify.Store).
-func (s Notifications) NotificationsByIDs(ctx context.Context, ids []uuid.UUID) ([]*notify.Notification, []error) {
+func (s Notify) NotificationsByIDs(ctx context.Context, ids []uuid.UUID) ([]*notify.Notification, []error) {
 	var rows []notificationRow
 	if err := s.sel(ctx, &rows, `SELECT `+notificationColumns+`
 FROM notifications n JOIN earned_certifications e ON e.id = n.earned_certification_id

@@ -7,11 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
-)
 
-// OutboxStats counts the reminders still to send (neither sent nor cancelled), and those of
-// them whose next attempt is due at now, for the /metrics endpoint.
-type OutboxStats struct{ Pending, Due int }
+	"github.com/recert/recert/internal/notify"
+)
 
 // outboxStatsQuery repeats the predicate of the partial index notifications_pending_idx
 // (migration 0012), so it reads that small index only, never the table's history of sent and
@@ -21,8 +19,8 @@ SELECT count(*) AS pending, count(*) FILTER (WHERE next_attempt_at <= $1) AS due
 FROM notifications WHERE sent_at IS NULL AND cancelled_at IS NULL`
 
 // OutboxStats reads the outbox counts.
-func (s *Store) OutboxStats(ctx context.Context, now time.Time) (OutboxStats, error) {
-	var st OutboxStats
+func (s *Store) OutboxStats(ctx context.Context, now time.Time) (notify.OutboxStats, error) {
+	var st notify.OutboxStats
 	if err := s.q.QueryRowxContext(ctx, outboxStatsQuery, now).Scan(&st.Pending, &st.Due); err != nil {
 		return st, fmt.Errorf("outbox stats: %w", err)
 	}

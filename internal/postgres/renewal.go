@@ -11,7 +11,6 @@ import (
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/catalog"
-	"github.com/recert/recert/internal/catalog/seed"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/renewal"
 )
@@ -341,59 +340,6 @@ VALUES ($1, $2, $3, $4, $5) RETURNING `+rnRenewalColumns,
 		return renewal.Renewal{}, fmt.Errorf("insert renewal: %w", err)
 	}
 	return r.domain(), nil
-}
-
-// PublishVersion stores the next version of a certification's assessment. The assessment row
-// is created if missing and locked, so two publishes never race for one version number (the
-// unique (assessment_id, version) backs it).
-func (s Renewal) PublishVersion(ctx context.Context, certID uuid.UUID, v renewal.Version) (catalog.Assessment, error) {
-	if _, err := s.exec(ctx, `
-INSERT INTO renewal_assessments (certification_id) VALUES ($1) ON CONFLICT (certification_id) DO NOTHING`, certID); err != nil {
-		return catalog.Assessment{}, fmt.Errorf("create assessment: %w", err)
-	}
-	var assessmentID uuid.UUID
-	if err := s.get(ctx, &assessmentID, `SELECT id FROM renewal_assessments WHERE certification_id = $1 FOR UPDATE`, certID); err != nil {
-		return catalog.Assessment{}, fmt.Errorf("lock assessment: %w", err)
-	}
-	var next int
-	if err := s.get(ctx, &next, `SELECT COALESCE(max(version), 0) + 1 FROM assessment_versions WHERE assessment_id = $1`, assessmentID); err != nil {
-		return catalog.Assessment{}, fmt.Errorf("next version: %w", err)
-	}
-	nv := NewVersion{Version: next, PassingScore: v.PassingScore, QuestionsPerAttempt: v.QuestionsPerAttempt,
-		Languages: v.Languages, PublishedAt: v.PublishedAt}
-	for _, m := range v.Modules {
-		nv.Modules = append(nv.Modules, seed.Module{Title: m.Title, URL: m.URL})
-	}
-	for _, q := range v.Questions {
-		sq := seed.Question{Prompt: q.Prompt}
-		for _, c := range q.Choices {
-			sq.Choices = append(sq.Choices, seed.Choice{Text: c.Text, Correct: c.Correct})
-		}
-		nv.Questions = append(nv.Questions, sq)
-	}
-	if err := s.InsertAssessmentVersion(ctx, assessmentID, nv); err != nil {
-		return catalog.Assessment{}, err
-	}
-	var r assessmentRow
-	if err := s.get(ctx, &r, `SELECT `+assessmentColumns+`
-FROM assessment_versions v JOIN renewal_assessments a ON a.id = v.assessment_id
-WHERE v.assessment_id = $1 AND v.version = $2`, assessmentID, next); err != nil {
-		return catalog.Assessment{}, fmt.Errorf("load published version: %w", err)
-	}
-	return r.domain(), nil
-}
-
-// InsertAudit records an audit event that concerns no profile (catalog changes).
-func (s Renewal) InsertAudit(ctx context.Context, ev renewal.Audit) error {
-	details, err := json.Marshal(ev.Details)
-	if err != nil {
-		return err
-	}
-	if _, err := s.exec(ctx, `INSERT INTO audit_events (action, actor, details, occurred_at) VALUES ($1, $2, $3, $4)`,
-		ev.Action, ev.Actor, string(details), ev.OccurredAt); err != nil {
-		return fmt.Errorf("insert audit event: %w", err)
-	}
-	return nil
 }
 
 // AttemptsByIDs loads attempts in key order.

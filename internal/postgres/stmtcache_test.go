@@ -17,7 +17,7 @@ func TestReadsReusePreparedStatements(t *testing.T) {
 	db := pgtest.New(t)
 	ctx := context.Background()
 	s := postgres.New(db)
-	p := postgres.Profiles{Store: s}
+	p := postgres.CertProfile{Store: s}
 	for i := 0; i < 5; i++ {
 		if _, errs := p.ProfilesByIDs(ctx, []uuid.UUID{uuid.New()}); len(errs) != 1 || errs[0] == nil {
 			t.Fatalf("got errors %v, want one NOT_FOUND", errs)
@@ -33,7 +33,7 @@ func TestReadsReusePreparedStatements(t *testing.T) {
 		t.Fatalf("got %d prepared statements after a second query, want 2", got)
 	}
 	err := s.InTx(ctx, func(tx *postgres.Store) error {
-		_, err := postgres.Profiles{Store: tx}.ProfilesByAccount(ctx, uuid.New())
+		_, err := postgres.CertProfile{Store: tx}.ProfilesByAccount(ctx, uuid.New())
 		return err
 	})
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
-// Text PostgreSQL cannot hold (a NUL: 22021) that gets past graph.InputGuard is the caller's
+// Text PostgreSQL cannot hold (a NUL: 22021) that gets past querylimits.InputGuard is the caller's
 // mistake, BAD_USER_INPUT, not an internal error.
 func TestUnstorableTextIsBadUserInput(t *testing.T) {
 	store := postgres.New(pgtest.New(t))

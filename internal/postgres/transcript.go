@@ -96,7 +96,7 @@ const maxMergeHops = 8
 // that row FOR UPDATE. If a merge moved it on in between, the lock is taken again on the new
 // survivor.
 func (s Transcript) LockProfileByMCID(ctx context.Context, mcid int64) (certprofile.Profile, error) {
-	p, err := Profiles{s.Store}.ProfileByMCID(ctx, mcid)
+	p, err := CertProfile{s.Store}.ProfileByMCID(ctx, mcid)
 	if err != nil {
 		return certprofile.Profile{}, err
 	}
@@ -527,7 +527,7 @@ func (s Transcript) CountLiveShares(ctx context.Context, profileID uuid.UUID, no
 
 // LockProfile locks one certification profile row.
 func (s Transcript) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error) {
-	return Profiles{s.Store}.LockProfile(ctx, id)
+	return CertProfile{s.Store}.LockProfile(ctx, id)
 }
 
 // ViewShare counts one view of a live share atomically and returns its profile. Unknown,
@@ -586,5 +586,5 @@ WHERE r.profile_id = $1 AND r.passed ORDER BY r.taken_at DESC, r.id DESC LIMIT $
 
 // ProfilesByIDs loads certification profiles in key order.
 func (s Transcript) ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*certprofile.Profile, []error) {
-	return Profiles{s.Store}.ProfilesByIDs(ctx, ids)
+	return CertProfile{s.Store}.ProfilesByIDs(ctx, ids)
 }

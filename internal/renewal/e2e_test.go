@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 const recordMutation = `mutation($in: RecordExamResultInput!) { recordExamResult(input: $in) {

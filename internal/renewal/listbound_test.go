@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/recert/recert/graph"
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // EarnedCertification.attempts lists the latest graph.ListedAttempts attempts: the bound the

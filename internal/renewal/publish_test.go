@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // TestPublishRenewalAssessment: admin only, validated, the next version number with defaults,

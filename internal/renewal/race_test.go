@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // race runs n copies of one request at the same moment and returns their responses.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // The tests of this file change, between startRenewalAssessment and submitRenewalAssessment,

@@ -54,11 +54,6 @@ type Store interface {
 	// InsertRenewal records a renewal. Codes: RENEWAL_WINDOW_NOT_OPEN (a second renewal of
 	// the same cycle), ATTEMPT_ALREADY_SUBMITTED (a second renewal from one attempt).
 	InsertRenewal(ctx context.Context, r Renewal) (Renewal, error)
-	// PublishVersion stores the next version (max + 1, under a lock on the assessment) of a
-	// certification's renewal assessment, creating the assessment if needed.
-	PublishVersion(ctx context.Context, certID uuid.UUID, v Version) (catalog.Assessment, error)
-	// InsertAudit records an audit event.
-	InsertAudit(ctx context.Context, ev Audit) error
 
 	// Batch reads for the API's dataloaders (no permission checks), in key order.
 	AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error)

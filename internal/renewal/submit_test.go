@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // TestPassExtendsFromCurrentExpiry: a pass adds exactly one year to the current expiry (not to

@@ -3,7 +3,7 @@ package renewal_test
 import (
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // TestSupportNeverUsesTheLearnersMutations: support sees a learner's profile, certifications

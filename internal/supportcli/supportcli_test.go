@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/postgres/pgtest"
 	"github.com/recert/recert/internal/supportcli"
 )

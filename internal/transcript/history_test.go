@@ -6,7 +6,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 func TestStatusFollowsTheClock(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 func TestRecordExamResultEarnsTheCertification(t *testing.T) {

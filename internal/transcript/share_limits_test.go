@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 // wantLimit checks an error is LIMIT_EXCEEDED with the documented extensions.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/recert/recert/graph"
-	"github.com/recert/recert/internal/apitest"
+	"github.com/recert/recert/graph/app/apitest"
 )
 
 const createShareMutation = `mutation($in: CreateTranscriptShareInput!) {

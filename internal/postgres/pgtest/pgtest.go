@@ -246,6 +246,17 @@ func (c *cluster) close() error {
 	return errors.Join(errs...)
 }
 
+// Migrations returns the repository's migrations directory (<module root>/migrations), for
+// tests that run the migration runner or a command that migrates.
+func Migrations(t testing.TB) fs.FS {
+	t.Helper()
+	dir, err := migrationsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os.DirFS(dir)
+}
+
 // migrationsDir returns <module root>/migrations, the module root being the nearest parent of
 // the working directory (the package under test) that holds go.mod.
 func migrationsDir() (string, error) {

@@ -1,4 +1,4 @@
-package postgres
+package pgtest
 
 import (
 	"context"
@@ -12,6 +12,16 @@ import (
 	"github.com/lib/pq"
 )
 
+// ConstraintName returns the violated constraint of a PostgreSQL error, or "", for tests that
+// check which constraint refused a write.
+func ConstraintName(err error) string {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		return pe.Constraint
+	}
+	return ""
+}
+
 // StatementCounter counts the SQL statements run through a pool opened with OpenCounting:
 // every query and exec, prepared or not; BEGIN, COMMIT and ROLLBACK are not statements of the
 // application and are not counted. Tests use it to show a query's cost does not grow with
@@ -22,7 +32,7 @@ type StatementCounter struct{ n atomic.Int64 }
 func (c *StatementCounter) Count() int64 { return c.n.Load() }
 
 // OpenCounting opens a pool on dsn (lib/pq) whose connections count their statements in the
-// returned counter. It is opt-in, for tests: production pools come from Open.
+// returned counter. It is opt-in, for tests: production pools come from postgres.Open.
 func OpenCounting(dsn string) (*sqlx.DB, *StatementCounter, error) {
 	base, err := pq.NewConnector(dsn)
 	if err != nil {

@@ -1,24 +1,24 @@
-package main
+package benchseed
 
 import (
 	"bufio"
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
+	"io"
 	"os"
 	"sort"
 	"time"
 
-	"github.com/recert/recert/internal/benchseed"
-	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/database"
 	"github.com/recert/recert/internal/date"
 )
 
-// seedBenchCmd fills the configured database (DATABASE_URL or the embedded one) with the
-// benchmark volume of issue 8 and writes one development token per profile owner.
-func seedBenchCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+// Command is `recert seed-bench`: it fills the database open gives (DATABASE_URL or the
+// embedded one, migrated) with the benchmark volume of issue 8 and writes one development token
+// per profile owner. Progress goes to stderr.
+func Command(ctx context.Context, cfg config.Config, args []string, open database.Opener, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed-bench", flag.ContinueOnError)
 	profiles := fs.Int("profiles", 100_000, "accounts, each with a Learn profile and a certification profile")
 	seed := fs.Int64("seed", 1, "seed: the same seed and --ref give the same data")
@@ -28,8 +28,8 @@ func seedBenchCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	opts := benchseed.Options{Profiles: *profiles, Seed: *seed, Issuer: cfg.Issuer,
-		Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }}
+	opts := Options{Profiles: *profiles, Seed: *seed, Issuer: cfg.Issuer,
+		Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	if *ref != "" {
 		d, err := date.Parse(*ref)
 		if err != nil {
@@ -40,22 +40,19 @@ func seedBenchCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	if _, err := cfg.EnsureDevSecret(); err != nil {
 		return err
 	}
-	db, closeDB, err := database(ctx, cfg, log)
+	db, closeDB, err := open(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	if err := prepare(ctx, db, clock.Real{}); err != nil {
-		return err
-	}
-	sum, err := benchseed.Seed(ctx, db, opts)
+	sum, err := Seed(ctx, db, opts)
 	if err != nil {
 		return err
 	}
 	if sum.AlreadyHad {
-		fmt.Fprintf(os.Stderr, "database already seeded (seed %d, ref %s, %d profiles): nothing added\n", sum.Seed, sum.Ref, sum.Profiles)
+		fmt.Fprintf(stderr, "database already seeded (seed %d, ref %s, %d profiles): nothing added\n", sum.Seed, sum.Ref, sum.Profiles)
 	} else {
-		fmt.Fprintf(os.Stderr, "seeded in %s (seed %d, ref %s)\n", sum.Took.Round(time.Millisecond), sum.Seed, sum.Ref)
+		fmt.Fprintf(stderr, "seeded in %s (seed %d, ref %s)\n", sum.Took.Round(time.Millisecond), sum.Seed, sum.Ref)
 	}
 	names := make([]string, 0, len(sum.Counts))
 	for k := range sum.Counts {
@@ -63,12 +60,12 @@ func seedBenchCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		fmt.Fprintf(os.Stderr, "  %-24s %9d\n", k, sum.Counts[k])
+		fmt.Fprintf(stderr, "  %-24s %9d\n", k, sum.Counts[k])
 	}
 	if *out == "" || len(cfg.HS256Secret) == 0 {
 		return nil
 	}
-	owners, err := benchseed.Owners(ctx, db, cfg.Issuer)
+	owners, err := Owners(ctx, db, cfg.Issuer)
 	if err != nil {
 		return err
 	}
@@ -77,8 +74,8 @@ func seedBenchCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args
 		return err
 	}
 	w := bufio.NewWriter(f)
-	signer := benchseed.Signer{Secret: cfg.HS256Secret, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: *ttl}
-	if err := benchseed.WriteTokens(w, owners, signer, time.Now()); err != nil {
+	signer := Signer{Secret: cfg.HS256Secret, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: *ttl}
+	if err := WriteTokens(w, owners, signer, time.Now()); err != nil {
 		_ = f.Close()
 		return err
 	}
@@ -89,6 +86,6 @@ func seedBenchCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "wrote %d tokens to %s (valid %s, signed with the configured HS256 secret)\n", len(owners), *out, *ttl)
+	fmt.Fprintf(stderr, "wrote %d tokens to %s (valid %s, signed with the configured HS256 secret)\n", len(owners), *out, *ttl)
 	return nil
 }

@@ -1,4 +1,4 @@
-package graph
+package querylimits
 
 import (
 	"context"
@@ -366,7 +366,7 @@ func unstorable(at *inputPath) *apperr.Error {
 		With("argument", at.String())
 }
 
-// storableText reports whether PostgreSQL can store s as text: valid UTF-8 without NUL.
-func storableText(s string) bool {
+// StorableText reports whether PostgreSQL can store s as text: valid UTF-8 without NUL.
+func StorableText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }

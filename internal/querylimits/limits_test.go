@@ -1,4 +1,4 @@
-package graph_test
+package querylimits_test
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/recert/recert/graph"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/querylimits"
 )
 
 var schema = graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
@@ -51,7 +52,7 @@ func TestCostModel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := graph.Cost(schema, operation(t, tc.query), tc.vars)
+			got, err := querylimits.Cost(schema, operation(t, tc.query), tc.vars)
 			if err != nil {
 				t.Fatalf("Cost: %v", err)
 			}
@@ -65,7 +66,7 @@ func TestCostModel(t *testing.T) {
 func TestCostRefusesFirstOutsideThePage(t *testing.T) {
 	q := `query($n: Int) { certifications(first: $n) { nodes { code } } }`
 	for _, n := range []any{int64(0), int64(101), int64(-1), int64(math.MaxInt64), float64(1e300), "12", 2.5} {
-		_, err := graph.Cost(schema, operation(t, q), map[string]any{"n": n})
+		_, err := querylimits.Cost(schema, operation(t, q), map[string]any{"n": n})
 		if err == nil || err.Err.Code != apperr.BadUserInput {
 			t.Errorf("first=%v: got %v, want BAD_USER_INPUT", n, err)
 		}
@@ -81,7 +82,7 @@ func TestCostSaturatesInsteadOfOverflowing(t *testing.T) {
 		fmt.Fprintf(&b, "fragment C%d on Certification { prerequisites { ...C%d } }\n", i, i+1)
 	}
 	b.WriteString("fragment C40 on Certification { code }")
-	got, err := graph.Cost(schema, operation(t, b.String()), nil)
+	got, err := querylimits.Cost(schema, operation(t, b.String()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestCostOfFragmentFanOutIsLinear(t *testing.T) {
 		r := priced{fastest: time.Hour}
 		for i := 0; i < 20 && r.fastest > 50*time.Millisecond; i++ {
 			start := time.Now()
-			cost, err := graph.Cost(schema, op, nil)
+			cost, err := querylimits.Cost(schema, op, nil)
 			r.fastest = min(r.fastest, time.Since(start))
 			if r.cost = cost; err != nil {
 				r.err = err
@@ -141,7 +142,7 @@ func TestCostOfFragmentFanOutIsLinear(t *testing.T) {
 }
 
 func TestCheckDocument(t *testing.T) {
-	l := graph.Limits{MaxBytes: 2000, MaxTokens: 200, MaxDepth: 4, MaxAliases: 2, MaxDirectives: 2, MaxFragments: 2, MaxSpreads: 3}
+	l := querylimits.Limits{MaxBytes: 2000, MaxTokens: 200, MaxDepth: 4, MaxAliases: 2, MaxDirectives: 2, MaxFragments: 2, MaxSpreads: 3}
 	tests := []struct {
 		name   string
 		query  string
@@ -149,22 +150,22 @@ func TestCheckDocument(t *testing.T) {
 		reason string
 	}{
 		{"within every limit", `query Q($x: Boolean!) { a: certification(code: "x") @include(if: $x) { code } ...F } fragment F on Query { __typename }`, "", ""},
-		{"size", "{ __typename }" + strings.Repeat(" ", 2000), apperr.QueryTooComplex, graph.ReasonSize},
-		{"tokens, comments included", "{ __typename }" + strings.Repeat("\n#c", 200), apperr.QueryTooComplex, graph.ReasonTokens},
-		{"depth 5", `{ a { b { c { d { e } } } } }`, apperr.QueryTooDeep, graph.ReasonDepth},
-		{"depth through a fragment", `{ a { ...F } } fragment F on T { b { c { d { e } } } }`, apperr.QueryTooDeep, graph.ReasonDepth},
+		{"size", "{ __typename }" + strings.Repeat(" ", 2000), apperr.QueryTooComplex, querylimits.ReasonSize},
+		{"tokens, comments included", "{ __typename }" + strings.Repeat("\n#c", 200), apperr.QueryTooComplex, querylimits.ReasonTokens},
+		{"depth 5", `{ a { b { c { d { e } } } } }`, apperr.QueryTooDeep, querylimits.ReasonDepth},
+		{"depth through a fragment", `{ a { ...F } } fragment F on T { b { c { d { e } } } }`, apperr.QueryTooDeep, querylimits.ReasonDepth},
 		{"depth 4 is allowed", `{ a { b { c { d } } } }`, "", ""},
-		{"aliases", `{ a: x b: x c: x }`, apperr.QueryTooComplex, graph.ReasonAliases},
+		{"aliases", `{ a: x b: x c: x }`, apperr.QueryTooComplex, querylimits.ReasonAliases},
 		{"an alias equal to the name is no alias", `{ x: x y: y x: x }`, "", ""},
-		{"directives on fields, fragments, spreads, operations", `query @d { x @d ...F @d } fragment F on Q @d { y }`, apperr.QueryTooComplex, graph.ReasonDirectives},
-		{"fragments", `{ ...A } fragment A on Q { x } fragment B on Q { x } fragment C on Q { x }`, apperr.QueryTooComplex, graph.ReasonFragments},
-		{"spreads", `{ ...A ...A ...A ...A } fragment A on Q { x }`, apperr.QueryTooComplex, graph.ReasonSpreads},
+		{"directives on fields, fragments, spreads, operations", `query @d { x @d ...F @d } fragment F on Q @d { y }`, apperr.QueryTooComplex, querylimits.ReasonDirectives},
+		{"fragments", `{ ...A } fragment A on Q { x } fragment B on Q { x } fragment C on Q { x }`, apperr.QueryTooComplex, querylimits.ReasonFragments},
+		{"spreads", `{ ...A ...A ...A ...A } fragment A on Q { x }`, apperr.QueryTooComplex, querylimits.ReasonSpreads},
 		{"a fragment cycle does not loop", `{ ...A } fragment A on Q { x { ...B } } fragment B on Q { ...A }`, "", ""},
 		{"a document that does not parse is left to the parser", `{ a `, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := graph.CheckDocument(tc.query, l)
+			err := querylimits.CheckDocument(tc.query, l)
 			if tc.code == "" {
 				if err != nil {
 					t.Fatalf("got %v, want none", err)
@@ -192,11 +193,11 @@ fragment InputValue on __InputValue { name description type { ...TypeRef } defau
 fragment TypeRef on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }`
 
 func TestDefaultLimitsAcceptGraphiQLIntrospection(t *testing.T) {
-	if err := graph.CheckDocument(introspectionQuery, graph.DefaultLimits); err != nil {
+	if err := querylimits.CheckDocument(introspectionQuery, querylimits.DefaultLimits); err != nil {
 		t.Fatalf("got %v, want the introspection query accepted", err)
 	}
-	got, err := graph.Cost(schema, operation(t, introspectionQuery), nil)
-	if err != nil || got > graph.DefaultLimits.MaxCost {
-		t.Fatalf("got cost %d (%v), want within %d", got, err, graph.DefaultLimits.MaxCost)
+	got, err := querylimits.Cost(schema, operation(t, introspectionQuery), nil)
+	if err != nil || got > querylimits.DefaultLimits.MaxCost {
+		t.Fatalf("got cost %d (%v), want within %d", got, err, querylimits.DefaultLimits.MaxCost)
 	}
 }

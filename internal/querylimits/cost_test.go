@@ -1,4 +1,4 @@
-package graph_test
+package querylimits_test
 
 import (
 	"strings"
@@ -6,11 +6,11 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/recert/recert/graph"
+	"github.com/recert/recert/internal/querylimits"
 )
 
 // Every field of the schema that returns a list of objects must have an explicit bound in
-// graph.DefaultListBounds, so a new list cannot slip in priced at a guess; a Paged list must sit
+// querylimits.DefaultListBounds, so a new list cannot slip in priced at a guess; a Paged list must sit
 // in a type that only fields with a `first` argument return; and no entry may name a field
 // that is not such a list (a renamed field would leave a dead bound behind).
 func TestEveryListHasABound(t *testing.T) {
@@ -33,21 +33,21 @@ func TestEveryListHasABound(t *testing.T) {
 			}
 			key := typ.Name + "." + f.Name
 			lists[key] = true
-			bound, ok := graph.DefaultListBounds[key]
+			bound, ok := querylimits.DefaultListBounds[key]
 			switch {
 			case !ok:
-				t.Errorf("%s returns a list of %s with no bound in graph.DefaultListBounds", key, f.Type.Name())
-			case bound == 0 || bound < graph.Paged:
+				t.Errorf("%s returns a list of %s with no bound in querylimits.DefaultListBounds", key, f.Type.Name())
+			case bound == 0 || bound < querylimits.Paged:
 				t.Errorf("%s has bound %d, want a positive bound or Paged", key, bound)
 			}
 		}
 	}
-	for key, bound := range graph.DefaultListBounds {
+	for key, bound := range querylimits.DefaultListBounds {
 		if !lists[key] {
-			t.Errorf("graph.DefaultListBounds names %s, which is not a list of objects in the schema", key)
+			t.Errorf("querylimits.DefaultListBounds names %s, which is not a list of objects in the schema", key)
 			continue
 		}
-		if bound != graph.Paged {
+		if bound != querylimits.Paged {
 			continue
 		}
 		parent := key[:strings.Index(key, ".")]
@@ -68,21 +68,21 @@ func TestListsArePricedByTheirBounds(t *testing.T) {
 	tests := []struct {
 		name   string
 		query  string
-		bounds graph.ListBounds
+		bounds querylimits.ListBounds
 		want   int
 	}{
 		// viewer 1 + 5 profiles × (1 + 40 shares × 1): the default caps, shares listed up to twice the live cap
 		{"default caps", shares, nil, 1 + 5*(1+40*1)},
-		{"configured caps", shares, graph.BoundsFor(2, 3), 1 + 2*(1+6*1)},
+		{"configured caps", shares, querylimits.BoundsFor(2, 3), 1 + 2*(1+6*1)},
 		// transcript 1 + 100 certifications × (1 + certification 1 + 25 exams of 5 paths × 1)
 		{"nested lists multiply their bounds", paths, nil, 1 + 100*(1+1+25)},
 		// a connection's pageInfo is not per item; its nodes are, by `first`
 		{"connections are priced by first", `{ viewer { certificationProfiles { certifications(first: 7) { pageInfo { hasNextPage } nodes { renewals { renewedAt } } } } } }`,
-			nil, 1 + 5*(1+1+1+7*(1+graph.ListedRenewals*1))},
+			nil, 1 + 5*(1+1+1+7*(1+querylimits.ListedRenewals*1))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := graph.CostWith(schema, operation(t, tc.query), map[string]any{"c": "x"}, tc.bounds)
+			got, err := querylimits.CostWith(schema, operation(t, tc.query), map[string]any{"c": "x"}, tc.bounds)
 			if err != nil || got != tc.want {
 				t.Fatalf("got cost %d (%v), want %d", got, err, tc.want)
 			}

@@ -1,4 +1,4 @@
-package main
+package reminders_test
 
 import (
 	"context"
@@ -11,9 +11,11 @@ import (
 
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/database"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/postgres/pgtest"
+	"github.com/recert/recert/internal/reminders"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -55,7 +57,7 @@ func TestReminderWorkerStartsAtOnceAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := startReminders(context.Background(), cfg, quiet, o)
+	stop := reminders.Start(context.Background(), cfg, quiet, o)
 	select {
 	case <-s.passes:
 	case <-time.After(10 * time.Second):
@@ -76,23 +78,23 @@ func (notifyNop) Send(context.Context, notify.Message) error { return nil }
 
 func TestReminderWorkerConfiguration(t *testing.T) {
 	off := loadConfig(t, map[string]string{"REMINDER_INTERVAL": "0"})
-	if o, err := reminderWorker(off, quiet, nil, clock.Real{}, nil); o != nil || err != nil {
+	if o, err := reminders.Worker(off, quiet, nil, clock.Real{}, nil); o != nil || err != nil {
 		t.Fatalf("REMINDER_INTERVAL=0: got %v, %v; want no worker", o, err)
 	}
 	prod := loadConfig(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://x", "AUTH_JWKS_URL": "https://k",
 		"AUTH_ISSUER": "i", "AUTH_AUDIENCE": "a"})
-	if _, err := reminderWorker(prod, quiet, nil, clock.Real{}, nil); err == nil {
+	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil); err == nil {
 		t.Fatal("production without SMTP_URL: got no error, want one (emails would only be logged)")
 	}
 	prod.SMTPURL = "smtp://user:pass@mail.example.com:587"
-	if o, err := reminderWorker(prod, quiet, nil, clock.Real{}, nil); o == nil || err != nil {
+	if o, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil); o == nil || err != nil {
 		t.Fatalf("production with SMTP_URL: got %v, %v; want a worker", o, err)
 	}
 	prod.SMTPURL = "http://mail.example.com"
-	if _, err := reminderWorker(prod, quiet, nil, clock.Real{}, nil); err == nil {
+	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil); err == nil {
 		t.Fatal("a bad SMTP_URL: got no error, want one")
 	}
-	if err := remindersCmd(context.Background(), off, quiet, []string{"run-twice"}); err == nil {
+	if err := reminders.Command(context.Background(), off, quiet, []string{"run-twice"}, nil, io.Discard); err == nil {
 		t.Fatal("reminders run-twice: got no error, want one")
 	}
 }
@@ -115,7 +117,8 @@ RETURNING id`, today.AddDays(-300), today.AddDays(20)); err != nil {
 		t.Fatal(err)
 	}
 	cfg := loadConfig(t, map[string]string{"DATABASE_URL": dsn, "DATA_DIR": t.TempDir()})
-	if err := remindersCmd(context.Background(), cfg, quiet, []string{"run-once"}); err != nil {
+	open := database.Prepared(cfg, quiet, pgtest.Migrations(t))
+	if err := reminders.Command(context.Background(), cfg, quiet, []string{"run-once"}, open, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {

@@ -1,4 +1,4 @@
-package renewal
+package catalog
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
-	"github.com/recert/recert/internal/catalog"
 )
 
 // Defaults and bounds of a published assessment version.
@@ -42,54 +42,52 @@ type NewAssessment struct {
 	CertificationCode   string
 	PassingScore        *int
 	QuestionsPerAttempt *int
-	Questions           []catalog.Question // ids are ignored
-	Modules             []catalog.Module
+	Questions           []Question // ids are ignored
+	Modules             []Module
 }
 
-// Version is a validated assessment version for the store.
-type Version struct {
+// AssessmentVersion is a validated assessment version for the store.
+type AssessmentVersion struct {
 	PassingScore        int
 	QuestionsPerAttempt int
 	Languages           []string
-	Questions           []catalog.Question
-	Modules             []catalog.Module
+	Questions           []Question
+	Modules             []Module
 	PublishedAt         time.Time
 }
 
-// Audit is an audit event to record.
-type Audit struct {
-	Action     string
-	Actor      string
-	Details    map[string]any
-	OccurredAt time.Time
-}
-
-// Publish stores a new version of a certification's renewal assessment: version = the
+// PublishAssessment stores a new version of a certification's renewal assessment: version = the
 // newest + 1 (1 for a certification without one), which new attempts get at once while
 // attempts in progress keep theirs. It is offered in the certification's languages (docs/domain.md
 // "Renewal assessment": the same languages as the certification's exams; the catalog keeps a
 // certification's languages to those of its exams). Audited as PublishAction; the audit
 // records the settings and counts, never the questions or answers.
 // Codes: UNAUTHENTICATED, FORBIDDEN (not admin), NOT_FOUND (unknown certification code),
-// NOT_RENEWABLE (fundamentals), BAD_USER_INPUT (see Validate).
-func (s *Service) Publish(ctx context.Context, p *auth.Principal, in NewAssessment) (catalog.Assessment, error) {
+// NOT_RENEWABLE (fundamentals), BAD_USER_INPUT (see ValidateAssessment).
+func (s *Service) PublishAssessment(ctx context.Context, p *auth.Principal, in NewAssessment) (Assessment, error) {
 	if p == nil {
-		return catalog.Assessment{}, apperr.Unauth("sign in to publish assessments")
+		return Assessment{}, apperr.Unauth("sign in to publish assessments")
 	}
 	if !p.HasRole(auth.RoleAdmin) {
-		return catalog.Assessment{}, apperr.Deny("only catalog admins may publish renewal assessments")
+		return Assessment{}, apperr.Deny("only catalog admins may publish renewal assessments")
+	}
+	store, err := s.admin()
+	if err != nil {
+		return Assessment{}, err
 	}
 	now := s.clock.Now()
-	var out catalog.Assessment
-	err := s.store.InTx(ctx, func(tx Store) error {
+	var out Assessment
+	err = store.InAdminTx(ctx, func(tx AdminStore) error {
 		cert, err := tx.CertificationByCode(ctx, strings.TrimSpace(in.CertificationCode))
-		if err != nil {
-			return notFoundAs(err, "certification")
+		if apperr.CodeOf(err) == apperr.NotFound {
+			return apperr.Missing("certification")
+		} else if err != nil {
+			return err
 		}
 		if !cert.Expires() {
 			return apperr.E(apperr.NotRenewable, "%s never expires and has no renewal assessment", cert.Code)
 		}
-		v, err := Validate(in)
+		v, err := ValidateAssessment(in)
 		if err != nil {
 			return err
 		}
@@ -97,38 +95,42 @@ func (s *Service) Publish(ctx context.Context, p *auth.Principal, in NewAssessme
 		if out, err = tx.PublishVersion(ctx, cert.ID, v); err != nil {
 			return fmt.Errorf("publish version: %w", err)
 		}
-		return tx.InsertAudit(ctx, Audit{Action: PublishAction, Actor: p.Identity(), OccurredAt: now,
-			Details: map[string]any{
-				"certificationCode": cert.Code, "version": out.Version, "passingScore": v.PassingScore,
-				"questionsPerAttempt": v.QuestionsPerAttempt, "bankSize": len(v.Questions),
-				"learningModules": len(v.Modules),
-			}})
+		ev, err := audit.New(PublishAction, p.Identity(), map[string]any{
+			"certificationCode": cert.Code, "version": out.Version, "passingScore": v.PassingScore,
+			"questionsPerAttempt": v.QuestionsPerAttempt, "bankSize": len(v.Questions),
+			"learningModules": len(v.Modules),
+		}, now)
+		if err != nil {
+			return err
+		}
+		_, err = tx.InsertAudit(ctx, ev)
+		return err
 	})
 	return out, err
 }
 
-// Validate checks a new assessment and fills in the defaults.
+// ValidateAssessment checks a new assessment and fills in the defaults.
 // Codes: BAD_USER_INPUT: no questions or more than MaxQuestions; an empty prompt; fewer than
 // two choices or more than MaxChoices; an empty or repeated choice text; no correct choice or
 // no incorrect one; passingScore outside 1..100; questionsPerAttempt outside 1..bank size or
 // above MaxQuestionsPerAttempt; more
 // than MaxModules learning modules; a learning module without title or with a URL that is not
 // absolute http(s).
-func Validate(in NewAssessment) (Version, error) {
+func ValidateAssessment(in NewAssessment) (AssessmentVersion, error) {
 	n := len(in.Questions)
 	if n == 0 || n > MaxQuestions {
-		return Version{}, apperr.Invalid("questions must hold 1 to %d questions", MaxQuestions)
+		return AssessmentVersion{}, apperr.Invalid("questions must hold 1 to %d questions", MaxQuestions)
 	}
-	v := Version{PassingScore: DefaultPassingScore, QuestionsPerAttempt: min(DefaultQuestionsPerAttempt, n)}
+	v := AssessmentVersion{PassingScore: DefaultPassingScore, QuestionsPerAttempt: min(DefaultQuestionsPerAttempt, n)}
 	if in.PassingScore != nil {
 		if *in.PassingScore < 1 || *in.PassingScore > 100 {
-			return Version{}, apperr.Invalid("passingScore must be a percentage from 1 to 100")
+			return AssessmentVersion{}, apperr.Invalid("passingScore must be a percentage from 1 to 100")
 		}
 		v.PassingScore = *in.PassingScore
 	}
 	if in.QuestionsPerAttempt != nil {
 		if *in.QuestionsPerAttempt < 1 || *in.QuestionsPerAttempt > min(n, MaxQuestionsPerAttempt) {
-			return Version{}, apperr.Invalid("questionsPerAttempt must be from 1 to the number of questions (%d), at most %d",
+			return AssessmentVersion{}, apperr.Invalid("questionsPerAttempt must be from 1 to the number of questions (%d), at most %d",
 				n, MaxQuestionsPerAttempt)
 		}
 		v.QuestionsPerAttempt = *in.QuestionsPerAttempt
@@ -137,21 +139,21 @@ func Validate(in NewAssessment) (Version, error) {
 		at := i + 1
 		prompt := strings.TrimSpace(q.Prompt)
 		if !textOK(prompt) {
-			return Version{}, apperr.Invalid("question %d needs a prompt of 1 to %d characters", at, MaxTextLen)
+			return AssessmentVersion{}, apperr.Invalid("question %d needs a prompt of 1 to %d characters", at, MaxTextLen)
 		}
 		if len(q.Choices) < 2 || len(q.Choices) > MaxChoices {
-			return Version{}, apperr.Invalid("question %d needs 2 to %d choices", at, MaxChoices)
+			return AssessmentVersion{}, apperr.Invalid("question %d needs 2 to %d choices", at, MaxChoices)
 		}
 		var right, wrong int
 		seen := map[string]bool{}
-		choices := make([]catalog.Choice, len(q.Choices))
+		choices := make([]Choice, len(q.Choices))
 		for j, c := range q.Choices {
 			text := strings.TrimSpace(c.Text)
 			if !textOK(text) {
-				return Version{}, apperr.Invalid("question %d, choice %d needs a text of 1 to %d characters", at, j+1, MaxTextLen)
+				return AssessmentVersion{}, apperr.Invalid("question %d, choice %d needs a text of 1 to %d characters", at, j+1, MaxTextLen)
 			}
 			if seen[strings.ToLower(text)] {
-				return Version{}, apperr.Invalid("question %d repeats a choice", at)
+				return AssessmentVersion{}, apperr.Invalid("question %d repeats a choice", at)
 			}
 			seen[strings.ToLower(text)] = true
 			if c.Correct {
@@ -159,23 +161,23 @@ func Validate(in NewAssessment) (Version, error) {
 			} else {
 				wrong++
 			}
-			choices[j] = catalog.Choice{Text: text, Correct: c.Correct}
+			choices[j] = Choice{Text: text, Correct: c.Correct}
 		}
 		if right == 0 || wrong == 0 {
-			return Version{}, apperr.Invalid("question %d needs at least one correct and one incorrect choice", at)
+			return AssessmentVersion{}, apperr.Invalid("question %d needs at least one correct and one incorrect choice", at)
 		}
-		v.Questions = append(v.Questions, catalog.Question{Prompt: prompt, MultipleAnswers: right > 1, Choices: choices})
+		v.Questions = append(v.Questions, Question{Prompt: prompt, MultipleAnswers: right > 1, Choices: choices})
 	}
 	if len(in.Modules) > MaxModules {
-		return Version{}, apperr.Invalid("learningModules must hold at most %d modules", MaxModules)
+		return AssessmentVersion{}, apperr.Invalid("learningModules must hold at most %d modules", MaxModules)
 	}
 	for i, m := range in.Modules {
 		title := strings.TrimSpace(m.Title)
 		u, err := url.Parse(strings.TrimSpace(m.URL))
 		if !textOK(title) || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return Version{}, apperr.Invalid("learning module %d needs a title and an absolute http(s) URL", i+1)
+			return AssessmentVersion{}, apperr.Invalid("learning module %d needs a title and an absolute http(s) URL", i+1)
 		}
-		v.Modules = append(v.Modules, catalog.Module{Title: title, URL: u.String()})
+		v.Modules = append(v.Modules, Module{Title: title, URL: u.String()})
 	}
 	return v, nil
 }

@@ -1,25 +1,30 @@
-package main
+// Package reminders runs the renewal reminder outbox (internal/notify) as the program uses it:
+// the worker inside the server and the `reminders run-once` command, sending by SMTP or, in
+// development, to the log.
+package reminders
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/database"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/notify/mailer"
 	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/safe"
 )
 
-// newOutbox builds the reminder scheduler and sender from the configuration: SMTP when
+// NewOutbox builds the reminder scheduler and sender from the configuration: SMTP when
 // SMTP_URL is set, the log otherwise (refused in production, where reminders must go out).
 // reg may be nil (no metrics).
-func newOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
+func NewOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
 	var m notify.Mailer
 	if cfg.SMTPURL != "" {
 		smtp, err := mailer.NewSMTP(cfg.SMTPURL, cfg.SMTPFrom)
@@ -38,24 +43,24 @@ func newOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk c
 	if reg != nil {
 		metrics = notify.NewMetrics(reg)
 	}
-	return notify.NewOutbox(postgres.Notifications{Store: store}, clk, notify.OutboxConfig{
+	return notify.NewOutbox(postgres.Notify{Store: store}, clk, notify.OutboxConfig{
 		Plan: cfg.ReminderOffsets, Mailer: m, PublicURL: cfg.PublicURL, Log: log.With("component", "reminders"), Metrics: metrics,
 	})
 }
 
-// reminderWorker builds the in-server reminder worker, or nil when REMINDER_INTERVAL=0 (the
+// Worker builds the in-server reminder worker, or nil when REMINDER_INTERVAL=0 (the
 // reminders then run elsewhere, e.g. `reminders run-once` from cron).
-func reminderWorker(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
+func Worker(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
 	if cfg.ReminderInterval == 0 {
 		return nil, nil
 	}
-	return newOutbox(cfg, log, store, clk, reg)
+	return NewOutbox(cfg, log, store, clk, reg)
 }
 
-// startReminders runs the reminder worker in the background (first pass right away, then
+// Start runs the reminder worker in the background (first pass right away, then
 // every REMINDER_INTERVAL) and returns the function that stops it and waits for the pass in
 // flight; an email being sent is finished and recorded first. REMINDER_INTERVAL=0 starts nothing.
-func startReminders(ctx context.Context, cfg config.Config, log *slog.Logger, outbox *notify.Outbox) (stop func()) {
+func Start(ctx context.Context, cfg config.Config, log *slog.Logger, outbox *notify.Outbox) (stop func()) {
 	if cfg.ReminderInterval == 0 || outbox == nil {
 		log.Info("reminder worker off (REMINDER_INTERVAL=0)")
 		return func() {}
@@ -73,26 +78,22 @@ func startReminders(ctx context.Context, cfg config.Config, log *slog.Logger, ou
 	}
 }
 
-// remindersCmd is `recert reminders run-once`: one scheduling and sending pass, for cron or
-// operations, safe to run beside servers doing the same.
-func remindersCmd(ctx context.Context, cfg config.Config, log *slog.Logger, args []string) error {
+// Command is `recert reminders run-once`: one scheduling and sending pass, for cron or
+// operations, safe to run beside servers doing the same. It prints what it did to out.
+func Command(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, open database.Opener, out io.Writer) error {
 	if len(args) != 1 || args[0] != "run-once" {
 		return errors.New("reminders: want `reminders run-once`")
 	}
-	db, closeDB, err := database(ctx, cfg, log)
+	db, closeDB, err := open(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	clk := clock.Real{}
-	if err := prepare(ctx, db, clk); err != nil {
-		return err
-	}
-	outbox, err := newOutbox(cfg, log, postgres.New(db), clk, nil)
+	outbox, err := NewOutbox(cfg, log, postgres.New(db), clock.Real{}, nil)
 	if err != nil {
 		return err
 	}
 	res, err := outbox.RunOnce(ctx)
-	fmt.Printf("reminders: queued %d, sent %d, failed %d, cancelled %d\n", res.Queued, res.Sent, res.Failed, res.Cancelled)
+	fmt.Fprintf(out, "reminders: queued %d, sent %d, failed %d, cancelled %d\n", res.Queued, res.Sent, res.Failed, res.Cancelled)
 	return err
 }

@@ -1,4 +1,4 @@
-package graph_test
+package querylimits_test
 
 import (
 	"strings"
@@ -6,8 +6,8 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/recert/recert/graph"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/querylimits"
 )
 
 // Every String and ID argument and input field of schema.graphqls has its own entry in
@@ -23,12 +23,12 @@ func TestEveryStringArgumentAndInputFieldHasAMaximumLength(t *testing.T) {
 		switch {
 		case typ.NamedType == "String" || typ.NamedType == "ID":
 			seen[coord] = true
-			if n, ok := graph.InputMaxLengths[coord]; !ok || n <= 0 {
-				t.Errorf("%s (%s) has no maximum length in graph.InputMaxLengths", coord, typ.NamedType)
+			if n, ok := querylimits.InputMaxLengths[coord]; !ok || n <= 0 {
+				t.Errorf("%s (%s) has no maximum length in querylimits.InputMaxLengths", coord, typ.NamedType)
 			}
 		case def != nil && def.Kind == ast.Scalar && !def.BuiltIn:
-			if _, ok := graph.ScalarMaxLengths[def.Name]; !ok {
-				t.Errorf("%s: custom scalar %s has no maximum length in graph.ScalarMaxLengths", coord, def.Name)
+			if _, ok := querylimits.ScalarMaxLengths[def.Name]; !ok {
+				t.Errorf("%s: custom scalar %s has no maximum length in querylimits.ScalarMaxLengths", coord, def.Name)
 			}
 		}
 	}
@@ -55,9 +55,9 @@ func TestEveryStringArgumentAndInputFieldHasAMaximumLength(t *testing.T) {
 	if len(seen) < 40 {
 		t.Fatalf("found only %d String and ID arguments and input fields; is the walk broken?", len(seen))
 	}
-	for coord := range graph.InputMaxLengths {
+	for coord := range querylimits.InputMaxLengths {
 		if !seen[coord] {
-			t.Errorf("graph.InputMaxLengths names %s, which is not a String or ID argument or input field", coord)
+			t.Errorf("querylimits.InputMaxLengths names %s, which is not a String or ID argument or input field", coord)
 		}
 	}
 }
@@ -76,16 +76,16 @@ func TestCheckInputs(t *testing.T) {
 		{"surrogate encoded in UTF-8", "{ transcript(shareCode: \"a\xed\xa0\x80\") { mcid } }", nil, "transcript.shareCode"},
 		{"NUL from a variable", `query($c: String!) { c: certification(code: $c) { code } }`,
 			map[string]any{"c": "a\x00"}, "c.code"},
-		{"introspection falls back to the default", `{ __type(name: "` + strings.Repeat("T", graph.DefaultMaxInputLength+1) + `") { name } }`,
+		{"introspection falls back to the default", `{ __type(name: "` + strings.Repeat("T", querylimits.DefaultMaxInputLength+1) + `") { name } }`,
 			nil, "__type.name"},
 		{"a list element", `mutation($l: [String!]!) { upsertExam(input: {code: "E", title: "T", languages: $l}) { exam { code } } }`,
-			map[string]any{"l": []any{"en", strings.Repeat("x", graph.MaxLanguageLength+1)}}, "upsertExam.input.languages[1]"},
+			map[string]any{"l": []any{"en", strings.Repeat("x", querylimits.MaxLanguageLength+1)}}, "upsertExam.input.languages[1]"},
 		{"a fragment spread twice is checked once, and still checked",
 			`{ ...F a: viewer { account { id } } ...F } fragment F on Query { transcript(shareCode: "a\u0000") { mcid } }`,
 			nil, "transcript.shareCode"},
 	}
 	for _, c := range cases {
-		err := graph.CheckInputs(schema, operation(t, c.query), c.vars)
+		err := querylimits.CheckInputs(schema, operation(t, c.query), c.vars)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: got %v, want no error", c.name, err)

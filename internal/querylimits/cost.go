@@ -1,4 +1,4 @@
-package graph
+package querylimits
 
 import (
 	"encoding/json"
@@ -10,7 +10,6 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
-	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -23,7 +22,7 @@ import (
 //     its real bound, from ListBounds: for the edges and nodes of a connection (Paged), the
 //     `first` argument of the connection field; for every other list, the most items its
 //     resolver ever returns (a configured cap, or a constant the domain or resolver enforces).
-//     A list missing from ListBounds is priced at maxPage items (TestEveryListHasABound keeps
+//     A list missing from ListBounds is priced at MaxPage items (TestEveryListHasABound keeps
 //     the table complete);
 //   - `first` is checked against 1..100 before it takes part in any arithmetic (absent means
 //     20), and all arithmetic saturates, so no document can overflow its way under the limit;
@@ -36,6 +35,13 @@ const (
 	fieldCost    = 1
 	mutationCost = 10
 	maxCost      = math.MaxInt32
+)
+
+// DefaultPage is the page size when `first` is omitted; MaxPage caps it (docs/api.md "Pagination").
+// The resolvers' page sizes and the cost model read these same two numbers.
+const (
+	DefaultPage = 20
+	MaxPage     = 100
 )
 
 // Paged marks a list in ListBounds whose items are counted by the `first` argument of the
@@ -79,9 +85,9 @@ var DefaultListBounds = ListBounds{
 	// at most MaxQuestionsPerAttempt questions.
 	"Certification.prerequisites":                  catalog.MaxPrerequisites,
 	"Certification.requirementPaths":               catalog.MaxPaths * catalog.MaxExamsPerPath,
-	"RenewalAssessment.learningModules":            renewal.MaxModules,
-	"AssessmentAttempt.questions":                  renewal.MaxQuestionsPerAttempt,
-	"AssessmentQuestion.choices":                   renewal.MaxChoices,
+	"RenewalAssessment.learningModules":            catalog.MaxModules,
+	"AssessmentAttempt.questions":                  catalog.MaxQuestionsPerAttempt,
+	"AssessmentQuestion.choices":                   catalog.MaxChoices,
 	"EarnedCertification.renewals":                 ListedRenewals,
 	"EarnedCertification.attempts":                 ListedAttempts,
 	"Transcript.certifications":                    transcript.MaxPublicItems,
@@ -217,7 +223,7 @@ func (w *costWalker) field(f *ast.Field) costPair {
 	bound, ok := w.bounds[parent+"."+f.Name]
 	switch {
 	case !ok:
-		bound = maxPage
+		bound = MaxPage
 	case bound == Paged:
 		return costPair{perItem: total}
 	}
@@ -241,12 +247,12 @@ func (w *costWalker) own(f *ast.Field) int {
 	return fieldCost
 }
 
-// first reads the field's `first` argument and checks it against 1..maxPage before any
-// arithmetic sees it; absent or null means defaultPage. Codes: BAD_USER_INPUT.
+// first reads the field's `first` argument and checks it against 1..MaxPage before any
+// arithmetic sees it; absent or null means DefaultPage. Codes: BAD_USER_INPUT.
 func (w *costWalker) first(f *ast.Field) (int, *LimitError) {
 	arg := f.Arguments.ForName(sliceArg)
 	if arg == nil {
-		return defaultPage, nil
+		return DefaultPage, nil
 	}
 	v, err := arg.Value.Value(w.vars)
 	if err != nil {
@@ -255,7 +261,7 @@ func (w *costWalker) first(f *ast.Field) (int, *LimitError) {
 	var n int64
 	switch v := v.(type) {
 	case nil:
-		return defaultPage, nil
+		return DefaultPage, nil
 	case int:
 		n = int64(v)
 	case int32:
@@ -267,21 +273,21 @@ func (w *costWalker) first(f *ast.Field) (int, *LimitError) {
 			return 0, pageSizeError()
 		}
 	case float64:
-		if v != math.Trunc(v) || v < 1 || v > maxPage {
+		if v != math.Trunc(v) || v < 1 || v > MaxPage {
 			return 0, pageSizeError()
 		}
 		n = int64(v)
 	default:
 		return 0, pageSizeError()
 	}
-	if n < 1 || n > maxPage {
+	if n < 1 || n > MaxPage {
 		return 0, pageSizeError()
 	}
 	return int(n), nil
 }
 
 func pageSizeError() *LimitError {
-	return &LimitError{Reason: ReasonPageSize, Err: apperr.Invalid("first must be between 1 and %d", maxPage)}
+	return &LimitError{Reason: ReasonPageSize, Err: apperr.Invalid("first must be between 1 and %d", MaxPage)}
 }
 
 // satAdd and satMul saturate at maxCost and treat negative operands as 0.

@@ -1,4 +1,4 @@
-package main
+package repocheck
 
 import (
 	"go/ast"

@@ -1,5 +1,5 @@
-// Package apitest drives the real HTTP handler (the one server.go builds) against a fresh
-// test database, as any identity, with a settable clock. API tests in every package use it.
+// Package apitest drives the real HTTP handler (built by app.New, as server.go builds it)
+// against a fresh test database, as any identity, with a settable clock. API tests in every package use it.
 package apitest
 
 import (
@@ -16,11 +16,10 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/recert/recert/graph/app"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
-	"github.com/recert/recert/internal/httpserver"
-	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
@@ -39,10 +38,10 @@ type Env struct {
 	T      testing.TB
 	DB     *sqlx.DB
 	Clock  *clock.Settable
-	Server *httpserver.Server
+	Server *app.API
 	Config config.Config
 
-	statements *postgres.StatementCounter // nil unless WithStatementCounting
+	statements *pgtest.StatementCounter // nil unless WithStatementCounting
 }
 
 // Option changes how New builds the server.
@@ -52,7 +51,7 @@ type options struct {
 	countStatements bool
 	env             map[string]string
 	auth            func(*auth.Config)
-	deps            func(*httpserver.Deps)
+	deps            func(*app.Deps)
 }
 
 // WithStatementCounting makes the server's pool count its SQL statements (see Statements).
@@ -71,8 +70,8 @@ func WithEnv(env map[string]string) Option {
 // WithAuth changes the verifier's configuration (for example to add a JWKS URL).
 func WithAuth(f func(*auth.Config)) Option { return func(o *options) { o.auth = f } }
 
-// WithDeps changes the handler's dependencies before it is built (for example the logger).
-func WithDeps(f func(*httpserver.Deps)) Option { return func(o *options) { o.deps = f } }
+// WithDeps changes the API's dependencies before it is built (for example the logger).
+func WithDeps(f func(*app.Deps)) Option { return func(o *options) { o.deps = f } }
 
 // New starts a server on a fresh database with the clock at Start. Rate limits are off unless
 // a test turns them on with WithEnv, since the test clock stands still.
@@ -93,9 +92,9 @@ func New(t testing.TB, opts ...Option) *Env {
 		delete(o.env, "AUTH_HS256_SECRET")
 	}
 	db, dsn := pgtest.NewWithDSN(t)
-	var counter *postgres.StatementCounter
+	var counter *pgtest.StatementCounter
 	if o.countStatements {
-		cdb, c, err := postgres.OpenCounting(dsn)
+		cdb, c, err := pgtest.OpenCounting(dsn)
 		if err != nil {
 			t.Fatalf("counting pool: %v", err)
 		}
@@ -123,11 +122,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	deps := httpserver.Deps{Config: cfg, DB: db, Clock: clk, Verifier: v, Log: log}
+	deps := app.Deps{Config: cfg, DB: db, Services: app.NewServices(cfg, db, clk), Clock: clk, Verifier: v, Log: log}
 	if o.deps != nil {
 		o.deps(&deps)
 	}
-	srv, err := httpserver.New(deps)
+	srv, err := app.New(deps)
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}

@@ -1,0 +1,149 @@
+// Package app is the wiring list of the Recert API, shared by server.go and the API tests so
+// that both build the same thing: the domain services on their postgres adapters
+// (NewServices), then the GraphQL handler and the HTTP server around them (New). server.go
+// decides everything that goes in (configuration, database, clock, verifier, logger, metrics
+// registry) and runs what comes out; nothing here reaches back into it.
+package app
+
+import (
+	"io/fs"
+	"log/slog"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/recert/recert/graph"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/httpserver"
+	"github.com/recert/recert/internal/learner"
+	"github.com/recert/recert/internal/merge"
+	"github.com/recert/recert/internal/notify"
+	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/querylimits"
+	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
+)
+
+// Services are the domain services, each on its postgres adapter, and the store they share
+// (the background workers use it too).
+type Services struct {
+	Store       *postgres.Store
+	Learner     *learner.Service
+	Catalog     *catalog.Service
+	Profiles    *certprofile.Service
+	Transcripts *transcript.Service
+	Renewals    *renewal.Service
+	Merge       *merge.Service
+	Notify      *notify.Service
+}
+
+// NewServices builds the domain services on db, with the caps cfg sets.
+func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
+	store := postgres.New(db)
+	s := Services{
+		Store:       store,
+		Learner:     learner.NewService(postgres.Learner{Store: store}, clk),
+		Catalog:     catalog.NewService(postgres.Catalog{Store: store}, clk),
+		Profiles:    certprofile.NewService(postgres.CertProfile{Store: store}, clk),
+		Transcripts: transcript.NewService(postgres.Transcript{Store: store}, clk),
+		Renewals:    renewal.NewService(postgres.Renewal{Store: store}, clk),
+		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
+		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
+	}
+	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
+	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile
+	return s
+}
+
+// Deps is what New assembles the API from.
+type Deps struct {
+	Config   config.Config
+	DB       *sqlx.DB
+	Services Services
+	Clock    clock.Clock
+	Verifier *auth.Verifier
+	Log      *slog.Logger
+	// Migrations, when set, must all be applied for /readyz to answer ready.
+	Migrations fs.FS
+	// Registry receives every metric; nil makes a new one with the Go and process collectors.
+	Registry *prometheus.Registry
+}
+
+// API is the assembled API: the resolver the GraphQL handler runs on, and the HTTP server.
+type API struct {
+	*httpserver.Server
+	// Resolver is the GraphQL layer's view of the services (tests swap a service or widen the
+	// loaders' batching window through it).
+	Resolver *graph.Resolver
+	// Store is the postgres store of the services.
+	Store *postgres.Store
+}
+
+// New builds the GraphQL handler (graph.NewHandler) on d.Services and the HTTP server
+// (httpserver.New) that serves it, and registers the database and outbox metrics.
+func New(d Deps) (*API, error) {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	svc := d.Services
+	res := &graph.Resolver{
+		Clock:       d.Clock,
+		Log:         d.Log,
+		Learner:     svc.Learner,
+		Catalog:     svc.Catalog,
+		Profiles:    svc.Profiles,
+		Transcripts: svc.Transcripts,
+		Renewals:    svc.Renewals,
+		Merge:       svc.Merge,
+		Notify:      svc.Notify,
+	}
+	limits := querylimits.DefaultLimits
+	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth
+	limits.MaxCost = d.Config.Hardening.QueryMaxCost
+	limits.ListBounds = querylimits.BoundsFor(svc.Profiles.MaxProfiles(), svc.Transcripts.MaxLive())
+	var trusted *querylimits.TrustedDocuments
+	if f := d.Config.Hardening.TrustedDocuments; f != "" {
+		docs, err := querylimits.LoadTrustedDocuments(f)
+		if err != nil {
+			return nil, err
+		}
+		trusted = docs
+		d.Log.Info("trusted documents mode", "documents", docs.Len())
+	}
+	edge := httpserver.NewEdge(d.Config, d.Clock, d.Registry)
+	gql := graph.NewHandler(graph.HandlerConfig{
+		Resolver:   res,
+		Log:        d.Log,
+		Production: d.Config.Production(),
+		Limits:     limits,
+		Trusted:    trusted,
+		Transport:  edge.Transport(),
+		Extensions: edge.Extensions(),
+		OnReject:   edge.Rejected,
+		RequestID:  httpserver.RequestID,
+	})
+	d.Registry.MustRegister(collectors.NewDBStatsCollector(d.DB.DB, "recert"),
+		notify.NewOutboxCollector(svc.Store.OutboxStats, d.Clock))
+	srv, err := httpserver.New(httpserver.Deps{
+		Config:   d.Config,
+		Clock:    d.Clock,
+		Verifier: d.Verifier,
+		Log:      d.Log,
+		Edge:     edge,
+		GraphQL:  gql,
+		Ready:    postgres.Readiness(d.DB.DB, d.Migrations),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &API{Server: srv, Resolver: res, Store: svc.Store}, nil
+}

@@ -1,0 +1,144 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/querylimits"
+)
+
+// HandlerConfig is what the GraphQL handler is built from.
+type HandlerConfig struct {
+	Resolver *Resolver
+	Log      *slog.Logger
+	// Production turns field suggestions off and limits introspection to staff tokens.
+	Production bool
+	// Limits bounds documents (querylimits.Guard); zero fields take querylimits.DefaultLimits.
+	Limits querylimits.Limits
+	// Trusted, when set, is the only set of documents the handler runs (trusted-documents mode).
+	Trusted *querylimits.TrustedDocuments
+	// Transport is the one transport installed (the HTTP server's GraphQL over HTTP).
+	Transport graphql.Transport
+	// Extensions run after the document checks and before the caller's account is loaded
+	// (the HTTP server's rate limits and observers).
+	Extensions []graphql.HandlerExtension
+	// OnReject is told of every document a limit refuses, with the reason (may be nil).
+	OnReject func(ctx context.Context, reason string)
+	// RequestID names the request in logs and INTERNAL errors.
+	RequestID RequestIDFunc
+}
+
+// NewHandler builds the GraphQL handler that server.go serves and the API tests drive: the
+// executable schema on c.Resolver; one transport; the Guard (persisted queries, document
+// limits, cost) and the InputGuard; introspection for development or staff; c.Extensions;
+// then the caller's account, loaded only for documents every check accepted; the error
+// presenter and panic recovery. Every request gets fresh dataloaders.
+func NewHandler(c HandlerConfig) http.Handler {
+	res := c.Resolver
+	gql := handler.New(NewExecutableSchema(Config{Resolvers: res}))
+	gql.AddTransport(c.Transport)
+	parsed := lru.New[*ast.QueryDocument](1000)
+	gql.SetQueryCache(parsed)
+	gql.SetDisableSuggestion(c.Production)
+	guard := &querylimits.Guard{
+		Limits:   c.Limits,
+		APQ:      lru.New[string](1000),
+		Parsed:   parsed,
+		Trusted:  c.Trusted,
+		OnReject: c.OnReject,
+	}
+	gql.Use(guard)
+	gql.Use(&querylimits.InputGuard{OnReject: c.OnReject}) // caps and storable text of every argument
+	gql.Use(introspectionGate{production: c.Production})
+	for _, e := range c.Extensions {
+		gql.Use(e)
+	}
+	gql.Use(accountLoader{res: res, log: c.Log, requestID: c.RequestID}) // last: only accepted documents reach the database
+	gql.AroundFields(MarkInternal)
+	gql.AroundFields(GuardPublicTranscript)
+	gql.SetErrorPresenter(ErrorPresenter(c.Log, c.RequestID))
+	gql.SetRecoverFunc(Recover(c.Log))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gql.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), res.NewLoaders())))
+	})
+}
+
+// introspectionGate allows introspection outside production, and in production to support and
+// admin tokens only. A refused introspection is refused before execution with FORBIDDEN.
+type introspectionGate struct{ production bool }
+
+func (introspectionGate) ExtensionName() string                   { return "RecertIntrospection" }
+func (introspectionGate) Validate(graphql.ExecutableSchema) error { return nil }
+func (i introspectionGate) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	p := auth.PrincipalFrom(ctx)
+	if !i.production || p.HasRole(auth.RoleSupport) || p.HasRole(auth.RoleAdmin) {
+		oc.DisableIntrospection = false
+		return nil
+	}
+	oc.DisableIntrospection = true
+	if usesIntrospection(oc.Operation.SelectionSet, map[string]bool{}) {
+		err := apperr.Deny("introspection is disabled")
+		return &gqlerror.Error{Err: err, Message: err.Message}
+	}
+	return nil
+}
+
+// usesIntrospection reports whether a selection set selects __schema or __type anywhere,
+// walking each fragment once.
+func usesIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == "__schema" || sel.Name == "__type" || usesIntrospection(sel.SelectionSet, seen) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if usesIntrospection(sel.SelectionSet, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if !seen[sel.Name] && sel.Definition != nil {
+				seen[sel.Name] = true
+				if usesIntrospection(sel.Definition.SelectionSet, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// accountLoader makes sure the account and Learn profile of an authenticated caller exist and
+// sets the principal's AccountID, once the operation has passed every other check.
+// Codes: INTERNAL.
+type accountLoader struct {
+	res       *Resolver
+	log       *slog.Logger
+	requestID RequestIDFunc
+}
+
+func (accountLoader) ExtensionName() string                   { return "RecertAccount" }
+func (accountLoader) Validate(graphql.ExecutableSchema) error { return nil }
+func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil {
+		return nil
+	}
+	a, lp, err := l.res.Learner.Ensure(ctx, p)
+	if err != nil {
+		l.log.ErrorContext(ctx, "ensure account", "request_id", l.requestID(ctx), "error", err)
+		ae := apperr.E(apperr.Internal, "internal error")
+		return &gqlerror.Error{Err: ae, Message: ae.Message}
+	}
+	PrimeCaller(ctx, a, lp)
+	return nil
+}

@@ -1,0 +1,127 @@
+// Package database opens the database every command of the program uses: DATABASE_URL, or the
+// embedded PostgreSQL under DATA_DIR when it is unset, with the connection timeouts of the
+// configuration; prepares it (migrations, shipped catalog); and is the `migrate` command.
+package database
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/recert/recert/internal/catalog/seed"
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/pgserver"
+	"github.com/recert/recert/internal/postgres"
+)
+
+// Opener opens the configured database, migrated and with the shipped catalog loaded; close
+// releases it (and stops the embedded server).
+type Opener func(ctx context.Context) (db *sqlx.DB, close func(), err error)
+
+// Prepared returns the Opener of cfg's database, migrated with migrations.
+func Prepared(cfg config.Config, log *slog.Logger, migrations fs.FS) Opener {
+	return func(ctx context.Context) (*sqlx.DB, func(), error) {
+		db, closeDB, err := Open(ctx, cfg, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := Prepare(ctx, db, migrations, clock.Real{}); err != nil {
+			closeDB()
+			return nil, nil, err
+		}
+		return db, closeDB, nil
+	}
+}
+
+// Open opens DATABASE_URL, or starts the embedded PostgreSQL under DATA_DIR when it is
+// unset. The returned close function closes the pool and stops the embedded server.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlx.DB, func(), error) {
+	dsn := cfg.DatabaseURL
+	stopPG := func() {}
+	if dsn == "" {
+		start := time.Now()
+		pg, err := pgserver.Start(ctx, pgserver.Options{
+			DataDir: filepath.Join(cfg.DataDir, "postgres"), BinDir: cfg.PGBin, Logger: log,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		stopPG = func() {
+			if err := pg.Stop(); err != nil {
+				log.Error("stop embedded PostgreSQL", "error", err)
+			}
+		}
+		if err := pg.EnsureDatabase(ctx, "recert"); err != nil {
+			stopPG()
+			return nil, nil, err
+		}
+		dsn = pg.DSN("recert")
+		log.Info("embedded PostgreSQL ready", "data_dir", cfg.DataDir, "took", time.Since(start).String())
+	}
+	// Every connection gets connect, statement, lock and idle-in-transaction timeouts.
+	dsn, err := postgres.WithParams(dsn, cfg.Hardening.DSNOptions())
+	if err != nil {
+		stopPG()
+		return nil, nil, err
+	}
+	db, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		stopPG()
+		return nil, nil, err
+	}
+	return db, func() { _ = db.Close(); stopPG() }, nil
+}
+
+// Prepare migrates the database and loads the shipped catalog (idempotent).
+func Prepare(ctx context.Context, db *sqlx.DB, migrations fs.FS, clk clock.Clock) error {
+	if err := postgres.Migrate(ctx, db.DB, migrations); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	cat, err := seed.Load()
+	if err != nil {
+		return fmt.Errorf("shipped catalog: %w", err)
+	}
+	if err := postgres.New(db).LoadCatalog(ctx, cat, clk.Now()); err != nil {
+		return fmt.Errorf("load catalog: %w", err)
+	}
+	return nil
+}
+
+// MigrateCommand is `recert migrate [up|status]`: apply the migrations (and load the shipped
+// catalog), or list them with whether the database has each.
+func MigrateCommand(ctx context.Context, cfg config.Config, log *slog.Logger, migrations fs.FS, args []string, out io.Writer) error {
+	sub := "up"
+	if len(args) > 0 {
+		sub = args[0]
+	}
+	if sub != "up" && sub != "status" {
+		return fmt.Errorf("migrate: unknown subcommand %q (want up or status)", sub)
+	}
+	db, closeDB, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if sub == "up" {
+		return Prepare(ctx, db, migrations, clock.Real{})
+	}
+	states, err := postgres.MigrationStatus(ctx, db.DB, migrations)
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		applied := "pending"
+		if s.Applied {
+			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(out, "%04d  %-40s %s\n", s.Version, s.Name, applied)
+	}
+	return nil
+}
