@@ -353,6 +353,7 @@ type ComplexityRoot struct {
 		Eligible          func(childComplexity int) int
 		NextAttemptAt     func(childComplexity int) int
 		Reason            func(childComplexity int) int
+		RetiredOn         func(childComplexity int) int
 		WindowOpensOn     func(childComplexity int) int
 	}
 
@@ -1737,6 +1738,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RenewalStatus.Reason(childComplexity), true
+	case "RenewalStatus.retiredOn":
+		if e.ComplexityRoot.RenewalStatus.RetiredOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RenewalStatus.RetiredOn(childComplexity), true
 	case "RenewalStatus.windowOpensOn":
 		if e.ComplexityRoot.RenewalStatus.WindowOpensOn == nil {
 			break
@@ -2242,6 +2249,8 @@ type RenewalStatus {
   deadline: Date
   attemptsThisCycle: Int!
   nextAttemptAt: DateTime
+  "The certification's retirement date, when it has one: the last day it can be renewed. Earned records stay valid until they expire."
+  retiredOn: Date
 }
 
 type Renewal {
@@ -3063,6 +3072,8 @@ func (ec *executionContext) childFields_RenewalStatus(ctx context.Context, field
 		return ec.fieldContext_RenewalStatus_attemptsThisCycle(ctx, field)
 	case "nextAttemptAt":
 		return ec.fieldContext_RenewalStatus_nextAttemptAt(ctx, field)
+	case "retiredOn":
+		return ec.fieldContext_RenewalStatus_retiredOn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RenewalStatus", field.Name)
 }
@@ -8931,6 +8942,29 @@ func (ec *executionContext) fieldContext_RenewalStatus_nextAttemptAt(_ context.C
 	return graphql.NewScalarFieldContext("RenewalStatus", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _RenewalStatus_retiredOn(ctx context.Context, field graphql.CollectedField, obj *renewal.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RenewalStatus_retiredOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetiredOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *date.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋdateᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RenewalStatus_retiredOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RenewalStatus", field, false, false, "Date")
+}
+
 func (ec *executionContext) _RevokeTranscriptSharePayload_share(ctx context.Context, field graphql.CollectedField, obj *model.RevokeTranscriptSharePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13781,6 +13815,11 @@ func (ec *executionContext) _RenewalStatus(ctx context.Context, sel ast.Selectio
 			}
 		case "nextAttemptAt":
 			out.Values[i] = ec._RenewalStatus_nextAttemptAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retiredOn":
+			out.Values[i] = ec._RenewalStatus_retiredOn(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -77,7 +77,8 @@ const scheduleLockKey int64 = 0x7265636572744e53
 // $4 the plan's lead days per sequence (NULL: the day the window opens, $5 months before
 // expiry, clamped to the month's end as PostgreSQL's date arithmetic does), $6 the kind per
 // sequence. A certification is renewable when it expires, is not fundamentals, has a renewal
-// assessment and has been on the market for $5 months (DOMAIN.md "Renewal assessment").
+// assessment and has been on the market for $5 months (DOMAIN.md "Renewal assessment"); a
+// reminder due after the certification's retirement date is not written (issue 13).
 // It reads earned certifications through earned_certifications_expiry_idx, never per row in Go.
 const notifyScheduleSQL = `
 INSERT INTO notifications (earned_certification_id, cycle_expires_on, sequence, kind, email, language,
@@ -103,6 +104,7 @@ WHERE e.superseded_at IS NULL
   AND e.expires_on > $2
   AND e.expires_on <= $3
   AND c.level <> 'FUNDAMENTALS'
+  AND (c.retired_on IS NULL OR c.retired_on >= d.due_on)
   AND (c.released_on + make_interval(months => $5))::date <= $2
   AND p.status = 'ACTIVE'
   AND EXISTS (SELECT 1 FROM renewal_assessments a WHERE a.certification_id = c.id)
@@ -161,6 +163,7 @@ type notifyPendingRow struct {
 	notificationRow
 	CertificationCode string     `db:"certification_code"`
 	CertificationName string     `db:"certification_name"`
+	CertRetiredOn     *date.Date `db:"certification_retired_on"`
 	LegalName         string     `db:"legal_name"`
 	CurrentExpiresOn  *date.Date `db:"current_expires_on"`
 	Superseded        bool       `db:"superseded"`
@@ -180,7 +183,7 @@ WITH claimed AS (
     FOR UPDATE SKIP LOCKED
 )
 SELECT ` + notificationColumns + `,
-       c.code AS certification_code, c.name AS certification_name, p.legal_name,
+       c.code AS certification_code, c.name AS certification_name, c.retired_on AS certification_retired_on, p.legal_name,
        e.expires_on AS current_expires_on, e.superseded_at IS NOT NULL AS superseded,
        EXISTS (SELECT 1 FROM notifications l
                WHERE l.earned_certification_id = n.earned_certification_id
@@ -215,7 +218,7 @@ func (s Notifications) ClaimDue(ctx context.Context, now time.Time, hold time.Du
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
-		CertificationName: r.CertificationName, LegalName: r.LegalName, CurrentExpiresOn: r.CurrentExpiresOn,
+		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName, CurrentExpiresOn: r.CurrentExpiresOn,
 		Superseded: r.Superseded, LaterQueued: r.LaterQueued}
 	return &notifyClaim{tx: tx, p: p}, nil
 }
