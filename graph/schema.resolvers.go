@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/recert/recert/graph/model"
@@ -242,6 +243,36 @@ func (r *mutationResolver) UpsertCertification(ctx context.Context, input model.
 // PublishRenewalAssessment is the resolver for the publishRenewalAssessment field.
 func (r *mutationResolver) PublishRenewalAssessment(ctx context.Context, input model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
 	return r.publishRenewalAssessment(ctx, input)
+}
+
+// StartCertificationProfileTransfer is the resolver for the startCertificationProfileTransfer field.
+func (r *mutationResolver) StartCertificationProfileTransfer(ctx context.Context, input model.StartCertificationProfileTransferInput) (*model.StartCertificationProfileTransferPayload, error) {
+	return r.startProfileTransfer(ctx, input)
+}
+
+// CompleteCertificationProfileTransfer is the resolver for the completeCertificationProfileTransfer field.
+func (r *mutationResolver) CompleteCertificationProfileTransfer(ctx context.Context, input model.CompleteCertificationProfileTransferInput) (*model.CompleteCertificationProfileTransferPayload, error) {
+	return r.completeProfileTransfer(ctx, input)
+}
+
+// UpdateCertificationProfile is the resolver for the updateCertificationProfile field.
+func (r *mutationResolver) UpdateCertificationProfile(ctx context.Context, input model.UpdateCertificationProfileInput) (*model.UpdateCertificationProfilePayload, error) {
+	panic(fmt.Errorf("not implemented: UpdateCertificationProfile - updateCertificationProfile"))
+}
+
+// RequestContactEmailChange is the resolver for the requestContactEmailChange field.
+func (r *mutationResolver) RequestContactEmailChange(ctx context.Context, input model.RequestContactEmailChangeInput) (*model.RequestContactEmailChangePayload, error) {
+	panic(fmt.Errorf("not implemented: RequestContactEmailChange - requestContactEmailChange"))
+}
+
+// ConfirmContactEmailChange is the resolver for the confirmContactEmailChange field.
+func (r *mutationResolver) ConfirmContactEmailChange(ctx context.Context, input model.ConfirmContactEmailChangeInput) (*model.ConfirmContactEmailChangePayload, error) {
+	panic(fmt.Errorf("not implemented: ConfirmContactEmailChange - confirmContactEmailChange"))
+}
+
+// CorrectLegalName is the resolver for the correctLegalName field.
+func (r *mutationResolver) CorrectLegalName(ctx context.Context, input model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error) {
+	panic(fmt.Errorf("not implemented: CorrectLegalName - correctLegalName"))
 }
 
 // ID is the resolver for the id field.

@@ -62,6 +62,58 @@ type CertificationProfileEdge struct {
 	Node   *certprofile.Profile `json:"node"`
 }
 
+// A started transfer of a certification profile to another personal account.
+type CertificationProfileTransfer struct {
+	// The single-use code for the receiving account. Shown only here: the server keeps only a hash of it.
+	Code string `json:"code"`
+	// When the code stops working: 30 minutes after it was issued.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// The code of a transfer to complete.
+type CompleteCertificationProfileTransferInput struct {
+	// The code startCertificationProfileTransfer gave the owner.
+	Code string `json:"code"`
+}
+
+// The moved profile.
+type CompleteCertificationProfileTransferPayload struct {
+	// The profile, now owned by the caller's account (not connected to a Learn profile yet).
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+}
+
+// The code confirming a contact email change.
+type ConfirmContactEmailChangeInput struct {
+	// The profile whose change is confirmed.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The code emailed to the new address.
+	Code string `json:"code"`
+}
+
+// The profile with its new contact email.
+type ConfirmContactEmailChangePayload struct {
+	// The profile: email is the new address, alternateEmails includes the old one.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+}
+
+// A support correction of a legal name.
+type CorrectLegalNameInput struct {
+	// The profile to correct.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The corrected legal name, as on the learner's ID documents.
+	LegalName string `json:"legalName"`
+	// Why the name is corrected (required, kept in the audit event).
+	Reason string `json:"reason"`
+	// The support ticket reference, if any.
+	Ticket *string `json:"ticket,omitempty"`
+}
+
+// The corrected profile.
+type CorrectLegalNamePayload struct {
+	// The profile with its corrected legal name.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+}
+
 type CreateCertificationProfileInput struct {
 	LegalName         string  `json:"legalName"`
 	Email             string  `json:"email"`
@@ -205,12 +257,42 @@ type RecordExamResultPayload struct {
 	EarnedCertifications []*transcript.Earned `json:"earnedCertifications"`
 }
 
+// A new contact email to verify.
+type RequestContactEmailChangeInput struct {
+	// The profile whose contact email changes; the caller must own it.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The new address; the verification code is sent there.
+	Email string `json:"email"`
+}
+
+// The pending contact email change.
+type RequestContactEmailChangePayload struct {
+	// The profile, still with its current contact email.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+	// The address waiting for confirmation.
+	PendingEmail string `json:"pendingEmail"`
+	// When the emailed code stops working.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 type RevokeTranscriptShareInput struct {
 	ShareID string `json:"shareId"`
 }
 
 type RevokeTranscriptSharePayload struct {
 	Share *transcript.Share `json:"share"`
+}
+
+// Which certification profile to move to another personal account.
+type StartCertificationProfileTransferInput struct {
+	// The profile to move; the caller's personal account must own it.
+	CertificationProfileID string `json:"certificationProfileId"`
+}
+
+// The started transfer.
+type StartCertificationProfileTransferPayload struct {
+	// The code and its expiry.
+	Transfer *CertificationProfileTransfer `json:"transfer"`
 }
 
 type StartRenewalAssessmentInput struct {
@@ -239,6 +321,20 @@ type UnlinkCertificationProfileInput struct {
 type UnlinkCertificationProfilePayload struct {
 	LearnProfile         *learner.LearnProfile `json:"learnProfile"`
 	CertificationProfile *certprofile.Profile  `json:"certificationProfile"`
+}
+
+// New values of a certification profile's learner-editable details.
+type UpdateCertificationProfileInput struct {
+	// The profile to change; the caller must own it.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The language of reminder emails: one the reminder templates have (en, ja). Null or omitted leaves it unchanged; an empty string clears it (reminders then use English).
+	PreferredLanguage *string `json:"preferredLanguage,omitempty"`
+}
+
+// The changed profile.
+type UpdateCertificationProfilePayload struct {
+	// The profile after the change.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
 }
 
 type UpsertCertificationInput struct {

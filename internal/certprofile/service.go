@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -53,6 +54,20 @@ type Store interface {
 	DeleteLink(ctx context.Context, profileID uuid.UUID) (*Link, error)
 	// InsertAudit records an audit event and the profiles it concerns.
 	InsertAudit(ctx context.Context, a Audit) error
+
+	// InsertTransfer stores a started transfer.
+	InsertTransfer(ctx context.Context, t Transfer) (Transfer, error)
+	// RevokeOpenTransfers marks the profile's uncompleted, unrevoked transfers revoked at now.
+	RevokeOpenTransfers(ctx context.Context, profileID uuid.UUID, now time.Time) error
+	// TransferByCodeHash loads the transfer of a code hash (no lock). Codes: NOT_FOUND.
+	TransferByCodeHash(ctx context.Context, hash []byte) (Transfer, error)
+	// LockTransfer locks one transfer row (FOR UPDATE). Codes: NOT_FOUND.
+	LockTransfer(ctx context.Context, id uuid.UUID) (Transfer, error)
+	// CompleteTransfer records that the transfer moved the profile to toAccount at now.
+	CompleteTransfer(ctx context.Context, id, toAccount uuid.UUID, now time.Time) error
+	// SetProfileAccount makes accountID the owner of a profile (which must have no link) and
+	// returns the profile as it now is.
+	SetProfileAccount(ctx context.Context, profileID, accountID uuid.UUID) (Profile, error)
 
 	// Batch reads for dataloaders, in key order (nil / empty where there is nothing).
 	AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error)
