@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/recert/recert/graph/model"
@@ -257,22 +256,22 @@ func (r *mutationResolver) CompleteCertificationProfileTransfer(ctx context.Cont
 
 // UpdateCertificationProfile is the resolver for the updateCertificationProfile field.
 func (r *mutationResolver) UpdateCertificationProfile(ctx context.Context, input model.UpdateCertificationProfileInput) (*model.UpdateCertificationProfilePayload, error) {
-	panic(fmt.Errorf("not implemented: UpdateCertificationProfile - updateCertificationProfile"))
+	return r.updateCertificationProfile(ctx, input)
 }
 
 // RequestContactEmailChange is the resolver for the requestContactEmailChange field.
 func (r *mutationResolver) RequestContactEmailChange(ctx context.Context, input model.RequestContactEmailChangeInput) (*model.RequestContactEmailChangePayload, error) {
-	panic(fmt.Errorf("not implemented: RequestContactEmailChange - requestContactEmailChange"))
+	return r.requestContactEmailChange(ctx, input)
 }
 
 // ConfirmContactEmailChange is the resolver for the confirmContactEmailChange field.
 func (r *mutationResolver) ConfirmContactEmailChange(ctx context.Context, input model.ConfirmContactEmailChangeInput) (*model.ConfirmContactEmailChangePayload, error) {
-	panic(fmt.Errorf("not implemented: ConfirmContactEmailChange - confirmContactEmailChange"))
+	return r.confirmContactEmailChange(ctx, input)
 }
 
 // CorrectLegalName is the resolver for the correctLegalName field.
 func (r *mutationResolver) CorrectLegalName(ctx context.Context, input model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error) {
-	panic(fmt.Errorf("not implemented: CorrectLegalName - correctLegalName"))
+	return r.correctLegalName(ctx, input)
 }
 
 // ID is the resolver for the id field.

@@ -27,6 +27,5 @@ func (r *Resolver) completeProfileTransfer(ctx context.Context, in model.Complet
 		return nil, err
 	}
 	forgetLinks(ctx)
-	loaders(ctx).Profiles.Profile.Prime(p.ID, &p)
-	return &model.CompleteCertificationProfileTransferPayload{CertificationProfile: &p}, nil
+	return &model.CompleteCertificationProfileTransferPayload{CertificationProfile: changedProfile(ctx, p)}, nil
 }

@@ -20,8 +20,11 @@ const (
 
 // Audit is an audit event to record: who did what, when, to which profiles.
 type Audit struct {
-	Action     string
-	Actor      string
+	Action string
+	Actor  string
+	// Reason and Ticket are what support gave for a correction (nil for learner actions).
+	Reason     *string
+	Ticket     *string
 	Details    json.RawMessage
 	OccurredAt time.Time
 	ProfileIDs []uuid.UUID

@@ -69,6 +69,29 @@ type Store interface {
 	// returns the profile as it now is.
 	SetProfileAccount(ctx context.Context, profileID, accountID uuid.UUID) (Profile, error)
 
+	// SetPreferredLanguage sets (nil: clears) a profile's preferred language, and the language
+	// of its reminders not yet sent.
+	SetPreferredLanguage(ctx context.Context, profileID uuid.UUID, lang *string) (Profile, error)
+	// SetLegalName sets a profile's legal name.
+	SetLegalName(ctx context.Context, profileID uuid.UUID, name string) (Profile, error)
+	// SetProfileEmail makes email the contact email, keeps old as an alternate (email stops
+	// being one) and points reminders not yet sent at email.
+	SetProfileEmail(ctx context.Context, profileID uuid.UUID, email, old string, now time.Time) (Profile, error)
+	// RevokeOpenEmailChanges revokes the profile's pending email changes at now and cancels
+	// their undelivered verification emails (and forgets their codes).
+	RevokeOpenEmailChanges(ctx context.Context, profileID uuid.UUID, now time.Time) error
+	// InsertEmailChange stores a pending email change.
+	InsertEmailChange(ctx context.Context, c EmailChange) (EmailChange, error)
+	// QueueVerificationEmail writes the outbox row that emails a change's code.
+	QueueVerificationEmail(ctx context.Context, v VerificationEmail) error
+	// LockOpenEmailChange locks the profile's pending (not confirmed, not revoked) email
+	// change. Codes: NOT_FOUND.
+	LockOpenEmailChange(ctx context.Context, profileID uuid.UUID) (EmailChange, error)
+	// RecordWrongEmailCode counts one wrong code and returns the count.
+	RecordWrongEmailCode(ctx context.Context, id uuid.UUID) (int, error)
+	// ConfirmEmailChange marks a change confirmed and forgets its code in the outbox.
+	ConfirmEmailChange(ctx context.Context, id uuid.UUID, now time.Time) error
+
 	// Batch reads for dataloaders, in key order (nil / empty where there is nothing).
 	AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error)
 	LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*Link, error)
@@ -96,6 +119,9 @@ type Service struct {
 	// included (0 means DefaultMaxProfilesPerAccount). It is also the most
 	// viewer.certificationProfiles lists.
 	MaxPerAccount int
+	// ReminderLanguages are the languages a preferred language may be set to: those of the
+	// reminder templates (DefaultReminderLanguages when empty).
+	ReminderLanguages []string
 }
 
 // MaxProfiles returns the cap on an account's certification profiles.

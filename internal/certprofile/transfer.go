@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -118,7 +117,7 @@ func (s *Service) StartTransfer(ctx context.Context, p *auth.Principal, profileI
 		if err != nil {
 			return fmt.Errorf("insert transfer: %w", err)
 		}
-		return tx.InsertAudit(ctx, transferAudit(ActionTransferStart, p, now, prof.ID, map[string]any{
+		return tx.InsertAudit(ctx, detailAudit(ActionTransferStart, p, now, prof.ID, nil, nil, map[string]any{
 			"transferId": t.ID, "fromAccountId": prof.AccountID, "expiresAt": out.ExpiresAt.UTC().Format(time.RFC3339Nano),
 		}))
 	})
@@ -205,7 +204,7 @@ func (s *Service) CompleteTransfer(ctx context.Context, p *auth.Principal, code 
 		if err := tx.CompleteTransfer(ctx, t.ID, p.AccountID, now); err != nil {
 			return fmt.Errorf("complete transfer: %w", err)
 		}
-		return tx.InsertAudit(ctx, transferAudit(ActionTransferComplete, p, now, prof.ID, details))
+		return tx.InsertAudit(ctx, detailAudit(ActionTransferComplete, p, now, prof.ID, nil, nil, details))
 	})
 	if err != nil {
 		return Profile{}, fmt.Errorf("complete transfer: %w", err)
@@ -231,9 +230,4 @@ func ownedForChange(ctx context.Context, tx Store, p *auth.Principal, profileID 
 			"this certification profile was merged into another one; change the profile it was merged into")
 	}
 	return prof, nil
-}
-
-func transferAudit(action string, p *auth.Principal, now time.Time, profileID uuid.UUID, details map[string]any) Audit {
-	raw, _ := json.Marshal(details)
-	return Audit{Action: action, Actor: p.Identity(), Details: raw, OccurredAt: now, ProfileIDs: []uuid.UUID{profileID}}
 }

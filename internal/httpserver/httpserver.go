@@ -83,6 +83,7 @@ func New(d Deps) (*Server, error) {
 		Notify: notify.NewService(postgres.Notifications{Store: store}, d.Clock),
 	}
 	res.Profiles.MaxPerAccount = d.Config.MaxProfilesPerAccount
+	res.Profiles.ReminderLanguages = notify.TemplateLanguages()
 	res.Transcripts.MaxLiveShares = d.Config.MaxLiveSharesPerProfile
 	s := &Server{Resolver: res, Store: store, deps: d}
 	return s, s.routes()

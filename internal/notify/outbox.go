@@ -157,12 +157,17 @@ func (o *Outbox) Schedule(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Send delivers due notifications, one claim (one transaction) at a time, until none is due,
+// Send delivers due verification emails (sendVerifications), then due notifications, one
+// claim (one transaction) at a time, until none is due,
 // MaxPerPass were handled, or ctx is done. A delivery failure is recorded on its row with the
 // next attempt after Backoff; it is not an error of the pass.
 func (o *Outbox) Send(ctx context.Context) (PassResult, error) {
 	var res PassResult
-	for i := 0; i < o.max && ctx.Err() == nil; i++ {
+	first, err := o.sendVerifications(ctx, o.max, &res)
+	if err != nil {
+		return res, err
+	}
+	for i := first; i < o.max && ctx.Err() == nil; i++ {
 		more, err := o.sendOne(ctx, &res)
 		if err != nil {
 			return res, err

@@ -247,8 +247,8 @@ RETURNING `+linkColumns, profileID); err != nil {
 // InsertAudit records an audit event and the profiles it concerns.
 func (s Profiles) InsertAudit(ctx context.Context, a certprofile.Audit) error {
 	var id uuid.UUID
-	if err := s.get(ctx, &id, `INSERT INTO audit_events (action, actor, details, occurred_at)
-VALUES ($1, $2, $3, $4) RETURNING id`, a.Action, a.Actor, []byte(a.Details), a.OccurredAt); err != nil {
+	if err := s.get(ctx, &id, `INSERT INTO audit_events (action, actor, reason, ticket, details, occurred_at)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, a.Action, a.Actor, a.Reason, a.Ticket, []byte(a.Details), a.OccurredAt); err != nil {
 		return fmt.Errorf("insert audit event: %w", err)
 	}
 	if _, err := s.exec(ctx, `INSERT INTO audit_event_profiles (event_id, profile_id)

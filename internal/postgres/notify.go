@@ -200,6 +200,21 @@ JOIN certification_profiles p ON p.id = e.profile_id`
 // the per-connection idle-in-transaction timeout (DB_IDLE_IN_TX_TIMEOUT) is raised to cover
 // it: were the session ended mid-send, the email would go out but not be recorded.
 func (s Notifications) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (notify.Claim, error) {
+	var r notifyPendingRow
+	tx, err := s.claimRow(ctx, hold, &r, notifyClaimSQL, now)
+	if tx == nil || err != nil {
+		return nil, err
+	}
+	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
+		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName,
+		CurrentExpiresOn: r.CurrentExpiresOn, Superseded: r.Superseded, LaterQueued: r.LaterQueued}
+	return &notifyClaim{tx: tx, p: p}, nil
+}
+
+// claimRow opens a claim's transaction, with the idle-in-transaction timeout raised to hold,
+// and reads the claimed row into dest with query; it returns a nil transaction when no row
+// is due.
+func (s Notifications) claimRow(ctx context.Context, hold time.Duration, dest any, query string, args ...any) (*sqlx.Tx, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -209,18 +224,14 @@ func (s Notifications) ClaimDue(ctx context.Context, now time.Time, hold time.Du
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("claim timeout: %w", err)
 	}
-	var r notifyPendingRow
-	if err := sqlx.GetContext(ctx, tx, &r, notifyClaimSQL, now); err != nil {
+	if err := sqlx.GetContext(ctx, tx, dest, query, args...); err != nil {
 		_ = tx.Rollback()
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
-		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName, CurrentExpiresOn: r.CurrentExpiresOn,
-		Superseded: r.Superseded, LaterQueued: r.LaterQueued}
-	return &notifyClaim{tx: tx, p: p}, nil
+	return tx, nil
 }
 
 // notifyClaim is a notification locked by an open transaction.
@@ -233,22 +244,29 @@ type notifyClaim struct {
 func (c *notifyClaim) Pending() notify.Pending { return c.p }
 
 func (c *notifyClaim) finish(ctx context.Context, query string, args ...any) error {
-	if c.done {
+	return finishClaim(ctx, c.tx, &c.done, query, args...)
+}
+
+// finishClaim records a claimed outbox row's outcome with query, which must update exactly
+// that row, and commits the claim's transaction (rolled back on failure); done guards against
+// finishing a claim twice.
+func finishClaim(ctx context.Context, tx *sqlx.Tx, done *bool, query string, args ...any) error {
+	if *done {
 		return errors.New("claim already finished")
 	}
-	c.done = true
-	res, err := c.tx.ExecContext(ctx, query, args...)
+	*done = true
+	res, err := tx.ExecContext(ctx, query, args...)
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n != 1 {
-			err = fmt.Errorf("updated %d notifications, want 1", n)
+			err = fmt.Errorf("updated %d rows, want 1", n)
 		}
 	}
 	if err != nil {
-		_ = c.tx.Rollback()
+		_ = tx.Rollback()
 		return err
 	}
-	if err := c.tx.Commit(); err != nil {
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
