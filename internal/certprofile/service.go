@@ -167,18 +167,8 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 	prof.CreatedAt = s.clock.Now()
 	var out Profile
 	err = s.store.InTx(ctx, func(tx Store) error {
-		if err := tx.LockAccount(ctx, p.AccountID); err != nil {
-			return fmt.Errorf("lock account: %w", err)
-		}
-		// The lock Link takes: a second profile created while a link is being decided must
-		// wait for it, so MULTIPLE_CERTIFICATION_PROFILES cannot be bypassed by a race.
-		mine, err := tx.LockAccountProfiles(ctx, p.AccountID)
-		if err != nil {
-			return fmt.Errorf("lock account profiles: %w", err)
-		}
-		if limit := s.MaxProfiles(); len(mine) >= limit {
-			return apperr.Limit("certificationProfiles", limit,
-				"an account may hold at most %d certification profiles; ask support to merge duplicates", limit)
+		if err := s.lockRoomForProfile(ctx, tx, p.AccountID); err != nil {
+			return err
 		}
 		out, err = tx.InsertProfile(ctx, prof)
 		return err
@@ -187,6 +177,26 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 		return Profile{}, fmt.Errorf("create profile: %w", err)
 	}
 	return out, nil
+}
+
+// lockRoomForProfile locks an account and its profiles and checks that one more profile fits
+// within MaxProfiles (Create, CompleteTransfer). Codes: LIMIT_EXCEEDED (extensions resource
+// "certificationProfiles" and limit).
+func (s *Service) lockRoomForProfile(ctx context.Context, tx Store, accountID uuid.UUID) error {
+	if err := tx.LockAccount(ctx, accountID); err != nil {
+		return fmt.Errorf("lock account: %w", err)
+	}
+	// The lock Link takes: a second profile arriving while a link is being decided must
+	// wait for it, so MULTIPLE_CERTIFICATION_PROFILES cannot be bypassed by a race.
+	mine, err := tx.LockAccountProfiles(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("lock account profiles: %w", err)
+	}
+	if limit := s.MaxProfiles(); len(mine) >= limit {
+		return apperr.Limit("certificationProfiles", limit,
+			"an account may hold at most %d certification profiles; ask support to merge duplicates", limit)
+	}
+	return nil
 }
 
 // maxEmail is the longest address RFC 5321 allows in a path.

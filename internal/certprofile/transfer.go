@@ -175,16 +175,8 @@ func (s *Service) CompleteTransfer(ctx context.Context, p *auth.Principal, code 
 			return apperr.E(apperr.ProfileAlreadyMerged,
 				"this certification profile was merged into another one; move the profile it was merged into")
 		}
-		if err := tx.LockAccount(ctx, p.AccountID); err != nil {
-			return fmt.Errorf("lock account: %w", err)
-		}
-		mine, err := tx.LockAccountProfiles(ctx, p.AccountID)
-		if err != nil {
-			return fmt.Errorf("lock account profiles: %w", err)
-		}
-		if limit := s.MaxProfiles(); len(mine) >= limit {
-			return apperr.Limit("certificationProfiles", limit,
-				"an account may hold at most %d certification profiles; ask support to merge duplicates", limit)
+		if err := s.lockRoomForProfile(ctx, tx, p.AccountID); err != nil {
+			return err
 		}
 		old, err := tx.DeleteLink(ctx, prof.ID)
 		if err != nil {

@@ -17,13 +17,22 @@ func (s Profiles) SetPreferredLanguage(ctx context.Context, profileID uuid.UUID,
 RETURNING `+ProfileColumns, profileID, lang); err != nil {
 		return certprofile.Profile{}, notFound(err, "certification profile")
 	}
-	if _, err := s.exec(ctx, `UPDATE notifications n SET language = $2
-FROM earned_certifications e
-WHERE e.id = n.earned_certification_id AND e.profile_id = $1 AND n.sent_at IS NULL AND n.cancelled_at IS NULL`,
-		profileID, lang); err != nil {
-		return certprofile.Profile{}, fmt.Errorf("update queued reminders: %w", err)
+	if err := s.updateQueuedReminders(ctx, profileID, r.Email, r.PreferredLanguage); err != nil {
+		return certprofile.Profile{}, err
 	}
 	return r.domain(), nil
+}
+
+// updateQueuedReminders gives a profile's reminders not yet sent (nor cancelled) its current
+// contact email and language: they were copied when the reminder was queued.
+func (s Profiles) updateQueuedReminders(ctx context.Context, profileID uuid.UUID, email string, lang *string) error {
+	if _, err := s.exec(ctx, `UPDATE notifications n SET email = $2, language = $3
+FROM earned_certifications e
+WHERE e.id = n.earned_certification_id AND e.profile_id = $1 AND n.sent_at IS NULL AND n.cancelled_at IS NULL`,
+		profileID, email, lang); err != nil {
+		return fmt.Errorf("update queued reminders: %w", err)
+	}
+	return nil
 }
 
 // SetLegalName sets a profile's legal name.
@@ -52,11 +61,8 @@ RETURNING `+ProfileColumns, profileID, email); err != nil {
 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, profileID, old, now); err != nil {
 		return certprofile.Profile{}, fmt.Errorf("keep old email: %w", err)
 	}
-	if _, err := s.exec(ctx, `UPDATE notifications n SET email = $2
-FROM earned_certifications e
-WHERE e.id = n.earned_certification_id AND e.profile_id = $1 AND n.sent_at IS NULL AND n.cancelled_at IS NULL`,
-		profileID, email); err != nil {
-		return certprofile.Profile{}, fmt.Errorf("update queued reminders: %w", err)
+	if err := s.updateQueuedReminders(ctx, profileID, r.Email, r.PreferredLanguage); err != nil {
+		return certprofile.Profile{}, err
 	}
 	return r.domain(), nil
 }

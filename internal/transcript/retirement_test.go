@@ -73,17 +73,7 @@ func TestEarnStopsAtRetirement(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var passes []Pass
-			for _, s := range c.earlier {
-				passes = append(passes, pass(s))
-			}
-			p := pass(c.pass)
-			passes = append(passes, p)
-			var recs []Earned
-			for _, s := range c.records {
-				recs = append(recs, rec(s))
-			}
-			if got := show(Earn(p, rules, passes, recs)); got != c.want {
+			if got := earnCase(rules, c.earlier, c.records, c.pass); got != c.want {
 				t.Fatalf("got %q, want %q", got, c.want)
 			}
 		})
