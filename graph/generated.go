@@ -18,6 +18,7 @@ import (
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/graph/scalar"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
@@ -171,6 +172,23 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CertificationProfileTransfer struct {
+		Code      func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+	}
+
+	CompleteCertificationProfileTransferPayload struct {
+		CertificationProfile func(childComplexity int) int
+	}
+
+	ConfirmContactEmailChangePayload struct {
+		CertificationProfile func(childComplexity int) int
+	}
+
+	CorrectLegalNamePayload struct {
+		CertificationProfile func(childComplexity int) int
+	}
+
 	CreateCertificationProfilePayload struct {
 		CertificationProfile func(childComplexity int) int
 	}
@@ -266,19 +284,25 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateCertificationProfile       func(childComplexity int, input model.CreateCertificationProfileInput) int
-		CreateTranscriptShare            func(childComplexity int, input model.CreateTranscriptShareInput) int
-		LinkCertificationProfile         func(childComplexity int, input model.LinkCertificationProfileInput) int
-		MergeCertificationProfiles       func(childComplexity int, input model.MergeCertificationProfilesInput) int
-		PreviewCertificationProfileMerge func(childComplexity int, input model.PreviewCertificationProfileMergeInput) int
-		PublishRenewalAssessment         func(childComplexity int, input model.PublishRenewalAssessmentInput) int
-		RecordExamResult                 func(childComplexity int, input model.RecordExamResultInput) int
-		RevokeTranscriptShare            func(childComplexity int, input model.RevokeTranscriptShareInput) int
-		StartRenewalAssessment           func(childComplexity int, input model.StartRenewalAssessmentInput) int
-		SubmitRenewalAssessment          func(childComplexity int, input model.SubmitRenewalAssessmentInput) int
-		UnlinkCertificationProfile       func(childComplexity int, input model.UnlinkCertificationProfileInput) int
-		UpsertCertification              func(childComplexity int, input model.UpsertCertificationInput) int
-		UpsertExam                       func(childComplexity int, input model.UpsertExamInput) int
+		CompleteCertificationProfileTransfer func(childComplexity int, input model.CompleteCertificationProfileTransferInput) int
+		ConfirmContactEmailChange            func(childComplexity int, input model.ConfirmContactEmailChangeInput) int
+		CorrectLegalName                     func(childComplexity int, input model.CorrectLegalNameInput) int
+		CreateCertificationProfile           func(childComplexity int, input model.CreateCertificationProfileInput) int
+		CreateTranscriptShare                func(childComplexity int, input model.CreateTranscriptShareInput) int
+		LinkCertificationProfile             func(childComplexity int, input model.LinkCertificationProfileInput) int
+		MergeCertificationProfiles           func(childComplexity int, input model.MergeCertificationProfilesInput) int
+		PreviewCertificationProfileMerge     func(childComplexity int, input model.PreviewCertificationProfileMergeInput) int
+		PublishRenewalAssessment             func(childComplexity int, input model.PublishRenewalAssessmentInput) int
+		RecordExamResult                     func(childComplexity int, input model.RecordExamResultInput) int
+		RequestContactEmailChange            func(childComplexity int, input model.RequestContactEmailChangeInput) int
+		RevokeTranscriptShare                func(childComplexity int, input model.RevokeTranscriptShareInput) int
+		StartCertificationProfileTransfer    func(childComplexity int, input model.StartCertificationProfileTransferInput) int
+		StartRenewalAssessment               func(childComplexity int, input model.StartRenewalAssessmentInput) int
+		SubmitRenewalAssessment              func(childComplexity int, input model.SubmitRenewalAssessmentInput) int
+		UnlinkCertificationProfile           func(childComplexity int, input model.UnlinkCertificationProfileInput) int
+		UpdateCertificationProfile           func(childComplexity int, input model.UpdateCertificationProfileInput) int
+		UpsertCertification                  func(childComplexity int, input model.UpsertCertificationInput) int
+		UpsertExam                           func(childComplexity int, input model.UpsertExamInput) int
 	}
 
 	Notification struct {
@@ -356,11 +380,22 @@ type ComplexityRoot struct {
 		Eligible          func(childComplexity int) int
 		NextAttemptAt     func(childComplexity int) int
 		Reason            func(childComplexity int) int
+		RetiredOn         func(childComplexity int) int
 		WindowOpensOn     func(childComplexity int) int
+	}
+
+	RequestContactEmailChangePayload struct {
+		CertificationProfile func(childComplexity int) int
+		ExpiresAt            func(childComplexity int) int
+		PendingEmail         func(childComplexity int) int
 	}
 
 	RevokeTranscriptSharePayload struct {
 		Share func(childComplexity int) int
+	}
+
+	StartCertificationProfileTransferPayload struct {
+		Transfer func(childComplexity int) int
 	}
 
 	StartRenewalAssessmentPayload struct {
@@ -393,6 +428,10 @@ type ComplexityRoot struct {
 		LearnProfile         func(childComplexity int) int
 	}
 
+	UpdateCertificationProfilePayload struct {
+		CertificationProfile func(childComplexity int) int
+	}
+
 	UpsertCertificationPayload struct {
 		Certification func(childComplexity int) int
 	}
@@ -422,7 +461,7 @@ type AssessmentAttemptResolver interface {
 	Questions(ctx context.Context, obj *renewal.Attempt) ([]*renewal.ServedQuestion, error)
 }
 type AuditEventResolver interface {
-	ID(ctx context.Context, obj *merge.AuditEvent) (string, error)
+	ID(ctx context.Context, obj *audit.Event) (string, error)
 }
 type CertificationResolver interface {
 	ID(ctx context.Context, obj *catalog.Certification) (string, error)
@@ -483,6 +522,12 @@ type MutationResolver interface {
 	UpsertExam(ctx context.Context, input model.UpsertExamInput) (*model.UpsertExamPayload, error)
 	UpsertCertification(ctx context.Context, input model.UpsertCertificationInput) (*model.UpsertCertificationPayload, error)
 	PublishRenewalAssessment(ctx context.Context, input model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error)
+	StartCertificationProfileTransfer(ctx context.Context, input model.StartCertificationProfileTransferInput) (*model.StartCertificationProfileTransferPayload, error)
+	CompleteCertificationProfileTransfer(ctx context.Context, input model.CompleteCertificationProfileTransferInput) (*model.CompleteCertificationProfileTransferPayload, error)
+	UpdateCertificationProfile(ctx context.Context, input model.UpdateCertificationProfileInput) (*model.UpdateCertificationProfilePayload, error)
+	RequestContactEmailChange(ctx context.Context, input model.RequestContactEmailChangeInput) (*model.RequestContactEmailChangePayload, error)
+	ConfirmContactEmailChange(ctx context.Context, input model.ConfirmContactEmailChangeInput) (*model.ConfirmContactEmailChangePayload, error)
+	CorrectLegalName(ctx context.Context, input model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error)
 }
 type NotificationResolver interface {
 	ID(ctx context.Context, obj *notify.Notification) (string, error)
@@ -985,6 +1030,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CertificationProfileEdge.Node(childComplexity), true
 
+	case "CertificationProfileTransfer.code":
+		if e.ComplexityRoot.CertificationProfileTransfer.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificationProfileTransfer.Code(childComplexity), true
+	case "CertificationProfileTransfer.expiresAt":
+		if e.ComplexityRoot.CertificationProfileTransfer.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificationProfileTransfer.ExpiresAt(childComplexity), true
+
+	case "CompleteCertificationProfileTransferPayload.certificationProfile":
+		if e.ComplexityRoot.CompleteCertificationProfileTransferPayload.CertificationProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteCertificationProfileTransferPayload.CertificationProfile(childComplexity), true
+
+	case "ConfirmContactEmailChangePayload.certificationProfile":
+		if e.ComplexityRoot.ConfirmContactEmailChangePayload.CertificationProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmContactEmailChangePayload.CertificationProfile(childComplexity), true
+
+	case "CorrectLegalNamePayload.certificationProfile":
+		if e.ComplexityRoot.CorrectLegalNamePayload.CertificationProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CorrectLegalNamePayload.CertificationProfile(childComplexity), true
+
 	case "CreateCertificationProfilePayload.certificationProfile":
 		if e.ComplexityRoot.CreateCertificationProfilePayload.CertificationProfile == nil {
 			break
@@ -1311,6 +1390,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MergePreview.Survivor(childComplexity), true
 
+	case "Mutation.completeCertificationProfileTransfer":
+		if e.ComplexityRoot.Mutation.CompleteCertificationProfileTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeCertificationProfileTransfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteCertificationProfileTransfer(childComplexity, args["input"].(model.CompleteCertificationProfileTransferInput)), true
+	case "Mutation.confirmContactEmailChange":
+		if e.ComplexityRoot.Mutation.ConfirmContactEmailChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmContactEmailChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmContactEmailChange(childComplexity, args["input"].(model.ConfirmContactEmailChangeInput)), true
+	case "Mutation.correctLegalName":
+		if e.ComplexityRoot.Mutation.CorrectLegalName == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_correctLegalName_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CorrectLegalName(childComplexity, args["input"].(model.CorrectLegalNameInput)), true
 	case "Mutation.createCertificationProfile":
 		if e.ComplexityRoot.Mutation.CreateCertificationProfile == nil {
 			break
@@ -1388,6 +1500,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RecordExamResult(childComplexity, args["input"].(model.RecordExamResultInput)), true
+	case "Mutation.requestContactEmailChange":
+		if e.ComplexityRoot.Mutation.RequestContactEmailChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestContactEmailChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestContactEmailChange(childComplexity, args["input"].(model.RequestContactEmailChangeInput)), true
 	case "Mutation.revokeTranscriptShare":
 		if e.ComplexityRoot.Mutation.RevokeTranscriptShare == nil {
 			break
@@ -1399,6 +1522,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeTranscriptShare(childComplexity, args["input"].(model.RevokeTranscriptShareInput)), true
+	case "Mutation.startCertificationProfileTransfer":
+		if e.ComplexityRoot.Mutation.StartCertificationProfileTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startCertificationProfileTransfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartCertificationProfileTransfer(childComplexity, args["input"].(model.StartCertificationProfileTransferInput)), true
 	case "Mutation.startRenewalAssessment":
 		if e.ComplexityRoot.Mutation.StartRenewalAssessment == nil {
 			break
@@ -1432,6 +1566,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UnlinkCertificationProfile(childComplexity, args["input"].(model.UnlinkCertificationProfileInput)), true
+	case "Mutation.updateCertificationProfile":
+		if e.ComplexityRoot.Mutation.UpdateCertificationProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCertificationProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCertificationProfile(childComplexity, args["input"].(model.UpdateCertificationProfileInput)), true
 	case "Mutation.upsertCertification":
 		if e.ComplexityRoot.Mutation.UpsertCertification == nil {
 			break
@@ -1760,6 +1905,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RenewalStatus.Reason(childComplexity), true
+	case "RenewalStatus.retiredOn":
+		if e.ComplexityRoot.RenewalStatus.RetiredOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RenewalStatus.RetiredOn(childComplexity), true
 	case "RenewalStatus.windowOpensOn":
 		if e.ComplexityRoot.RenewalStatus.WindowOpensOn == nil {
 			break
@@ -1767,12 +1918,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RenewalStatus.WindowOpensOn(childComplexity), true
 
+	case "RequestContactEmailChangePayload.certificationProfile":
+		if e.ComplexityRoot.RequestContactEmailChangePayload.CertificationProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestContactEmailChangePayload.CertificationProfile(childComplexity), true
+	case "RequestContactEmailChangePayload.expiresAt":
+		if e.ComplexityRoot.RequestContactEmailChangePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestContactEmailChangePayload.ExpiresAt(childComplexity), true
+	case "RequestContactEmailChangePayload.pendingEmail":
+		if e.ComplexityRoot.RequestContactEmailChangePayload.PendingEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestContactEmailChangePayload.PendingEmail(childComplexity), true
+
 	case "RevokeTranscriptSharePayload.share":
 		if e.ComplexityRoot.RevokeTranscriptSharePayload.Share == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RevokeTranscriptSharePayload.Share(childComplexity), true
+
+	case "StartCertificationProfileTransferPayload.transfer":
+		if e.ComplexityRoot.StartCertificationProfileTransferPayload.Transfer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartCertificationProfileTransferPayload.Transfer(childComplexity), true
 
 	case "StartRenewalAssessmentPayload.attempt":
 		if e.ComplexityRoot.StartRenewalAssessmentPayload.Attempt == nil {
@@ -1869,6 +2046,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UnlinkCertificationProfilePayload.LearnProfile(childComplexity), true
 
+	case "UpdateCertificationProfilePayload.certificationProfile":
+		if e.ComplexityRoot.UpdateCertificationProfilePayload.CertificationProfile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateCertificationProfilePayload.CertificationProfile(childComplexity), true
+
 	case "UpsertCertificationPayload.certification":
 		if e.ComplexityRoot.UpsertCertificationPayload.Certification == nil {
 			break
@@ -1913,6 +2097,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AnswerInput", ec.unmarshalInputAnswerInput),
 			graphql.NewInputUnmarshaler("CertificationFilter", ec.unmarshalInputCertificationFilter),
+			graphql.NewInputUnmarshaler("CompleteCertificationProfileTransferInput", ec.unmarshalInputCompleteCertificationProfileTransferInput),
+			graphql.NewInputUnmarshaler("ConfirmContactEmailChangeInput", ec.unmarshalInputConfirmContactEmailChangeInput),
+			graphql.NewInputUnmarshaler("CorrectLegalNameInput", ec.unmarshalInputCorrectLegalNameInput),
 			graphql.NewInputUnmarshaler("CreateCertificationProfileInput", ec.unmarshalInputCreateCertificationProfileInput),
 			graphql.NewInputUnmarshaler("CreateTranscriptShareInput", ec.unmarshalInputCreateTranscriptShareInput),
 			graphql.NewInputUnmarshaler("LearningModuleInput", ec.unmarshalInputLearningModuleInput),
@@ -1923,10 +2110,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("QuestionChoiceInput", ec.unmarshalInputQuestionChoiceInput),
 			graphql.NewInputUnmarshaler("QuestionInput", ec.unmarshalInputQuestionInput),
 			graphql.NewInputUnmarshaler("RecordExamResultInput", ec.unmarshalInputRecordExamResultInput),
+			graphql.NewInputUnmarshaler("RequestContactEmailChangeInput", ec.unmarshalInputRequestContactEmailChangeInput),
 			graphql.NewInputUnmarshaler("RevokeTranscriptShareInput", ec.unmarshalInputRevokeTranscriptShareInput),
+			graphql.NewInputUnmarshaler("StartCertificationProfileTransferInput", ec.unmarshalInputStartCertificationProfileTransferInput),
 			graphql.NewInputUnmarshaler("StartRenewalAssessmentInput", ec.unmarshalInputStartRenewalAssessmentInput),
 			graphql.NewInputUnmarshaler("SubmitRenewalAssessmentInput", ec.unmarshalInputSubmitRenewalAssessmentInput),
 			graphql.NewInputUnmarshaler("UnlinkCertificationProfileInput", ec.unmarshalInputUnlinkCertificationProfileInput),
+			graphql.NewInputUnmarshaler("UpdateCertificationProfileInput", ec.unmarshalInputUpdateCertificationProfileInput),
 			graphql.NewInputUnmarshaler("UpsertCertificationInput", ec.unmarshalInputUpsertCertificationInput),
 			graphql.NewInputUnmarshaler("UpsertExamInput", ec.unmarshalInputUpsertExamInput),
 		)
@@ -2332,6 +2522,68 @@ type Mutation {
     "The certification, the settings and the question bank."
     input: PublishRenewalAssessmentInput!
   ): PublishRenewalAssessmentPayload!
+  """
+  Start moving a certification profile to another personal account (the learner whose Learn
+  profile sits on another account chooses one account). Owner (personal account) only. Returns a
+  single-use code valid for 30 minutes; a new start replaces an unused earlier code.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `PERSONAL_ACCOUNT_REQUIRED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `,
+  ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `.
+  """
+  startCertificationProfileTransfer(
+    "Which profile to move."
+    input: StartCertificationProfileTransferInput!
+  ): StartCertificationProfileTransferPayload!
+  """
+  Complete a transfer with its code, as the receiving personal account: the profile becomes this
+  account's; its old connection is removed when it would join two accounts. The receiving account
+  then follows the normal rules (several active profiles cannot be connected until merged).
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `PERSONAL_ACCOUNT_REQUIRED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (the owner's own
+  account), ` + "`" + `NOT_FOUND` + "`" + ` (used, replaced, expired or unknown code), ` + "`" + `FORBIDDEN` + "`" + ` (support),
+  ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: certificationProfiles` + "`" + `).
+  """
+  completeCertificationProfileTransfer(
+    "The code the owner received."
+    input: CompleteCertificationProfileTransferInput!
+  ): CompleteCertificationProfileTransferPayload!
+  """
+  Change the profile's preferred language, the language of its reminder e-mails. Owner only.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (a language the reminder templates do not have;
+  ` + "`" + `extensions.availableLanguages` + "`" + `), ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support).
+  """
+  updateCertificationProfile(
+    "The profile and the new values."
+    input: UpdateCertificationProfileInput!
+  ): UpdateCertificationProfilePayload!
+  """
+  Ask to change the contact e-mail: a verification code valid for 1 hour is e-mailed to the new
+  address. Owner only.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support),
+  ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `.
+  """
+  requestContactEmailChange(
+    "The profile and the new address."
+    input: RequestContactEmailChangeInput!
+  ): RequestContactEmailChangePayload!
+  """
+  Confirm a contact e-mail change with the e-mailed code: the new address becomes the contact
+  e-mail and the old one is kept as an alternate. Codes are single-use; 5 wrong codes lock the
+  request. Owner only.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (wrong code; ` + "`" + `extensions.attemptsLeft` + "`" + `),
+  ` + "`" + `NOT_FOUND` + "`" + ` (no pending change, used, expired or locked), ` + "`" + `FORBIDDEN` + "`" + ` (support).
+  """
+  confirmContactEmailChange(
+    "The profile and the code."
+    input: ConfirmContactEmailChangeInput!
+  ): ConfirmContactEmailChangePayload!
+  """
+  Correct a profile's legal name (it must match the learner's ID documents). Support only;
+  audited with the reason and ticket.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (blank name or reason), ` + "`" + `NOT_FOUND` + "`" + `.
+  """
+  correctLegalName(
+    "The profile, the corrected name and why."
+    input: CorrectLegalNameInput!
+  ): CorrectLegalNamePayload!
 }
 
 # ---- identities ----
@@ -2681,6 +2933,11 @@ type RenewalStatus {
   attemptsThisCycle: Int!
   "When the next attempt may start, while the 24-hour retake wait runs; null when no wait applies."
   nextAttemptAt: DateTime
+  """
+  The certification's retirement date, when it has one: the last day it can be renewed (it is
+  not renewable, earnable or reminded after it). Earned records stay valid until they expire.
+  """
+  retiredOn: Date
 }
 
 "One successful renewal."
@@ -3146,6 +3403,104 @@ type PublishRenewalAssessmentPayload {
   "The new version."
   renewalAssessment: RenewalAssessment!
 }
+
+# ---- transfers and contact details (issue 13) ----
+
+"A started transfer of a certification profile to another personal account."
+type CertificationProfileTransfer {
+  "The single-use code for the receiving account. Shown only here: the server keeps only a hash of it."
+  code: String!
+  "When the code stops working: 30 minutes after it was issued."
+  expiresAt: DateTime!
+}
+
+"Which certification profile to move to another personal account."
+input StartCertificationProfileTransferInput {
+  "The profile to move; the caller's personal account must own it."
+  certificationProfileId: ID!
+}
+
+"The started transfer."
+type StartCertificationProfileTransferPayload {
+  "The code and its expiry."
+  transfer: CertificationProfileTransfer!
+}
+
+"The code of a transfer to complete."
+input CompleteCertificationProfileTransferInput {
+  "The code startCertificationProfileTransfer gave the owner."
+  code: String!
+}
+
+"The moved profile."
+type CompleteCertificationProfileTransferPayload {
+  "The profile, now owned by the caller's account (not connected to a Learn profile yet)."
+  certificationProfile: CertificationProfile!
+}
+
+"New values of a certification profile's learner-editable details."
+input UpdateCertificationProfileInput {
+  "The profile to change; the caller must own it."
+  certificationProfileId: ID!
+  "The language of reminder emails: one the reminder templates have (en, ja). Null or omitted leaves it unchanged; an empty string clears it (reminders then use English)."
+  preferredLanguage: String
+}
+
+"The changed profile."
+type UpdateCertificationProfilePayload {
+  "The profile after the change."
+  certificationProfile: CertificationProfile!
+}
+
+"A new contact email to verify."
+input RequestContactEmailChangeInput {
+  "The profile whose contact email changes; the caller must own it."
+  certificationProfileId: ID!
+  "The new address; the verification code is sent there."
+  email: String!
+}
+
+"The pending contact email change."
+type RequestContactEmailChangePayload {
+  "The profile, still with its current contact email."
+  certificationProfile: CertificationProfile!
+  "The address waiting for confirmation."
+  pendingEmail: String!
+  "When the emailed code stops working."
+  expiresAt: DateTime!
+}
+
+"The code confirming a contact email change."
+input ConfirmContactEmailChangeInput {
+  "The profile whose change is confirmed."
+  certificationProfileId: ID!
+  "The code emailed to the new address."
+  code: String!
+}
+
+"The profile with its new contact email."
+type ConfirmContactEmailChangePayload {
+  "The profile: email is the new address, alternateEmails includes the old one."
+  certificationProfile: CertificationProfile!
+}
+
+"A support correction of a legal name."
+input CorrectLegalNameInput {
+  "The profile to correct."
+  certificationProfileId: ID!
+  "The corrected legal name, as on the learner's ID documents."
+  legalName: String!
+  "Why the name is corrected (required, kept in the audit event)."
+  reason: String!
+  "The support ticket reference, if any."
+  ticket: String
+}
+
+"The corrected profile."
+type CorrectLegalNamePayload {
+  "The profile with its corrected legal name."
+  certificationProfile: CertificationProfile!
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3370,6 +3725,40 @@ func (ec *executionContext) childFields_CertificationProfileEdge(ctx context.Con
 		return ec.fieldContext_CertificationProfileEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CertificationProfileEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CertificationProfileTransfer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_CertificationProfileTransfer_code(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_CertificationProfileTransfer_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CertificationProfileTransfer", field.Name)
+}
+
+func (ec *executionContext) childFields_CompleteCertificationProfileTransferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certificationProfile":
+		return ec.fieldContext_CompleteCertificationProfileTransferPayload_certificationProfile(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompleteCertificationProfileTransferPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ConfirmContactEmailChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certificationProfile":
+		return ec.fieldContext_ConfirmContactEmailChangePayload_certificationProfile(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfirmContactEmailChangePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CorrectLegalNamePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certificationProfile":
+		return ec.fieldContext_CorrectLegalNamePayload_certificationProfile(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CorrectLegalNamePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateCertificationProfilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3692,8 +4081,22 @@ func (ec *executionContext) childFields_RenewalStatus(ctx context.Context, field
 		return ec.fieldContext_RenewalStatus_attemptsThisCycle(ctx, field)
 	case "nextAttemptAt":
 		return ec.fieldContext_RenewalStatus_nextAttemptAt(ctx, field)
+	case "retiredOn":
+		return ec.fieldContext_RenewalStatus_retiredOn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RenewalStatus", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestContactEmailChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certificationProfile":
+		return ec.fieldContext_RequestContactEmailChangePayload_certificationProfile(ctx, field)
+	case "pendingEmail":
+		return ec.fieldContext_RequestContactEmailChangePayload_pendingEmail(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_RequestContactEmailChangePayload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestContactEmailChangePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeTranscriptSharePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3702,6 +4105,14 @@ func (ec *executionContext) childFields_RevokeTranscriptSharePayload(ctx context
 		return ec.fieldContext_RevokeTranscriptSharePayload_share(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeTranscriptSharePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StartCertificationProfileTransferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "transfer":
+		return ec.fieldContext_StartCertificationProfileTransferPayload_transfer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartCertificationProfileTransferPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_StartRenewalAssessmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3762,6 +4173,14 @@ func (ec *executionContext) childFields_UnlinkCertificationProfilePayload(ctx co
 		return ec.fieldContext_UnlinkCertificationProfilePayload_certificationProfile(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UnlinkCertificationProfilePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateCertificationProfilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "certificationProfile":
+		return ec.fieldContext_UpdateCertificationProfilePayload_certificationProfile(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateCertificationProfilePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpsertCertificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4004,6 +4423,48 @@ func (ec *executionContext) field_CertificationProfile_notifications_args(ctx co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_completeCertificationProfileTransfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CompleteCertificationProfileTransferInput, error) {
+			return ec.unmarshalNCompleteCertificationProfileTransferInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCompleteCertificationProfileTransferInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_confirmContactEmailChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConfirmContactEmailChangeInput, error) {
+			return ec.unmarshalNConfirmContactEmailChangeInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐConfirmContactEmailChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_correctLegalName_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CorrectLegalNameInput, error) {
+			return ec.unmarshalNCorrectLegalNameInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCorrectLegalNameInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCertificationProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4102,12 +4563,40 @@ func (ec *executionContext) field_Mutation_recordExamResult_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_requestContactEmailChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RequestContactEmailChangeInput, error) {
+			return ec.unmarshalNRequestContactEmailChangeInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRequestContactEmailChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeTranscriptShare_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RevokeTranscriptShareInput, error) {
 			return ec.unmarshalNRevokeTranscriptShareInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTranscriptShareInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startCertificationProfileTransfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartCertificationProfileTransferInput, error) {
+			return ec.unmarshalNStartCertificationProfileTransferInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐStartCertificationProfileTransferInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4150,6 +4639,20 @@ func (ec *executionContext) field_Mutation_unlinkCertificationProfile_args(ctx c
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UnlinkCertificationProfileInput, error) {
 			return ec.unmarshalNUnlinkCertificationProfileInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐUnlinkCertificationProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCertificationProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateCertificationProfileInput, error) {
+			return ec.unmarshalNUpdateCertificationProfileInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐUpdateCertificationProfileInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4854,7 +5357,7 @@ func (ec *executionContext) fieldContext_AssessmentQuestion_choices(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4877,7 +5380,7 @@ func (ec *executionContext) fieldContext_AuditEvent_id(_ context.Context, field 
 	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "ID")
 }
 
-func (ec *executionContext) _AuditEvent_action(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEvent_action(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4900,7 +5403,7 @@ func (ec *executionContext) fieldContext_AuditEvent_action(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditEvent_actor(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEvent_actor(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4923,7 +5426,7 @@ func (ec *executionContext) fieldContext_AuditEvent_actor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditEvent_reason(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEvent_reason(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4946,7 +5449,7 @@ func (ec *executionContext) fieldContext_AuditEvent_reason(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4969,7 +5472,7 @@ func (ec *executionContext) fieldContext_AuditEvent_ticket(_ context.Context, fi
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
 }
 
-func (ec *executionContext) _AuditEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4992,7 +5495,7 @@ func (ec *executionContext) fieldContext_AuditEvent_occurredAt(_ context.Context
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _AuditEvent_details(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _AuditEvent_details(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5059,8 +5562,8 @@ func (ec *executionContext) _AuditEventConnection_nodes(ctx context.Context, fie
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*merge.AuditEvent) graphql.Marshaler {
-			return ec.marshalNAuditEvent2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋmergeᚐAuditEventᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*audit.Event) graphql.Marshaler {
+			return ec.marshalNAuditEvent2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋauditᚐEventᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5169,8 +5672,8 @@ func (ec *executionContext) _AuditEventEdge_node(ctx context.Context, field grap
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *merge.AuditEvent) graphql.Marshaler {
-			return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋmergeᚐAuditEvent(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *audit.Event) graphql.Marshaler {
+			return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋauditᚐEvent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6263,6 +6766,148 @@ func (ec *executionContext) _CertificationProfileEdge_node(ctx context.Context, 
 func (ec *executionContext) fieldContext_CertificationProfileEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "CertificationProfileEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificationProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CertificationProfileTransfer_code(ctx context.Context, field graphql.CollectedField, obj *model.CertificationProfileTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificationProfileTransfer_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificationProfileTransfer_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertificationProfileTransfer", field, false, false, "String")
+}
+
+func (ec *executionContext) _CertificationProfileTransfer_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CertificationProfileTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificationProfileTransfer_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificationProfileTransfer_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CertificationProfileTransfer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CompleteCertificationProfileTransferPayload_certificationProfile(ctx context.Context, field graphql.CollectedField, obj *model.CompleteCertificationProfileTransferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompleteCertificationProfileTransferPayload_certificationProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificationProfile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *certprofile.Profile) graphql.Marshaler {
+			return ec.marshalNCertificationProfile2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcertprofileᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompleteCertificationProfileTransferPayload_certificationProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompleteCertificationProfileTransferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificationProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConfirmContactEmailChangePayload_certificationProfile(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmContactEmailChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfirmContactEmailChangePayload_certificationProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificationProfile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *certprofile.Profile) graphql.Marshaler {
+			return ec.marshalNCertificationProfile2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcertprofileᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfirmContactEmailChangePayload_certificationProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConfirmContactEmailChangePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificationProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CorrectLegalNamePayload_certificationProfile(ctx context.Context, field graphql.CollectedField, obj *model.CorrectLegalNamePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CorrectLegalNamePayload_certificationProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificationProfile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *certprofile.Profile) graphql.Marshaler {
+			return ec.marshalNCertificationProfile2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcertprofileᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CorrectLegalNamePayload_certificationProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CorrectLegalNamePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -7495,8 +8140,8 @@ func (ec *executionContext) _MergeCertificationProfilesPayload_auditEvent(ctx co
 			return obj.AuditEvent, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *merge.AuditEvent) graphql.Marshaler {
-			return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋmergeᚐAuditEvent(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *audit.Event) graphql.Marshaler {
+			return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋauditᚐEvent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8269,6 +8914,270 @@ func (ec *executionContext) fieldContext_Mutation_publishRenewalAssessment(ctx c
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_publishRenewalAssessment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startCertificationProfileTransfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startCertificationProfileTransfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartCertificationProfileTransfer(ctx, fc.Args["input"].(model.StartCertificationProfileTransferInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartCertificationProfileTransferPayload) graphql.Marshaler {
+			return ec.marshalNStartCertificationProfileTransferPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐStartCertificationProfileTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startCertificationProfileTransfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartCertificationProfileTransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startCertificationProfileTransfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeCertificationProfileTransfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeCertificationProfileTransfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteCertificationProfileTransfer(ctx, fc.Args["input"].(model.CompleteCertificationProfileTransferInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CompleteCertificationProfileTransferPayload) graphql.Marshaler {
+			return ec.marshalNCompleteCertificationProfileTransferPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCompleteCertificationProfileTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeCertificationProfileTransfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompleteCertificationProfileTransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeCertificationProfileTransfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateCertificationProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCertificationProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCertificationProfile(ctx, fc.Args["input"].(model.UpdateCertificationProfileInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateCertificationProfilePayload) graphql.Marshaler {
+			return ec.marshalNUpdateCertificationProfilePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐUpdateCertificationProfilePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCertificationProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateCertificationProfilePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCertificationProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestContactEmailChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestContactEmailChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestContactEmailChange(ctx, fc.Args["input"].(model.RequestContactEmailChangeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RequestContactEmailChangePayload) graphql.Marshaler {
+			return ec.marshalNRequestContactEmailChangePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRequestContactEmailChangePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestContactEmailChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RequestContactEmailChangePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestContactEmailChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmContactEmailChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmContactEmailChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmContactEmailChange(ctx, fc.Args["input"].(model.ConfirmContactEmailChangeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConfirmContactEmailChangePayload) graphql.Marshaler {
+			return ec.marshalNConfirmContactEmailChangePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐConfirmContactEmailChangePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmContactEmailChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfirmContactEmailChangePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmContactEmailChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_correctLegalName(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_correctLegalName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CorrectLegalName(ctx, fc.Args["input"].(model.CorrectLegalNameInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CorrectLegalNamePayload) graphql.Marshaler {
+			return ec.marshalNCorrectLegalNamePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCorrectLegalNamePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_correctLegalName(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CorrectLegalNamePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_correctLegalName_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9629,6 +10538,107 @@ func (ec *executionContext) fieldContext_RenewalStatus_nextAttemptAt(_ context.C
 	return graphql.NewScalarFieldContext("RenewalStatus", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _RenewalStatus_retiredOn(ctx context.Context, field graphql.CollectedField, obj *renewal.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RenewalStatus_retiredOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetiredOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *date.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋdateᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RenewalStatus_retiredOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RenewalStatus", field, false, false, "Date")
+}
+
+func (ec *executionContext) _RequestContactEmailChangePayload_certificationProfile(ctx context.Context, field graphql.CollectedField, obj *model.RequestContactEmailChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestContactEmailChangePayload_certificationProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificationProfile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *certprofile.Profile) graphql.Marshaler {
+			return ec.marshalNCertificationProfile2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcertprofileᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestContactEmailChangePayload_certificationProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestContactEmailChangePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificationProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RequestContactEmailChangePayload_pendingEmail(ctx context.Context, field graphql.CollectedField, obj *model.RequestContactEmailChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestContactEmailChangePayload_pendingEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PendingEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestContactEmailChangePayload_pendingEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RequestContactEmailChangePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RequestContactEmailChangePayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.RequestContactEmailChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestContactEmailChangePayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestContactEmailChangePayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RequestContactEmailChangePayload", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _RevokeTranscriptSharePayload_share(ctx context.Context, field graphql.CollectedField, obj *model.RevokeTranscriptSharePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9656,6 +10666,38 @@ func (ec *executionContext) fieldContext_RevokeTranscriptSharePayload_share(_ co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TranscriptShare(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartCertificationProfileTransferPayload_transfer(ctx context.Context, field graphql.CollectedField, obj *model.StartCertificationProfileTransferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartCertificationProfileTransferPayload_transfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transfer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CertificationProfileTransfer) graphql.Marshaler {
+			return ec.marshalNCertificationProfileTransfer2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCertificationProfileTransfer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartCertificationProfileTransferPayload_transfer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartCertificationProfileTransferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificationProfileTransfer(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10059,6 +11101,38 @@ func (ec *executionContext) _UnlinkCertificationProfilePayload_certificationProf
 func (ec *executionContext) fieldContext_UnlinkCertificationProfilePayload_certificationProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "UnlinkCertificationProfilePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CertificationProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateCertificationProfilePayload_certificationProfile(ctx context.Context, field graphql.CollectedField, obj *model.UpdateCertificationProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateCertificationProfilePayload_certificationProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CertificationProfile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *certprofile.Profile) graphql.Marshaler {
+			return ec.marshalNCertificationProfile2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcertprofileᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateCertificationProfilePayload_certificationProfile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateCertificationProfilePayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -11407,6 +12481,160 @@ func UnmarshalCertificationFilter(ctx context.Context, raw any) (model.Certifica
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCompleteCertificationProfileTransferInput(ctx context.Context, obj any) (model.CompleteCertificationProfileTransferInput, error) {
+	var it model.CompleteCertificationProfileTransferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCompleteCertificationProfileTransferInput unmarshals raw into the CompleteCertificationProfileTransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCompleteCertificationProfileTransferInput(ctx context.Context, raw any) (model.CompleteCertificationProfileTransferInput, error) {
+	var out model.CompleteCertificationProfileTransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompleteCertificationProfileTransferInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputConfirmContactEmailChangeInput(ctx context.Context, obj any) (model.ConfirmContactEmailChangeInput, error) {
+	var it model.ConfirmContactEmailChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"certificationProfileId", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "certificationProfileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificationProfileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificationProfileID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmContactEmailChangeInput unmarshals raw into the ConfirmContactEmailChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmContactEmailChangeInput(ctx context.Context, raw any) (model.ConfirmContactEmailChangeInput, error) {
+	var out model.ConfirmContactEmailChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmContactEmailChangeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCorrectLegalNameInput(ctx context.Context, obj any) (model.CorrectLegalNameInput, error) {
+	var it model.CorrectLegalNameInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"certificationProfileId", "legalName", "reason", "ticket"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "certificationProfileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificationProfileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificationProfileID = data
+		case "legalName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("legalName"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LegalName = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "ticket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ticket"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ticket = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCorrectLegalNameInput unmarshals raw into the CorrectLegalNameInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCorrectLegalNameInput(ctx context.Context, raw any) (model.CorrectLegalNameInput, error) {
+	var out model.CorrectLegalNameInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CorrectLegalNameInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateCertificationProfileInput(ctx context.Context, obj any) (model.CreateCertificationProfileInput, error) {
 	var it model.CreateCertificationProfileInput
 	if obj == nil {
@@ -11981,6 +13209,55 @@ func UnmarshalRecordExamResultInput(ctx context.Context, raw any) (model.RecordE
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRequestContactEmailChangeInput(ctx context.Context, obj any) (model.RequestContactEmailChangeInput, error) {
+	var it model.RequestContactEmailChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"certificationProfileId", "email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "certificationProfileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificationProfileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificationProfileID = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRequestContactEmailChangeInput unmarshals raw into the RequestContactEmailChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestContactEmailChangeInput(ctx context.Context, raw any) (model.RequestContactEmailChangeInput, error) {
+	var out model.RequestContactEmailChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestContactEmailChangeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRevokeTranscriptShareInput(ctx context.Context, obj any) (model.RevokeTranscriptShareInput, error) {
 	var it model.RevokeTranscriptShareInput
 	if obj == nil {
@@ -12020,6 +13297,48 @@ func (ec *executionContext) unmarshalInputRevokeTranscriptShareInput(ctx context
 func UnmarshalRevokeTranscriptShareInput(ctx context.Context, raw any) (model.RevokeTranscriptShareInput, error) {
 	var out model.RevokeTranscriptShareInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeTranscriptShareInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStartCertificationProfileTransferInput(ctx context.Context, obj any) (model.StartCertificationProfileTransferInput, error) {
+	var it model.StartCertificationProfileTransferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"certificationProfileId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "certificationProfileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificationProfileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificationProfileID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartCertificationProfileTransferInput unmarshals raw into the StartCertificationProfileTransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartCertificationProfileTransferInput(ctx context.Context, raw any) (model.StartCertificationProfileTransferInput, error) {
+	var out model.StartCertificationProfileTransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartCertificationProfileTransferInput", raw, &out)
 	return out, err
 }
 
@@ -12160,6 +13479,55 @@ func (ec *executionContext) unmarshalInputUnlinkCertificationProfileInput(ctx co
 func UnmarshalUnlinkCertificationProfileInput(ctx context.Context, raw any) (model.UnlinkCertificationProfileInput, error) {
 	var out model.UnlinkCertificationProfileInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UnlinkCertificationProfileInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateCertificationProfileInput(ctx context.Context, obj any) (model.UpdateCertificationProfileInput, error) {
+	var it model.UpdateCertificationProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"certificationProfileId", "preferredLanguage"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "certificationProfileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificationProfileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificationProfileID = data
+		case "preferredLanguage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preferredLanguage"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreferredLanguage = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateCertificationProfileInput unmarshals raw into the UpdateCertificationProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateCertificationProfileInput(ctx context.Context, raw any) (model.UpdateCertificationProfileInput, error) {
+	var out model.UpdateCertificationProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateCertificationProfileInput", raw, &out)
 	return out, err
 }
 
@@ -12395,9 +13763,9 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Certification(ctx, sel, obj)
-	case merge.AuditEvent:
+	case audit.Event:
 		return ec._AuditEvent(ctx, sel, &obj)
-	case *merge.AuditEvent:
+	case *audit.Event:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -12642,7 +14010,7 @@ func (ec *executionContext) _AssessmentQuestion(ctx context.Context, sel ast.Sel
 
 var auditEventImplementors = []string{"AuditEvent", "Node"}
 
-func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *merge.AuditEvent) graphql.Marshaler {
+func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *audit.Event) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -13141,6 +14509,143 @@ func (ec *executionContext) _CertificationProfileEdge(ctx context.Context, sel a
 			}
 		case "node":
 			out.Values[i] = ec._CertificationProfileEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var certificationProfileTransferImplementors = []string{"CertificationProfileTransfer"}
+
+func (ec *executionContext) _CertificationProfileTransfer(ctx context.Context, sel ast.SelectionSet, obj *model.CertificationProfileTransfer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, certificationProfileTransferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CertificationProfileTransfer")
+		case "code":
+			out.Values[i] = ec._CertificationProfileTransfer_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._CertificationProfileTransfer_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var completeCertificationProfileTransferPayloadImplementors = []string{"CompleteCertificationProfileTransferPayload"}
+
+func (ec *executionContext) _CompleteCertificationProfileTransferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CompleteCertificationProfileTransferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, completeCertificationProfileTransferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompleteCertificationProfileTransferPayload")
+		case "certificationProfile":
+			out.Values[i] = ec._CompleteCertificationProfileTransferPayload_certificationProfile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var confirmContactEmailChangePayloadImplementors = []string{"ConfirmContactEmailChangePayload"}
+
+func (ec *executionContext) _ConfirmContactEmailChangePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ConfirmContactEmailChangePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, confirmContactEmailChangePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfirmContactEmailChangePayload")
+		case "certificationProfile":
+			out.Values[i] = ec._ConfirmContactEmailChangePayload_certificationProfile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var correctLegalNamePayloadImplementors = []string{"CorrectLegalNamePayload"}
+
+func (ec *executionContext) _CorrectLegalNamePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CorrectLegalNamePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, correctLegalNamePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CorrectLegalNamePayload")
+		case "certificationProfile":
+			out.Values[i] = ec._CorrectLegalNamePayload_certificationProfile(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13937,6 +15442,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startCertificationProfileTransfer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startCertificationProfileTransfer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeCertificationProfileTransfer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeCertificationProfileTransfer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateCertificationProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCertificationProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestContactEmailChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestContactEmailChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmContactEmailChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmContactEmailChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correctLegalName":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_correctLegalName(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14505,6 +16052,54 @@ func (ec *executionContext) _RenewalStatus(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "retiredOn":
+			out.Values[i] = ec._RenewalStatus_retiredOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var requestContactEmailChangePayloadImplementors = []string{"RequestContactEmailChangePayload"}
+
+func (ec *executionContext) _RequestContactEmailChangePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RequestContactEmailChangePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, requestContactEmailChangePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RequestContactEmailChangePayload")
+		case "certificationProfile":
+			out.Values[i] = ec._RequestContactEmailChangePayload_certificationProfile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pendingEmail":
+			out.Values[i] = ec._RequestContactEmailChangePayload_pendingEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._RequestContactEmailChangePayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14535,6 +16130,39 @@ func (ec *executionContext) _RevokeTranscriptSharePayload(ctx context.Context, s
 			out.Values[i] = graphql.MarshalString("RevokeTranscriptSharePayload")
 		case "share":
 			out.Values[i] = ec._RevokeTranscriptSharePayload_share(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var startCertificationProfileTransferPayloadImplementors = []string{"StartCertificationProfileTransferPayload"}
+
+func (ec *executionContext) _StartCertificationProfileTransferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartCertificationProfileTransferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startCertificationProfileTransferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartCertificationProfileTransferPayload")
+		case "transfer":
+			out.Values[i] = ec._StartCertificationProfileTransferPayload_transfer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -14751,6 +16379,39 @@ func (ec *executionContext) _UnlinkCertificationProfilePayload(ctx context.Conte
 			}
 		case "certificationProfile":
 			out.Values[i] = ec._UnlinkCertificationProfilePayload_certificationProfile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateCertificationProfilePayloadImplementors = []string{"UpdateCertificationProfilePayload"}
+
+func (ec *executionContext) _UpdateCertificationProfilePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateCertificationProfilePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateCertificationProfilePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateCertificationProfilePayload")
+		case "certificationProfile":
+			out.Values[i] = ec._UpdateCertificationProfilePayload_certificationProfile(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15364,11 +17025,11 @@ func (ec *executionContext) marshalNAssessmentQuestion2ᚖgithubᚗcomᚋrecert�
 	return ec._AssessmentQuestion(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditEvent2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋmergeᚐAuditEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*merge.AuditEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditEvent2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋauditᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*audit.Event) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋmergeᚐAuditEvent(ctx, sel, v[i])
+		return ec.marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋauditᚐEvent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -15380,7 +17041,7 @@ func (ec *executionContext) marshalNAuditEvent2ᚕᚖgithubᚗcomᚋrecertᚋrec
 	return ret
 }
 
-func (ec *executionContext) marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋmergeᚐAuditEvent(ctx context.Context, sel ast.SelectionSet, v *merge.AuditEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNAuditEvent2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋauditᚐEvent(ctx context.Context, sel ast.SelectionSet, v *audit.Event) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuditEvent!")
 		return graphql.Null
@@ -15605,6 +17266,53 @@ var (
 		certprofile.StatusMerged: "MERGED",
 	}
 )
+
+func (ec *executionContext) marshalNCertificationProfileTransfer2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCertificationProfileTransfer(ctx context.Context, sel ast.SelectionSet, v *model.CertificationProfileTransfer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CertificationProfileTransfer!")
+		return graphql.Null
+	}
+	return ec._CertificationProfileTransfer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCompleteCertificationProfileTransferInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCompleteCertificationProfileTransferInput(ctx context.Context, v any) (model.CompleteCertificationProfileTransferInput, error) {
+	res, err := ec.unmarshalInputCompleteCertificationProfileTransferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCompleteCertificationProfileTransferPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCompleteCertificationProfileTransferPayload(ctx context.Context, sel ast.SelectionSet, v *model.CompleteCertificationProfileTransferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CompleteCertificationProfileTransferPayload!")
+		return graphql.Null
+	}
+	return ec._CompleteCertificationProfileTransferPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNConfirmContactEmailChangeInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐConfirmContactEmailChangeInput(ctx context.Context, v any) (model.ConfirmContactEmailChangeInput, error) {
+	res, err := ec.unmarshalInputConfirmContactEmailChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConfirmContactEmailChangePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐConfirmContactEmailChangePayload(ctx context.Context, sel ast.SelectionSet, v *model.ConfirmContactEmailChangePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConfirmContactEmailChangePayload!")
+		return graphql.Null
+	}
+	return ec._ConfirmContactEmailChangePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCorrectLegalNameInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCorrectLegalNameInput(ctx context.Context, v any) (model.CorrectLegalNameInput, error) {
+	res, err := ec.unmarshalInputCorrectLegalNameInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCorrectLegalNamePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCorrectLegalNamePayload(ctx context.Context, sel ast.SelectionSet, v *model.CorrectLegalNamePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CorrectLegalNamePayload!")
+		return graphql.Null
+	}
+	return ec._CorrectLegalNamePayload(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalNCreateCertificationProfileInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCreateCertificationProfileInput(ctx context.Context, v any) (model.CreateCertificationProfileInput, error) {
 	res, err := ec.unmarshalInputCreateCertificationProfileInput(ctx, v)
@@ -16227,6 +17935,19 @@ func (ec *executionContext) marshalNRenewalStatus2ᚖgithubᚗcomᚋrecertᚋrec
 	return ec._RenewalStatus(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRequestContactEmailChangeInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRequestContactEmailChangeInput(ctx context.Context, v any) (model.RequestContactEmailChangeInput, error) {
+	res, err := ec.unmarshalInputRequestContactEmailChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRequestContactEmailChangePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRequestContactEmailChangePayload(ctx context.Context, sel ast.SelectionSet, v *model.RequestContactEmailChangePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RequestContactEmailChangePayload!")
+		return graphql.Null
+	}
+	return ec._RequestContactEmailChangePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRevokeTranscriptShareInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTranscriptShareInput(ctx context.Context, v any) (model.RevokeTranscriptShareInput, error) {
 	res, err := ec.unmarshalInputRevokeTranscriptShareInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16238,6 +17959,19 @@ func (ec *executionContext) marshalNRevokeTranscriptSharePayload2ᚖgithubᚗcom
 		return graphql.Null
 	}
 	return ec._RevokeTranscriptSharePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStartCertificationProfileTransferInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐStartCertificationProfileTransferInput(ctx context.Context, v any) (model.StartCertificationProfileTransferInput, error) {
+	res, err := ec.unmarshalInputStartCertificationProfileTransferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartCertificationProfileTransferPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐStartCertificationProfileTransferPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartCertificationProfileTransferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartCertificationProfileTransferPayload!")
+		return graphql.Null
+	}
+	return ec._StartCertificationProfileTransferPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNStartRenewalAssessmentInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐStartRenewalAssessmentInput(ctx context.Context, v any) (model.StartRenewalAssessmentInput, error) {
@@ -16373,6 +18107,19 @@ func (ec *executionContext) marshalNUnlinkCertificationProfilePayload2ᚖgithub�
 		return graphql.Null
 	}
 	return ec._UnlinkCertificationProfilePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdateCertificationProfileInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐUpdateCertificationProfileInput(ctx context.Context, v any) (model.UpdateCertificationProfileInput, error) {
+	res, err := ec.unmarshalInputUpdateCertificationProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateCertificationProfilePayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐUpdateCertificationProfilePayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateCertificationProfilePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateCertificationProfilePayload!")
+		return graphql.Null
+	}
+	return ec._UpdateCertificationProfilePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpsertCertificationInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐUpsertCertificationInput(ctx context.Context, v any) (model.UpsertCertificationInput, error) {

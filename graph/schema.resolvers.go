@@ -11,10 +11,10 @@ import (
 
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/learner"
-	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
@@ -41,7 +41,7 @@ func (r *assessmentAttemptResolver) Questions(ctx context.Context, obj *renewal.
 }
 
 // ID is the resolver for the id field.
-func (r *auditEventResolver) ID(ctx context.Context, obj *merge.AuditEvent) (string, error) {
+func (r *auditEventResolver) ID(ctx context.Context, obj *audit.Event) (string, error) {
 	return encodeID(kindAuditEvent, obj.ID), nil
 }
 
@@ -247,6 +247,36 @@ func (r *mutationResolver) UpsertCertification(ctx context.Context, input model.
 // PublishRenewalAssessment is the resolver for the publishRenewalAssessment field.
 func (r *mutationResolver) PublishRenewalAssessment(ctx context.Context, input model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
 	return r.publishRenewalAssessment(ctx, input)
+}
+
+// StartCertificationProfileTransfer is the resolver for the startCertificationProfileTransfer field.
+func (r *mutationResolver) StartCertificationProfileTransfer(ctx context.Context, input model.StartCertificationProfileTransferInput) (*model.StartCertificationProfileTransferPayload, error) {
+	return r.startProfileTransfer(ctx, input)
+}
+
+// CompleteCertificationProfileTransfer is the resolver for the completeCertificationProfileTransfer field.
+func (r *mutationResolver) CompleteCertificationProfileTransfer(ctx context.Context, input model.CompleteCertificationProfileTransferInput) (*model.CompleteCertificationProfileTransferPayload, error) {
+	return r.completeProfileTransfer(ctx, input)
+}
+
+// UpdateCertificationProfile is the resolver for the updateCertificationProfile field.
+func (r *mutationResolver) UpdateCertificationProfile(ctx context.Context, input model.UpdateCertificationProfileInput) (*model.UpdateCertificationProfilePayload, error) {
+	return r.updateCertificationProfile(ctx, input)
+}
+
+// RequestContactEmailChange is the resolver for the requestContactEmailChange field.
+func (r *mutationResolver) RequestContactEmailChange(ctx context.Context, input model.RequestContactEmailChangeInput) (*model.RequestContactEmailChangePayload, error) {
+	return r.requestContactEmailChange(ctx, input)
+}
+
+// ConfirmContactEmailChange is the resolver for the confirmContactEmailChange field.
+func (r *mutationResolver) ConfirmContactEmailChange(ctx context.Context, input model.ConfirmContactEmailChangeInput) (*model.ConfirmContactEmailChangePayload, error) {
+	return r.confirmContactEmailChange(ctx, input)
+}
+
+// CorrectLegalName is the resolver for the correctLegalName field.
+func (r *mutationResolver) CorrectLegalName(ctx context.Context, input model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error) {
+	return r.correctLegalName(ctx, input)
 }
 
 // ID is the resolver for the id field.

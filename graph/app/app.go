@@ -56,6 +56,7 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
 	}
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
+	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
 	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile
 	return s
 }

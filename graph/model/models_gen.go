@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
@@ -32,7 +33,7 @@ type AuditEventConnection struct {
 	// The events of this page with their cursors.
 	Edges []*AuditEventEdge `json:"edges"`
 	// The events of this page, without cursors.
-	Nodes []*merge.AuditEvent `json:"nodes"`
+	Nodes []*audit.Event `json:"nodes"`
 	// Where this page sits.
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many events the whole list holds (all pages).
@@ -44,7 +45,7 @@ type AuditEventEdge struct {
 	// Pass to `after` to get the events that follow this one.
 	Cursor string `json:"cursor"`
 	// The event.
-	Node *merge.AuditEvent `json:"node"`
+	Node *audit.Event `json:"node"`
 }
 
 // A page of certifications (Relay connection).
@@ -95,6 +96,58 @@ type CertificationProfileEdge struct {
 	Cursor string `json:"cursor"`
 	// The profile.
 	Node *certprofile.Profile `json:"node"`
+}
+
+// A started transfer of a certification profile to another personal account.
+type CertificationProfileTransfer struct {
+	// The single-use code for the receiving account. Shown only here: the server keeps only a hash of it.
+	Code string `json:"code"`
+	// When the code stops working: 30 minutes after it was issued.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// The code of a transfer to complete.
+type CompleteCertificationProfileTransferInput struct {
+	// The code startCertificationProfileTransfer gave the owner.
+	Code string `json:"code"`
+}
+
+// The moved profile.
+type CompleteCertificationProfileTransferPayload struct {
+	// The profile, now owned by the caller's account (not connected to a Learn profile yet).
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+}
+
+// The code confirming a contact email change.
+type ConfirmContactEmailChangeInput struct {
+	// The profile whose change is confirmed.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The code emailed to the new address.
+	Code string `json:"code"`
+}
+
+// The profile with its new contact email.
+type ConfirmContactEmailChangePayload struct {
+	// The profile: email is the new address, alternateEmails includes the old one.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+}
+
+// A support correction of a legal name.
+type CorrectLegalNameInput struct {
+	// The profile to correct.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The corrected legal name, as on the learner's ID documents.
+	LegalName string `json:"legalName"`
+	// Why the name is corrected (required, kept in the audit event).
+	Reason string `json:"reason"`
+	// The support ticket reference, if any.
+	Ticket *string `json:"ticket,omitempty"`
+}
+
+// The corrected profile.
+type CorrectLegalNamePayload struct {
+	// The profile with its corrected legal name.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
 }
 
 // A new certification profile.
@@ -212,7 +265,7 @@ type MergeCertificationProfilesPayload struct {
 	// The duplicate, now `MERGED`.
 	Duplicate *certprofile.Profile `json:"duplicate"`
 	// The audit event recording the merge.
-	AuditEvent *merge.AuditEvent `json:"auditEvent"`
+	AuditEvent *audit.Event `json:"auditEvent"`
 }
 
 // The entry points for changes. Each takes one `input` and returns a payload; each runs in one
@@ -337,6 +390,24 @@ type RecordExamResultPayload struct {
 	EarnedCertifications []*transcript.Earned `json:"earnedCertifications"`
 }
 
+// A new contact email to verify.
+type RequestContactEmailChangeInput struct {
+	// The profile whose contact email changes; the caller must own it.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The new address; the verification code is sent there.
+	Email string `json:"email"`
+}
+
+// The pending contact email change.
+type RequestContactEmailChangePayload struct {
+	// The profile, still with its current contact email.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+	// The address waiting for confirmation.
+	PendingEmail string `json:"pendingEmail"`
+	// When the emailed code stops working.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 // Which share code to revoke.
 type RevokeTranscriptShareInput struct {
 	// The `TranscriptShare.id`.
@@ -347,6 +418,18 @@ type RevokeTranscriptShareInput struct {
 type RevokeTranscriptSharePayload struct {
 	// The share, with `revokedAt` set.
 	Share *transcript.Share `json:"share"`
+}
+
+// Which certification profile to move to another personal account.
+type StartCertificationProfileTransferInput struct {
+	// The profile to move; the caller's personal account must own it.
+	CertificationProfileID string `json:"certificationProfileId"`
+}
+
+// The started transfer.
+type StartCertificationProfileTransferPayload struct {
+	// The code and its expiry.
+	Transfer *CertificationProfileTransfer `json:"transfer"`
 }
 
 // Which earned certification to renew, in which language.
@@ -390,6 +473,20 @@ type UnlinkCertificationProfilePayload struct {
 	// The Learn profile that was connected (the caller's).
 	LearnProfile *learner.LearnProfile `json:"learnProfile"`
 	// The disconnected certification profile.
+	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+}
+
+// New values of a certification profile's learner-editable details.
+type UpdateCertificationProfileInput struct {
+	// The profile to change; the caller must own it.
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The language of reminder emails: one the reminder templates have (en, ja). Null or omitted leaves it unchanged; an empty string clears it (reminders then use English).
+	PreferredLanguage *string `json:"preferredLanguage,omitempty"`
+}
+
+// The changed profile.
+type UpdateCertificationProfilePayload struct {
+	// The profile after the change.
 	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
 }
 

@@ -77,7 +77,7 @@ func (s *Service) Link(ctx context.Context, p *auth.Principal, profileID uuid.UU
 			return fmt.Errorf("lock account profiles: %w", err)
 		}
 		prof, ok := find(owned, profileID)
-		if !ok { // account_id never changes, so the profile is among the locked ones
+		if !ok { // moved to another account by a transfer while this request waited
 			return apperr.Missing("certification profile")
 		}
 		lpID, err := tx.LearnProfileIDOf(ctx, p.AccountID)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -55,6 +56,43 @@ type Store interface {
 	// InsertAudit records an audit event and the profiles it concerns.
 	audit.Store
 
+	// InsertTransfer stores a started transfer.
+	InsertTransfer(ctx context.Context, t Transfer) (Transfer, error)
+	// RevokeOpenTransfers marks the profile's uncompleted, unrevoked transfers revoked at now.
+	RevokeOpenTransfers(ctx context.Context, profileID uuid.UUID, now time.Time) error
+	// TransferByCodeHash loads the transfer of a code hash (no lock). Codes: NOT_FOUND.
+	TransferByCodeHash(ctx context.Context, hash []byte) (Transfer, error)
+	// LockTransfer locks one transfer row (FOR UPDATE). Codes: NOT_FOUND.
+	LockTransfer(ctx context.Context, id uuid.UUID) (Transfer, error)
+	// CompleteTransfer records that the transfer moved the profile to toAccount at now.
+	CompleteTransfer(ctx context.Context, id, toAccount uuid.UUID, now time.Time) error
+	// SetProfileAccount makes accountID the owner of a profile (which must have no link) and
+	// returns the profile as it now is.
+	SetProfileAccount(ctx context.Context, profileID, accountID uuid.UUID) (Profile, error)
+
+	// SetPreferredLanguage sets (nil: clears) a profile's preferred language, and the language
+	// of its reminders not yet sent.
+	SetPreferredLanguage(ctx context.Context, profileID uuid.UUID, lang *string) (Profile, error)
+	// SetLegalName sets a profile's legal name.
+	SetLegalName(ctx context.Context, profileID uuid.UUID, name string) (Profile, error)
+	// SetProfileEmail makes email the contact email, keeps old as an alternate (email stops
+	// being one) and points reminders not yet sent at email.
+	SetProfileEmail(ctx context.Context, profileID uuid.UUID, email, old string, now time.Time) (Profile, error)
+	// RevokeOpenEmailChanges revokes the profile's pending email changes at now and cancels
+	// their undelivered verification emails (and forgets their codes).
+	RevokeOpenEmailChanges(ctx context.Context, profileID uuid.UUID, now time.Time) error
+	// InsertEmailChange stores a pending email change.
+	InsertEmailChange(ctx context.Context, c EmailChange) (EmailChange, error)
+	// QueueVerificationEmail writes the outbox row that emails a change's code.
+	QueueVerificationEmail(ctx context.Context, v VerificationEmail) error
+	// LockOpenEmailChange locks the profile's pending (not confirmed, not revoked) email
+	// change. Codes: NOT_FOUND.
+	LockOpenEmailChange(ctx context.Context, profileID uuid.UUID) (EmailChange, error)
+	// RecordWrongEmailCode counts one wrong code and returns the count.
+	RecordWrongEmailCode(ctx context.Context, id uuid.UUID) (int, error)
+	// ConfirmEmailChange marks a change confirmed and forgets its code in the outbox.
+	ConfirmEmailChange(ctx context.Context, id uuid.UUID, now time.Time) error
+
 	// Batch reads for dataloaders, in key order (nil / empty where there is nothing).
 	AlternateEmailsByIDs(ctx context.Context, ids []uuid.UUID) ([][]string, error)
 	LinksByProfileIDs(ctx context.Context, ids []uuid.UUID) ([]*Link, error)
@@ -82,6 +120,9 @@ type Service struct {
 	// included (0 means DefaultMaxProfilesPerAccount). It is also the most
 	// viewer.certificationProfiles lists.
 	MaxPerAccount int
+	// ReminderLanguages are the languages a preferred language may be set to: those of the
+	// reminder templates (DefaultReminderLanguages when empty).
+	ReminderLanguages []string
 }
 
 // MaxProfiles returns the cap on an account's certification profiles.
@@ -127,18 +168,8 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 	prof.CreatedAt = s.clock.Now()
 	var out Profile
 	err = s.store.InTx(ctx, func(tx Store) error {
-		if err := tx.LockAccount(ctx, p.AccountID); err != nil {
-			return fmt.Errorf("lock account: %w", err)
-		}
-		// The lock Link takes: a second profile created while a link is being decided must
-		// wait for it, so MULTIPLE_CERTIFICATION_PROFILES cannot be bypassed by a race.
-		mine, err := tx.LockAccountProfiles(ctx, p.AccountID)
-		if err != nil {
-			return fmt.Errorf("lock account profiles: %w", err)
-		}
-		if limit := s.MaxProfiles(); len(mine) >= limit {
-			return apperr.Limit("certificationProfiles", limit,
-				"an account may hold at most %d certification profiles; ask support to merge duplicates", limit)
+		if err := s.lockRoomForProfile(ctx, tx, p.AccountID); err != nil {
+			return err
 		}
 		out, err = tx.InsertProfile(ctx, prof)
 		return err
@@ -147,6 +178,26 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 		return Profile{}, fmt.Errorf("create profile: %w", err)
 	}
 	return out, nil
+}
+
+// lockRoomForProfile locks an account and its profiles and checks that one more profile fits
+// within MaxProfiles (Create, CompleteTransfer). Codes: LIMIT_EXCEEDED (extensions resource
+// "certificationProfiles" and limit).
+func (s *Service) lockRoomForProfile(ctx context.Context, tx Store, accountID uuid.UUID) error {
+	if err := tx.LockAccount(ctx, accountID); err != nil {
+		return fmt.Errorf("lock account: %w", err)
+	}
+	// The lock Link takes: a second profile arriving while a link is being decided must
+	// wait for it, so MULTIPLE_CERTIFICATION_PROFILES cannot be bypassed by a race.
+	mine, err := tx.LockAccountProfiles(ctx, accountID)
+	if err != nil {
+		return fmt.Errorf("lock account profiles: %w", err)
+	}
+	if limit := s.MaxProfiles(); len(mine) >= limit {
+		return apperr.Limit("certificationProfiles", limit,
+			"an account may hold at most %d certification profiles; ask support to merge duplicates", limit)
+	}
+	return nil
 }
 
 // maxEmail is the longest address RFC 5321 allows in a path.

@@ -41,6 +41,9 @@ const (
 	// CancelReplaced: a later reminder of the same cycle was queued while this one waited
 	// (mail was down), and only the latest is worth sending.
 	CancelReplaced CancelReason = "REPLACED"
+	// CancelRetired: the certification was retired before the reminder could be delivered
+	// (issue 13: a retired certification gets no reminders and cannot be renewed).
+	CancelRetired CancelReason = "RETIRED"
 )
 
 // Notification is one reminder of the outbox: the cycle is keyed by the expiry date it

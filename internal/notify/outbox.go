@@ -10,6 +10,7 @@ import (
 
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // Pending is a claimed notification with what its email needs and the current state of its
@@ -18,7 +19,9 @@ type Pending struct {
 	Notification
 	CertificationCode string
 	CertificationName string
-	LegalName         string
+	// CertificationRetiredOn is the certification's retirement date, nil when it has none.
+	CertificationRetiredOn *date.Date
+	LegalName              string
 	// CurrentExpiresOn is the earned certification's expiry now: it differs from the
 	// notification's cycle once the certification was renewed.
 	CurrentExpiresOn *date.Date
@@ -28,11 +31,14 @@ type Pending struct {
 }
 
 // Stale reports whether the reminder must not be sent any more on today, and why
-// (docs/domain.md "Notifications": none after expiry, none after renewal; no burst after downtime).
+// (docs/domain.md "Notifications": none after expiry, none after renewal; no burst after downtime;
+// none once the certification is retired).
 func (p Pending) Stale(today date.Date) (CancelReason, bool) {
 	switch {
 	case p.Superseded:
 		return CancelSuperseded, true
+	case transcript.Retired(p.CertificationRetiredOn, today):
+		return CancelRetired, true
 	case p.CurrentExpiresOn == nil || *p.CurrentExpiresOn != p.CycleExpiresOn:
 		return CancelRenewed, true
 	case !today.Before(p.CycleExpiresOn):
@@ -151,12 +157,17 @@ func (o *Outbox) Schedule(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Send delivers due notifications, one claim (one transaction) at a time, until none is due,
+// Send delivers due verification emails (sendVerifications), then due notifications, one
+// claim (one transaction) at a time, until none is due,
 // MaxPerPass were handled, or ctx is done. A delivery failure is recorded on its row with the
 // next attempt after Backoff; it is not an error of the pass.
 func (o *Outbox) Send(ctx context.Context) (PassResult, error) {
 	var res PassResult
-	for i := 0; i < o.max && ctx.Err() == nil; i++ {
+	first, err := o.sendVerifications(ctx, o.max, &res)
+	if err != nil {
+		return res, err
+	}
+	for i := first; i < o.max && ctx.Err() == nil; i++ {
 		more, err := o.sendOne(ctx, &res)
 		if err != nil {
 			return res, err

@@ -55,7 +55,7 @@ func newRenderer(publicURL string) (*renderer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("notify: template %s: %w", tag, err)
 		}
-		for _, name := range []string{"subject", "body"} {
+		for _, name := range []string{"subject", "body", "verifySubject", "verifyBody"} {
 			if t.Lookup(name) == nil {
 				return nil, fmt.Errorf("notify: template %s has no %q", tag, name)
 			}

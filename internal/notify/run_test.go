@@ -55,6 +55,10 @@ func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, hold time.Durat
 	return c, nil
 }
 
+func (s *fakeStore) ClaimVerification(context.Context, time.Time, time.Duration) (VerificationClaim, error) {
+	return nil, nil
+}
+
 func (s *fakeStore) NotificationsByProfile(context.Context, uuid.UUID, *Cursor, int) ([]Notification, bool, error) {
 	return nil, false, nil
 }

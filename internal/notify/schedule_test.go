@@ -136,6 +136,7 @@ func TestBackoff(t *testing.T) {
 func TestPendingStale(t *testing.T) {
 	cycle := date.MustParse("2022-03-01")
 	renewed := date.MustParse("2023-03-01")
+	retired := date.MustParse("2021-12-31")
 	base := Pending{Notification: Notification{CycleExpiresOn: cycle, Sequence: 2}, CurrentExpiresOn: &cycle}
 	with := func(f func(p *Pending)) Pending { p := base; f(&p); return p }
 	cases := []struct {
@@ -149,6 +150,8 @@ func TestPendingStale(t *testing.T) {
 		{"expired before it could be delivered", base, "2022-03-01", CancelExpired},
 		{"superseded by a merge", with(func(p *Pending) { p.Superseded = true }), "2021-12-01", CancelSuperseded},
 		{"a later reminder of the cycle is queued", with(func(p *Pending) { p.LaterQueued = true }), "2022-01-30", CancelReplaced},
+		{"sent on the certification's retirement date", with(func(p *Pending) { p.CertificationRetiredOn = &retired }), "2021-12-31", ""},
+		{"retired the day before it could be delivered", with(func(p *Pending) { p.CertificationRetiredOn = &retired }), "2022-01-01", CancelRetired},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

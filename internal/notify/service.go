@@ -24,6 +24,8 @@ type Store interface {
 	// skipping rows other senders hold; nil when none is due. The transaction may stay open
 	// (idle while the email is sent) for up to hold.
 	ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (Claim, error)
+	// ClaimVerification is ClaimDue for the verification emails of contact email changes.
+	ClaimVerification(ctx context.Context, now time.Time, hold time.Duration) (VerificationClaim, error)
 	// NotificationsByProfile lists a profile's notifications (not cancelled), newest first,
 	// after the cursor; it reports whether more follow.
 	NotificationsByProfile(ctx context.Context, profileID uuid.UUID, after *Cursor, limit int) ([]Notification, bool, error)

@@ -77,7 +77,8 @@ const scheduleLockKey int64 = 0x7265636572744e53
 // $4 the plan's lead days per sequence (NULL: the day the window opens, $5 months before
 // expiry, clamped to the month's end as PostgreSQL's date arithmetic does), $6 the kind per
 // sequence. A certification is renewable when it expires, is not fundamentals, has a renewal
-// assessment and has been on the market for $5 months (docs/domain.md "Renewal assessment").
+// assessment and has been on the market for $5 months (docs/domain.md "Renewal assessment");
+// a reminder due after the certification's retirement date is not written.
 // It reads earned certifications through earned_certifications_expiry_idx, never per row in Go.
 const notifyScheduleSQL = `
 INSERT INTO notifications (earned_certification_id, cycle_expires_on, sequence, kind, email, language,
@@ -103,6 +104,7 @@ WHERE e.superseded_at IS NULL
   AND e.expires_on > $2
   AND e.expires_on <= $3
   AND c.level <> 'FUNDAMENTALS'
+  AND (c.retired_on IS NULL OR c.retired_on >= d.due_on)
   AND (c.released_on + make_interval(months => $5))::date <= $2
   AND p.status = 'ACTIVE'
   AND EXISTS (SELECT 1 FROM renewal_assessments a WHERE a.certification_id = c.id)
@@ -161,6 +163,7 @@ type notifyPendingRow struct {
 	notificationRow
 	CertificationCode string     `db:"certification_code"`
 	CertificationName string     `db:"certification_name"`
+	CertRetiredOn     *date.Date `db:"certification_retired_on"`
 	LegalName         string     `db:"legal_name"`
 	CurrentExpiresOn  *date.Date `db:"current_expires_on"`
 	Superseded        bool       `db:"superseded"`
@@ -180,7 +183,7 @@ WITH claimed AS (
     FOR UPDATE SKIP LOCKED
 )
 SELECT ` + notificationColumns + `,
-       c.code AS certification_code, c.name AS certification_name, p.legal_name,
+       c.code AS certification_code, c.name AS certification_name, c.retired_on AS certification_retired_on, p.legal_name,
        e.expires_on AS current_expires_on, e.superseded_at IS NOT NULL AS superseded,
        EXISTS (SELECT 1 FROM notifications l
                WHERE l.earned_certification_id = n.earned_certification_id
@@ -197,6 +200,21 @@ JOIN certification_profiles p ON p.id = e.profile_id`
 // the per-connection idle-in-transaction timeout (DB_IDLE_IN_TX_TIMEOUT) is raised to cover
 // it: were the session ended mid-send, the email would go out but not be recorded.
 func (s Notify) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (notify.Claim, error) {
+	var r notifyPendingRow
+	tx, err := s.claimRow(ctx, hold, &r, notifyClaimSQL, now)
+	if tx == nil || err != nil {
+		return nil, err
+	}
+	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
+		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName,
+		CurrentExpiresOn: r.CurrentExpiresOn, Superseded: r.Superseded, LaterQueued: r.LaterQueued}
+	return &notifyClaim{tx: tx, p: p}, nil
+}
+
+// claimRow opens a claim's transaction, with the idle-in-transaction timeout raised to hold,
+// and reads the claimed row into dest with query; it returns a nil transaction when no row
+// is due.
+func (s Notify) claimRow(ctx context.Context, hold time.Duration, dest any, query string, args ...any) (*sqlx.Tx, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -206,18 +224,14 @@ func (s Notify) ClaimDue(ctx context.Context, now time.Time, hold time.Duration)
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("claim timeout: %w", err)
 	}
-	var r notifyPendingRow
-	if err := sqlx.GetContext(ctx, tx, &r, notifyClaimSQL, now); err != nil {
+	if err := sqlx.GetContext(ctx, tx, dest, query, args...); err != nil {
 		_ = tx.Rollback()
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("claim: %w", err)
 	}
-	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
-		CertificationName: r.CertificationName, LegalName: r.LegalName, CurrentExpiresOn: r.CurrentExpiresOn,
-		Superseded: r.Superseded, LaterQueued: r.LaterQueued}
-	return &notifyClaim{tx: tx, p: p}, nil
+	return tx, nil
 }
 
 // notifyClaim is a notification locked by an open transaction.
@@ -230,22 +244,29 @@ type notifyClaim struct {
 func (c *notifyClaim) Pending() notify.Pending { return c.p }
 
 func (c *notifyClaim) finish(ctx context.Context, query string, args ...any) error {
-	if c.done {
+	return finishClaim(ctx, c.tx, &c.done, query, args...)
+}
+
+// finishClaim records a claimed outbox row's outcome with query, which must update exactly
+// that row, and commits the claim's transaction (rolled back on failure); done guards against
+// finishing a claim twice.
+func finishClaim(ctx context.Context, tx *sqlx.Tx, done *bool, query string, args ...any) error {
+	if *done {
 		return errors.New("claim already finished")
 	}
-	c.done = true
-	res, err := c.tx.ExecContext(ctx, query, args...)
+	*done = true
+	res, err := tx.ExecContext(ctx, query, args...)
 	if err == nil {
 		var n int64
 		if n, err = res.RowsAffected(); err == nil && n != 1 {
-			err = fmt.Errorf("updated %d notifications, want 1", n)
+			err = fmt.Errorf("updated %d rows, want 1", n)
 		}
 	}
 	if err != nil {
-		_ = c.tx.Rollback()
+		_ = tx.Rollback()
 		return err
 	}
-	if err := c.tx.Commit(); err != nil {
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil

@@ -113,11 +113,13 @@ func (s Transcript) LockProfileByMCID(ctx context.Context, mcid int64) (certprof
 	return certprofile.Profile{}, fmt.Errorf("lock profile of MCID %d: merge chain too long", mcid)
 }
 
-// ExamExists reports whether the catalog has the exam.
-func (s Transcript) ExamExists(ctx context.Context, code string) (bool, error) {
-	var ok bool
-	err := s.get(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM exams WHERE code = $1)`, code)
-	return ok, err
+// ExamByCode loads an exam of the catalog. Codes: NOT_FOUND.
+func (s Transcript) ExamByCode(ctx context.Context, code string) (catalog.Exam, error) {
+	var r examRow
+	if err := s.get(ctx, &r, `SELECT code, title, languages, retired_on, supersedes FROM exams WHERE code = $1`, code); err != nil {
+		return catalog.Exam{}, notFound(err, "exam")
+	}
+	return r.domain(), nil
 }
 
 // InsertResult stores r unless its external id is recorded already. ON CONFLICT waits for a

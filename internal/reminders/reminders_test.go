@@ -41,6 +41,9 @@ func (s passStore) Schedule(context.Context, time.Time, date.Date, notify.Plan) 
 func (passStore) ClaimDue(context.Context, time.Time, time.Duration) (notify.Claim, error) {
 	return nil, nil
 }
+func (passStore) ClaimVerification(context.Context, time.Time, time.Duration) (notify.VerificationClaim, error) {
+	return nil, nil
+}
 func (passStore) NotificationsByProfile(context.Context, uuid.UUID, *notify.Cursor, int) ([]notify.Notification, bool, error) {
 	return nil, false, nil
 }

@@ -54,6 +54,9 @@ type Status struct {
 	AttemptsThisCycle int
 	// NextAttemptAt is when the 24-hour retake wait ends, while it is running.
 	NextAttemptAt *time.Time
+	// RetiredOn is the certification's retirement date, when it has one: from the day after,
+	// it cannot be renewed (issue 13).
+	RetiredOn *date.Date
 }
 
 // ServedQuestion is a question as an attempt serves it: no correct flags.

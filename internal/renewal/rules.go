@@ -56,6 +56,9 @@ func Check(f Facts, language *string, now time.Time) error {
 // in this order: NOT_RENEWABLE, RENEWAL_NOT_AVAILABLE_YET, CERTIFICATION_EXPIRED,
 // RENEWAL_WINDOW_NOT_OPEN (extensions.windowOpensOn), PROFILE_NOT_LINKED.
 //
+// A certification retired before today (transcript.Retired) is NOT_RENEWABLE with
+// extensions.retiredOn (issue 13 "Retirement"); earned records stay valid until they expire.
+//
 // A SUPERSEDED record (a merge kept the other copy current) is NOT_RENEWABLE: renewing is
 // done on the current record, and the superseded one may not even be expired.
 func Renewable(f Facts, now time.Time) error {
@@ -67,6 +70,11 @@ func Renewable(f Facts, now time.Time) error {
 	}
 	if e.SupersededAt != nil {
 		return apperr.E(apperr.NotRenewable, "this record was superseded by another copy of the certification; renew the current one")
+	}
+	if transcript.Retired(c.RetiredOn, today) {
+		return apperr.E(apperr.NotRenewable,
+			"this certification was retired on %s and can no longer be renewed; it stays valid until it expires on %s",
+			c.RetiredOn, e.ExpiresOn).With("retiredOn", c.RetiredOn.String())
 	}
 	if from := c.RenewalAvailableFrom(); from != nil && today.Before(*from) {
 		return apperr.E(apperr.RenewalNotAvailableYet,
@@ -93,9 +101,14 @@ func Renewable(f Facts, now time.Time) error {
 // StatusOf is RenewalStatus at now: Check without a language, plus the window, the deadline
 // (the current expiry), the attempts started in the current cycle and, while the 24-hour
 // retake wait runs, when it ends. Window and deadline are set only for renewable records
-// (expiring certification with an assessment, not superseded).
+// (expiring certification with an assessment, not superseded, not retired); RetiredOn is the
+// certification's retirement date whenever it has one, past or announced.
 func StatusOf(f Facts, now time.Time) Status {
 	var st Status
+	if r := f.Certification.RetiredOn; r != nil {
+		d := *r
+		st.RetiredOn = &d
+	}
 	if err := Check(f, nil, now); err != nil {
 		r := string(apperr.CodeOf(err))
 		st.Reason = &r
@@ -103,7 +116,8 @@ func StatusOf(f Facts, now time.Time) Status {
 		st.Eligible = true
 	}
 	e := &f.Earned
-	if !f.Certification.Expires() || f.Assessment == nil || e.ExpiresOn == nil || e.SupersededAt != nil {
+	if !f.Certification.Expires() || f.Assessment == nil || e.ExpiresOn == nil || e.SupersededAt != nil ||
+		transcript.Retired(f.Certification.RetiredOn, date.Of(now)) {
 		return st
 	}
 	expires := *e.ExpiresOn

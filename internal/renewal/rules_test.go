@@ -78,6 +78,14 @@ func TestCheck(t *testing.T) {
 			edit: func(f *Facts) { f.Assessment = nil }},
 		{name: "superseded is not renewable, even inside the window", now: "2021-03-01T09:00:00Z", code: apperr.NotRenewable,
 			edit: func(f *Facts) { f.Earned.SupersededAt = ptr(at("2021-01-01T00:00:00Z")) }},
+		{name: "retired 2021-04-30: renewable on the retirement date", now: "2021-04-30T23:59:59Z",
+			edit: func(f *Facts) { f.Certification.RetiredOn = ptr(d("2021-04-30")) }},
+		{name: "retired 2021-04-30: not renewable the day after, naming the date", now: "2021-05-01T00:00:00Z",
+			code: apperr.NotRenewable, ext: "retiredOn", value: "2021-04-30",
+			edit: func(f *Facts) { f.Certification.RetiredOn = ptr(d("2021-04-30")) }},
+		{name: "retired comes before not linked and the window", now: "2021-01-01T00:00:00Z",
+			code: apperr.NotRenewable, ext: "retiredOn", value: "2020-12-31",
+			edit: func(f *Facts) { f.Certification.RetiredOn = ptr(d("2020-12-31")); f.Linked = false }},
 		{name: "released 2021-01-31: not available before 2021-07-31", now: "2021-07-30T23:00:00Z",
 			code: apperr.RenewalNotAvailableYet, ext: "availableFrom", value: "2021-07-31",
 			edit: func(f *Facts) { f.Certification.ReleasedOn = d("2021-01-31") }},
@@ -195,6 +203,18 @@ func TestStatusOf(t *testing.T) {
 	st = StatusOf(f, at("2021-03-02T10:30:00Z"))
 	if !st.Eligible || st.Reason != nil || st.NextAttemptAt != nil {
 		t.Errorf("after the wait: got eligible %v reason %v next %v, want eligible, no reason, no next", st.Eligible, st.Reason, st.NextAttemptAt)
+	}
+
+	retired := base()
+	retired.Certification.RetiredOn = ptr(d("2021-04-30"))
+	st = StatusOf(retired, at("2021-03-01T09:00:00Z"))
+	if !st.Eligible || st.RetiredOn == nil || *st.RetiredOn != d("2021-04-30") || st.Deadline == nil {
+		t.Errorf("before retirement: got %+v, want eligible with retiredOn 2021-04-30 and the deadline", st)
+	}
+	st = StatusOf(retired, at("2021-05-01T09:00:00Z"))
+	if st.Eligible || str(st.Reason) != "NOT_RENEWABLE" || st.RetiredOn == nil || *st.RetiredOn != d("2021-04-30") ||
+		st.WindowOpensOn != nil || st.Deadline != nil {
+		t.Errorf("after retirement: got %+v, want NOT_RENEWABLE with retiredOn 2021-04-30, no window or deadline", st)
 	}
 
 	fund := base()

@@ -44,6 +44,7 @@ func (r Rule) uses(exam string) bool {
 //     exam of the path has a counting pass on or before D, one of them on D. Passes count from
 //     the day after the certification's previous earning on or before D: after expiry every
 //     exam of a path must be passed again to earn it again.
+//   - A retired certification is not earned after its retirement date (Retired).
 //   - With prerequisites, one of them must be held on D: earned on or before D, not expired on
 //     D, not superseded.
 //   - It is valid from D to ExpiryFor(D) (fundamentals never expire). A new record never
@@ -101,6 +102,9 @@ func Earn(p Pass, rules []Rule, passes []Pass, records []Earned) []Earned {
 // earnOn decides whether r is earned on day, given the records so far.
 func earnOn(r Rule, day date.Date, passes []Pass, recs []Earned) (Earned, bool) {
 	cert := r.Certification
+	if Retired(cert.RetiredOn, day) { // issue 13: a retired certification is not earned any more
+		return Earned{}, false
+	}
 	expires := cert.ExpiryFor(day)
 	var last *date.Date // the previous earning on or before day
 	for i := range recs {

@@ -228,20 +228,26 @@ func TestEarn(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := pass(c.pass)
-			passes := []Pass{p}
-			for _, s := range c.earlier {
-				passes = append(passes, pass(s))
-			}
-			var records []Earned
-			for _, s := range c.records {
-				records = append(records, rec(s))
-			}
-			if got := show(Earn(p, testRules, passes, records)); got != c.want {
+			if got := earnCase(testRules, c.earlier, c.records, c.pass); got != c.want {
 				t.Fatalf("got %q, want %q", got, c.want)
 			}
 		})
 	}
+}
+
+// earnCase runs Earn for the new pass p (EXAM@day) with the earlier passes and records, as
+// the tables write them, and shows what it earns.
+func earnCase(rules []Rule, earlier, records []string, p string) string {
+	newPass := pass(p)
+	passes := []Pass{newPass}
+	for _, s := range earlier {
+		passes = append(passes, pass(s))
+	}
+	var recs []Earned
+	for _, s := range records {
+		recs = append(recs, rec(s))
+	}
+	return show(Earn(newPass, rules, passes, recs))
 }
 
 // TestEarnInDateOrderEqualsAnyOrder checks the out-of-order rule end to end: recording the

@@ -184,8 +184,9 @@ func TestConcurrentResultsForOneProfileSerialize(t *testing.T) {
 		inputs := []map[string]any{
 			resultInput(p.MCID, "DP-200", "2021-02-10T09:00:00Z", fmt.Sprintf("dp200-%d", round)),
 			resultInput(p.MCID, "DP-201", "2021-02-10T11:00:00Z", fmt.Sprintf("dp201-%d", round)),
-			resultInput(p.MCID, "AZ-104", "2021-02-11T09:00:00Z", fmt.Sprintf("az104-%d", round)),
-			resultInput(p.MCID, "AZ-103", "2021-02-11T09:00:00Z", fmt.Sprintf("az103-%d", round)),
+			// AZ-103 retired on 2020-08-31 (shipped catalog): both paths are passed before that.
+			resultInput(p.MCID, "AZ-104", "2020-08-11T09:00:00Z", fmt.Sprintf("az104-%d", round)),
+			resultInput(p.MCID, "AZ-103", "2020-08-11T09:00:00Z", fmt.Sprintf("az103-%d", round)),
 		}
 		for _, in := range inputs {
 			wg.Add(1)

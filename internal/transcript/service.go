@@ -29,8 +29,8 @@ type Store interface {
 	// LockProfileByMCID locks (FOR UPDATE) the current profile of mcid, following merges to
 	// the survivor. Codes: NOT_FOUND.
 	LockProfileByMCID(ctx context.Context, mcid int64) (certprofile.Profile, error)
-	// ExamExists reports whether the catalog has the exam.
-	ExamExists(ctx context.Context, code string) (bool, error)
+	// ExamByCode loads an exam of the catalog. Codes: NOT_FOUND.
+	ExamByCode(ctx context.Context, code string) (catalog.Exam, error)
 	// InsertResult stores r unless its external id is already recorded, reporting whether it
 	// was stored.
 	InsertResult(ctx context.Context, r ExamResult) (ExamResult, bool, error)
@@ -160,7 +160,8 @@ const maxScore = 1000
 //
 // Codes: UNAUTHENTICATED (no token), FORBIDDEN (neither exam-delivery nor admin),
 // BAD_USER_INPUT (empty or over-long externalId, malformed MCID, score outside 0..1000, bad
-// language tag, takenAt after now, unknown exam code, unknown MCID: chosen BAD_USER_INPUT like
+// language tag, takenAt after now, unknown exam code, takenAt after the exam's retirement date
+// (CheckExamTaken; a replay of an earlier result is still answered), unknown MCID: chosen BAD_USER_INPUT like
 // an unknown exam code, since both are references in the input that do not resolve; the
 // extension `field` names the input field).
 func (s *Service) RecordResult(ctx context.Context, p *auth.Principal, in NewResult) (Recorded, error) {
@@ -186,12 +187,15 @@ func (s *Service) RecordResult(ctx context.Context, p *auth.Principal, in NewRes
 		if apperr.CodeOf(err) != apperr.NotFound {
 			return err
 		}
-		ok, err := tx.ExamExists(ctx, res.ExamCode)
+		exam, err := tx.ExamByCode(ctx, res.ExamCode)
+		if apperr.CodeOf(err) == apperr.NotFound {
+			return apperr.Invalid("unknown exam code %q", res.ExamCode).With("field", "examCode")
+		}
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return apperr.Invalid("unknown exam code %q", res.ExamCode).With("field", "examCode")
+		if err := CheckExamTaken(exam, res.TakenAt); err != nil {
+			return err
 		}
 		prof, err := tx.LockProfileByMCID(ctx, mcid)
 		if apperr.CodeOf(err) == apperr.NotFound {
