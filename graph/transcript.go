@@ -19,6 +19,7 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -26,9 +27,11 @@ import (
 // keyed by the profile and the page arguments, and each batch runs one query per distinct set
 // of arguments for all its profiles, so a list of N profiles costs the same as one.
 type transcriptLoaders struct {
-	Earned      *dataloadgen.Loader[uuid.UUID, *transcript.Earned]
-	Result      *dataloadgen.Loader[uuid.UUID, *transcript.ExamResult]
-	EarnedPage  *dataloadgen.Loader[earnedPageKey, transcript.EarnedPage]
+	Earned     *dataloadgen.Loader[uuid.UUID, *transcript.Earned]
+	Result     *dataloadgen.Loader[uuid.UUID, *transcript.ExamResult]
+	EarnedPage *dataloadgen.Loader[earnedPageKey, renewal.Page]
+	// earnedPages is EarnedPage's batch function, run at once by loadOne when nothing can batch.
+	earnedPages func(context.Context, []earnedPageKey) ([]renewal.Page, []error)
 	EarnedCount *dataloadgen.Loader[earnedCountKey, int]
 	ResultPage  *dataloadgen.Loader[resultPageKey, transcript.ResultPage]
 	ResultCount *dataloadgen.Loader[uuid.UUID, int]
@@ -44,6 +47,7 @@ type earnedPageKey struct {
 	afterID  uuid.UUID
 	statuses string // sorted, comma-separated; "" for every status
 	total    bool   // count the profile's matching rows in the same statement
+	renewal  bool   // each row's renewal status, read in the same statement
 }
 
 type earnedCountKey struct {
@@ -63,18 +67,32 @@ type resultPageKey struct {
 func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 	w := r.loaderWait()
 	ts := r.Transcripts
+	earnedPages := perProfile(func(k earnedPageKey) (uuid.UUID, earnedPageKey) {
+		p := k.profile
+		k.profile = uuid.Nil
+		return p, k
+	}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]renewal.Page, error) {
+		q := transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter, AfterOn: k.afterOn, AfterID: k.afterID,
+			Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today()), WithTotal: k.total}
+		if k.renewal {
+			profiles, err := loaders(ctx).Profiles.Profile.LoadAll(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			return r.Renewals.Pages(ctx, auth.PrincipalFrom(ctx), profiles, q)
+		}
+		pages, err := ts.EarnedPages(ctx, ids, q)
+		out := make([]renewal.Page, len(pages))
+		for i := range pages {
+			out[i].EarnedPage = pages[i]
+		}
+		return out, err
+	})
 	return &transcriptLoaders{
-		Earned: dataloadgen.NewLoader(ts.EarnedByIDs, w),
-		Result: dataloadgen.NewLoader(ts.ResultsByIDs, w),
-		EarnedPage: dataloadgen.NewLoader(perProfile(func(k earnedPageKey) (uuid.UUID, earnedPageKey) {
-			p := k.profile
-			k.profile = uuid.Nil
-			return p, k
-		}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]transcript.EarnedPage, error) {
-			return ts.EarnedPages(ctx, ids, transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter,
-				AfterOn: k.afterOn, AfterID: k.afterID, Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today()),
-				WithTotal: k.total})
-		}), w),
+		EarnedPage:  dataloadgen.NewLoader(earnedPages, w),
+		earnedPages: earnedPages,
+		Earned:      dataloadgen.NewLoader(ts.EarnedByIDs, w),
+		Result:      dataloadgen.NewLoader(ts.ResultsByIDs, w),
 		EarnedCount: dataloadgen.NewLoader(perProfile(func(k earnedCountKey) (uuid.UUID, string) {
 			return k.profile, k.statuses
 		}, func(ctx context.Context, statuses string, ids []uuid.UUID) ([]int, error) {
@@ -179,13 +197,19 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	if err != nil {
 		return nil, err
 	}
-	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount")}
+	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
+	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount"),
+		renewal: selectedBelow(ctx, "EarnedCertificationConnection", earnedPaths...)["renewal"]}
 	if key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse); err != nil {
 		return nil, err
 	}
-	page, err := loaders(ctx).Transcript.EarnedPage.Load(ctx, key)
+	l := loaders(ctx).Transcript
+	page, err := loadOne(ctx, l.EarnedPage, l.earnedPages, key)
 	if err != nil {
 		return nil, err
+	}
+	for i, st := range page.Statuses {
+		loaders(ctx).Renewal.knowStatus(page.Earned[i].ID, st)
 	}
 	for i := range page.Certifications {
 		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
@@ -205,7 +229,6 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 		conn.Nodes = append(conn.Nodes, e)
 		conn.PageInfo.EndCursor = &c
 	}
-	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
 	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	primeRenewal(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	if key.total && len(page.Earned) > 0 {

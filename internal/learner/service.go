@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
@@ -27,10 +28,29 @@ type Store interface {
 type Service struct {
 	store Store
 	clock clock.Clock
+	// known remembers the account and Learn profile behind an identity, as last read or
+	// written: the mapping (issuer, subject) -> account never changes once made (accounts are
+	// never deleted nor re-keyed), so a warm request authenticates without a statement. The
+	// details the token carries (kind, email, name) are compared with the remembered ones; a
+	// change goes to the database as before.
+	known *lru.Cache[identity, known]
 }
 
+type identity struct{ issuer, subject string }
+
+type known struct {
+	account Account
+	profile LearnProfile
+}
+
+// KnownIdentities bounds the identities a Service remembers (about 300 bytes each).
+const KnownIdentities = 50_000
+
 // NewService returns a Service on store.
-func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
+func NewService(store Store, clk clock.Clock) *Service {
+	c, _ := lru.New[identity, known](KnownIdentities) // only fails on a size <= 0
+	return &Service{store: store, clock: clk, known: c}
+}
 
 // Ensure returns the caller's account and Learn profile, creating both on the account's first
 // request (DOMAIN.md "People and identities", chosen). Concurrent first requests of one
@@ -40,8 +60,14 @@ func (s *Service) Ensure(ctx context.Context, p *auth.Principal) (Account, Learn
 	if p == nil {
 		return Account{}, LearnProfile{}, apperr.Unauth("sign in to use this")
 	}
+	id := identity{p.Issuer, p.Subject}
+	if k, ok := s.known.Get(id); ok && sameDetails(k.account, p) {
+		p.AccountID = k.account.ID
+		return k.account, k.profile, nil
+	}
 	a, lp, err := s.store.AccountByIdentity(ctx, p.Issuer, p.Subject)
 	if err == nil && sameDetails(a, p) {
+		s.known.Add(id, known{a, lp})
 		p.AccountID = a.ID
 		return a, lp, nil
 	}
@@ -59,6 +85,7 @@ func (s *Service) Ensure(ctx context.Context, p *auth.Principal) (Account, Learn
 	if err != nil {
 		return Account{}, LearnProfile{}, fmt.Errorf("upsert account: %w", err)
 	}
+	s.known.Add(id, known{a, lp})
 	p.AccountID = a.ID
 	return a, lp, nil
 }

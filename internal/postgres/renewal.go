@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +15,7 @@ import (
 	"github.com/recert/recert/internal/catalog/seed"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // Identifiers of this file start with "renewal" or "rn" so they never collide with those the
@@ -466,4 +468,74 @@ func (s Renewal) ServedByAttemptIDs(ctx context.Context, ids []uuid.UUID) ([][]r
 		out[i] = byAttempt[id]
 	}
 	return out, nil
+}
+
+// rnStatusPagesSQL is the earned page (with its count) plus what the renewal status of each row
+// needs, in the same statement: whether the profile is connected, and the attempts of the
+// row's current cycle or in progress (json, NULL when none: most rows have none).
+var rnStatusPagesSQL = strings.Replace(earnedPagesWithTotalSQL,
+	"SELECT e.*, ", `SELECT e.*, EXISTS (SELECT 1 FROM profile_links l WHERE l.certification_profile_id = k.profile_id) AS linked,
+       (SELECT json_agg(json_build_object('id', t.id, 'version_id', t.version_id, 'language', t.language,
+                 'cycle', t.cycle_expires_on, 'started_at', t.started_at, 'submitted_at', t.submitted_at,
+                 'score', t.score, 'passed', t.passed) ORDER BY t.started_at, t.id)
+        FROM assessment_attempts t
+        WHERE t.earned_certification_id = e.id
+          AND (t.cycle_expires_on = e.expires_on OR t.submitted_at IS NULL)) AS attempts, `, 1)
+
+type rnStatusPageRow struct {
+	earnedWithCertRow
+	Linked   bool   `db:"linked"`
+	Attempts []byte `db:"attempts"`
+}
+
+type rnCycleAttempt struct {
+	ID          uuid.UUID  `json:"id"`
+	VersionID   uuid.UUID  `json:"version_id"`
+	Language    string     `json:"language"`
+	Cycle       date.Date  `json:"cycle"`
+	StartedAt   time.Time  `json:"started_at"`
+	SubmittedAt *time.Time `json:"submitted_at"`
+	Score       *int       `json:"score"`
+	Passed      *bool      `json:"passed"`
+}
+
+// StatusPages loads up to q.First+1 earned certifications per profile, newest first, with
+// their count, certification, current assessment, the profile's link and each row's attempts
+// of its cycle: one statement.
+func (s Renewal) StatusPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]renewal.PageFacts, error) {
+	var rows []rnStatusPageRow
+	if err := s.sel(ctx, &rows, rnStatusPagesSQL, earnedPageArgs(profileIDs, q)...); err != nil {
+		return nil, fmt.Errorf("page earned certifications with renewal status: %w", err)
+	}
+	out := make([]renewal.PageFacts, len(profileIDs))
+	for i, g := range groupByKey(profileIDs, rows, func(r rnStatusPageRow) (uuid.UUID, rnStatusPageRow) { return r.ProfileID, r }) {
+		for _, r := range g {
+			f := &out[i]
+			r.addTo(&f.EarnedPage)
+			f.Linked = r.Linked
+			var attempts []renewal.Attempt
+			if len(r.Attempts) > 0 {
+				var list []rnCycleAttempt
+				if err := json.Unmarshal(r.Attempts, &list); err != nil {
+					return nil, fmt.Errorf("decode attempts: %w", err)
+				}
+				attempts = make([]renewal.Attempt, len(list))
+				for j, a := range list {
+					attempts[j] = renewal.Attempt{ID: a.ID, EarnedID: r.ID, VersionID: a.VersionID, Language: a.Language,
+						CycleExpiresOn: a.Cycle, StartedAt: a.StartedAt.UTC(), SubmittedAt: rnUTC(a.SubmittedAt),
+						Score: a.Score, Passed: a.Passed}
+				}
+			}
+			f.Attempts = append(f.Attempts, attempts)
+		}
+	}
+	return out, nil
+}
+
+func rnUTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

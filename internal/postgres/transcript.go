@@ -329,26 +329,33 @@ type earnedWithCertRow struct {
 
 // EarnedPages loads up to q.First+1 earned certifications per profile, newest first.
 func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]transcript.EarnedPage, error) {
-	var rows []earnedWithCertRow
-	args := append([]any{pq.Array(profileIDs), q.HasAfter, q.AfterOn, q.AfterID, q.First + 1}, statusArgs(q.Filter)...)
 	query := earnedPagesSQL
 	if q.WithTotal {
 		query = earnedPagesWithTotalSQL
 	}
-	if err := s.sel(ctx, &rows, query, args...); err != nil {
+	var rows []earnedWithCertRow
+	if err := s.sel(ctx, &rows, query, earnedPageArgs(profileIDs, q)...); err != nil {
 		return nil, fmt.Errorf("page earned certifications: %w", err)
 	}
-	groups := groupByKey(profileIDs, rows, func(r earnedWithCertRow) (uuid.UUID, earnedWithCertRow) { return r.ProfileID, r })
-	out := make([]transcript.EarnedPage, len(groups))
-	for i, g := range groups {
+	out := make([]transcript.EarnedPage, len(profileIDs))
+	for i, g := range groupByKey(profileIDs, rows, func(r earnedWithCertRow) (uuid.UUID, earnedWithCertRow) { return r.ProfileID, r }) {
 		for _, r := range g {
-			out[i].Earned = append(out[i].Earned, r.earnedRow.domain())
-			out[i].Certifications = append(out[i].Certifications, r.Cert.domain())
-			out[i].Assessments = append(out[i].Assessments, r.Asmt.domain())
-			out[i].Total = r.Total
+			r.addTo(&out[i])
 		}
 	}
 	return out, nil
+}
+
+func earnedPageArgs(profileIDs []uuid.UUID, q transcript.EarnedQuery) []any {
+	return append([]any{pq.Array(profileIDs), q.HasAfter, q.AfterOn, q.AfterID, q.First + 1}, statusArgs(q.Filter)...)
+}
+
+// addTo appends the row to its page.
+func (r *earnedWithCertRow) addTo(p *transcript.EarnedPage) {
+	p.Earned = append(p.Earned, r.earnedRow.domain())
+	p.Certifications = append(p.Certifications, r.Cert.domain())
+	p.Assessments = append(p.Assessments, r.Asmt.domain())
+	p.Total = r.Total
 }
 
 type countRow struct {

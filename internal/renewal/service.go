@@ -60,6 +60,10 @@ type Store interface {
 	// InsertAudit records an audit event.
 	InsertAudit(ctx context.Context, ev Audit) error
 
+	// StatusPages reads, per profile in key order, one page of earned certifications with what
+	// their renewal status needs (PageFacts), in one statement. Service.Pages checks the reader.
+	StatusPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]PageFacts, error)
+
 	// Batch reads for the API's dataloaders (no permission checks), in key order.
 	AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error)
 	AttemptsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]Attempt, error)
