@@ -35,7 +35,10 @@ type transcriptLoaders struct {
 	EarnedCount *dataloadgen.Loader[earnedCountKey, int]
 	ResultPage  *dataloadgen.Loader[resultPageKey, transcript.ResultPage]
 	ResultCount *dataloadgen.Loader[uuid.UUID, int]
-	Shares      *dataloadgen.Loader[uuid.UUID, []transcript.Share]
+	// The batch functions of ResultPage and ResultCount, for loadOne.
+	resultPages  func(context.Context, []resultPageKey) ([]transcript.ResultPage, []error)
+	resultCounts func(context.Context, []uuid.UUID) ([]int, []error)
+	Shares       *dataloadgen.Loader[uuid.UUID, []transcript.Share]
 }
 
 // earnedPageKey is one profile's page of earned certifications.
@@ -88,6 +91,15 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 		}
 		return out, err
 	})
+	resultPages := perProfile(func(k resultPageKey) (uuid.UUID, resultPageKey) {
+		p := k.profile
+		k.profile = uuid.Nil
+		return p, k
+	}, func(ctx context.Context, k resultPageKey, ids []uuid.UUID) ([]transcript.ResultPage, error) {
+		return ts.ResultPages(ctx, ids, transcript.ResultQuery{First: k.first, HasAfter: k.hasAfter,
+			AfterAt: time.Unix(0, k.afterAt).UTC(), AfterID: k.afterID})
+	})
+	resultCounts := many(ts.CountResults)
 	return &transcriptLoaders{
 		EarnedPage:  dataloadgen.NewLoader(earnedPages, w),
 		earnedPages: earnedPages,
@@ -98,16 +110,11 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 		}, func(ctx context.Context, statuses string, ids []uuid.UUID) ([]int, error) {
 			return ts.CountEarned(ctx, ids, transcript.NewStatusFilter(parseStatuses(statuses), ts.Today()))
 		}), w),
-		ResultPage: dataloadgen.NewLoader(perProfile(func(k resultPageKey) (uuid.UUID, resultPageKey) {
-			p := k.profile
-			k.profile = uuid.Nil
-			return p, k
-		}, func(ctx context.Context, k resultPageKey, ids []uuid.UUID) ([]transcript.ResultPage, error) {
-			return ts.ResultPages(ctx, ids, transcript.ResultQuery{First: k.first, HasAfter: k.hasAfter,
-				AfterAt: time.Unix(0, k.afterAt).UTC(), AfterID: k.afterID})
-		}), w),
-		ResultCount: dataloadgen.NewLoader(many(ts.CountResults), w),
-		Shares:      dataloadgen.NewLoader(many(ts.SharesByProfileIDs), w),
+		ResultPage:   dataloadgen.NewLoader(resultPages, w),
+		resultPages:  resultPages,
+		ResultCount:  dataloadgen.NewLoader(resultCounts, w),
+		resultCounts: resultCounts,
+		Shares:       dataloadgen.NewLoader(many(ts.SharesByProfileIDs), w),
 	}
 }
 
@@ -255,7 +262,8 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 		return nil, err
 	}
 	key.afterAt = at.UnixNano()
-	page, err := loaders(ctx).Transcript.ResultPage.Load(ctx, key)
+	l := loaders(ctx).Transcript
+	page, err := loadOne(ctx, l.ResultPage, l.resultPages, key)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +284,7 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 	}
 	primeResults(ctx, rows, "ExamResultConnection", []hop{{"nodes", "ExamResult"}}, []hop{{"edges", "ExamResultEdge"}, {"node", "ExamResult"}})
 	if wantsField(ctx, "totalCount") {
-		if conn.TotalCount, err = loaders(ctx).Transcript.ResultCount.Load(ctx, prof.ID); err != nil {
+		if conn.TotalCount, err = loadOne(ctx, l.ResultCount, l.resultCounts, prof.ID); err != nil {
 			return nil, err
 		}
 	}

@@ -482,6 +482,8 @@ var rnStatusPagesSQL = strings.Replace(earnedPagesWithTotalSQL,
         WHERE t.earned_certification_id = e.id
           AND (t.cycle_expires_on = e.expires_on OR t.submitted_at IS NULL)) AS attempts, `, 1)
 
+var rnStatusPagesOneSQL = oneProfile(rnStatusPagesSQL)
+
 type rnStatusPageRow struct {
 	earnedWithCertRow
 	Linked   bool   `db:"linked"`
@@ -504,7 +506,7 @@ type rnCycleAttempt struct {
 // of its cycle: one statement.
 func (s Renewal) StatusPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]renewal.PageFacts, error) {
 	var rows []rnStatusPageRow
-	if err := s.sel(ctx, &rows, rnStatusPagesSQL, earnedPageArgs(profileIDs, q)...); err != nil {
+	if err := s.sel(ctx, &rows, pageSQL(profileIDs, rnStatusPagesSQL, rnStatusPagesOneSQL), earnedPageArgs(profileIDs, q)...); err != nil {
 		return nil, fmt.Errorf("page earned certifications with renewal status: %w", err)
 	}
 	out := make([]renewal.PageFacts, len(profileIDs))
