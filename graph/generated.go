@@ -40,9 +40,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	Account() AccountResolver
 	AssessmentAttempt() AssessmentAttemptResolver
-	AuditEvent() AuditEventResolver
 	Certification() CertificationResolver
 	CertificationProfile() CertificationProfileResolver
 	EarnedCertification() EarnedCertificationResolver
@@ -54,7 +52,6 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Renewal() RenewalResolver
 	RenewalAssessment() RenewalAssessmentResolver
-	TranscriptShare() TranscriptShareResolver
 	Viewer() ViewerResolver
 }
 
@@ -409,29 +406,18 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
-type AccountResolver interface {
-	ID(ctx context.Context, obj *learner.Account) (string, error)
-}
 type AssessmentAttemptResolver interface {
-	ID(ctx context.Context, obj *renewal.Attempt) (string, error)
 	EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*transcript.Earned, error)
 
 	Questions(ctx context.Context, obj *renewal.Attempt) ([]*renewal.ServedQuestion, error)
 }
-type AuditEventResolver interface {
-	ID(ctx context.Context, obj *merge.AuditEvent) (string, error)
-}
 type CertificationResolver interface {
-	ID(ctx context.Context, obj *catalog.Certification) (string, error)
-
 	Prerequisites(ctx context.Context, obj *catalog.Certification) ([]*catalog.Certification, error)
 	RequirementPaths(ctx context.Context, obj *catalog.Certification) ([][]*catalog.Exam, error)
 
 	RenewalAssessment(ctx context.Context, obj *catalog.Certification) (*catalog.Assessment, error)
 }
 type CertificationProfileResolver interface {
-	ID(ctx context.Context, obj *certprofile.Profile) (string, error)
-
 	AlternateEmails(ctx context.Context, obj *certprofile.Profile) ([]string, error)
 
 	MergedInto(ctx context.Context, obj *certprofile.Profile) (*certprofile.Profile, error)
@@ -443,7 +429,6 @@ type CertificationProfileResolver interface {
 	AuditEvents(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error)
 }
 type EarnedCertificationResolver interface {
-	ID(ctx context.Context, obj *transcript.Earned) (string, error)
 	Certification(ctx context.Context, obj *transcript.Earned) (*catalog.Certification, error)
 
 	Status(ctx context.Context, obj *transcript.Earned) (transcript.Status, error)
@@ -455,11 +440,9 @@ type ExamResolver interface {
 	Supersedes(ctx context.Context, obj *catalog.Exam) (*catalog.Exam, error)
 }
 type ExamResultResolver interface {
-	ID(ctx context.Context, obj *transcript.ExamResult) (string, error)
 	Exam(ctx context.Context, obj *transcript.ExamResult) (*catalog.Exam, error)
 }
 type LearnProfileResolver interface {
-	ID(ctx context.Context, obj *learner.LearnProfile) (string, error)
 	Account(ctx context.Context, obj *learner.LearnProfile) (*learner.Account, error)
 	CertificationProfile(ctx context.Context, obj *learner.LearnProfile) (*certprofile.Profile, error)
 	LinkedAt(ctx context.Context, obj *learner.LearnProfile) (*time.Time, error)
@@ -480,8 +463,6 @@ type MutationResolver interface {
 	PublishRenewalAssessment(ctx context.Context, input model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error)
 }
 type NotificationResolver interface {
-	ID(ctx context.Context, obj *notify.Notification) (string, error)
-
 	EarnedCertification(ctx context.Context, obj *notify.Notification) (*transcript.Earned, error)
 }
 type QueryResolver interface {
@@ -497,13 +478,9 @@ type RenewalResolver interface {
 	Attempt(ctx context.Context, obj *renewal.Renewal) (*renewal.Attempt, error)
 }
 type RenewalAssessmentResolver interface {
-	ID(ctx context.Context, obj *catalog.Assessment) (string, error)
 	Certification(ctx context.Context, obj *catalog.Assessment) (*catalog.Certification, error)
 
 	LearningModules(ctx context.Context, obj *catalog.Assessment) ([]*catalog.Module, error)
-}
-type TranscriptShareResolver interface {
-	ID(ctx context.Context, obj *transcript.Share) (string, error)
 }
 type ViewerResolver interface {
 	CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error)
@@ -3770,18 +3747,18 @@ func (ec *executionContext) _Account_id(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Account_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Account().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Account_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Account", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Account_kind(ctx context.Context, field graphql.CollectedField, obj *learner.Account) (ret graphql.Marshaler) {
@@ -3862,18 +3839,18 @@ func (ec *executionContext) _AssessmentAttempt_id(ctx context.Context, field gra
 			return ec.fieldContext_AssessmentAttempt_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.AssessmentAttempt().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AssessmentAttempt_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AssessmentAttempt", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("AssessmentAttempt", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AssessmentAttempt_earnedCertification(ctx context.Context, field graphql.CollectedField, obj *renewal.Attempt) (ret graphql.Marshaler) {
@@ -4234,18 +4211,18 @@ func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.Co
 			return ec.fieldContext_AuditEvent_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.AuditEvent().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEvent_action(ctx context.Context, field graphql.CollectedField, obj *merge.AuditEvent) (ret graphql.Marshaler) {
@@ -4569,18 +4546,18 @@ func (ec *executionContext) _Certification_id(ctx context.Context, field graphql
 			return ec.fieldContext_Certification_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Certification().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Certification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Certification", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Certification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Certification_code(ctx context.Context, field graphql.CollectedField, obj *catalog.Certification) (ret graphql.Marshaler) {
@@ -5046,18 +5023,18 @@ func (ec *executionContext) _CertificationProfile_id(ctx context.Context, field 
 			return ec.fieldContext_CertificationProfile_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CertificationProfile().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_CertificationProfile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CertificationProfile", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("CertificationProfile", field, false, false, "ID")
 }
 
 func (ec *executionContext) _CertificationProfile_mcid(ctx context.Context, field graphql.CollectedField, obj *certprofile.Profile) (ret graphql.Marshaler) {
@@ -5717,18 +5694,18 @@ func (ec *executionContext) _EarnedCertification_id(ctx context.Context, field g
 			return ec.fieldContext_EarnedCertification_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EarnedCertification().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_EarnedCertification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EarnedCertification", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("EarnedCertification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _EarnedCertification_certification(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
@@ -6235,18 +6212,18 @@ func (ec *executionContext) _ExamResult_id(ctx context.Context, field graphql.Co
 			return ec.fieldContext_ExamResult_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ExamResult().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ExamResult_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ExamResult", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("ExamResult", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ExamResult_exam(ctx context.Context, field graphql.CollectedField, obj *transcript.ExamResult) (ret graphql.Marshaler) {
@@ -6556,18 +6533,18 @@ func (ec *executionContext) _LearnProfile_id(ctx context.Context, field graphql.
 			return ec.fieldContext_LearnProfile_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LearnProfile().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LearnProfile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LearnProfile", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("LearnProfile", field, false, false, "ID")
 }
 
 func (ec *executionContext) _LearnProfile_account(ctx context.Context, field graphql.CollectedField, obj *learner.LearnProfile) (ret graphql.Marshaler) {
@@ -7632,18 +7609,18 @@ func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.
 			return ec.fieldContext_Notification_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Notification().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Notification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Notification", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Notification_kind(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
@@ -8623,18 +8600,18 @@ func (ec *executionContext) _RenewalAssessment_id(ctx context.Context, field gra
 			return ec.fieldContext_RenewalAssessment_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.RenewalAssessment().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_RenewalAssessment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RenewalAssessment", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("RenewalAssessment", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RenewalAssessment_certification(ctx context.Context, field graphql.CollectedField, obj *catalog.Assessment) (ret graphql.Marshaler) {
@@ -9178,18 +9155,18 @@ func (ec *executionContext) _TranscriptShare_id(ctx context.Context, field graph
 			return ec.fieldContext_TranscriptShare_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TranscriptShare().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_TranscriptShare_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TranscriptShare", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("TranscriptShare", field, false, false, "ID")
 }
 
 func (ec *executionContext) _TranscriptShare_code(ctx context.Context, field graphql.CollectedField, obj *transcript.Share) (ret graphql.Marshaler) {
@@ -11736,25 +11713,24 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Account")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Account_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Account_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "kind":
 			out.Values[i] = ec._Account_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "email":
 			out.Values[i] = ec._Account_email(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "displayName":
 			out.Values[i] = ec._Account_displayName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11785,11 +11761,10 @@ func (ec *executionContext) _AssessmentAttempt(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AssessmentAttempt")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._AssessmentAttempt_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._AssessmentAttempt_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "earnedCertification":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -11947,40 +11922,39 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditEvent")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._AuditEvent_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._AuditEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "action":
 			out.Values[i] = ec._AuditEvent_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "actor":
 			out.Values[i] = ec._AuditEvent_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "reason":
 			out.Values[i] = ec._AuditEvent_reason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "ticket":
 			out.Values[i] = ec._AuditEvent_ticket(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "occurredAt":
 			out.Values[i] = ec._AuditEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "details":
 			out.Values[i] = ec._AuditEvent_details(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12097,11 +12071,10 @@ func (ec *executionContext) _Certification(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Certification")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Certification_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Certification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "code":
 			out.Values[i] = ec._Certification_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -12275,11 +12248,10 @@ func (ec *executionContext) _CertificationProfile(ctx context.Context, sel ast.S
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CertificationProfile")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CertificationProfile_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._CertificationProfile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "mcid":
 			out.Values[i] = ec._CertificationProfile_mcid(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -12534,11 +12506,10 @@ func (ec *executionContext) _EarnedCertification(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("EarnedCertification")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EarnedCertification_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._EarnedCertification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "certification":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -12748,11 +12719,10 @@ func (ec *executionContext) _ExamResult(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ExamResult")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ExamResult_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._ExamResult_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "exam":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -12894,11 +12864,10 @@ func (ec *executionContext) _LearnProfile(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("LearnProfile")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LearnProfile_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._LearnProfile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "account":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -13255,11 +13224,10 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Notification")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Notification_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Notification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "kind":
 			out.Values[i] = ec._Notification_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -13689,11 +13657,10 @@ func (ec *executionContext) _RenewalAssessment(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("RenewalAssessment")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RenewalAssessment_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._RenewalAssessment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "certification":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -13965,35 +13932,34 @@ func (ec *executionContext) _TranscriptShare(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TranscriptShare")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TranscriptShare_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._TranscriptShare_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "code":
 			out.Values[i] = ec._TranscriptShare_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._TranscriptShare_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "expiresAt":
 			out.Values[i] = ec._TranscriptShare_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "revokedAt":
 			out.Values[i] = ec._TranscriptShare_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "viewCount":
 			out.Values[i] = ec._TranscriptShare_viewCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15158,7 +15124,7 @@ func (ec *executionContext) marshalNExamResultEdge2ᚖgithubᚗcomᚋrecertᚋre
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
-	res, err := scalar.UnmarshalUUID(v)
+	res, err := scalar.UnmarshalUUID(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -15168,7 +15134,7 @@ func (ec *executionContext) marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx c
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
