@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/transcript"
@@ -56,4 +57,70 @@ func (s *Service) Pages(ctx context.Context, p *auth.Principal, profiles []*cert
 		}
 	}
 	return out, nil
+}
+
+// Held names an earned certification and the account that holds it (its profile's owner):
+// what the read rule looks at.
+type Held struct {
+	EarnedID uuid.UUID
+	Owner    uuid.UUID
+}
+
+// MayRead is the read rule of renewal details (attempts, renewals, renewal status, served
+// questions): the holder or support. Anyone else, an employer reading a shared transcript
+// included, gets FORBIDDEN: DOMAIN.md "Transcript sharing" never shows attempts.
+func MayRead(p *auth.Principal, owner uuid.UUID) error {
+	if p != nil && ((p.AccountID != uuid.Nil && p.AccountID == owner) || p.HasRole(auth.RoleSupport)) {
+		return nil
+	}
+	return apperr.Deny("only the holder and support see renewal details")
+}
+
+// Attempts lists, for each earned certification in key order, its attempts (oldest first),
+// when p may read them (MayRead; FORBIDDEN for that key otherwise): one statement.
+func (s *Service) Attempts(ctx context.Context, p *auth.Principal, held []Held) ([][]Attempt, []error) {
+	return readHeld(ctx, p, held, s.store.AttemptsByEarnedIDs)
+}
+
+// Renewals lists, for each earned certification in key order, its renewals (oldest first),
+// when p may read them (MayRead).
+func (s *Service) Renewals(ctx context.Context, p *auth.Principal, held []Held) ([][]Renewal, []error) {
+	return readHeld(ctx, p, held, s.store.RenewalsByEarnedIDs)
+}
+
+// Questions lists, for each attempt in key order (Held.EarnedID holds the attempt's id), the
+// questions served to it, when p may read them (MayRead).
+func (s *Service) Questions(ctx context.Context, p *auth.Principal, attempts []Held) ([][]ServedQuestion, []error) {
+	return readHeld(ctx, p, attempts, s.store.ServedByAttemptIDs)
+}
+
+// AttemptsByIDs loads attempts in key order (NOT_FOUND for missing ones). The attempt alone
+// does not tell whose it is: callers reach an attempt through Attempts, or check MayRead on
+// the holder of its earned certification.
+func (s *Service) AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error) {
+	return s.store.AttemptsByIDs(ctx, ids)
+}
+
+// readHeld runs read for the keys p may read, in one call, and refuses the others.
+func readHeld[T any](ctx context.Context, p *auth.Principal, held []Held,
+	read func(context.Context, []uuid.UUID) ([][]T, error)) ([][]T, []error) {
+	out, errs := make([][]T, len(held)), make([]error, len(held))
+	ids, at := make([]uuid.UUID, 0, len(held)), make([]int, 0, len(held))
+	for i, h := range held {
+		if errs[i] = MayRead(p, h.Owner); errs[i] == nil {
+			ids, at = append(ids, h.EarnedID), append(at, i)
+		}
+	}
+	if len(ids) == 0 {
+		return out, errs
+	}
+	lists, err := read(ctx, ids)
+	for j, i := range at {
+		if err != nil {
+			errs[i] = err
+		} else {
+			out[i] = lists[j]
+		}
+	}
+	return out, errs
 }

@@ -64,7 +64,7 @@ type Store interface {
 	// their renewal status needs (PageFacts), in one statement. Service.Pages checks the reader.
 	StatusPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]PageFacts, error)
 
-	// Batch reads for the API's dataloaders (no permission checks), in key order.
+	// Batch reads in key order, behind the readers of read.go (which check the reader).
 	AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error)
 	AttemptsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]Attempt, error)
 	RenewalsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]Renewal, error)
@@ -86,9 +86,6 @@ func NewService(store Store, clk clock.Clock) *Service {
 
 // SetRand replaces the randomness used to sample and shuffle questions (tests use Seeded).
 func (s *Service) SetRand(r Rand) { s.rand = r }
-
-// Store returns the store, for the API's batch loaders.
-func (s *Service) Store() Store { return s.store }
 
 // Status is RenewalStatus now for f (see StatusOf).
 func (s *Service) Status(f Facts) Status { return StatusOf(f, s.clock.Now()) }
