@@ -9,6 +9,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/learner"
 )
@@ -50,11 +51,11 @@ type loadersKey struct{}
 
 // NewLoaders builds a fresh set of loaders for one request.
 func (r *Resolver) NewLoaders() *Loaders {
-	cs := r.Catalog.Store()
+	cs := r.Catalog.Public()
 	w := r.loaderWait()
 	return &Loaders{
-		Account:       dataloadgen.NewLoader(r.Learner.AccountsByIDs, w),
-		LearnProfile:  dataloadgen.NewLoader(r.Learner.LearnProfilesByIDs, w),
+		Account:       dataloadgen.NewLoader(withCaller(r.Learner.Accounts), w),
+		LearnProfile:  dataloadgen.NewLoader(withCaller(r.Learner.LearnProfiles), w),
 		Certification: dataloadgen.NewLoader(cs.CertificationsByIDs, w),
 		Prerequisites: dataloadgen.NewLoader(many(cs.PrerequisitesByCertIDs), w),
 		Paths:         dataloadgen.NewLoader(many(cs.PathsByCertIDs), w),
@@ -101,6 +102,11 @@ func loaders(ctx context.Context) *Loaders {
 		panic("graph: request has no dataloaders; wrap the handler with the loader middleware")
 	}
 	return l
+}
+
+// withCaller adapts a domain reader taking the caller to a loader's batch function.
+func withCaller[K comparable, V any](read func(context.Context, *auth.Principal, []K) ([]V, []error)) func(context.Context, []K) ([]V, []error) {
+	return func(ctx context.Context, keys []K) ([]V, []error) { return read(ctx, auth.PrincipalFrom(ctx), keys) }
 }
 
 // loadOne loads key through l, except when nothing else can join its batch: a field with a

@@ -75,11 +75,6 @@ func forgetRenewals(ctx context.Context) {
 	l.mu.Unlock()
 }
 
-// withCaller adapts a domain reader taking the caller to a loader's batch function.
-func withCaller[K comparable, V any](read func(context.Context, *auth.Principal, []K) ([]V, []error)) func(context.Context, []K) ([]V, []error) {
-	return func(ctx context.Context, keys []K) ([]V, []error) { return read(ctx, auth.PrincipalFrom(ctx), keys) }
-}
-
 // held names e with the account holding it, for the renewal readers' rule.
 func held(ctx context.Context, e *transcript.Earned) (renewal.Held, error) {
 	prof, err := loaders(ctx).Profiles.Profile.Load(ctx, e.ProfileID)

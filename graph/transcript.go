@@ -227,15 +227,12 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	rows := page.Earned
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
-	conn := &model.EarnedCertificationConnection{PageInfo: &model.PageInfo{HasNextPage: more},
-		Edges: []*model.EarnedCertificationEdge{}, Nodes: []*transcript.Earned{}}
-	for i := range rows {
-		e := &rows[i]
-		c := encodeCursor(e.EarnedOn.String(), e.ID.String())
-		conn.Edges = append(conn.Edges, &model.EarnedCertificationEdge{Cursor: c, Node: e})
-		conn.Nodes = append(conn.Nodes, e)
-		conn.PageInfo.EndCursor = &c
-	}
+	conn := &model.EarnedCertificationConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(rows, more, self,
+		func(e *transcript.Earned) string { return encodeCursor(e.EarnedOn.String(), e.ID.String()) },
+		func(cur string, e *transcript.Earned) *model.EarnedCertificationEdge {
+			return &model.EarnedCertificationEdge{Cursor: cur, Node: e}
+		})
 	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	primeRenewal(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	if key.total && len(page.Earned) > 0 {
@@ -273,15 +270,14 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 	rows := page.Results
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
-	conn := &model.ExamResultConnection{PageInfo: &model.PageInfo{HasNextPage: more},
-		Edges: []*model.ExamResultEdge{}, Nodes: []*transcript.ExamResult{}}
-	for i := range rows {
-		res := &rows[i]
-		c := encodeCursor(res.TakenAt.UTC().Format(time.RFC3339Nano), res.ID.String())
-		conn.Edges = append(conn.Edges, &model.ExamResultEdge{Cursor: c, Node: res})
-		conn.Nodes = append(conn.Nodes, res)
-		conn.PageInfo.EndCursor = &c
-	}
+	conn := &model.ExamResultConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(rows, more, self,
+		func(res *transcript.ExamResult) string {
+			return encodeCursor(res.TakenAt.UTC().Format(time.RFC3339Nano), res.ID.String())
+		},
+		func(cur string, res *transcript.ExamResult) *model.ExamResultEdge {
+			return &model.ExamResultEdge{Cursor: cur, Node: res}
+		})
 	primeResults(ctx, rows, "ExamResultConnection", []hop{{"nodes", "ExamResult"}}, []hop{{"edges", "ExamResultEdge"}, {"node", "ExamResult"}})
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = loadOne(ctx, l.ResultCount, l.resultCounts, prof.ID); err != nil {

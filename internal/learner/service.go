@@ -108,14 +108,37 @@ func deref(s *string) string {
 	return *s
 }
 
-// AccountsByIDs loads accounts in key order (for dataloaders).
-func (s *Service) AccountsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Account, []error) {
-	return s.store.AccountsByIDs(ctx, ids)
+// MayView is the read rule of accounts and Learn profiles: the caller's own, or any for
+// support.
+func MayView(p *auth.Principal, accountID uuid.UUID) bool {
+	return p != nil && ((p.AccountID != uuid.Nil && p.AccountID == accountID) || p.HasRole(auth.RoleSupport))
 }
 
-// LearnProfilesByIDs loads Learn profiles in key order (for dataloaders).
-func (s *Service) LearnProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*LearnProfile, []error) {
-	return s.store.LearnProfilesByIDs(ctx, ids)
+// Accounts loads accounts in key order for p: NOT_FOUND for missing ones and for anyone else's
+// (MayView), so an id tells nothing about an account the caller may not see.
+func (s *Service) Accounts(ctx context.Context, p *auth.Principal, ids []uuid.UUID) ([]*Account, []error) {
+	list, errs := s.store.AccountsByIDs(ctx, ids)
+	return visible(p, list, errs, func(a *Account) uuid.UUID { return a.ID }, "account")
+}
+
+// LearnProfiles loads Learn profiles in key order for p: NOT_FOUND for missing ones and for
+// anyone else's (MayView).
+func (s *Service) LearnProfiles(ctx context.Context, p *auth.Principal, ids []uuid.UUID) ([]*LearnProfile, []error) {
+	list, errs := s.store.LearnProfilesByIDs(ctx, ids)
+	return visible(p, list, errs, func(lp *LearnProfile) uuid.UUID { return lp.AccountID }, "learn profile")
+}
+
+// visible replaces what p may not view by NOT_FOUND.
+func visible[T any](p *auth.Principal, list []*T, errs []error, owner func(*T) uuid.UUID, what string) ([]*T, []error) {
+	if errs == nil {
+		errs = make([]error, len(list))
+	}
+	for i, v := range list {
+		if errs[i] == nil && (v == nil || !MayView(p, owner(v))) {
+			list[i], errs[i] = nil, apperr.Missing(what)
+		}
+	}
+	return list, errs
 }
 
 // LearnProfileOf returns the Learn profile of an account. Codes: NOT_FOUND.
