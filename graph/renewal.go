@@ -84,6 +84,15 @@ func held(ctx context.Context, e *transcript.Earned) (renewal.Held, error) {
 	return renewal.Held{EarnedID: e.ID, Owner: prof.AccountID}, nil
 }
 
+// attemptHeld names the earned certification of a with the account holding it.
+func attemptHeld(ctx context.Context, a *renewal.Attempt) (renewal.Held, error) {
+	e, err := loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
+	if err != nil {
+		return renewal.Held{}, err
+	}
+	return held(ctx, e)
+}
+
 // renewalNode resolves the ids of renewal objects the caller may see: an attempt, for the
 // holder of its certification or support (renewal.MayRead).
 func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
@@ -94,11 +103,7 @@ func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.
 	if err != nil {
 		return nil, err
 	}
-	e, err := loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
-	if err != nil {
-		return nil, err
-	}
-	h, err := held(ctx, e)
+	h, err := attemptHeld(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -165,15 +170,11 @@ func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*tran
 }
 
 func (r *Resolver) attemptQuestions(ctx context.Context, a *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
-	e, err := loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
+	h, err := attemptHeld(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	h, err := held(ctx, e)
-	if err != nil {
-		return nil, err
-	}
-	h.EarnedID = a.ID
+	h.EarnedID = a.ID // the served questions are keyed by attempt
 	list, err := loaders(ctx).Renewal.Served.Load(ctx, h)
 	return ptrs(list), err
 }

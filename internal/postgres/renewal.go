@@ -135,17 +135,18 @@ func (s Renewal) AssessmentVersion(ctx context.Context, versionID uuid.UUID) (ca
 	return *list[0], nil
 }
 
+// rnAttemptRow is an attempt as a row, or as json (StatusPages).
 type rnAttemptRow struct {
-	ID             uuid.UUID  `db:"id"`
-	EarnedID       uuid.UUID  `db:"earned_certification_id"`
-	VersionID      uuid.UUID  `db:"version_id"`
-	Version        int        `db:"version"`
-	Language       string     `db:"language"`
-	CycleExpiresOn date.Date  `db:"cycle_expires_on"`
-	StartedAt      time.Time  `db:"started_at"`
-	SubmittedAt    *time.Time `db:"submitted_at"`
-	Score          *int       `db:"score"`
-	Passed         *bool      `db:"passed"`
+	ID             uuid.UUID  `db:"id" json:"id"`
+	EarnedID       uuid.UUID  `db:"earned_certification_id" json:"earned_certification_id"`
+	VersionID      uuid.UUID  `db:"version_id" json:"version_id"`
+	Version        int        `db:"version" json:"version"`
+	Language       string     `db:"language" json:"language"`
+	CycleExpiresOn date.Date  `db:"cycle_expires_on" json:"cycle_expires_on"`
+	StartedAt      time.Time  `db:"started_at" json:"started_at"`
+	SubmittedAt    *time.Time `db:"submitted_at" json:"submitted_at"`
+	Score          *int       `db:"score" json:"score"`
+	Passed         *bool      `db:"passed" json:"passed"`
 }
 
 func (r rnAttemptRow) domain() renewal.Attempt {
@@ -475,10 +476,11 @@ func (s Renewal) ServedByAttemptIDs(ctx context.Context, ids []uuid.UUID) ([][]r
 // row's current cycle or in progress (json, NULL when none: most rows have none).
 var rnStatusPagesSQL = strings.Replace(earnedPagesWithTotalSQL,
 	"SELECT e.*, ", `SELECT e.*, EXISTS (SELECT 1 FROM profile_links l WHERE l.certification_profile_id = k.profile_id) AS linked,
-       (SELECT json_agg(json_build_object('id', t.id, 'version_id', t.version_id, 'language', t.language,
-                 'cycle', t.cycle_expires_on, 'started_at', t.started_at, 'submitted_at', t.submitted_at,
+       (SELECT json_agg(json_build_object('id', t.id, 'earned_certification_id', t.earned_certification_id,
+                 'version_id', t.version_id, 'version', v.version, 'language', t.language,
+                 'cycle_expires_on', t.cycle_expires_on, 'started_at', t.started_at, 'submitted_at', t.submitted_at,
                  'score', t.score, 'passed', t.passed) ORDER BY t.started_at, t.id)
-        FROM assessment_attempts t
+        FROM assessment_attempts t JOIN assessment_versions v ON v.id = t.version_id
         WHERE t.earned_certification_id = e.id
           AND (t.cycle_expires_on = e.expires_on OR t.submitted_at IS NULL)) AS attempts, `, 1)
 
@@ -488,17 +490,6 @@ type rnStatusPageRow struct {
 	earnedWithCertRow
 	Linked   bool   `db:"linked"`
 	Attempts []byte `db:"attempts"`
-}
-
-type rnCycleAttempt struct {
-	ID          uuid.UUID  `json:"id"`
-	VersionID   uuid.UUID  `json:"version_id"`
-	Language    string     `json:"language"`
-	Cycle       date.Date  `json:"cycle"`
-	StartedAt   time.Time  `json:"started_at"`
-	SubmittedAt *time.Time `json:"submitted_at"`
-	Score       *int       `json:"score"`
-	Passed      *bool      `json:"passed"`
 }
 
 // StatusPages loads up to q.First+1 earned certifications per profile, newest first, with
@@ -517,27 +508,14 @@ func (s Renewal) StatusPages(ctx context.Context, profileIDs []uuid.UUID, q tran
 			f.Linked = r.Linked
 			var attempts []renewal.Attempt
 			if len(r.Attempts) > 0 {
-				var list []rnCycleAttempt
+				var list []rnAttemptRow
 				if err := json.Unmarshal(r.Attempts, &list); err != nil {
 					return nil, fmt.Errorf("decode attempts: %w", err)
 				}
-				attempts = make([]renewal.Attempt, len(list))
-				for j, a := range list {
-					attempts[j] = renewal.Attempt{ID: a.ID, EarnedID: r.ID, VersionID: a.VersionID, Language: a.Language,
-						CycleExpiresOn: a.Cycle, StartedAt: a.StartedAt.UTC(), SubmittedAt: rnUTC(a.SubmittedAt),
-						Score: a.Score, Passed: a.Passed}
-				}
+				attempts = rnAttempts(list)
 			}
 			f.Attempts = append(f.Attempts, attempts)
 		}
 	}
 	return out, nil
-}
-
-func rnUTC(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
