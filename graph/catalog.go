@@ -51,17 +51,12 @@ func (r *Resolver) certifications(ctx context.Context, first *int, after *string
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.CertificationConnection{PageInfo: newPageInfo(more, after)}
-	for i := range items {
-		c := &items[i]
-		cur := encodeCursor(c.Code)
-		conn.Edges = append(conn.Edges, &model.CertificationEdge{Cursor: cur, Node: c})
-		conn.Nodes = append(conn.Nodes, c)
-		addCursor(conn.PageInfo, cur)
-	}
-	if conn.Edges == nil {
-		conn.Edges, conn.Nodes = []*model.CertificationEdge{}, []*catalog.Certification{}
-	}
+	conn := &model.CertificationConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(items, more, after, self,
+		func(c *catalog.Certification) string { return encodeCursor(c.Code) },
+		func(cur string, c *catalog.Certification) *model.CertificationEdge {
+			return &model.CertificationEdge{Cursor: cur, Node: c}
+		})
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = r.Catalog.Count(ctx, f); err != nil {
 			return nil, err

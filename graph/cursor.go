@@ -98,3 +98,22 @@ func keysetCursor[T any](after *string, parse func(string) (T, error)) (ok bool,
 
 // parseInstant reads the instant of a cursor.
 func parseInstant(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+
+// connection builds the edges, nodes and page info of a connection from one page of items
+// (already cut to the page size): node picks the node of an item, cursor its cursor, edge
+// wraps both. Every list field with edges and nodes goes through here.
+func connection[T, N, E any](items []T, more bool, after *string, node func(*T) *N, cursor func(*T) string,
+	edge func(string, *N) E) ([]E, []*N, *model.PageInfo) {
+	edges, nodes := make([]E, len(items)), make([]*N, len(items))
+	info := newPageInfo(more, after)
+	for i := range items {
+		c := cursor(&items[i])
+		nodes[i] = node(&items[i])
+		edges[i] = edge(c, nodes[i])
+		addCursor(info, c)
+	}
+	return edges, nodes, info
+}
+
+// self is connection's node for lists whose items are the nodes.
+func self[T any](t *T) *T { return t }

@@ -41,9 +41,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	Account() AccountResolver
 	AssessmentAttempt() AssessmentAttemptResolver
-	AuditEvent() AuditEventResolver
 	Certification() CertificationResolver
 	CertificationProfile() CertificationProfileResolver
 	EarnedCertification() EarnedCertificationResolver
@@ -55,7 +53,6 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Renewal() RenewalResolver
 	RenewalAssessment() RenewalAssessmentResolver
-	TranscriptShare() TranscriptShareResolver
 	Viewer() ViewerResolver
 }
 
@@ -451,29 +448,18 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
-type AccountResolver interface {
-	ID(ctx context.Context, obj *learner.Account) (string, error)
-}
 type AssessmentAttemptResolver interface {
-	ID(ctx context.Context, obj *renewal.Attempt) (string, error)
 	EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*transcript.Earned, error)
 
 	Questions(ctx context.Context, obj *renewal.Attempt) ([]*renewal.ServedQuestion, error)
 }
-type AuditEventResolver interface {
-	ID(ctx context.Context, obj *audit.Event) (string, error)
-}
 type CertificationResolver interface {
-	ID(ctx context.Context, obj *catalog.Certification) (string, error)
-
 	Prerequisites(ctx context.Context, obj *catalog.Certification) ([]*catalog.Certification, error)
 	RequirementPaths(ctx context.Context, obj *catalog.Certification) ([][]*catalog.Exam, error)
 
 	RenewalAssessment(ctx context.Context, obj *catalog.Certification) (*catalog.Assessment, error)
 }
 type CertificationProfileResolver interface {
-	ID(ctx context.Context, obj *certprofile.Profile) (string, error)
-
 	AlternateEmails(ctx context.Context, obj *certprofile.Profile) ([]string, error)
 
 	MergedInto(ctx context.Context, obj *certprofile.Profile) (*certprofile.Profile, error)
@@ -485,7 +471,6 @@ type CertificationProfileResolver interface {
 	AuditEvents(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error)
 }
 type EarnedCertificationResolver interface {
-	ID(ctx context.Context, obj *transcript.Earned) (string, error)
 	Certification(ctx context.Context, obj *transcript.Earned) (*catalog.Certification, error)
 
 	Status(ctx context.Context, obj *transcript.Earned) (transcript.Status, error)
@@ -499,11 +484,9 @@ type ExamResolver interface {
 	Supersedes(ctx context.Context, obj *catalog.Exam) (*catalog.Exam, error)
 }
 type ExamResultResolver interface {
-	ID(ctx context.Context, obj *transcript.ExamResult) (string, error)
 	Exam(ctx context.Context, obj *transcript.ExamResult) (*catalog.Exam, error)
 }
 type LearnProfileResolver interface {
-	ID(ctx context.Context, obj *learner.LearnProfile) (string, error)
 	Account(ctx context.Context, obj *learner.LearnProfile) (*learner.Account, error)
 	CertificationProfile(ctx context.Context, obj *learner.LearnProfile) (*certprofile.Profile, error)
 	LinkedAt(ctx context.Context, obj *learner.LearnProfile) (*time.Time, error)
@@ -530,8 +513,6 @@ type MutationResolver interface {
 	CorrectLegalName(ctx context.Context, input model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error)
 }
 type NotificationResolver interface {
-	ID(ctx context.Context, obj *notify.Notification) (string, error)
-
 	EarnedCertification(ctx context.Context, obj *notify.Notification) (*transcript.Earned, error)
 }
 type QueryResolver interface {
@@ -547,13 +528,9 @@ type RenewalResolver interface {
 	Attempt(ctx context.Context, obj *renewal.Renewal) (*renewal.Attempt, error)
 }
 type RenewalAssessmentResolver interface {
-	ID(ctx context.Context, obj *catalog.Assessment) (string, error)
 	Certification(ctx context.Context, obj *catalog.Assessment) (*catalog.Certification, error)
 
 	LearningModules(ctx context.Context, obj *catalog.Assessment) ([]*catalog.Module, error)
-}
-type TranscriptShareResolver interface {
-	ID(ctx context.Context, obj *transcript.Share) (string, error)
 }
 type ViewerResolver interface {
 	CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error)
@@ -4902,18 +4879,18 @@ func (ec *executionContext) _Account_id(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Account_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Account().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Account_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Account", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Account_kind(ctx context.Context, field graphql.CollectedField, obj *learner.Account) (ret graphql.Marshaler) {
@@ -4994,18 +4971,18 @@ func (ec *executionContext) _AssessmentAttempt_id(ctx context.Context, field gra
 			return ec.fieldContext_AssessmentAttempt_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.AssessmentAttempt().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AssessmentAttempt_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AssessmentAttempt", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("AssessmentAttempt", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AssessmentAttempt_earnedCertification(ctx context.Context, field graphql.CollectedField, obj *renewal.Attempt) (ret graphql.Marshaler) {
@@ -5366,18 +5343,18 @@ func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.Co
 			return ec.fieldContext_AuditEvent_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.AuditEvent().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuditEvent", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _AuditEvent_action(ctx context.Context, field graphql.CollectedField, obj *audit.Event) (ret graphql.Marshaler) {
@@ -5701,18 +5678,18 @@ func (ec *executionContext) _Certification_id(ctx context.Context, field graphql
 			return ec.fieldContext_Certification_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Certification().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Certification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Certification", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Certification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Certification_code(ctx context.Context, field graphql.CollectedField, obj *catalog.Certification) (ret graphql.Marshaler) {
@@ -6178,18 +6155,18 @@ func (ec *executionContext) _CertificationProfile_id(ctx context.Context, field 
 			return ec.fieldContext_CertificationProfile_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.CertificationProfile().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_CertificationProfile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CertificationProfile", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("CertificationProfile", field, false, false, "ID")
 }
 
 func (ec *executionContext) _CertificationProfile_mcid(ctx context.Context, field graphql.CollectedField, obj *certprofile.Profile) (ret graphql.Marshaler) {
@@ -6991,18 +6968,18 @@ func (ec *executionContext) _EarnedCertification_id(ctx context.Context, field g
 			return ec.fieldContext_EarnedCertification_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EarnedCertification().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_EarnedCertification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EarnedCertification", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("EarnedCertification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _EarnedCertification_certification(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
@@ -7532,18 +7509,18 @@ func (ec *executionContext) _ExamResult_id(ctx context.Context, field graphql.Co
 			return ec.fieldContext_ExamResult_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.ExamResult().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_ExamResult_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ExamResult", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("ExamResult", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ExamResult_exam(ctx context.Context, field graphql.CollectedField, obj *transcript.ExamResult) (ret graphql.Marshaler) {
@@ -7853,18 +7830,18 @@ func (ec *executionContext) _LearnProfile_id(ctx context.Context, field graphql.
 			return ec.fieldContext_LearnProfile_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LearnProfile().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_LearnProfile_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LearnProfile", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("LearnProfile", field, false, false, "ID")
 }
 
 func (ec *executionContext) _LearnProfile_account(ctx context.Context, field graphql.CollectedField, obj *learner.LearnProfile) (ret graphql.Marshaler) {
@@ -9193,18 +9170,18 @@ func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.
 			return ec.fieldContext_Notification_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Notification().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Notification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Notification", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Notification_kind(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
@@ -10230,18 +10207,18 @@ func (ec *executionContext) _RenewalAssessment_id(ctx context.Context, field gra
 			return ec.fieldContext_RenewalAssessment_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.RenewalAssessment().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_RenewalAssessment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RenewalAssessment", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("RenewalAssessment", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RenewalAssessment_certification(ctx context.Context, field graphql.CollectedField, obj *catalog.Assessment) (ret graphql.Marshaler) {
@@ -10918,18 +10895,18 @@ func (ec *executionContext) _TranscriptShare_id(ctx context.Context, field graph
 			return ec.fieldContext_TranscriptShare_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TranscriptShare().ID(ctx, obj)
+			return obj.ID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNID2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_TranscriptShare_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TranscriptShare", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("TranscriptShare", field, false, false, "ID")
 }
 
 func (ec *executionContext) _TranscriptShare_code(ctx context.Context, field graphql.CollectedField, obj *transcript.Share) (ret graphql.Marshaler) {
@@ -13809,25 +13786,24 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Account")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Account_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Account_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "kind":
 			out.Values[i] = ec._Account_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "email":
 			out.Values[i] = ec._Account_email(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "displayName":
 			out.Values[i] = ec._Account_displayName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13858,11 +13834,10 @@ func (ec *executionContext) _AssessmentAttempt(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AssessmentAttempt")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._AssessmentAttempt_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._AssessmentAttempt_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "earnedCertification":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -14020,40 +13995,39 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("AuditEvent")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._AuditEvent_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._AuditEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "action":
 			out.Values[i] = ec._AuditEvent_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "actor":
 			out.Values[i] = ec._AuditEvent_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "reason":
 			out.Values[i] = ec._AuditEvent_reason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "ticket":
 			out.Values[i] = ec._AuditEvent_ticket(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "occurredAt":
 			out.Values[i] = ec._AuditEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "details":
 			out.Values[i] = ec._AuditEvent_details(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14170,11 +14144,10 @@ func (ec *executionContext) _Certification(ctx context.Context, sel ast.Selectio
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Certification")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Certification_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Certification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "code":
 			out.Values[i] = ec._Certification_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -14348,11 +14321,10 @@ func (ec *executionContext) _CertificationProfile(ctx context.Context, sel ast.S
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("CertificationProfile")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._CertificationProfile_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._CertificationProfile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "mcid":
 			out.Values[i] = ec._CertificationProfile_mcid(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -14744,11 +14716,10 @@ func (ec *executionContext) _EarnedCertification(ctx context.Context, sel ast.Se
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("EarnedCertification")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EarnedCertification_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._EarnedCertification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "certification":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -14964,11 +14935,10 @@ func (ec *executionContext) _ExamResult(ctx context.Context, sel ast.SelectionSe
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ExamResult")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ExamResult_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._ExamResult_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "exam":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15110,11 +15080,10 @@ func (ec *executionContext) _LearnProfile(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("LearnProfile")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LearnProfile_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._LearnProfile_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "account":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15513,11 +15482,10 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Notification")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Notification_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Notification_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "kind":
 			out.Values[i] = ec._Notification_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -15957,11 +15925,10 @@ func (ec *executionContext) _RenewalAssessment(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("RenewalAssessment")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RenewalAssessment_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._RenewalAssessment_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "certification":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -16314,35 +16281,34 @@ func (ec *executionContext) _TranscriptShare(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TranscriptShare")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TranscriptShare_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._TranscriptShare_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "code":
 			out.Values[i] = ec._TranscriptShare_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._TranscriptShare_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "expiresAt":
 			out.Values[i] = ec._TranscriptShare_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "revokedAt":
 			out.Values[i] = ec._TranscriptShare_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "viewCount":
 			out.Values[i] = ec._TranscriptShare_viewCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17587,7 +17553,7 @@ func (ec *executionContext) marshalNExamResultEdge2ᚖgithubᚗcomᚋrecertᚋre
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
-	res, err := scalar.UnmarshalUUID(v)
+	res, err := scalar.UnmarshalUUID(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -17597,7 +17563,7 @@ func (ec *executionContext) marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx c
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
-	return res
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recert/recert/graph/scalar"
+
 	"github.com/recert/recert/internal/apperr"
 )
 
@@ -28,9 +30,17 @@ const (
 	kindExam          kind = "Exam" // keyed by its code, not a uuid
 )
 
-// encodeID builds the opaque id of a Node: base64url of "Kind:uuid". Clients must treat it
-// as opaque; the kind inside lets node(id) dispatch without a lookup table.
-func encodeID(k kind, id uuid.UUID) string { return encodeKeyID(k, id.String()) }
+// encodeID builds the opaque id of a Node (scalar.NodeID).
+func encodeID(k kind, id uuid.UUID) string { return scalar.NodeID(string(k), id) }
+
+// The ID scalar writes the id of every Node type of the schema opaquely.
+func init() {
+	var names []string
+	for _, d := range parsedSchema.GetPossibleTypes(parsedSchema.Types["Node"]) {
+		names = append(names, d.Name)
+	}
+	scalar.SetNodeTypes(names)
+}
 
 // encodeKeyID is encodeID for a kind keyed by text rather than a uuid (an exam's code).
 func encodeKeyID(k kind, key string) string {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vikstrous/dataloadgen"
 
+	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/learner"
 )
@@ -48,11 +51,11 @@ type loadersKey struct{}
 
 // NewLoaders builds a fresh set of loaders for one request.
 func (r *Resolver) NewLoaders() *Loaders {
-	cs := r.Catalog.Store()
+	cs := r.Catalog.Public()
 	w := r.loaderWait()
 	return &Loaders{
-		Account:       dataloadgen.NewLoader(r.Learner.AccountsByIDs, w),
-		LearnProfile:  dataloadgen.NewLoader(r.Learner.LearnProfilesByIDs, w),
+		Account:       dataloadgen.NewLoader(withCaller(r.Learner.Accounts), w),
+		LearnProfile:  dataloadgen.NewLoader(withCaller(r.Learner.LearnProfiles), w),
 		Certification: dataloadgen.NewLoader(cs.CertificationsByIDs, w),
 		Prerequisites: dataloadgen.NewLoader(many(cs.PrerequisitesByCertIDs), w),
 		Paths:         dataloadgen.NewLoader(many(cs.PathsByCertIDs), w),
@@ -99,4 +102,45 @@ func loaders(ctx context.Context) *Loaders {
 		panic("graph: request has no dataloaders; wrap the handler with the loader middleware")
 	}
 	return l
+}
+
+// withCaller adapts a domain reader taking the caller to a loader's batch function.
+func withCaller[K comparable, V any](read func(context.Context, *auth.Principal, []K) ([]V, []error)) func(context.Context, []K) ([]V, []error) {
+	return func(ctx context.Context, keys []K) ([]V, []error) { return read(ctx, auth.PrincipalFrom(ctx), keys) }
+}
+
+// loadOne loads key through l, except when nothing else can join its batch: a field with a
+// single parent (no list above it) in an operation with a single root field. Then fetch, the
+// loader's own batch function, runs at once instead of after the batching window, and its
+// result is primed for any later Load of the same key.
+func loadOne[K comparable, V any](ctx context.Context, l *dataloadgen.Loader[K, V],
+	fetch func(context.Context, []K) ([]V, []error), key K) (V, error) {
+	if !alone(ctx) {
+		return l.Load(ctx, key)
+	}
+	vals, errs := fetch(ctx, []K{key})
+	if len(errs) > 0 && errs[0] != nil {
+		var zero V
+		return zero, errs[0]
+	}
+	l.Prime(key, vals[0])
+	return vals[0], nil
+}
+
+// alone reports whether the current field is resolved once in the operation: no list above it
+// and a single root field.
+func alone(ctx context.Context) bool {
+	oc := graphql.GetOperationContext(ctx)
+	if oc == nil || oc.Operation == nil || len(oc.Operation.SelectionSet) != 1 {
+		return false
+	}
+	if _, ok := oc.Operation.SelectionSet[0].(*ast.Field); !ok {
+		return false
+	}
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index != nil {
+			return false
+		}
+	}
+	return true
 }

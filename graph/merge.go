@@ -95,15 +95,14 @@ func (r *Resolver) auditEvents(ctx context.Context, p *certprofile.Profile, firs
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.AuditEventConnection{PageInfo: newPageInfo(more, after),
-		Edges: []*model.AuditEventEdge{}, Nodes: []*merge.AuditEvent{}}
-	for i := range events {
-		e := &events[i]
-		cur := encodeCursor(e.OccurredAt.Format(time.RFC3339Nano), e.ID.String())
-		conn.Edges = append(conn.Edges, &model.AuditEventEdge{Cursor: cur, Node: e})
-		conn.Nodes = append(conn.Nodes, e)
-		addCursor(conn.PageInfo, cur)
-	}
+	conn := &model.AuditEventConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(events, more, after, self,
+		func(e *merge.AuditEvent) string {
+			return encodeCursor(e.OccurredAt.Format(time.RFC3339Nano), e.ID.String())
+		},
+		func(cur string, e *merge.AuditEvent) *model.AuditEventEdge {
+			return &model.AuditEventEdge{Cursor: cur, Node: e}
+		})
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = r.Merge.CountAuditEvents(ctx, principal, p.ID); err != nil {
 			return nil, err

@@ -47,15 +47,14 @@ func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile,
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.NotificationConnection{PageInfo: newPageInfo(more, after),
-		Edges: []*model.NotificationEdge{}, Nodes: []*notify.Notification{}}
-	for i := range items {
-		it := &items[i]
-		c := encodeCursor(it.ScheduledFor.Format(time.RFC3339Nano), it.ID.String())
-		conn.Edges = append(conn.Edges, &model.NotificationEdge{Cursor: c, Node: it})
-		conn.Nodes = append(conn.Nodes, it)
-		addCursor(conn.PageInfo, c)
-	}
+	conn := &model.NotificationConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(items, more, after, self,
+		func(it *notify.Notification) string {
+			return encodeCursor(it.ScheduledFor.Format(time.RFC3339Nano), it.ID.String())
+		},
+		func(cur string, it *notify.Notification) *model.NotificationEdge {
+			return &model.NotificationEdge{Cursor: cur, Node: it}
+		})
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = r.Notify.CountForProfile(ctx, p, prof); err != nil {
 			return nil, err

@@ -93,8 +93,8 @@ func (r *Resolver) alternateEmails(ctx context.Context, p *certprofile.Profile) 
 	return loaders(ctx).Profiles.AlternateEmails.Load(ctx, p.ID)
 }
 
-// profileLearnProfile is the Learn profile connected to p, when the caller may see it: theirs,
-// or any for support.
+// profileLearnProfile is the Learn profile connected to p, when the caller may see it
+// (learner.MayView).
 func (r *Resolver) profileLearnProfile(ctx context.Context, p *certprofile.Profile) (*learner.LearnProfile, error) {
 	l, err := loaders(ctx).Profiles.LinkByProfile.Load(ctx, p.ID)
 	if err != nil || l == nil {
@@ -102,14 +102,10 @@ func (r *Resolver) profileLearnProfile(ctx context.Context, p *certprofile.Profi
 	}
 	loaders(ctx).Profiles.LinkByLearnProfile.Prime(l.LearnProfileID, l) // the same link, for linkedAt
 	lp, err := loaders(ctx).LearnProfile.Load(ctx, l.LearnProfileID)
-	if err != nil {
-		return nil, err
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return nil, nil // someone else's: the learner reader does not show it
 	}
-	caller := auth.PrincipalFrom(ctx)
-	if caller == nil || (lp.AccountID != caller.AccountID && !caller.HasRole(auth.RoleSupport)) {
-		return nil, nil
-	}
-	return lp, nil
+	return lp, err
 }
 
 // learnCertificationProfile is the certification profile connected to lp, when the caller may
@@ -195,18 +191,15 @@ func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.CertificationProfileConnection{
-		Edges:    []*model.CertificationProfileEdge{},
-		Nodes:    []*certprofile.Profile{},
-		PageInfo: newPageInfo(more, after),
-	}
-	for i := range hits {
-		h := &hits[i]
-		cur := encodeCursor(h.Key.Fold, h.Key.ID.String())
-		conn.Edges = append(conn.Edges, &model.CertificationProfileEdge{Cursor: cur, Node: &h.Profile})
-		conn.Nodes = append(conn.Nodes, &h.Profile)
-		addCursor(conn.PageInfo, cur)
-		loaders(ctx).Profiles.Profile.Prime(h.Profile.ID, &h.Profile)
+	conn := &model.CertificationProfileConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(hits, more, after,
+		func(h *certprofile.Hit) *certprofile.Profile { return &h.Profile },
+		func(h *certprofile.Hit) string { return encodeCursor(h.Key.Fold, h.Key.ID.String()) },
+		func(cur string, p *certprofile.Profile) *model.CertificationProfileEdge {
+			return &model.CertificationProfileEdge{Cursor: cur, Node: p}
+		})
+	for _, p := range conn.Nodes {
+		loaders(ctx).Profiles.Profile.Prime(p.ID, p)
 	}
 	if wantsField(ctx, "totalCount") {
 		if conn.TotalCount, err = r.Profiles.CountSearch(ctx, p, query); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -13,7 +14,6 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
-	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
@@ -21,19 +21,42 @@ import (
 // renewalLoaders batch the renewal lookups of one request.
 type renewalLoaders struct {
 	Attempt  *dataloadgen.Loader[uuid.UUID, *renewal.Attempt]
-	Attempts *dataloadgen.Loader[uuid.UUID, []renewal.Attempt]        // by earned certification
-	Renewals *dataloadgen.Loader[uuid.UUID, []renewal.Renewal]        // by earned certification
-	Served   *dataloadgen.Loader[uuid.UUID, []renewal.ServedQuestion] // by attempt
+	Attempts *dataloadgen.Loader[renewal.Held, []renewal.Attempt]        // by earned certification
+	Renewals *dataloadgen.Loader[renewal.Held, []renewal.Renewal]        // by earned certification
+	Served   *dataloadgen.Loader[renewal.Held, []renewal.ServedQuestion] // by attempt (Held.EarnedID is the attempt's id)
+
+	mu sync.Mutex
+	// statuses holds the renewal status of the earned certifications a page read with its rows
+	// (renewal.Service.Pages), by earned certification id.
+	statuses map[uuid.UUID]renewal.Status
+}
+
+// knowStatus remembers the renewal status a page read for an earned certification.
+func (l *renewalLoaders) knowStatus(id uuid.UUID, st renewal.Status) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.statuses == nil {
+		l.statuses = map[uuid.UUID]renewal.Status{}
+	}
+	l.statuses[id] = st
+}
+
+// knownStatus returns the renewal status a page read for id, if any.
+func (l *renewalLoaders) knownStatus(id uuid.UUID) (renewal.Status, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st, ok := l.statuses[id]
+	return st, ok
 }
 
 func newRenewalLoaders(r *Resolver) *renewalLoaders {
-	s := r.Renewals.Store()
+	s := r.Renewals
 	w := r.loaderWait()
 	return &renewalLoaders{
 		Attempt:  dataloadgen.NewLoader(s.AttemptsByIDs, w),
-		Attempts: dataloadgen.NewLoader(many(s.AttemptsByEarnedIDs), w),
-		Renewals: dataloadgen.NewLoader(many(s.RenewalsByEarnedIDs), w),
-		Served:   dataloadgen.NewLoader(many(s.ServedByAttemptIDs), w),
+		Attempts: dataloadgen.NewLoader(withCaller(s.Attempts), w),
+		Renewals: dataloadgen.NewLoader(withCaller(s.Renewals), w),
+		Served:   dataloadgen.NewLoader(withCaller(s.Questions), w),
 	}
 }
 
@@ -47,10 +70,31 @@ func forgetRenewals(ctx context.Context) {
 	l.Attempt.ClearAll()
 	l.Attempts.ClearAll()
 	l.Renewals.ClearAll()
+	l.mu.Lock()
+	l.statuses = nil
+	l.mu.Unlock()
+}
+
+// held names e with the account holding it, for the renewal readers' rule.
+func held(ctx context.Context, e *transcript.Earned) (renewal.Held, error) {
+	prof, err := loaders(ctx).Profiles.Profile.Load(ctx, e.ProfileID)
+	if err != nil {
+		return renewal.Held{}, err
+	}
+	return renewal.Held{EarnedID: e.ID, Owner: prof.AccountID}, nil
+}
+
+// attemptHeld names the earned certification of a with the account holding it.
+func attemptHeld(ctx context.Context, a *renewal.Attempt) (renewal.Held, error) {
+	e, err := loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
+	if err != nil {
+		return renewal.Held{}, err
+	}
+	return held(ctx, e)
 }
 
 // renewalNode resolves the ids of renewal objects the caller may see: an attempt, for the
-// owner of the profile holding its certification, or support.
+// holder of its certification or support (renewal.MayRead).
 func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.Node, error) {
 	if k != kindAttempt {
 		return nil, apperr.Missing("object")
@@ -59,37 +103,31 @@ func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.
 	if err != nil {
 		return nil, err
 	}
-	e, err := loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
+	h, err := attemptHeld(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.renewalMayRead(ctx, e); err != nil {
+	if renewal.MayRead(auth.PrincipalFrom(ctx), h.Owner) != nil {
 		return nil, apperr.Missing("attempt")
 	}
 	return a, nil
 }
 
-// renewalMayRead lets the owner of the profile holding e, or support, read its attempts,
-// renewals and renewal status. Anyone else (an employer reading a shared transcript) gets
-// FORBIDDEN: docs/domain.md "Transcript sharing" never shows attempts.
-func (r *Resolver) renewalMayRead(ctx context.Context, e *transcript.Earned) error {
-	prof, err := loaders(ctx).Profiles.Profile.Load(ctx, e.ProfileID)
-	if err != nil {
-		return err
-	}
-	if !certprofile.CanView(auth.PrincipalFrom(ctx), prof) {
-		return apperr.Deny("only the holder and support see renewal details")
-	}
-	return nil
-}
-
-// renewalStatus is EarnedCertification.renewal: the same rule Start applies (renewal.Check),
-// with facts gathered through loaders.
+// renewalStatus is EarnedCertification.renewal: read with its page (renewal.Service.Pages),
+// or else the same rule Start applies (renewal.Check) over facts gathered through loaders.
 func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*renewal.Status, error) {
-	if err := r.renewalMayRead(ctx, e); err != nil {
+	l := loaders(ctx)
+	if st, ok := l.Renewal.knownStatus(e.ID); ok {
+		return &st, nil // read with its page, for a reader the domain let through
+	}
+	h, err := held(ctx, e)
+	if err != nil {
 		return nil, err
 	}
-	l := loaders(ctx)
+	attempts, err := l.Renewal.Attempts.Load(ctx, h) // the domain refuses anyone but the holder and support
+	if err != nil {
+		return nil, err
+	}
 	cert, err := l.Certification.Load(ctx, e.CertificationID)
 	if err != nil {
 		return nil, err
@@ -102,27 +140,25 @@ func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*re
 	if err != nil {
 		return nil, err
 	}
-	attempts, err := l.Renewal.Attempts.Load(ctx, e.ID)
-	if err != nil {
-		return nil, err
-	}
 	st := r.Renewals.Status(renewal.Facts{Earned: *e, Certification: *cert, Assessment: asmt, Linked: link != nil, Attempts: attempts})
 	return &st, nil
 }
 
 func (r *Resolver) earnedAttempts(ctx context.Context, e *transcript.Earned) ([]*renewal.Attempt, error) {
-	if err := r.renewalMayRead(ctx, e); err != nil {
+	h, err := held(ctx, e)
+	if err != nil {
 		return nil, err
 	}
-	list, err := loaders(ctx).Renewal.Attempts.Load(ctx, e.ID)
+	list, err := loaders(ctx).Renewal.Attempts.Load(ctx, h)
 	return ptrs(latest(list, ListedAttempts)), err
 }
 
 func (r *Resolver) earnedRenewals(ctx context.Context, e *transcript.Earned) ([]*renewal.Renewal, error) {
-	if err := r.renewalMayRead(ctx, e); err != nil {
+	h, err := held(ctx, e)
+	if err != nil {
 		return nil, err
 	}
-	list, err := loaders(ctx).Renewal.Renewals.Load(ctx, e.ID)
+	list, err := loaders(ctx).Renewal.Renewals.Load(ctx, h)
 	return ptrs(latest(list, ListedRenewals)), err
 }
 
@@ -134,7 +170,12 @@ func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*tran
 }
 
 func (r *Resolver) attemptQuestions(ctx context.Context, a *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
-	list, err := loaders(ctx).Renewal.Served.Load(ctx, a.ID)
+	h, err := attemptHeld(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	h.EarnedID = a.ID // the served questions are keyed by attempt
+	list, err := loaders(ctx).Renewal.Served.Load(ctx, h)
 	return ptrs(list), err
 }
 
@@ -201,10 +242,15 @@ func (r *Resolver) submitRenewalAssessment(ctx context.Context, in model.SubmitR
 // resolvers, which read the same cached results.
 func primeRenewal(ctx context.Context, list []transcript.Earned, typ string, paths ...[]hop) {
 	fields := selectedBelow(ctx, typ, paths...)
+	l := loaders(ctx)
+	if len(list) > 0 {
+		if _, ok := l.Renewal.knownStatus(list[0].ID); ok {
+			fields["renewal"] = false // read with the page
+		}
+	}
 	if len(list) == 0 || !(fields["renewal"] || fields["attempts"] || fields["renewals"]) {
 		return
 	}
-	l := loaders(ctx)
 	earnedIDs := make([]uuid.UUID, 0, len(list))
 	var certIDs, profileIDs []uuid.UUID
 	for _, e := range list {
@@ -216,8 +262,24 @@ func primeRenewal(ctx context.Context, list []transcript.Earned, typ string, pat
 			profileIDs = append(profileIDs, e.ProfileID)
 		}
 	}
-	profiles := l.Profiles.Profile.LoadAllThunk(ctx, profileIDs)
-	attempts := l.Renewal.Attempts.LoadAllThunk(ctx, earnedIDs)
+	for i := range list {
+		l.Transcript.Earned.Prime(list[i].ID, &list[i])
+	}
+	profiles, _ := l.Profiles.Profile.LoadAll(ctx, profileIDs)
+	owner := map[uuid.UUID]uuid.UUID{}
+	for _, p := range profiles {
+		if p != nil {
+			owner[p.ID] = p.AccountID
+		}
+	}
+	helds := make([]renewal.Held, len(list))
+	for i, e := range list {
+		helds[i] = renewal.Held{EarnedID: e.ID, Owner: owner[e.ProfileID]}
+	}
+	attempts := func() ([][]renewal.Attempt, error) { return nil, nil }
+	if fields["renewal"] || fields["attempts"] {
+		attempts = l.Renewal.Attempts.LoadAllThunk(ctx, helds)
+	}
 	var wait []func()
 	if fields["renewal"] {
 		certs := l.Certification.LoadAllThunk(ctx, certIDs)
@@ -226,21 +288,20 @@ func primeRenewal(ctx context.Context, list []transcript.Earned, typ string, pat
 		wait = append(wait, func() { _, _ = certs() }, func() { _, _ = asmts() }, func() { _, _ = links() })
 	}
 	if fields["renewals"] {
-		rs := l.Renewal.Renewals.LoadAllThunk(ctx, earnedIDs)
+		rs := l.Renewal.Renewals.LoadAllThunk(ctx, helds)
 		wait = append(wait, func() { _, _ = rs() })
 	}
-	_, _ = profiles()
 	if all, err := attempts(); err == nil && fields["attempts"] {
-		var attemptIDs []uuid.UUID
-		for _, list := range all {
+		var attempts []renewal.Held
+		for j, list := range all {
 			for i := range list {
-				attemptIDs = append(attemptIDs, list[i].ID)
+				attempts = append(attempts, renewal.Held{EarnedID: list[i].ID, Owner: helds[j].Owner})
 				l.Renewal.Attempt.Prime(list[i].ID, &list[i])
 			}
 		}
 		questions := selectedBelow(ctx, typ, extendAll(paths, hop{"attempts", "AssessmentAttempt"})...)
-		if questions["questions"] && len(attemptIDs) > 0 {
-			_, _ = l.Renewal.Served.LoadAll(ctx, attemptIDs)
+		if questions["questions"] && len(attempts) > 0 {
+			_, _ = l.Renewal.Served.LoadAll(ctx, attempts)
 		}
 	}
 	for _, w := range wait {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
-	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/learner"
@@ -19,16 +18,6 @@ import (
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
-
-// ID is the resolver for the id field.
-func (r *accountResolver) ID(ctx context.Context, obj *learner.Account) (string, error) {
-	return encodeID(kindAccount, obj.ID), nil
-}
-
-// ID is the resolver for the id field.
-func (r *assessmentAttemptResolver) ID(ctx context.Context, obj *renewal.Attempt) (string, error) {
-	return encodeID(kindAttempt, obj.ID), nil
-}
 
 // EarnedCertification is the resolver for the earnedCertification field.
 func (r *assessmentAttemptResolver) EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*transcript.Earned, error) {
@@ -38,16 +27,6 @@ func (r *assessmentAttemptResolver) EarnedCertification(ctx context.Context, obj
 // Questions is the resolver for the questions field.
 func (r *assessmentAttemptResolver) Questions(ctx context.Context, obj *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
 	return r.attemptQuestions(ctx, obj)
-}
-
-// ID is the resolver for the id field.
-func (r *auditEventResolver) ID(ctx context.Context, obj *audit.Event) (string, error) {
-	return encodeID(kindAuditEvent, obj.ID), nil
-}
-
-// ID is the resolver for the id field.
-func (r *certificationResolver) ID(ctx context.Context, obj *catalog.Certification) (string, error) {
-	return encodeID(kindCertification, obj.ID), nil
 }
 
 // Prerequisites is the resolver for the prerequisites field.
@@ -64,11 +43,6 @@ func (r *certificationResolver) RequirementPaths(ctx context.Context, obj *catal
 // RenewalAssessment is the resolver for the renewalAssessment field.
 func (r *certificationResolver) RenewalAssessment(ctx context.Context, obj *catalog.Certification) (*catalog.Assessment, error) {
 	return loaders(ctx).Assessment.Load(ctx, obj.ID)
-}
-
-// ID is the resolver for the id field.
-func (r *certificationProfileResolver) ID(ctx context.Context, obj *certprofile.Profile) (string, error) {
-	return encodeID(kindProfile, obj.ID), nil
 }
 
 // AlternateEmails is the resolver for the alternateEmails field.
@@ -111,11 +85,6 @@ func (r *certificationProfileResolver) AuditEvents(ctx context.Context, obj *cer
 	return r.auditEvents(ctx, obj, first, after)
 }
 
-// ID is the resolver for the id field.
-func (r *earnedCertificationResolver) ID(ctx context.Context, obj *transcript.Earned) (string, error) {
-	return encodeID(kindEarned, obj.ID), nil
-}
-
 // Certification is the resolver for the certification field.
 func (r *earnedCertificationResolver) Certification(ctx context.Context, obj *transcript.Earned) (*catalog.Certification, error) {
 	return r.earnedCertification(ctx, obj)
@@ -154,19 +123,9 @@ func (r *examResolver) Supersedes(ctx context.Context, obj *catalog.Exam) (*cata
 	return loaders(ctx).Exam.Load(ctx, *obj.Supersedes)
 }
 
-// ID is the resolver for the id field.
-func (r *examResultResolver) ID(ctx context.Context, obj *transcript.ExamResult) (string, error) {
-	return encodeID(kindExamResult, obj.ID), nil
-}
-
 // Exam is the resolver for the exam field.
 func (r *examResultResolver) Exam(ctx context.Context, obj *transcript.ExamResult) (*catalog.Exam, error) {
 	return r.resultExam(ctx, obj)
-}
-
-// ID is the resolver for the id field.
-func (r *learnProfileResolver) ID(ctx context.Context, obj *learner.LearnProfile) (string, error) {
-	return encodeID(kindLearnProfile, obj.ID), nil
 }
 
 // Account is the resolver for the account field.
@@ -279,11 +238,6 @@ func (r *mutationResolver) CorrectLegalName(ctx context.Context, input model.Cor
 	return r.correctLegalName(ctx, input)
 }
 
-// ID is the resolver for the id field.
-func (r *notificationResolver) ID(ctx context.Context, obj *notify.Notification) (string, error) {
-	return encodeID(kindNotification, obj.ID), nil
-}
-
 // EarnedCertification is the resolver for the earnedCertification field.
 func (r *notificationResolver) EarnedCertification(ctx context.Context, obj *notify.Notification) (*transcript.Earned, error) {
 	return r.notificationEarned(ctx, obj)
@@ -329,11 +283,6 @@ func (r *renewalResolver) Attempt(ctx context.Context, obj *renewal.Renewal) (*r
 	return r.renewalAttempt(ctx, obj)
 }
 
-// ID is the resolver for the id field.
-func (r *renewalAssessmentResolver) ID(ctx context.Context, obj *catalog.Assessment) (string, error) {
-	return encodeID(kindAssessment, obj.ID), nil
-}
-
 // Certification is the resolver for the certification field.
 func (r *renewalAssessmentResolver) Certification(ctx context.Context, obj *catalog.Assessment) (*catalog.Certification, error) {
 	return loaders(ctx).Certification.Load(ctx, obj.CertificationID)
@@ -345,26 +294,15 @@ func (r *renewalAssessmentResolver) LearningModules(ctx context.Context, obj *ca
 	return ptrs(list), err
 }
 
-// ID is the resolver for the id field.
-func (r *transcriptShareResolver) ID(ctx context.Context, obj *transcript.Share) (string, error) {
-	return encodeID(kindShare, obj.ID), nil
-}
-
 // CertificationProfiles is the resolver for the certificationProfiles field.
 func (r *viewerResolver) CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error) {
 	return r.viewerProfiles(ctx)
 }
 
-// Account returns AccountResolver implementation.
-func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
-
 // AssessmentAttempt returns AssessmentAttemptResolver implementation.
 func (r *Resolver) AssessmentAttempt() AssessmentAttemptResolver {
 	return &assessmentAttemptResolver{r}
 }
-
-// AuditEvent returns AuditEventResolver implementation.
-func (r *Resolver) AuditEvent() AuditEventResolver { return &auditEventResolver{r} }
 
 // Certification returns CertificationResolver implementation.
 func (r *Resolver) Certification() CertificationResolver { return &certificationResolver{r} }
@@ -405,16 +343,11 @@ func (r *Resolver) RenewalAssessment() RenewalAssessmentResolver {
 	return &renewalAssessmentResolver{r}
 }
 
-// TranscriptShare returns TranscriptShareResolver implementation.
-func (r *Resolver) TranscriptShare() TranscriptShareResolver { return &transcriptShareResolver{r} }
-
 // Viewer returns ViewerResolver implementation.
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
 type (
-	accountResolver              struct{ *Resolver }
 	assessmentAttemptResolver    struct{ *Resolver }
-	auditEventResolver           struct{ *Resolver }
 	certificationResolver        struct{ *Resolver }
 	certificationProfileResolver struct{ *Resolver }
 	earnedCertificationResolver  struct{ *Resolver }
@@ -426,6 +359,5 @@ type (
 	queryResolver                struct{ *Resolver }
 	renewalResolver              struct{ *Resolver }
 	renewalAssessmentResolver    struct{ *Resolver }
-	transcriptShareResolver      struct{ *Resolver }
 	viewerResolver               struct{ *Resolver }
 )

@@ -19,6 +19,7 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -26,13 +27,18 @@ import (
 // keyed by the profile and the page arguments, and each batch runs one query per distinct set
 // of arguments for all its profiles, so a list of N profiles costs the same as one.
 type transcriptLoaders struct {
-	Earned      *dataloadgen.Loader[uuid.UUID, *transcript.Earned]
-	Result      *dataloadgen.Loader[uuid.UUID, *transcript.ExamResult]
-	EarnedPage  *dataloadgen.Loader[earnedPageKey, transcript.EarnedPage]
+	Earned     *dataloadgen.Loader[uuid.UUID, *transcript.Earned]
+	Result     *dataloadgen.Loader[uuid.UUID, *transcript.ExamResult]
+	EarnedPage *dataloadgen.Loader[earnedPageKey, renewal.Page]
+	// earnedPages is EarnedPage's batch function, run at once by loadOne when nothing can batch.
+	earnedPages func(context.Context, []earnedPageKey) ([]renewal.Page, []error)
 	EarnedCount *dataloadgen.Loader[earnedCountKey, int]
 	ResultPage  *dataloadgen.Loader[resultPageKey, transcript.ResultPage]
 	ResultCount *dataloadgen.Loader[uuid.UUID, int]
-	Shares      *dataloadgen.Loader[uuid.UUID, []transcript.Share]
+	// The batch functions of ResultPage and ResultCount, for loadOne.
+	resultPages  func(context.Context, []resultPageKey) ([]transcript.ResultPage, []error)
+	resultCounts func(context.Context, []uuid.UUID) ([]int, []error)
+	Shares       *dataloadgen.Loader[uuid.UUID, []transcript.Share]
 }
 
 // earnedPageKey is one profile's page of earned certifications.
@@ -44,6 +50,7 @@ type earnedPageKey struct {
 	afterID  uuid.UUID
 	statuses string // sorted, comma-separated; "" for every status
 	total    bool   // count the profile's matching rows in the same statement
+	renewal  bool   // each row's renewal status, read in the same statement
 }
 
 type earnedCountKey struct {
@@ -63,33 +70,51 @@ type resultPageKey struct {
 func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 	w := r.loaderWait()
 	ts := r.Transcripts
+	earnedPages := perProfile(func(k earnedPageKey) (uuid.UUID, earnedPageKey) {
+		p := k.profile
+		k.profile = uuid.Nil
+		return p, k
+	}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]renewal.Page, error) {
+		q := transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter, AfterOn: k.afterOn, AfterID: k.afterID,
+			Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today()), WithTotal: k.total}
+		if k.renewal {
+			profiles, err := loaders(ctx).Profiles.Profile.LoadAll(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			return r.Renewals.Pages(ctx, auth.PrincipalFrom(ctx), profiles, q)
+		}
+		pages, err := ts.EarnedPages(ctx, ids, q)
+		out := make([]renewal.Page, len(pages))
+		for i := range pages {
+			out[i].EarnedPage = pages[i]
+		}
+		return out, err
+	})
+	resultPages := perProfile(func(k resultPageKey) (uuid.UUID, resultPageKey) {
+		p := k.profile
+		k.profile = uuid.Nil
+		return p, k
+	}, func(ctx context.Context, k resultPageKey, ids []uuid.UUID) ([]transcript.ResultPage, error) {
+		return ts.ResultPages(ctx, ids, transcript.ResultQuery{First: k.first, HasAfter: k.hasAfter,
+			AfterAt: time.Unix(0, k.afterAt).UTC(), AfterID: k.afterID})
+	})
+	resultCounts := many(ts.CountResults)
 	return &transcriptLoaders{
-		Earned: dataloadgen.NewLoader(ts.EarnedByIDs, w),
-		Result: dataloadgen.NewLoader(ts.ResultsByIDs, w),
-		EarnedPage: dataloadgen.NewLoader(perProfile(func(k earnedPageKey) (uuid.UUID, earnedPageKey) {
-			p := k.profile
-			k.profile = uuid.Nil
-			return p, k
-		}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]transcript.EarnedPage, error) {
-			return ts.EarnedPages(ctx, ids, transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter,
-				AfterOn: k.afterOn, AfterID: k.afterID, Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today()),
-				WithTotal: k.total})
-		}), w),
+		EarnedPage:  dataloadgen.NewLoader(earnedPages, w),
+		earnedPages: earnedPages,
+		Earned:      dataloadgen.NewLoader(ts.EarnedByIDs, w),
+		Result:      dataloadgen.NewLoader(ts.ResultsByIDs, w),
 		EarnedCount: dataloadgen.NewLoader(perProfile(func(k earnedCountKey) (uuid.UUID, string) {
 			return k.profile, k.statuses
 		}, func(ctx context.Context, statuses string, ids []uuid.UUID) ([]int, error) {
 			return ts.CountEarned(ctx, ids, transcript.NewStatusFilter(parseStatuses(statuses), ts.Today()))
 		}), w),
-		ResultPage: dataloadgen.NewLoader(perProfile(func(k resultPageKey) (uuid.UUID, resultPageKey) {
-			p := k.profile
-			k.profile = uuid.Nil
-			return p, k
-		}, func(ctx context.Context, k resultPageKey, ids []uuid.UUID) ([]transcript.ResultPage, error) {
-			return ts.ResultPages(ctx, ids, transcript.ResultQuery{First: k.first, HasAfter: k.hasAfter,
-				AfterAt: time.Unix(0, k.afterAt).UTC(), AfterID: k.afterID})
-		}), w),
-		ResultCount: dataloadgen.NewLoader(many(ts.CountResults), w),
-		Shares:      dataloadgen.NewLoader(many(ts.SharesByProfileIDs), w),
+		ResultPage:   dataloadgen.NewLoader(resultPages, w),
+		resultPages:  resultPages,
+		ResultCount:  dataloadgen.NewLoader(resultCounts, w),
+		resultCounts: resultCounts,
+		Shares:       dataloadgen.NewLoader(many(ts.SharesByProfileIDs), w),
 	}
 }
 
@@ -179,13 +204,19 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	if err != nil {
 		return nil, err
 	}
-	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount")}
+	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
+	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount"),
+		renewal: selectedBelow(ctx, "EarnedCertificationConnection", earnedPaths...)["renewal"]}
 	if key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse); err != nil {
 		return nil, err
 	}
-	page, err := loaders(ctx).Transcript.EarnedPage.Load(ctx, key)
+	l := loaders(ctx).Transcript
+	page, err := loadOne(ctx, l.EarnedPage, l.earnedPages, key)
 	if err != nil {
 		return nil, err
+	}
+	for i, st := range page.Statuses {
+		loaders(ctx).Renewal.knowStatus(page.Earned[i].ID, st)
 	}
 	for i := range page.Certifications {
 		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
@@ -196,16 +227,12 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	rows := page.Earned
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
-	conn := &model.EarnedCertificationConnection{PageInfo: newPageInfo(more, after),
-		Edges: []*model.EarnedCertificationEdge{}, Nodes: []*transcript.Earned{}}
-	for i := range rows {
-		e := &rows[i]
-		c := encodeCursor(e.EarnedOn.String(), e.ID.String())
-		conn.Edges = append(conn.Edges, &model.EarnedCertificationEdge{Cursor: c, Node: e})
-		conn.Nodes = append(conn.Nodes, e)
-		addCursor(conn.PageInfo, c)
-	}
-	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
+	conn := &model.EarnedCertificationConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(rows, more, after, self,
+		func(e *transcript.Earned) string { return encodeCursor(e.EarnedOn.String(), e.ID.String()) },
+		func(cur string, e *transcript.Earned) *model.EarnedCertificationEdge {
+			return &model.EarnedCertificationEdge{Cursor: cur, Node: e}
+		})
 	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	primeRenewal(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	if key.total && len(page.Earned) > 0 {
@@ -232,7 +259,8 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 		return nil, err
 	}
 	key.afterAt = at.UnixNano()
-	page, err := loaders(ctx).Transcript.ResultPage.Load(ctx, key)
+	l := loaders(ctx).Transcript
+	page, err := loadOne(ctx, l.ResultPage, l.resultPages, key)
 	if err != nil {
 		return nil, err
 	}
@@ -242,18 +270,17 @@ func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Pro
 	rows := page.Results
 	more := len(rows) > n
 	rows = rows[:min(len(rows), n)]
-	conn := &model.ExamResultConnection{PageInfo: newPageInfo(more, after),
-		Edges: []*model.ExamResultEdge{}, Nodes: []*transcript.ExamResult{}}
-	for i := range rows {
-		res := &rows[i]
-		c := encodeCursor(res.TakenAt.UTC().Format(time.RFC3339Nano), res.ID.String())
-		conn.Edges = append(conn.Edges, &model.ExamResultEdge{Cursor: c, Node: res})
-		conn.Nodes = append(conn.Nodes, res)
-		addCursor(conn.PageInfo, c)
-	}
+	conn := &model.ExamResultConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(rows, more, after, self,
+		func(res *transcript.ExamResult) string {
+			return encodeCursor(res.TakenAt.UTC().Format(time.RFC3339Nano), res.ID.String())
+		},
+		func(cur string, res *transcript.ExamResult) *model.ExamResultEdge {
+			return &model.ExamResultEdge{Cursor: cur, Node: res}
+		})
 	primeResults(ctx, rows, "ExamResultConnection", []hop{{"nodes", "ExamResult"}}, []hop{{"edges", "ExamResultEdge"}, {"node", "ExamResult"}})
 	if wantsField(ctx, "totalCount") {
-		if conn.TotalCount, err = loaders(ctx).Transcript.ResultCount.Load(ctx, prof.ID); err != nil {
+		if conn.TotalCount, err = loadOne(ctx, l.ResultCount, l.resultCounts, prof.ID); err != nil {
 			return nil, err
 		}
 	}

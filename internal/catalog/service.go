@@ -21,6 +21,12 @@ type Store interface {
 	Certifications(ctx context.Context, f Filter, after string, limit int) ([]Certification, error)
 	CountCertifications(ctx context.Context, f Filter) (int, error)
 	CertificationByCode(ctx context.Context, code string) (Certification, error)
+	Public
+}
+
+// Public are the catalog's batch readers, in key order. The catalog is public (docs/domain.md "Catalog"):
+// they have no reader rule, and are all a loader may reach of the catalog.
+type Public interface {
 	CertificationsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Certification, []error)
 	PrerequisitesByCertIDs(ctx context.Context, ids []uuid.UUID) ([][]Certification, error)
 	PathsByCertIDs(ctx context.Context, ids []uuid.UUID) ([][][]string, error)
@@ -61,5 +67,5 @@ func (s *Service) ByCode(ctx context.Context, code string) (Certification, error
 	return s.store.CertificationByCode(ctx, code)
 }
 
-// Store returns the read store, for the API's batch loaders.
-func (s *Service) Store() Store { return s.store }
+// Public returns the catalog's batch readers (for the API's loaders).
+func (s *Service) Public() Public { return s.store }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
@@ -27,10 +28,29 @@ type Store interface {
 type Service struct {
 	store Store
 	clock clock.Clock
+	// known remembers the account and Learn profile behind an identity, as last read or
+	// written: the mapping (issuer, subject) -> account never changes once made (accounts are
+	// never deleted nor re-keyed), so a warm request authenticates without a statement. The
+	// details the token carries (kind, email, name) are compared with the remembered ones; a
+	// change goes to the database as before.
+	known *lru.Cache[identity, known]
 }
 
+type identity struct{ issuer, subject string }
+
+type known struct {
+	account Account
+	profile LearnProfile
+}
+
+// KnownIdentities bounds the identities a Service remembers (about 300 bytes each).
+const KnownIdentities = 50_000
+
 // NewService returns a Service on store.
-func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
+func NewService(store Store, clk clock.Clock) *Service {
+	c, _ := lru.New[identity, known](KnownIdentities) // only fails on a size <= 0
+	return &Service{store: store, clock: clk, known: c}
+}
 
 // Ensure returns the caller's account and Learn profile, creating both on the account's first
 // request (docs/domain.md "People and identities", chosen). Concurrent first requests of one
@@ -40,8 +60,14 @@ func (s *Service) Ensure(ctx context.Context, p *auth.Principal) (Account, Learn
 	if p == nil {
 		return Account{}, LearnProfile{}, apperr.Unauth("sign in to use this")
 	}
+	id := identity{p.Issuer, p.Subject}
+	if k, ok := s.known.Get(id); ok && sameDetails(k.account, p) {
+		p.AccountID = k.account.ID
+		return k.account, k.profile, nil
+	}
 	a, lp, err := s.store.AccountByIdentity(ctx, p.Issuer, p.Subject)
 	if err == nil && sameDetails(a, p) {
+		s.known.Add(id, known{a, lp})
 		p.AccountID = a.ID
 		return a, lp, nil
 	}
@@ -59,6 +85,7 @@ func (s *Service) Ensure(ctx context.Context, p *auth.Principal) (Account, Learn
 	if err != nil {
 		return Account{}, LearnProfile{}, fmt.Errorf("upsert account: %w", err)
 	}
+	s.known.Add(id, known{a, lp})
 	p.AccountID = a.ID
 	return a, lp, nil
 }
@@ -81,14 +108,37 @@ func deref(s *string) string {
 	return *s
 }
 
-// AccountsByIDs loads accounts in key order (for dataloaders).
-func (s *Service) AccountsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Account, []error) {
-	return s.store.AccountsByIDs(ctx, ids)
+// MayView is the read rule of accounts and Learn profiles: the caller's own, or any for
+// support.
+func MayView(p *auth.Principal, accountID uuid.UUID) bool {
+	return p != nil && ((p.AccountID != uuid.Nil && p.AccountID == accountID) || p.HasRole(auth.RoleSupport))
 }
 
-// LearnProfilesByIDs loads Learn profiles in key order (for dataloaders).
-func (s *Service) LearnProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*LearnProfile, []error) {
-	return s.store.LearnProfilesByIDs(ctx, ids)
+// Accounts loads accounts in key order for p: NOT_FOUND for missing ones and for anyone else's
+// (MayView), so an id tells nothing about an account the caller may not see.
+func (s *Service) Accounts(ctx context.Context, p *auth.Principal, ids []uuid.UUID) ([]*Account, []error) {
+	list, errs := s.store.AccountsByIDs(ctx, ids)
+	return visible(p, list, errs, func(a *Account) uuid.UUID { return a.ID }, "account")
+}
+
+// LearnProfiles loads Learn profiles in key order for p: NOT_FOUND for missing ones and for
+// anyone else's (MayView).
+func (s *Service) LearnProfiles(ctx context.Context, p *auth.Principal, ids []uuid.UUID) ([]*LearnProfile, []error) {
+	list, errs := s.store.LearnProfilesByIDs(ctx, ids)
+	return visible(p, list, errs, func(lp *LearnProfile) uuid.UUID { return lp.AccountID }, "learn profile")
+}
+
+// visible replaces what p may not view by NOT_FOUND.
+func visible[T any](p *auth.Principal, list []*T, errs []error, owner func(*T) uuid.UUID, what string) ([]*T, []error) {
+	if errs == nil {
+		errs = make([]error, len(list))
+	}
+	for i, v := range list {
+		if errs[i] == nil && (v == nil || !MayView(p, owner(v))) {
+			list[i], errs[i] = nil, apperr.Missing(what)
+		}
+	}
+	return list, errs
 }
 
 // LearnProfileOf returns the Learn profile of an account. Codes: NOT_FOUND.

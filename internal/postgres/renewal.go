@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/transcript"
 )
 
 // Identifiers of this file start with "renewal" or "rn" so they never collide with those the
@@ -132,17 +134,18 @@ func (s Renewal) AssessmentVersion(ctx context.Context, versionID uuid.UUID) (ca
 	return *list[0], nil
 }
 
+// rnAttemptRow is an attempt as a row, or as json (StatusPages).
 type rnAttemptRow struct {
-	ID             uuid.UUID  `db:"id"`
-	EarnedID       uuid.UUID  `db:"earned_certification_id"`
-	VersionID      uuid.UUID  `db:"version_id"`
-	Version        int        `db:"version"`
-	Language       string     `db:"language"`
-	CycleExpiresOn date.Date  `db:"cycle_expires_on"`
-	StartedAt      time.Time  `db:"started_at"`
-	SubmittedAt    *time.Time `db:"submitted_at"`
-	Score          *int       `db:"score"`
-	Passed         *bool      `db:"passed"`
+	ID             uuid.UUID  `db:"id" json:"id"`
+	EarnedID       uuid.UUID  `db:"earned_certification_id" json:"earned_certification_id"`
+	VersionID      uuid.UUID  `db:"version_id" json:"version_id"`
+	Version        int        `db:"version" json:"version"`
+	Language       string     `db:"language" json:"language"`
+	CycleExpiresOn date.Date  `db:"cycle_expires_on" json:"cycle_expires_on"`
+	StartedAt      time.Time  `db:"started_at" json:"started_at"`
+	SubmittedAt    *time.Time `db:"submitted_at" json:"submitted_at"`
+	Score          *int       `db:"score" json:"score"`
+	Passed         *bool      `db:"passed" json:"passed"`
 }
 
 func (r rnAttemptRow) domain() renewal.Attempt {
@@ -410,6 +413,55 @@ func (s Renewal) ServedByAttemptIDs(ctx context.Context, ids []uuid.UUID) ([][]r
 	out := make([][]renewal.ServedQuestion, len(ids))
 	for i, id := range ids {
 		out[i] = byAttempt[id]
+	}
+	return out, nil
+}
+
+// rnStatusPagesSQL is the earned page (with its count) plus what the renewal status of each row
+// needs, in the same statement: whether the profile is connected, and the attempts of the
+// row's current cycle or in progress (json, NULL when none: most rows have none).
+var rnStatusPagesSQL = strings.Replace(earnedPagesWithTotalSQL,
+	"SELECT e.*, ", `SELECT e.*, EXISTS (SELECT 1 FROM profile_links l WHERE l.certification_profile_id = k.profile_id) AS linked,
+       (SELECT json_agg(json_build_object('id', t.id, 'earned_certification_id', t.earned_certification_id,
+                 'version_id', t.version_id, 'version', v.version, 'language', t.language,
+                 'cycle_expires_on', t.cycle_expires_on, 'started_at', t.started_at, 'submitted_at', t.submitted_at,
+                 'score', t.score, 'passed', t.passed) ORDER BY t.started_at, t.id)
+        FROM assessment_attempts t JOIN assessment_versions v ON v.id = t.version_id
+        WHERE t.earned_certification_id = e.id
+          AND (t.cycle_expires_on = e.expires_on OR t.submitted_at IS NULL)) AS attempts, `, 1)
+
+var rnStatusPagesOneSQL = oneProfile(rnStatusPagesSQL)
+
+type rnStatusPageRow struct {
+	earnedWithCertRow
+	Linked   bool   `db:"linked"`
+	Attempts []byte `db:"attempts"`
+}
+
+// StatusPages loads up to q.First+1 earned certifications per profile, newest first, with
+// their count, certification, current assessment, the profile's link and each row's attempts
+// of its cycle: one statement.
+func (s Renewal) StatusPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]renewal.PageFacts, error) {
+	var rows []rnStatusPageRow
+	if err := s.sel(ctx, &rows, pageSQL(profileIDs, rnStatusPagesSQL, rnStatusPagesOneSQL), earnedPageArgs(profileIDs, q)...); err != nil {
+		return nil, fmt.Errorf("page earned certifications with renewal status: %w", err)
+	}
+	out := make([]renewal.PageFacts, len(profileIDs))
+	for i, g := range groupByKey(profileIDs, rows, func(r rnStatusPageRow) (uuid.UUID, rnStatusPageRow) { return r.ProfileID, r }) {
+		for _, r := range g {
+			f := &out[i]
+			r.addTo(&f.EarnedPage)
+			f.Linked = r.Linked
+			var attempts []renewal.Attempt
+			if len(r.Attempts) > 0 {
+				var list []rnAttemptRow
+				if err := json.Unmarshal(r.Attempts, &list); err != nil {
+					return nil, fmt.Errorf("decode attempts: %w", err)
+				}
+				attempts = rnAttempts(list)
+			}
+			f.Attempts = append(f.Attempts, attempts)
+		}
 	}
 	return out, nil
 }

@@ -289,6 +289,8 @@ var earnedPagesWithTotalSQL = strings.Replace(strings.Replace(earnedPagesSQL,
 ) t
 JOIN certifications c ON c.id = e.certification_id`, 1)
 
+var earnedPagesOneSQL, earnedPagesWithTotalOneSQL = oneProfile(earnedPagesSQL), oneProfile(earnedPagesWithTotalSQL)
+
 // prefixedCertColumns reads a certification into a nested `cert` struct.
 const prefixedCertColumns = `c.id AS "cert.id", c.code AS "cert.code", c.name AS "cert.name", c.level AS "cert.level",
        c.released_on AS "cert.released_on", c.retired_on AS "cert.retired_on", c.languages AS "cert.languages"`
@@ -331,26 +333,59 @@ type earnedWithCertRow struct {
 
 // EarnedPages loads up to q.First+1 earned certifications per profile, newest first.
 func (s Transcript) EarnedPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]transcript.EarnedPage, error) {
-	var rows []earnedWithCertRow
-	args := append([]any{pq.Array(profileIDs), q.HasAfter, q.AfterOn, q.AfterID, q.First + 1}, statusArgs(q.Filter)...)
-	query := earnedPagesSQL
+	query := pageSQL(profileIDs, earnedPagesSQL, earnedPagesOneSQL)
 	if q.WithTotal {
-		query = earnedPagesWithTotalSQL
+		query = pageSQL(profileIDs, earnedPagesWithTotalSQL, earnedPagesWithTotalOneSQL)
 	}
-	if err := s.sel(ctx, &rows, query, args...); err != nil {
+	var rows []earnedWithCertRow
+	if err := s.sel(ctx, &rows, query, earnedPageArgs(profileIDs, q)...); err != nil {
 		return nil, fmt.Errorf("page earned certifications: %w", err)
 	}
-	groups := groupByKey(profileIDs, rows, func(r earnedWithCertRow) (uuid.UUID, earnedWithCertRow) { return r.ProfileID, r })
-	out := make([]transcript.EarnedPage, len(groups))
-	for i, g := range groups {
+	out := make([]transcript.EarnedPage, len(profileIDs))
+	for i, g := range groupByKey(profileIDs, rows, func(r earnedWithCertRow) (uuid.UUID, earnedWithCertRow) { return r.ProfileID, r }) {
 		for _, r := range g {
-			out[i].Earned = append(out[i].Earned, r.earnedRow.domain())
-			out[i].Certifications = append(out[i].Certifications, r.Cert.domain())
-			out[i].Assessments = append(out[i].Assessments, r.Asmt.domain())
-			out[i].Total = r.Total
+			r.addTo(&out[i])
 		}
 	}
 	return out, nil
+}
+
+// earnedPageArgs are the arguments of a per-profile page statement; with one profile, the
+// statement is its oneProfile form (see there).
+func earnedPageArgs(profileIDs []uuid.UUID, q transcript.EarnedQuery) []any {
+	return append([]any{profileArg(profileIDs), q.HasAfter, q.AfterOn, q.AfterID, q.First + 1}, statusArgs(q.Filter)...)
+}
+
+// oneProfile is a per-profile page statement for a single profile (a screen showing one
+// profile, the common case): a scalar parameter instead of an array. PostgreSQL then keeps
+// one generic plan for the prepared statement; with an array of unknown length every custom
+// plan looks cheaper than the generic one, so it would plan the statement on every execution.
+func oneProfile(query string) string {
+	return strings.Replace(query, "FROM unnest($1::uuid[]) AS k(profile_id)", "FROM (SELECT $1::uuid AS profile_id) AS k", 1)
+}
+
+// profileArg is the $1 of a per-profile page statement: the array, or oneProfile's scalar.
+func profileArg(profileIDs []uuid.UUID) any {
+	if len(profileIDs) == 1 {
+		return profileIDs[0]
+	}
+	return pq.Array(profileIDs)
+}
+
+// pageSQL picks the statement for profileIDs: the batch form, or oneProfile's.
+func pageSQL(profileIDs []uuid.UUID, batch, one string) string {
+	if len(profileIDs) == 1 {
+		return one
+	}
+	return batch
+}
+
+// addTo appends the row to its page.
+func (r *earnedWithCertRow) addTo(p *transcript.EarnedPage) {
+	p.Earned = append(p.Earned, r.earnedRow.domain())
+	p.Certifications = append(p.Certifications, r.Cert.domain())
+	p.Assessments = append(p.Assessments, r.Asmt.domain())
+	p.Total = r.Total
 }
 
 type countRow struct {
@@ -397,6 +432,8 @@ CROSS JOIN LATERAL (
 JOIN exams x ON x.code = r.exam_code
 ORDER BY r.profile_id, r.taken_at DESC, r.id DESC`
 
+var resultPagesOneSQL = oneProfile(resultPagesSQL)
+
 type resultWithExamRow struct {
 	resultRow
 	Exam examRow `db:"exam"`
@@ -405,7 +442,7 @@ type resultWithExamRow struct {
 // ResultPages loads up to q.First+1 exam results per profile, newest first.
 func (s Transcript) ResultPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.ResultQuery) ([]transcript.ResultPage, error) {
 	var rows []resultWithExamRow
-	if err := s.sel(ctx, &rows, resultPagesSQL, pq.Array(profileIDs), q.HasAfter, q.AfterAt, q.AfterID, q.First+1); err != nil {
+	if err := s.sel(ctx, &rows, pageSQL(profileIDs, resultPagesSQL, resultPagesOneSQL), profileArg(profileIDs), q.HasAfter, q.AfterAt, q.AfterID, q.First+1); err != nil {
 		return nil, fmt.Errorf("page exam results: %w", err)
 	}
 	groups := groupByKey(profileIDs, rows, func(r resultWithExamRow) (uuid.UUID, resultWithExamRow) { return r.ProfileID, r })

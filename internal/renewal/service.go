@@ -55,7 +55,11 @@ type Store interface {
 	// the same cycle), ATTEMPT_ALREADY_SUBMITTED (a second renewal from one attempt).
 	InsertRenewal(ctx context.Context, r Renewal) (Renewal, error)
 
-	// Batch reads for the API's dataloaders (no permission checks), in key order.
+	// StatusPages reads, per profile in key order, one page of earned certifications with what
+	// their renewal status needs (PageFacts), in one statement. Service.Pages checks the reader.
+	StatusPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]PageFacts, error)
+
+	// Batch reads in key order, behind the readers of read.go (which check the reader).
 	AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error)
 	AttemptsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]Attempt, error)
 	RenewalsByEarnedIDs(ctx context.Context, ids []uuid.UUID) ([][]Renewal, error)
@@ -77,9 +81,6 @@ func NewService(store Store, clk clock.Clock) *Service {
 
 // SetRand replaces the randomness used to sample and shuffle questions (tests use Seeded).
 func (s *Service) SetRand(r Rand) { s.rand = r }
-
-// Store returns the store, for the API's batch loaders.
-func (s *Service) Store() Store { return s.store }
 
 // Status is RenewalStatus now for f (see StatusOf).
 func (s *Service) Status(f Facts) Status { return StatusOf(f, s.clock.Now()) }

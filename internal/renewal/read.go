@@ -1,0 +1,126 @@
+package renewal
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/transcript"
+)
+
+// PageFacts is what the store reads, in one statement, for one profile's page of earned
+// certifications with their renewal status: the page (certifications and current
+// assessments included), whether the profile is connected, and for each row the attempts the
+// renewal rules look at (those of its current cycle, and any in progress).
+type PageFacts struct {
+	transcript.EarnedPage
+	Linked   bool
+	Attempts [][]Attempt
+}
+
+// Page is one profile's page of earned certifications as its reader sees it: each row with its
+// RenewalStatus, computed by StatusOf, the rule Start applies.
+type Page struct {
+	transcript.EarnedPage
+	// Statuses holds the renewal status of each row of Earned (nil when it was not asked for).
+	Statuses []Status
+}
+
+// Pages reads, for profiles p may read the history of (transcript.CanReadHistory: the owner
+// or support), one page of earned certifications each, in profile order, with every row's
+// renewal status: one statement for all of them, whatever the page length.
+// Codes: UNAUTHENTICATED, FORBIDDEN.
+func (s *Service) Pages(ctx context.Context, p *auth.Principal, profiles []*certprofile.Profile, q transcript.EarnedQuery) ([]Page, error) {
+	ids := make([]uuid.UUID, len(profiles))
+	for i, prof := range profiles {
+		if err := transcript.CanReadHistory(p, prof); err != nil {
+			return nil, err
+		}
+		ids[i] = prof.ID
+	}
+	facts, err := s.store.StatusPages(ctx, ids, q)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	out := make([]Page, len(facts))
+	for i := range facts {
+		f := &facts[i]
+		out[i].EarnedPage = f.EarnedPage
+		out[i].Statuses = make([]Status, len(f.Earned))
+		for j := range f.Earned {
+			out[i].Statuses[j] = StatusOf(Facts{Earned: f.Earned[j], Certification: f.Certifications[j],
+				Assessment: f.Assessments[j], Linked: f.Linked, Attempts: f.Attempts[j]}, now)
+		}
+	}
+	return out, nil
+}
+
+// Held names an earned certification and the account that holds it (its profile's owner):
+// what the read rule looks at.
+type Held struct {
+	EarnedID uuid.UUID
+	Owner    uuid.UUID
+}
+
+// MayRead is the read rule of renewal details (attempts, renewals, renewal status, served
+// questions): the holder or support. Anyone else, an employer reading a shared transcript
+// included, gets FORBIDDEN: docs/domain.md "Transcript sharing" never shows attempts.
+func MayRead(p *auth.Principal, owner uuid.UUID) error {
+	if p != nil && ((p.AccountID != uuid.Nil && p.AccountID == owner) || p.HasRole(auth.RoleSupport)) {
+		return nil
+	}
+	return apperr.Deny("only the holder and support see renewal details")
+}
+
+// Attempts lists, for each earned certification in key order, its attempts (oldest first),
+// when p may read them (MayRead; FORBIDDEN for that key otherwise): one statement.
+func (s *Service) Attempts(ctx context.Context, p *auth.Principal, held []Held) ([][]Attempt, []error) {
+	return readHeld(ctx, p, held, s.store.AttemptsByEarnedIDs)
+}
+
+// Renewals lists, for each earned certification in key order, its renewals (oldest first),
+// when p may read them (MayRead).
+func (s *Service) Renewals(ctx context.Context, p *auth.Principal, held []Held) ([][]Renewal, []error) {
+	return readHeld(ctx, p, held, s.store.RenewalsByEarnedIDs)
+}
+
+// Questions lists, for each attempt in key order (Held.EarnedID holds the attempt's id), the
+// questions served to it, when p may read them (MayRead).
+func (s *Service) Questions(ctx context.Context, p *auth.Principal, attempts []Held) ([][]ServedQuestion, []error) {
+	return readHeld(ctx, p, attempts, s.store.ServedByAttemptIDs)
+}
+
+// AttemptsByIDs loads attempts in key order (NOT_FOUND for missing ones). The attempt alone
+// does not tell whose it is: callers reach an attempt through Attempts, or check MayRead on
+// the holder of its earned certification.
+func (s *Service) AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error) {
+	return s.store.AttemptsByIDs(ctx, ids)
+}
+
+// readHeld runs read for the keys p may read, in one call, and refuses the others.
+func readHeld[T any](ctx context.Context, p *auth.Principal, held []Held,
+	read func(context.Context, []uuid.UUID) ([][]T, error)) ([][]T, []error) {
+	out, errs := make([][]T, len(held)), make([]error, len(held))
+	ids, at := make([]uuid.UUID, 0, len(held)), make([]int, 0, len(held))
+	for i, h := range held {
+		if errs[i] = MayRead(p, h.Owner); errs[i] == nil {
+			ids, at = append(ids, h.EarnedID), append(at, i)
+		}
+	}
+	if len(ids) == 0 {
+		return out, errs
+	}
+	lists, err := read(ctx, ids)
+	for j, i := range at {
+		if err != nil {
+			errs[i] = err
+		} else {
+			out[i] = lists[j]
+		}
+	}
+	return out, errs
+}
