@@ -309,9 +309,14 @@ func (e *env) search(ctx context.Context) error {
 
 // record: exam delivery records results for random profiles (unique external ids per run).
 func (e *env) record(ctx context.Context) error {
+	// Only exams still offered: a result taken after an exam's retirement is refused.
 	var exams []string
-	if err := e.db.SelectContext(ctx, &exams, `SELECT code FROM exams ORDER BY code`); err != nil {
+	if err := e.db.SelectContext(ctx, &exams, `SELECT code FROM exams
+WHERE retired_on IS NULL OR retired_on >= (now() AT TIME ZONE 'UTC')::date ORDER BY code`); err != nil {
 		return err
+	}
+	if len(exams) == 0 {
+		return fmt.Errorf("record: no exam is still offered")
 	}
 	tok := e.mint("bench-exam-delivery", auth.RoleExamDelivery)
 	const q = `mutation Record($in: RecordExamResultInput!) { recordExamResult(input: $in) {
