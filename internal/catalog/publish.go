@@ -95,7 +95,7 @@ func (s *Service) PublishAssessment(ctx context.Context, p *auth.Principal, in N
 		if err != nil {
 			return err
 		}
-		if v.Languages, err = offeredLanguages(ctx, tx, cert.ID, v.Questions); err != nil {
+		if v.Languages, err = offeredLanguages(ctx, tx, cert, v.Questions); err != nil {
 			return err
 		}
 		v.PublishedAt = now
@@ -245,13 +245,14 @@ func validateTranslations(at int, q Question) ([]Translation, error) {
 	return out, nil
 }
 
-// offeredLanguages returns the languages a version of certID's assessment with these
-// questions is offered in: CompleteLanguages within the languages of the certification's
-// exams (those of its requirement paths, in path order); translations take the exams' spelling
+// offeredLanguages returns the languages a version of cert's assessment with these questions
+// is offered in: CompleteLanguages within the languages of the certification's exams (those of
+// its requirement paths, in path order; the certification's own for one stored without
+// paths); translations take the exams' spelling
 // of their language. Codes: BAD_USER_INPUT (a translation
 // into a language no exam has; no exam language with complete text).
-func offeredLanguages(ctx context.Context, tx AdminStore, certID uuid.UUID, questions []Question) ([]string, error) {
-	paths, err := tx.PathsByCertIDs(ctx, []uuid.UUID{certID})
+func offeredLanguages(ctx context.Context, tx AdminStore, cert Certification, questions []Question) ([]string, error) {
+	paths, err := tx.PathsByCertIDs(ctx, []uuid.UUID{cert.ID})
 	if err != nil {
 		return nil, fmt.Errorf("load requirement paths: %w", err)
 	}
@@ -274,6 +275,9 @@ func offeredLanguages(ctx context.Context, tx AdminStore, certID uuid.UUID, ques
 				examLangs = append(examLangs, l)
 			}
 		}
+	}
+	if len(codes) == 0 {
+		examLangs = slices.Clone(cert.Languages) // no exam to take the languages from
 	}
 	translated := make([][]string, len(questions))
 	for i, q := range questions {
