@@ -248,9 +248,9 @@ func validateTranslations(at int, q Question) ([]Translation, error) {
 // offeredLanguages returns the languages a version of cert's assessment with these questions
 // is offered in: CompleteLanguages within the languages of the certification's exams (those of
 // its requirement paths, in path order; the certification's own for one stored without
-// paths); translations take the exams' spelling
-// of their language. Codes: BAD_USER_INPUT (a translation
-// into a language no exam has; no exam language with complete text).
+// paths); translations take the exams' spelling of their language.
+// Codes: BAD_USER_INPUT (a translation into a language no exam has; no exam language with
+// complete text).
 func offeredLanguages(ctx context.Context, tx AdminStore, cert Certification, questions []Question) ([]string, error) {
 	paths, err := tx.PathsByCertIDs(ctx, []uuid.UUID{cert.ID})
 	if err != nil {
