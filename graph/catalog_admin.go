@@ -42,6 +42,9 @@ func (r *Resolver) publishRenewalAssessment(ctx context.Context, in model.Publis
 		for _, c := range q.Choices {
 			cq.Choices = append(cq.Choices, catalog.Choice{Text: c.Text, Correct: c.Correct})
 		}
+		for _, t := range q.Translations {
+			cq.Translations = append(cq.Translations, catalog.Translation{Language: t.Language, Prompt: t.Prompt, Choices: t.Choices})
+		}
 		na.Questions = append(na.Questions, cq)
 	}
 	for _, m := range in.LearningModules {

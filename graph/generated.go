@@ -2086,6 +2086,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PublishRenewalAssessmentInput", ec.unmarshalInputPublishRenewalAssessmentInput),
 			graphql.NewInputUnmarshaler("QuestionChoiceInput", ec.unmarshalInputQuestionChoiceInput),
 			graphql.NewInputUnmarshaler("QuestionInput", ec.unmarshalInputQuestionInput),
+			graphql.NewInputUnmarshaler("QuestionTranslationInput", ec.unmarshalInputQuestionTranslationInput),
 			graphql.NewInputUnmarshaler("RecordExamResultInput", ec.unmarshalInputRecordExamResultInput),
 			graphql.NewInputUnmarshaler("RequestContactEmailChangeInput", ec.unmarshalInputRequestContactEmailChangeInput),
 			graphql.NewInputUnmarshaler("RevokeTranscriptShareInput", ec.unmarshalInputRevokeTranscriptShareInput),
@@ -2392,7 +2393,8 @@ type Mutation {
   valid one year; a pass of a certification already held changes nothing but the exam history.
   A merged MCID records on its survivor.
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (also an unknown MCID or exam code,
-  ` + "`" + `takenAt` + "`" + ` in the future, a score outside 0..1000; ` + "`" + `extensions.field` + "`" + ` names the field).
+  ` + "`" + `takenAt` + "`" + ` in the future, a score outside 0..1000, a language the exam is not offered in;
+  ` + "`" + `extensions.field` + "`" + ` names the field).
   """
   recordExamResult(
     "The result as the exam provider reports it."
@@ -2491,9 +2493,12 @@ type Mutation {
   """
   Catalog admin (role ` + "`" + `admin` + "`" + `): publish a new version of a certification's renewal assessment
   (version = newest + 1). New attempts get it at once; attempts in progress keep theirs. Offered
-  in the certification's languages. Audited (settings and counts, never the questions).
+  in exactly the languages it has complete text in (English and each language every question is
+  translated into), among the languages of the certification's exams. Audited (settings,
+  counts and languages, never the questions).
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + ` (unknown certification code),
-  ` + "`" + `NOT_RENEWABLE` + "`" + ` (fundamentals), ` + "`" + `BAD_USER_INPUT` + "`" + `.
+  ` + "`" + `NOT_RENEWABLE` + "`" + ` (fundamentals), ` + "`" + `BAD_USER_INPUT` + "`" + ` (also: a translation in an unknown or
+  repeated language, or with another number of choices).
   """
   publishRenewalAssessment(
     "The certification, the settings and the question bank."
@@ -2788,7 +2793,7 @@ type RenewalAssessment implements Node {
   certification: Certification!
   "1 for the first version; each publication adds one."
   version: Int!
-  "BCP 47 tags it is offered in (the certification's languages)."
+  "BCP 47 tags it is offered in: English and each language all its questions are translated into, among the languages of the certification's exams."
   languages: [String!]!
   "The percentage (1..100) an attempt must reach to pass; 60 unless the admin chose another."
   passingScore: Int!
@@ -3173,7 +3178,7 @@ input RecordExamResultInput {
   score: Int
   "When the exam was taken: may be in the past (results arrive late), never in the future."
   takenAt: DateTime!
-  "The BCP 47 language it was taken in, if known."
+  "The BCP 47 language it was taken in, if known: one of the exam's languages."
   language: String
   "The provider's unique id for this result (at most 200 characters): the idempotency key."
   externalId: String!
@@ -3351,6 +3356,18 @@ input QuestionInput {
   prompt: String!
   "2 to 12 choices with distinct texts, at least one correct and one incorrect."
   choices: [QuestionChoiceInput!]!
+  "The question's text in other languages of the certification's exams, at most one per language; none when omitted. The version is offered in English and each language every question is translated into."
+  translations: [QuestionTranslationInput!]
+}
+
+"A question's text in one more language; the choices keep their correctness."
+input QuestionTranslationInput {
+  "A BCP 47 tag of a language the certification's exams are offered in, other than ` + "`" + `en` + "`" + ` (the prompt and choice texts are English)."
+  language: String!
+  "The question text in that language."
+  prompt: String!
+  "The choice texts in that language, as many as the question's choices and in their order."
+  choices: [String!]!
 }
 
 "A learning module to link from the assessment."
@@ -13064,7 +13081,7 @@ func (ec *executionContext) unmarshalInputQuestionInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"prompt", "choices"}
+	fieldsInOrder := [...]string{"prompt", "choices", "translations"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13085,6 +13102,13 @@ func (ec *executionContext) unmarshalInputQuestionInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Choices = data
+		case "translations":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("translations"))
+			data, err := ec.unmarshalOQuestionTranslationInput2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐQuestionTranslationInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Translations = data
 		}
 	}
 	return it, nil
@@ -13099,6 +13123,62 @@ func (ec *executionContext) unmarshalInputQuestionInput(ctx context.Context, obj
 func UnmarshalQuestionInput(ctx context.Context, raw any) (model.QuestionInput, error) {
 	var out model.QuestionInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "QuestionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputQuestionTranslationInput(ctx context.Context, obj any) (model.QuestionTranslationInput, error) {
+	var it model.QuestionTranslationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"language", "prompt", "choices"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		case "prompt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prompt"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prompt = data
+		case "choices":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("choices"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Choices = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalQuestionTranslationInput unmarshals raw into the QuestionTranslationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalQuestionTranslationInput(ctx context.Context, raw any) (model.QuestionTranslationInput, error) {
+	var out model.QuestionTranslationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "QuestionTranslationInput", raw, &out)
 	return out, err
 }
 
@@ -17848,6 +17928,11 @@ func (ec *executionContext) unmarshalNQuestionInput2ᚖgithubᚗcomᚋrecertᚋr
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNQuestionTranslationInput2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐQuestionTranslationInput(ctx context.Context, v any) (*model.QuestionTranslationInput, error) {
+	res, err := ec.unmarshalInputQuestionTranslationInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNRecordExamResultInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRecordExamResultInput(ctx context.Context, v any) (model.RecordExamResultInput, error) {
 	res, err := ec.unmarshalInputRecordExamResultInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18504,6 +18589,23 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋrecertᚋrecertᚋgraph�
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOQuestionTranslationInput2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐQuestionTranslationInputᚄ(ctx context.Context, v any) ([]*model.QuestionTranslationInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.QuestionTranslationInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNQuestionTranslationInput2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐQuestionTranslationInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalORenewalAssessment2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcatalogᚐAssessment(ctx context.Context, sel ast.SelectionSet, v *catalog.Assessment) graphql.Marshaler {

@@ -362,6 +362,18 @@ type QuestionInput struct {
 	Prompt string `json:"prompt"`
 	// 2 to 12 choices with distinct texts, at least one correct and one incorrect.
 	Choices []*QuestionChoiceInput `json:"choices"`
+	// The question's text in other languages of the certification's exams, at most one per language; none when omitted. The version is offered in English and each language every question is translated into.
+	Translations []*QuestionTranslationInput `json:"translations,omitempty"`
+}
+
+// A question's text in one more language; the choices keep their correctness.
+type QuestionTranslationInput struct {
+	// A BCP 47 tag of a language the certification's exams are offered in, other than `en` (the prompt and choice texts are English).
+	Language string `json:"language"`
+	// The question text in that language.
+	Prompt string `json:"prompt"`
+	// The choice texts in that language, as many as the question's choices and in their order.
+	Choices []string `json:"choices"`
 }
 
 // An exam result from exam delivery.
@@ -376,7 +388,7 @@ type RecordExamResultInput struct {
 	Score *int `json:"score,omitempty"`
 	// When the exam was taken: may be in the past (results arrive late), never in the future.
 	TakenAt time.Time `json:"takenAt"`
-	// The BCP 47 language it was taken in, if known.
+	// The BCP 47 language it was taken in, if known: one of the exam's languages.
 	Language *string `json:"language,omitempty"`
 	// The provider's unique id for this result (at most 200 characters): the idempotency key.
 	ExternalID string `json:"externalId"`

@@ -3,6 +3,8 @@
 package catalog
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,6 +117,43 @@ type Question struct {
 	Prompt          string
 	MultipleAnswers bool
 	Choices         []Choice
+	// Translations are the question's text in languages other than English (BaseLanguage).
+	Translations []Translation
+}
+
+// BaseLanguage is the language of Question.Prompt and Choice.Text: every question has it.
+const BaseLanguage = "en"
+
+// Translation is a question's text in one more language: the prompt and the choice texts in
+// the order of Question.Choices. Choices keep their ids and correctness whatever the language.
+type Translation struct {
+	Language string
+	Prompt   string
+	Choices  []string
+}
+
+// CompleteLanguages returns the languages of bound (in bound's order) that every question has
+// text in: BaseLanguage, and each language translated by every question (docs/domain.md
+// "Renewal assessment": a version is offered in exactly these). translated holds, per
+// question, the languages it is translated into. Tags compare case-insensitively.
+func CompleteLanguages(bound []string, translated [][]string) []string {
+	out := []string{}
+	for _, l := range bound {
+		complete := strings.EqualFold(l, BaseLanguage)
+		if !complete {
+			complete = true
+			for _, langs := range translated {
+				if !slices.ContainsFunc(langs, func(t string) bool { return strings.EqualFold(t, l) }) {
+					complete = false
+					break
+				}
+			}
+		}
+		if complete && !slices.ContainsFunc(out, func(t string) bool { return strings.EqualFold(t, l) }) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // Choice is one answer of a question.

@@ -9,6 +9,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+	"golang.org/x/text/language"
+
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
@@ -58,12 +61,13 @@ type AssessmentVersion struct {
 
 // PublishAssessment stores a new version of a certification's renewal assessment: version = the
 // newest + 1 (1 for a certification without one), which new attempts get at once while
-// attempts in progress keep theirs. It is offered in the certification's languages (docs/domain.md
-// "Renewal assessment": the same languages as the certification's exams; the catalog keeps a
-// certification's languages to those of its exams). Audited as PublishAction; the audit
-// records the settings and counts, never the questions or answers.
+// attempts in progress keep theirs. It is offered in exactly the languages it has complete
+// text for (English and each language every question translates) among the languages of the
+// certification's exams (docs/domain.md "Renewal assessment"). Audited as PublishAction; the
+// audit records the settings, counts and languages, never the questions or answers.
 // Codes: UNAUTHENTICATED, FORBIDDEN (not admin), NOT_FOUND (unknown certification code),
-// NOT_RENEWABLE (fundamentals), BAD_USER_INPUT (see ValidateAssessment).
+// NOT_RENEWABLE (fundamentals), BAD_USER_INPUT (see ValidateAssessment; a translation in a
+// language none of the certification's exams is offered in; no exam language with complete text).
 func (s *Service) PublishAssessment(ctx context.Context, p *auth.Principal, in NewAssessment) (Assessment, error) {
 	if p == nil {
 		return Assessment{}, apperr.Unauth("sign in to publish assessments")
@@ -91,14 +95,17 @@ func (s *Service) PublishAssessment(ctx context.Context, p *auth.Principal, in N
 		if err != nil {
 			return err
 		}
-		v.Languages, v.PublishedAt = slices.Clone(cert.Languages), now
+		if v.Languages, err = offeredLanguages(ctx, tx, cert, v.Questions); err != nil {
+			return err
+		}
+		v.PublishedAt = now
 		if out, err = tx.PublishVersion(ctx, cert.ID, v); err != nil {
 			return fmt.Errorf("publish version: %w", err)
 		}
 		ev, err := audit.New(PublishAction, p.Identity(), map[string]any{
 			"certificationCode": cert.Code, "version": out.Version, "passingScore": v.PassingScore,
 			"questionsPerAttempt": v.QuestionsPerAttempt, "bankSize": len(v.Questions),
-			"learningModules": len(v.Modules),
+			"learningModules": len(v.Modules), "languages": v.Languages,
 		}, now)
 		if err != nil {
 			return err
@@ -113,7 +120,9 @@ func (s *Service) PublishAssessment(ctx context.Context, p *auth.Principal, in N
 // Codes: BAD_USER_INPUT: no questions or more than MaxQuestions; an empty prompt; fewer than
 // two choices or more than MaxChoices; an empty or repeated choice text; no correct choice or
 // no incorrect one; passingScore outside 1..100; questionsPerAttempt outside 1..bank size or
-// above MaxQuestionsPerAttempt; more
+// above MaxQuestionsPerAttempt; a translation in a malformed or repeated language (or in
+// English, the base text), with an empty or too long prompt, another number of choices than
+// the question or an empty, too long or repeated choice text; more
 // than MaxModules learning modules; a learning module without title or with a URL that is not
 // absolute http(s).
 func ValidateAssessment(in NewAssessment) (AssessmentVersion, error) {
@@ -166,7 +175,12 @@ func ValidateAssessment(in NewAssessment) (AssessmentVersion, error) {
 		if right == 0 || wrong == 0 {
 			return AssessmentVersion{}, apperr.Invalid("question %d needs at least one correct and one incorrect choice", at)
 		}
-		v.Questions = append(v.Questions, Question{Prompt: prompt, MultipleAnswers: right > 1, Choices: choices})
+		translations, err := validateTranslations(at, q)
+		if err != nil {
+			return AssessmentVersion{}, err
+		}
+		v.Questions = append(v.Questions, Question{Prompt: prompt, MultipleAnswers: right > 1, Choices: choices,
+			Translations: translations})
 	}
 	if len(in.Modules) > MaxModules {
 		return AssessmentVersion{}, apperr.Invalid("learningModules must hold at most %d modules", MaxModules)
@@ -185,4 +199,102 @@ func ValidateAssessment(in NewAssessment) (AssessmentVersion, error) {
 func textOK(s string) bool {
 	n := utf8.RuneCountInString(s)
 	return n >= 1 && n <= MaxTextLen
+}
+
+// MaxTranslations caps the languages one question may be translated into.
+const MaxTranslations = 50
+
+// validateTranslations checks the translations of question number at and returns them trimmed,
+// their languages canonical BCP 47 tags. Codes: BAD_USER_INPUT.
+func validateTranslations(at int, q Question) ([]Translation, error) {
+	if len(q.Translations) > MaxTranslations {
+		return nil, apperr.Invalid("question %d has more than %d translations", at, MaxTranslations)
+	}
+	out := make([]Translation, 0, len(q.Translations))
+	for _, t := range q.Translations {
+		tag, err := language.Parse(strings.TrimSpace(t.Language))
+		if err != nil || tag == language.Und {
+			return nil, apperr.Invalid("question %d: %q is not a language tag such as ja", at, t.Language)
+		}
+		lang := tag.String()
+		if strings.EqualFold(lang, BaseLanguage) {
+			return nil, apperr.Invalid("question %d: the English text is the prompt and choices themselves, not a translation", at)
+		}
+		if slices.ContainsFunc(out, func(o Translation) bool { return o.Language == lang }) {
+			return nil, apperr.Invalid("question %d is translated into %s twice", at, lang)
+		}
+		prompt := strings.TrimSpace(t.Prompt)
+		if !textOK(prompt) {
+			return nil, apperr.Invalid("question %d, %s: the prompt must be 1 to %d characters", at, lang, MaxTextLen)
+		}
+		if len(t.Choices) != len(q.Choices) {
+			return nil, apperr.Invalid("question %d, %s: give %d choice texts, in the order of the choices", at, lang, len(q.Choices))
+		}
+		seen := map[string]bool{}
+		choices := make([]string, len(t.Choices))
+		for j, c := range t.Choices {
+			c = strings.TrimSpace(c)
+			if !textOK(c) || seen[strings.ToLower(c)] {
+				return nil, apperr.Invalid("question %d, %s, choice %d needs a distinct text of 1 to %d characters", at, lang, j+1, MaxTextLen)
+			}
+			seen[strings.ToLower(c)] = true
+			choices[j] = c
+		}
+		out = append(out, Translation{Language: lang, Prompt: prompt, Choices: choices})
+	}
+	return out, nil
+}
+
+// offeredLanguages returns the languages a version of cert's assessment with these questions
+// is offered in: CompleteLanguages within the languages of the certification's exams (those of
+// its requirement paths, in path order; the certification's own for one stored without
+// paths); translations take the exams' spelling of their language.
+// Codes: BAD_USER_INPUT (a translation into a language no exam has; no exam language with
+// complete text).
+func offeredLanguages(ctx context.Context, tx AdminStore, cert Certification, questions []Question) ([]string, error) {
+	paths, err := tx.PathsByCertIDs(ctx, []uuid.UUID{cert.ID})
+	if err != nil {
+		return nil, fmt.Errorf("load requirement paths: %w", err)
+	}
+	var codes []string
+	for _, path := range paths[0] {
+		for _, c := range path {
+			if !slices.Contains(codes, c) {
+				codes = append(codes, c)
+			}
+		}
+	}
+	exams, errs := tx.ExamsByCodes(ctx, codes)
+	var examLangs []string
+	for i, e := range exams {
+		if errs != nil && errs[i] != nil {
+			return nil, fmt.Errorf("load exam %s: %w", codes[i], errs[i])
+		}
+		for _, l := range e.Languages {
+			if !slices.ContainsFunc(examLangs, func(x string) bool { return strings.EqualFold(x, l) }) {
+				examLangs = append(examLangs, l)
+			}
+		}
+	}
+	if len(codes) == 0 {
+		examLangs = slices.Clone(cert.Languages) // no exam to take the languages from
+	}
+	translated := make([][]string, len(questions))
+	for i, q := range questions {
+		for j, t := range q.Translations {
+			k := slices.IndexFunc(examLangs, func(x string) bool { return strings.EqualFold(x, t.Language) })
+			if k < 0 {
+				return nil, apperr.Invalid("question %d: the certification's exams are not offered in %s", i+1, t.Language).
+					With("availableLanguages", examLangs)
+			}
+			q.Translations[j].Language = examLangs[k] // the exams' spelling, which attempts store
+			translated[i] = append(translated[i], examLangs[k])
+		}
+	}
+	langs := CompleteLanguages(examLangs, translated)
+	if len(langs) == 0 {
+		return nil, apperr.Invalid("the certification's exams are offered in none of the languages every question has text in").
+			With("availableLanguages", examLangs)
+	}
+	return langs, nil
 }

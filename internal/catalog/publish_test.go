@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/recert/recert/internal/apperr"
@@ -64,5 +65,25 @@ func TestValidateAssessment(t *testing.T) {
 	v, _ := ValidateAssessment(NewAssessment{Questions: []Question{q("x", right("a"), right("b"), wrong("c"))}})
 	if !v.Questions[0].MultipleAnswers {
 		t.Errorf("two correct choices: got multipleAnswers false, want true")
+	}
+}
+
+func TestCompleteLanguages(t *testing.T) {
+	exams := []string{"en", "ja", "de", "zh-Hans"}
+	cases := []struct {
+		translated [][]string
+		want       []string
+	}{
+		{[][]string{nil, nil}, []string{"en"}},
+		{[][]string{{"ja", "de"}, {"ja"}}, []string{"en", "ja"}},                      // de incomplete
+		{[][]string{{"zh-hans", "fr"}, {"ZH-Hans", "fr"}}, []string{"en", "zh-Hans"}}, // fr: no exam
+	}
+	for _, c := range cases {
+		if got := CompleteLanguages(exams, c.translated); !slices.Equal(got, c.want) {
+			t.Errorf("CompleteLanguages(%v) = %v, want %v", c.translated, got, c.want)
+		}
+	}
+	if got := CompleteLanguages([]string{"ja"}, [][]string{{"de"}}); len(got) != 0 {
+		t.Errorf("got %v, want none: no exam language has text", got)
 	}
 }

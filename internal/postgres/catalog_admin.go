@@ -171,6 +171,9 @@ INSERT INTO renewal_assessments (certification_id) VALUES ($1) ON CONFLICT (cert
 		for _, c := range q.Choices {
 			sq.Choices = append(sq.Choices, seed.Choice{Text: c.Text, Correct: c.Correct})
 		}
+		for _, t := range q.Translations {
+			sq.Translations = append(sq.Translations, seed.Translation{Language: t.Language, Prompt: t.Prompt, Choices: t.Choices})
+		}
 		nv.Questions = append(nv.Questions, sq)
 	}
 	if err := s.InsertAssessmentVersion(ctx, assessmentID, nv); err != nil {

@@ -383,11 +383,16 @@ type rnServedRow struct {
 	Text       string    `db:"text"`
 }
 
-// rnServedSQL never reads assessment_choices.correct: what it loads goes to learners.
+// rnServedSQL never reads assessment_choices.correct: what it loads goes to learners. The text
+// is in the attempt's language (a translation's choices follow the choices' positions), English
+// when the question has none in it (attempts started before their version was translated).
 const rnServedSQL = `
-SELECT aq.attempt_id, q.id AS question_id, q.prompt, q.multiple_answers, c.id AS choice_id, c.text
+SELECT aq.attempt_id, q.id AS question_id, COALESCE(qt.prompt, q.prompt) AS prompt, q.multiple_answers,
+       c.id AS choice_id, COALESCE(qt.choices[c.position], c.text) AS text
 FROM attempt_questions aq
+JOIN assessment_attempts t ON t.id = aq.attempt_id
 JOIN assessment_questions q ON q.id = aq.question_id
+LEFT JOIN assessment_question_texts qt ON qt.question_id = q.id AND qt.language = t.language
 CROSS JOIN LATERAL unnest(aq.choice_order) WITH ORDINALITY AS o(choice_id, ord)
 JOIN assessment_choices c ON c.id = o.choice_id
 WHERE aq.attempt_id = ANY($1)

@@ -93,12 +93,59 @@ SELECT id FROM ins UNION ALL SELECT id FROM renewal_assessments WHERE certificat
 		return err
 	}
 	if versions > 0 {
-		return nil
+		return s.translateShippedVersion(ctx, assessmentID, a)
 	}
 	return s.InsertAssessmentVersion(ctx, assessmentID, NewVersion{
 		Version: 1, PassingScore: a.PassingScore, QuestionsPerAttempt: a.QuestionsPerAttempt,
-		Languages: a.Languages, Modules: a.LearningModules, Questions: a.Questions, PublishedAt: now,
+		Languages: a.OfferedLanguages(), Modules: a.LearningModules, Questions: a.Questions, PublishedAt: now,
 	})
+}
+
+// translateShippedVersion adds the shipped translations to a version 1 stored before they
+// shipped (migration 0030 left it English-only), when its bank is still the shipped one (the
+// same English prompts in the same order), and offers the languages it then has complete text
+// in. Translations already stored are kept, so loading again changes nothing.
+func (s *Store) translateShippedVersion(ctx context.Context, assessmentID uuid.UUID, a *seed.Assessment) error {
+	var rows []struct {
+		ID     uuid.UUID `db:"id"`
+		Prompt string    `db:"prompt"`
+	}
+	if err := s.sel(ctx, &rows, `
+SELECT q.id, q.prompt FROM assessment_questions q JOIN assessment_versions v ON v.id = q.version_id
+WHERE v.assessment_id = $1 AND v.version = 1 ORDER BY q.position`, assessmentID); err != nil {
+		return fmt.Errorf("load version 1: %w", err)
+	}
+	if len(rows) != len(a.Questions) {
+		return nil
+	}
+	for i, q := range a.Questions {
+		if rows[i].Prompt != q.Prompt {
+			return nil
+		}
+	}
+	for i, q := range a.Questions {
+		if err := s.insertTexts(ctx, rows[i].ID, q.Translations); err != nil {
+			return err
+		}
+	}
+	if _, err := s.exec(ctx, `
+UPDATE assessment_versions SET languages = $2
+WHERE assessment_id = $1 AND version = 1 AND languages <> $2`, assessmentID, pq.Array(a.OfferedLanguages())); err != nil {
+		return fmt.Errorf("offer translated languages: %w", err)
+	}
+	return nil
+}
+
+// insertTexts stores a question's translations; one already stored for a language is kept.
+func (s *Store) insertTexts(ctx context.Context, questionID uuid.UUID, ts []seed.Translation) error {
+	for _, t := range ts {
+		if _, err := s.exec(ctx, `
+INSERT INTO assessment_question_texts (question_id, language, prompt, choices) VALUES ($1, $2, $3, $4)
+ON CONFLICT (question_id, language) DO NOTHING`, questionID, t.Language, t.Prompt, pq.Array(t.Choices)); err != nil {
+			return fmt.Errorf("insert %s text: %w", t.Language, err)
+		}
+	}
+	return nil
 }
 
 // NewVersion is a renewal assessment version to store: its settings and question bank.
@@ -112,8 +159,8 @@ type NewVersion struct {
 	PublishedAt         time.Time
 }
 
-// InsertAssessmentVersion stores one version of an assessment with its questions, choices and
-// learning modules, returning nothing but an error; the caller holds the transaction.
+// InsertAssessmentVersion stores one version of an assessment with its questions, choices, their
+// translations and learning modules, returning nothing but an error; the caller holds the transaction.
 func (s *Store) InsertAssessmentVersion(ctx context.Context, assessmentID uuid.UUID, v NewVersion) error {
 	var versionID uuid.UUID
 	if err := s.get(ctx, &versionID, `
@@ -147,6 +194,9 @@ INSERT INTO assessment_choices (question_id, position, text, correct) VALUES ($1
 				qid, j+1, c.Text, c.Correct); err != nil {
 				return fmt.Errorf("insert choice: %w", err)
 			}
+		}
+		if err := s.insertTexts(ctx, qid, q.Translations); err != nil {
+			return err
 		}
 	}
 	return nil

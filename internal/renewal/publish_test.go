@@ -49,15 +49,22 @@ func TestPublishRenewalAssessment(t *testing.T) {
 	blank := bank("X", 2)
 	blank[0] = map[string]any{"prompt": "   ", "choices": []map[string]any{{"text": "a", "correct": true}, {"text": "b", "correct": false}}}
 	invalid := map[string]map[string]any{
-		"no questions":                      with("questions", []map[string]any{}),
-		"a question with no correct choice": with("questions", noCorrect),
-		"a blank prompt":                    with("questions", blank),
-		"passingScore 0":                    with("passingScore", 0),
-		"passingScore 101":                  with("passingScore", 101),
-		"more served than the bank holds":   with("questionsPerAttempt", 4),
-		"a module with a relative url":      with("learningModules", []map[string]any{{"title": "t", "url": "/training"}}),
-		"21 learning modules":               with("learningModules", modules(21)),
-		"51 questions served an attempt":    withBank(bank("X", 60), 51),
+		"no questions":                              with("questions", []map[string]any{}),
+		"a question with no correct choice":         with("questions", noCorrect),
+		"a blank prompt":                            with("questions", blank),
+		"passingScore 0":                            with("passingScore", 0),
+		"passingScore 101":                          with("passingScore", 101),
+		"more served than the bank holds":           with("questionsPerAttempt", 4),
+		"a module with a relative url":              with("learningModules", []map[string]any{{"title": "t", "url": "/training"}}),
+		"21 learning modules":                       with("learningModules", modules(21)),
+		"51 questions served an attempt":            withBank(bank("X", 60), 51),
+		"a translation with fewer choices":          with("questions", withTranslation(bank("X", 3), 1, "ja", "X", "一", "二")),
+		"a translation into a language no exam has": with("questions", withTranslation(bank("X", 3), 0, "sv", "X", "a", "b", "c")),
+		"a malformed translation language":          with("questions", withTranslation(bank("X", 3), 0, "not a tag!", "X", "a", "b", "c")),
+		"an English translation":                    with("questions", withTranslation(bank("X", 3), 0, "en", "X", "a", "b", "c")),
+		"a language translated twice": with("questions", withTranslation(withTranslation(bank("X", 3), 0, "ja", "X", "一", "二", "三"),
+			0, "JA", "Y", "一", "二", "三")),
+		"a translation repeating a choice": with("questions", withTranslation(bank("X", 3), 0, "ja", "X", "一", "一", "三")),
 	}
 	for name, in := range invalid {
 		t.Run("BAD_USER_INPUT for "+name, func(t *testing.T) {
@@ -69,13 +76,13 @@ func TestPublishRenewalAssessment(t *testing.T) {
 		t.Fatalf("refusals stored something: got %d versions (%v), want the shipped 19", versions, err)
 	}
 
-	t.Run("publishes the next version with defaults and the certification's languages", func(t *testing.T) {
+	t.Run("publishes the next version with defaults, in English when it has English text only", func(t *testing.T) {
 		got := publish(t, env, valid)
 		if got.Version != 2 || got.PassingScore != 60 || got.QuestionCount != 3 || got.Certification.Code != azureAdmin {
 			t.Fatalf("got %s, want version 2, passing 60, 3 per attempt", asJSON(got))
 		}
-		if strings.Join(got.Languages, ",") != "en,ja,de,fr,es,ko,zh-Hans,pt-BR" {
-			t.Errorf("got languages %v, want the certification's", got.Languages)
+		if strings.Join(got.Languages, ",") != "en" {
+			t.Errorf("got languages %v, want en: the only language it has text in", got.Languages)
 		}
 		if len(got.LearningModules) != 1 || got.LearningModules[0].Title != "Manage identities" {
 			t.Errorf("got modules %s, want the one given", asJSON(got.LearningModules))
@@ -110,8 +117,8 @@ func TestPublishRenewalAssessment(t *testing.T) {
 		insertCertification(t, env, "iot-developer-specialty", "SPECIALTY", "2019-01-07")
 		got := publish(t, env, map[string]any{"certificationCode": "iot-developer-specialty", "questions": bank("IoT", 12),
 			"passingScore": 70})
-		if got.Version != 1 || got.QuestionCount != 10 || got.PassingScore != 70 || strings.Join(got.Languages, ",") != "en,ja" {
-			t.Errorf("got %s, want version 1, 10 of 12 served, passing 70, en and ja", asJSON(got))
+		if got.Version != 1 || got.QuestionCount != 10 || got.PassingScore != 70 || strings.Join(got.Languages, ",") != "en" {
+			t.Errorf("got %s, want version 1, 10 of 12 served, passing 70, en", asJSON(got))
 		}
 	})
 }
@@ -167,4 +174,64 @@ func modules(n int) []map[string]any {
 		out[i] = map[string]any{"title": fmt.Sprintf("Module %d", i), "url": fmt.Sprintf("https://learn.example/m%d", i)}
 	}
 	return out
+}
+
+// withTranslation adds a translation into lang to question i of questions.
+func withTranslation(questions []map[string]any, i int, lang, prompt string, choices ...string) []map[string]any {
+	q := questions[i]
+	ts, _ := q["translations"].([]map[string]any)
+	q["translations"] = append(ts, map[string]any{"language": lang, "prompt": prompt, "choices": choices})
+	return questions
+}
+
+// translate gives every question of questions a text in each of langs: the prompt and choices
+// prefixed with the tag.
+func translate(questions []map[string]any, langs ...string) []map[string]any {
+	for i, q := range questions {
+		for _, l := range langs {
+			var choices []string
+			for _, c := range q["choices"].([]map[string]any) {
+				choices = append(choices, l+": "+c["text"].(string))
+			}
+			withTranslation(questions, i, l, l+": "+q["prompt"].(string), choices...)
+		}
+	}
+	return questions
+}
+
+// TestPublishTranslatedVersion: a version is offered in English and each language every
+// question is translated into (an incomplete translation is not offered); an attempt in a
+// language serves that language's text, and scores like an English one.
+func TestPublishTranslatedVersion(t *testing.T) {
+	env := apitest.New(t)
+	questions := translate(bank("Msg", 10), "ja", "ko")
+	withTranslation(questions, 0, "zh-Hans", "zh: Msg question A", "zh: 1", "zh: 2", "zh: 3") // one question only
+	got := publish(t, env, map[string]any{"certificationCode": messaging, "questions": questions, "questionsPerAttempt": 4})
+	if strings.Join(got.Languages, ",") != "en,ja,ko" {
+		t.Fatalf("got languages %v, want en,ja,ko (MS-203's languages with complete text, not the incomplete zh-Hans)", got.Languages)
+	}
+	h := newHolder(t, env, "kenji")
+	h.link(t, env)
+	e := h.earn(t, env, messaging, "2020-06-15", "")
+	err := startFails(t, env, h.who, e, "zh-Hans", "LANGUAGE_NOT_AVAILABLE")
+	if got := err.Extensions["availableLanguages"]; asJSON(got) != `["en","ja","ko"]` {
+		t.Errorf("got availableLanguages %v, want [en ja ko]", got)
+	}
+	a := start(t, env, h.who, e, "KO")
+	if a.Language != "ko" || len(a.Questions) != 4 {
+		t.Fatalf("got %s, want 4 questions in ko", asJSON(a))
+	}
+	for _, q := range a.Questions {
+		if !strings.HasPrefix(q.Prompt, "ko: Msg question") {
+			t.Errorf("got prompt %q, want the Korean text", q.Prompt)
+		}
+		for _, c := range q.Choices {
+			if !strings.HasPrefix(c.Text, "ko: ") || !strings.HasSuffix(c.Text, " option") {
+				t.Errorf("got choice %q, want the Korean text of a choice", c.Text)
+			}
+		}
+	}
+	if r := submit(t, env, h.who, a.ID, answers(t, env, a, 3)); *r.Attempt.Score != 75 || !*r.Attempt.Passed {
+		t.Errorf("got %s, want 75 and passed (3 of 4 right)", asJSON(r.Attempt))
+	}
 }

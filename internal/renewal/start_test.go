@@ -153,6 +153,8 @@ func TestStartRefusals(t *testing.T) {
 		startFails(t, env, bob.who, e, "xx", "PROFILE_NOT_LINKED") // before the language
 	})
 	t.Run("LANGUAGE_NOT_AVAILABLE lists the offered languages", func(t *testing.T) {
+		// MS-203 is offered in en, ja, ko and zh-Hans: a version with text in all of them.
+		publish(t, env, map[string]any{"certificationCode": messaging, "questions": translate(bank("Msg", 10), "ja", "ko", "zh-Hans")})
 		e := alice.earn(t, env, messaging, "2020-06-15", "")
 		err := startFails(t, env, alice.who, e, "de", "LANGUAGE_NOT_AVAILABLE")
 		want := []any{"en", "ja", "ko", "zh-Hans"}

@@ -184,7 +184,7 @@ func TestSubmitRefusals(t *testing.T) {
 	})
 	t.Run("CERTIFICATION_EXPIRED when submitted on the expiry date", func(t *testing.T) {
 		e2 := h.earn(t, env, messaging, "2020-03-10", "") // expires 2021-03-10
-		a2 := start(t, env, h.who, e2, "ja")
+		a2 := start(t, env, h.who, e2, "en")
 		ans := answers(t, env, a2, len(a2.Questions))
 		env.Clock.Set(at("2021-03-10T00:00:00Z"))
 		defer env.Clock.Set(apitest.Start)

@@ -3,6 +3,7 @@ package transcript
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -161,7 +162,8 @@ const maxScore = 1000
 // Codes: UNAUTHENTICATED (no token), FORBIDDEN (neither exam-delivery nor admin),
 // BAD_USER_INPUT (empty or over-long externalId, malformed MCID, score outside 0..1000, bad
 // language tag, takenAt after now, unknown exam code, takenAt after the exam's retirement date
-// (CheckExamTaken; a replay of an earlier result is still answered), unknown MCID: chosen BAD_USER_INPUT like
+// (CheckExamTaken; a replay of an earlier result is still answered), a language the exam is
+// not offered in (ExamLanguage; likewise), unknown MCID: chosen BAD_USER_INPUT like
 // an unknown exam code, since both are references in the input that do not resolve; the
 // extension `field` names the input field).
 func (s *Service) RecordResult(ctx context.Context, p *auth.Principal, in NewResult) (Recorded, error) {
@@ -195,6 +197,9 @@ func (s *Service) RecordResult(ctx context.Context, p *auth.Principal, in NewRes
 			return err
 		}
 		if err := CheckExamTaken(exam, res.TakenAt); err != nil {
+			return err
+		}
+		if res.Language, err = ExamLanguage(exam, res.Language); err != nil {
 			return err
 		}
 		prof, err := tx.LockProfileByMCID(ctx, mcid)
@@ -400,4 +405,19 @@ func (s *Service) ResultsByIDs(ctx context.Context, ids []uuid.UUID) ([]*ExamRes
 // loaders; callers check ownership).
 func (s *Service) SharesByProfileIDs(ctx context.Context, ids []uuid.UUID) ([][]Share, error) {
 	return s.store.SharesByProfileIDs(ctx, ids, s.clock.Now(), ListedShares(s.MaxLive()))
+}
+
+// ExamLanguage checks that a result's language (nil when unknown) is one the exam is offered
+// in (issue 13 part 1) and returns it in the exam's spelling of the tag.
+// Codes: BAD_USER_INPUT (field language, extensions.availableLanguages).
+func ExamLanguage(exam catalog.Exam, lang *string) (*string, error) {
+	if lang == nil {
+		return nil, nil
+	}
+	i := slices.IndexFunc(exam.Languages, func(l string) bool { return strings.EqualFold(l, *lang) })
+	if i < 0 {
+		return nil, apperr.Invalid("exam %s is not offered in %s", exam.Code, *lang).
+			With("field", "language").With("availableLanguages", slices.Clone(exam.Languages))
+	}
+	return &exam.Languages[i], nil
 }

@@ -16,10 +16,19 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/recert/recert/internal/catalog"
 )
 
 //go:embed catalog.json
 var catalogJSON []byte
+
+// questionsJA is the Japanese text of the shipped question banks: per certification code, one
+// entry per question in bank order, its choices in the order of the question's choices. A
+// certification missing from it is offered in English only.
+//
+//go:embed questions_ja.json
+var questionsJA []byte
 
 // Certification levels (docs/domain.md "Catalog").
 const (
@@ -91,7 +100,8 @@ type Assessment struct {
 	PassingScore int `json:"passingScore"`
 	// QuestionsPerAttempt is how many questions of the bank one attempt serves.
 	QuestionsPerAttempt int `json:"questionsPerAttempt"`
-	// Languages are the languages the assessment is offered in.
+	// Languages bound the languages the assessment is offered in: it is offered in those it
+	// has complete text for (OfferedLanguages).
 	Languages []string `json:"languages"`
 	// LearningModules are the free self-paced modules linked for preparation.
 	LearningModules []Module `json:"learningModules"`
@@ -113,6 +123,29 @@ type Question struct {
 	Prompt string `json:"prompt"`
 	// Choices are the possible answers, in display order.
 	Choices []Choice `json:"choices"`
+	// Translations are the question's text in other languages (from the questions_<lang>.json
+	// files, never catalog.json).
+	Translations []Translation `json:"-"`
+}
+
+// Translation is a question's text in one more language: the prompt, and the choice texts in
+// the order of the question's choices.
+type Translation struct {
+	Language string   `json:"-"`
+	Prompt   string   `json:"prompt"`
+	Choices  []string `json:"choices"`
+}
+
+// OfferedLanguages are the languages of a.Languages that every question has text in: English
+// and each language all questions are translated into (catalog.CompleteLanguages).
+func (a *Assessment) OfferedLanguages() []string {
+	translated := make([][]string, len(a.Questions))
+	for i, q := range a.Questions {
+		for _, t := range q.Translations {
+			translated[i] = append(translated[i], t.Language)
+		}
+	}
+	return catalog.CompleteLanguages(a.Languages, translated)
 }
 
 // Choice is one possible answer to a question.
@@ -153,7 +186,49 @@ func parse(data []byte) (*Catalog, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if err := c.translate("ja", questionsJA); err != nil {
+		return nil, err
+	}
 	return &c, nil
+}
+
+// translate adds the translations into lang of data (questions_<lang>.json: certification
+// code to the questions' text in bank order) to the question banks. Every certification it
+// names must be in the catalog with an assessment, with one entry per question and one choice
+// text per choice, none empty; certifications it does not name stay untranslated.
+func (c *Catalog) translate(lang string, data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var byCert map[string][]Translation
+	if err := dec.Decode(&byCert); err != nil {
+		return fmt.Errorf("seed: decode questions_%s.json: %w", lang, err)
+	}
+	v := &validator{}
+	for code, texts := range byCert {
+		at := fmt.Sprintf("questions_%s.json %q", lang, code)
+		cert := c.Certification(code)
+		if cert == nil || cert.RenewalAssessment == nil {
+			v.add(at, "no such certification with a renewal assessment")
+			continue
+		}
+		qs := cert.RenewalAssessment.Questions
+		if len(texts) != len(qs) {
+			v.add(at, "has %d questions, the bank %d", len(texts), len(qs))
+			continue
+		}
+		for i, t := range texts {
+			if t.Prompt == "" || len(t.Choices) != len(qs[i].Choices) || slices.Contains(t.Choices, "") {
+				v.add(at, "question %d needs a prompt and %d non-empty choice texts", i, len(qs[i].Choices))
+				continue
+			}
+			t.Language = lang
+			qs[i].Translations = append(qs[i].Translations, t)
+		}
+	}
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w:\n%w", ErrInvalid, errors.Join(v.problems...))
 }
 
 // Exam returns the exam with the given code, or nil.

@@ -244,3 +244,42 @@ func TestValidateReportsCyclePath(t *testing.T) {
 		t.Errorf("Validate = %v, want the cycle spelled out", err)
 	}
 }
+
+// TestJapaneseText: questions_ja.json translates the banks it names (azure-administrator-
+// associate at least), question by question and choice by choice; those assessments offer en
+// and ja, the others English only until translated.
+func TestJapaneseText(t *testing.T) {
+	c := mustLoad(t)
+	for _, cert := range c.Certifications {
+		a := cert.RenewalAssessment
+		if a == nil {
+			continue
+		}
+		translated := len(a.Questions[0].Translations) > 0
+		for i, q := range a.Questions {
+			if translated && (len(q.Translations) != 1 || q.Translations[0].Language != "ja" ||
+				len(q.Translations[0].Choices) != len(q.Choices) || q.Translations[0].Prompt == q.Prompt) {
+				t.Errorf("%s question %d: got translations %+v, want one ja text per choice", cert.Code, i, q.Translations)
+			}
+		}
+		want := []string{"en"}
+		if translated {
+			want = []string{"en", "ja"}
+		}
+		if got := a.OfferedLanguages(); !slices.Equal(got, want) {
+			t.Errorf("%s offers %v, want %v", cert.Code, got, want)
+		}
+	}
+	if got := c.Certification("azure-administrator-associate").RenewalAssessment.OfferedLanguages(); !slices.Equal(got, []string{"en", "ja"}) {
+		t.Errorf("azure-administrator-associate offers %v, want en and ja", got)
+	}
+	for name, data := range map[string]string{
+		"unknown certification": `{"no-such-cert": []}`,
+		"too few questions":     `{"azure-administrator-associate": [{"prompt": "問", "choices": ["一", "二"]}]}`,
+		"unknown field":         `{"azure-administrator-associate": [{"text": "問"}]}`,
+	} {
+		if err := mustLoad(t).translate("ja", []byte(data)); err == nil {
+			t.Errorf("%s: translate accepted %s", name, data)
+		}
+	}
+}
