@@ -87,7 +87,7 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 		pages, err := ts.EarnedPages(ctx, ids, q)
 		out := make([]renewal.Page, len(pages))
 		for i := range pages {
-			out[i].EarnedPage = pages[i]
+			out[i] = renewal.Page{EarnedPage: pages[i], Views: renewal.ViewsOf(pages[i], ts.Today())}
 		}
 		return out, err
 	})
@@ -181,15 +181,8 @@ func (r *Resolver) recordExamResult(ctx context.Context, in model.RecordExamResu
 	if err != nil {
 		return nil, err
 	}
-	return &model.RecordExamResultPayload{ExamResult: &rec.Result, EarnedCertifications: ptrs(rec.Earned[:min(len(rec.Earned), ListedEarned)])}, nil
-}
-
-func (r *Resolver) earnedCertification(ctx context.Context, e *transcript.Earned) (*catalog.Certification, error) {
-	return loaders(ctx).Certification.Load(ctx, e.CertificationID)
-}
-
-func (r *Resolver) earnedStatus(_ context.Context, e *transcript.Earned) (transcript.Status, error) {
-	return transcript.StatusAt(*e, date.Of(r.Clock.Now())), nil
+	return &model.RecordExamResultPayload{ExamResult: &rec.Result, EarnedCertifications: r.earnedViews(ctx,
+		rec.Earned[:min(len(rec.Earned), ListedEarned)], "RecordExamResultPayload", []hop{{"earnedCertifications", "EarnedCertification"}})}, nil
 }
 
 func (r *Resolver) resultExam(ctx context.Context, res *transcript.ExamResult) (*catalog.Exam, error) {
@@ -215,26 +208,21 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	if err != nil {
 		return nil, err
 	}
-	for i, st := range page.Statuses {
-		loaders(ctx).Renewal.knowStatus(page.Earned[i].ID, st)
-	}
 	for i := range page.Certifications {
 		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
 		if i < len(page.Assessments) {
 			loaders(ctx).Assessment.Prime(page.Certifications[i].ID, page.Assessments[i]) // for renewal status
 		}
 	}
-	rows := page.Earned
-	more := len(rows) > n
-	rows = rows[:min(len(rows), n)]
+	more := len(page.Views) > n
+	rows := slices.Clone(page.Views[:min(len(page.Views), n)]) // the loader's page is shared: completed here
+	r.completeViews(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	conn := &model.EarnedCertificationConnection{}
 	conn.Edges, conn.Nodes, conn.PageInfo = connection(rows, more, after, self,
-		func(e *transcript.Earned) string { return encodeCursor(e.EarnedOn.String(), e.ID.String()) },
-		func(cur string, e *transcript.Earned) *model.EarnedCertificationEdge {
+		func(e *renewal.EarnedView) string { return encodeCursor(e.EarnedOn.String(), e.ID.String()) },
+		func(cur string, e *renewal.EarnedView) *model.EarnedCertificationEdge {
 			return &model.EarnedCertificationEdge{Cursor: cur, Node: e}
 		})
-	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
-	primeRenewal(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	if key.total && len(page.Earned) > 0 {
 		conn.TotalCount = page.Total // counted with the page; an empty page (no row to carry it) asks below
 	} else if key.total {
@@ -457,7 +445,6 @@ func (r *Resolver) publicTranscript(ctx context.Context, code string) (*transcri
 	if err != nil {
 		return nil, err
 	}
-	primeEarned(ctx, pub.Certifications, "Transcript", []hop{{"certifications", "EarnedCertification"}})
 	primeResults(ctx, pub.ExamResults, "Transcript", []hop{{"examResults", "ExamResult"}})
 	return &pub, nil
 }
@@ -474,11 +461,11 @@ func (r *Resolver) transcriptNode(ctx context.Context, k kind, id uuid.UUID) (no
 	var n node.Node
 	switch k {
 	case kindEarned:
-		e, err := l.Transcript.Earned.Load(ctx, id)
+		v, err := r.earnedView(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		profileID, n = e.ProfileID, e
+		profileID, n = v.ProfileID, v
 	case kindExamResult:
 		res, err := l.Transcript.Result.Load(ctx, id)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -22,11 +23,11 @@ type PageFacts struct {
 }
 
 // Page is one profile's page of earned certifications as its reader sees it: each row with its
-// RenewalStatus, computed by StatusOf, the rule Start applies.
+// certification and its renewal status, computed by StatusOf, the rule Start applies.
 type Page struct {
 	transcript.EarnedPage
-	// Statuses holds the renewal status of each row of Earned (nil when it was not asked for).
-	Statuses []Status
+	// Views holds the view of each row of Earned (its renewal status read when it was asked for).
+	Views []EarnedView
 }
 
 // Pages reads, for profiles p may read the history of (transcript.CanReadHistory: the owner
@@ -50,10 +51,11 @@ func (s *Service) Pages(ctx context.Context, p *auth.Principal, profiles []*cert
 	for i := range facts {
 		f := &facts[i]
 		out[i].EarnedPage = f.EarnedPage
-		out[i].Statuses = make([]Status, len(f.Earned))
+		out[i].Views = ViewsOf(f.EarnedPage, date.Of(now))
 		for j := range f.Earned {
-			out[i].Statuses[j] = StatusOf(Facts{Earned: f.Earned[j], Certification: f.Certifications[j],
+			st := StatusOf(Facts{Earned: f.Earned[j], Certification: f.Certifications[j],
 				Assessment: f.Assessments[j], Linked: f.Linked, Attempts: f.Attempts[j]}, now)
+			out[i].Views[j].SetRenewal(&st, nil)
 		}
 	}
 	return out, nil
