@@ -42,6 +42,9 @@ func (r *Resolver) completeViews(ctx context.Context, views []renewal.EarnedView
 	if len(views) == 0 {
 		return
 	}
+	if len(paths) == 0 {
+		paths = [][]hop{nil} // the current field's own selection
+	}
 	fields := selectedBelow(ctx, typ, paths...)
 	if ctx.Value(publicViewKey{}) != nil {
 		for f := range fields {

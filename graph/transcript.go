@@ -461,11 +461,11 @@ func (r *Resolver) transcriptNode(ctx context.Context, k kind, id uuid.UUID) (no
 	var n node.Node
 	switch k {
 	case kindEarned:
-		v, err := r.earnedView(ctx, id)
+		e, err := l.Transcript.Earned.Load(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		profileID, n = v.ProfileID, v
+		profileID = e.ProfileID
 	case kindExamResult:
 		res, err := l.Transcript.Result.Load(ctx, id)
 		if err != nil {
@@ -487,6 +487,9 @@ func (r *Resolver) transcriptNode(ctx context.Context, k kind, id uuid.UUID) (no
 	}
 	if transcript.CanReadHistory(p, prof) != nil {
 		return nil, apperr.Missing("object")
+	}
+	if k == kindEarned {
+		return r.earnedView(ctx, id) // read once the caller may see it
 	}
 	return n, nil
 }
