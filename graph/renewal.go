@@ -43,6 +43,9 @@ func forgetRenewals(ctx context.Context) {
 	l := loaders(ctx).Renewal
 	loaders(ctx).Transcript.Earned.ClearAll()
 	loaders(ctx).Transcript.EarnedPage.ClearAll()
+	loaders(ctx).Transcript.mu.Lock()
+	loaders(ctx).Transcript.known = nil
+	loaders(ctx).Transcript.mu.Unlock()
 	l.Attempt.ClearAll()
 	l.Attempts.ClearAll()
 	l.Renewals.ClearAll()

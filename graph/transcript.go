@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -39,6 +40,10 @@ type transcriptLoaders struct {
 	resultPages  func(context.Context, []resultPageKey) ([]transcript.ResultPage, []error)
 	resultCounts func(context.Context, []uuid.UUID) ([]int, []error)
 	Shares       *dataloadgen.Loader[uuid.UUID, []transcript.Share]
+
+	mu sync.Mutex
+	// known holds the pages read with their profile (certificationProfile), by key.
+	known map[earnedPageKey]renewal.Page
 }
 
 // earnedPageKey is one profile's page of earned certifications.
@@ -51,6 +56,45 @@ type earnedPageKey struct {
 	statuses string // sorted, comma-separated; "" for every status
 	total    bool   // count the profile's matching rows in the same statement
 	renewal  bool   // each row's renewal status, read in the same statement
+}
+
+// query is the reader's query of the page k names, on the day today.
+func (k earnedPageKey) query(today date.Date) transcript.EarnedQuery {
+	return transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter, AfterOn: k.afterOn, AfterID: k.afterID,
+		Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), today), WithTotal: k.total}
+}
+
+// earnedPageKeyOf is the page a certifications field (the field of ctx) asks of profile.
+func earnedPageKeyOf(ctx context.Context, profile uuid.UUID, first *int, after *string, status []transcript.Status) (earnedPageKey, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return earnedPageKey{}, err
+	}
+	key := earnedPageKey{profile: profile, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount"),
+		renewal: selectedBelow(ctx, "EarnedCertificationConnection", earnedPaths...)["renewal"]}
+	key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse)
+	return key, err
+}
+
+// earnedPaths lead from an EarnedCertificationConnection to its earned certifications.
+var earnedPaths = [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
+
+// knowPage remembers a page of earned certifications read with its profile (certificationProfile).
+func (l *transcriptLoaders) knowPage(key earnedPageKey, page renewal.Page) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.known == nil {
+		l.known = map[earnedPageKey]renewal.Page{}
+	}
+	l.known[key] = page
+}
+
+// knownPage returns the page read for key with its profile, if any.
+func (l *transcriptLoaders) knownPage(key earnedPageKey) (renewal.Page, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	page, ok := l.known[key]
+	return page, ok
 }
 
 type earnedCountKey struct {
@@ -75,8 +119,7 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 		k.profile = uuid.Nil
 		return p, k
 	}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]renewal.Page, error) {
-		q := transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter, AfterOn: k.afterOn, AfterID: k.afterID,
-			Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today()), WithTotal: k.total}
+		q := k.query(ts.Today())
 		if k.renewal {
 			profiles, err := loaders(ctx).Profiles.Profile.LoadAll(ctx, ids)
 			if err != nil {
@@ -193,20 +236,17 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	if err := transcript.CanReadHistory(auth.PrincipalFrom(ctx), prof); err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first)
+	key, err := earnedPageKeyOf(ctx, prof.ID, first, after, status)
 	if err != nil {
 		return nil, err
 	}
-	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
-	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount"),
-		renewal: selectedBelow(ctx, "EarnedCertificationConnection", earnedPaths...)["renewal"]}
-	if key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse); err != nil {
-		return nil, err
-	}
+	n := key.first
 	l := loaders(ctx).Transcript
-	page, err := loadOne(ctx, l.EarnedPage, l.earnedPages, key)
-	if err != nil {
-		return nil, err
+	page, ok := l.knownPage(key)
+	if !ok {
+		if page, err = loadOne(ctx, l.EarnedPage, l.earnedPages, key); err != nil {
+			return nil, err
+		}
 	}
 	for i := range page.Certifications {
 		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
