@@ -60,7 +60,7 @@ func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*cert
 	var link *certprofile.Link
 	var err error
 	read := false
-	if key, ok := r.pageBelow(ctx); ok {
+	if key, ok := pageBelow(ctx); ok {
 		// The profile and the one page of earned certifications asked below it: one statement.
 		var page *renewal.Page
 		p, link, page, read, err = r.Renewals.ProfilePage(ctx, auth.PrincipalFrom(ctx), mcid, key.query(r.Transcripts.Today()))
@@ -243,7 +243,7 @@ func (r *Resolver) profileNode(ctx context.Context, id uuid.UUID) (*certprofile.
 // asks for, when it is resolved once in the operation and asks for exactly one page, without a
 // cursor or a status filter (a dashboard): ok is false otherwise. The key's profile is left
 // unset.
-func (r *Resolver) pageBelow(ctx context.Context) (earnedPageKey, bool) {
+func pageBelow(ctx context.Context) (earnedPageKey, bool) {
 	oc, fc := graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx)
 	if oc == nil || fc == nil || !alone(ctx) {
 		return earnedPageKey{}, false
