@@ -70,8 +70,9 @@ type dashboardData struct {
 
 // The dashboard query costs the same number of SQL statements whatever the number of earned
 // certifications (issue 8), and at most 2 on a warm request (issue 12: the caller's account is
-// known, the profile is one statement, its page with everything the page's fields need the
-// other): profiles with 20, 1 and 1,000 of them, first: 20.
+// known; the profile and its page with everything the page's fields need are read together,
+// TestDashboardReadsProfileAndPageInOneStatement): profiles with 20, 1 and 1,000 of them,
+// first: 20.
 func TestDashboardStatementsDoNotGrowWithCertifications(t *testing.T) {
 	env := apitest.New(t, apitest.WithStatementCounting())
 	counts := map[int]int64{}
