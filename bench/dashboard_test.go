@@ -70,8 +70,9 @@ type dashboardData struct {
 
 // The dashboard query costs the same number of SQL statements whatever the number of earned
 // certifications (issue 8), and at most 2 on a warm request (issue 12: the caller's account is
-// known, the profile is one statement, its page with everything the page's fields need the
-// other): profiles with 20, 1 and 1,000 of them, first: 20.
+// known; the profile and its page with everything the page's fields need are read together,
+// TestDashboardReadsProfileAndPageInOneStatement): profiles with 20, 1 and 1,000 of them,
+// first: 20.
 func TestDashboardStatementsDoNotGrowWithCertifications(t *testing.T) {
 	env := apitest.New(t, apitest.WithStatementCounting())
 	counts := map[int]int64{}
@@ -164,5 +165,44 @@ func TestTotalCountOnEveryPage(t *testing.T) {
 		if c.PageInfo.EndCursor != nil {
 			after = *c.PageInfo.EndCursor
 		}
+	}
+}
+
+// On a warm request the dashboard is one statement (issue 12): the profile an MCID names comes
+// with its page of earned certifications. The answer is the one the profile and page readers
+// give apart (a status filter listing every status takes that path), for the owner and for
+// support; a stranger still gets null, and a profile with no certification (the statement then
+// reads no row) is still found.
+func TestDashboardReadsProfileAndPageInOneStatement(t *testing.T) {
+	env := apitest.New(t, apitest.WithStatementCounting())
+	owner := apitest.Learner("one-owner")
+	mcid := dashboardProfile(t, env, owner, 25)
+	separate := strings.Replace(dashboardQuery, "certifications(first: 20)",
+		"certifications(first: 20, status: [ACTIVE, RENEWABLE, EXPIRED, SUPERSEDED])", 1)
+	for _, id := range []apitest.Identity{owner, apitest.Support("one-support")} {
+		env.MustDo(id, `{ viewer { account { id } } }`, nil, nil) // warm: the caller has been seen
+		before := env.Statements()
+		var got, want map[string]any
+		env.MustDo(id, dashboardQuery, map[string]any{"mcid": mcid}, &got)
+		one := env.Statements() - before
+		env.MustDo(id, separate, map[string]any{"mcid": mcid}, &want)
+		apart := env.Statements() - before - one
+		// Support also reads the owner's Learn profile (learnProfile): one more either way.
+		if one != apart-1 || (id.Subject == owner.Subject && one != 1) {
+			t.Errorf("%s: got %d statements per warm dashboard request, %d apart", id.Subject, one, apart)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: one statement answered %v, the separate readers %v", id.Subject, got, want)
+		}
+	}
+	var out dashboardData
+	env.MustDo(apitest.Learner("one-stranger"), dashboardQuery, map[string]any{"mcid": mcid}, &out)
+	if out.CertificationProfile != nil {
+		t.Errorf("a stranger got %+v, want null", out.CertificationProfile)
+	}
+	empty := dashboardProfile(t, env, apitest.Learner("one-empty"), 0)
+	env.MustDo(apitest.Learner("one-empty"), dashboardQuery, map[string]any{"mcid": empty}, &out)
+	if out.CertificationProfile == nil || out.CertificationProfile.MCID != empty || len(out.CertificationProfile.Certifications.Nodes) != 0 {
+		t.Errorf("a profile with no certification: got %+v", out.CertificationProfile)
 	}
 }

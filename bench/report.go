@@ -50,8 +50,8 @@ func (e *env) report(w io.Writer) {
 		if len(lr) > 0 {
 			fmt.Fprintf(w, "| limit | %.1f | %s | %s |\n", median(lr), secs(median(lp50)), secs(median(lp)))
 			ratio, p99ratio := median(rr)/median(lr), median(rp)/median(lp)
-			fmt.Fprintf(w, "\nRecert / limit: req/s %.2f (target >= 0.70: %s), p99 %.2fx (target <= 1.5x: %s)\n",
-				ratio, verdict(ratio >= 0.70), p99ratio, verdict(p99ratio <= 1.5))
+			fmt.Fprintf(w, "\nRecert / limit: req/s %.2f (target >= 0.6, issue 12: %s), p99 %.2fx (target <= 1.5x: %s)\n",
+				ratio, verdict(ratio >= 0.6), p99ratio, verdict(p99ratio <= 1.5))
 		}
 		peak := 0.0
 		for _, v := range rss {

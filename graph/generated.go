@@ -48,11 +48,13 @@ type ResolverRoot interface {
 	Exam() ExamResolver
 	ExamResult() ExamResultResolver
 	LearnProfile() LearnProfileResolver
+	MergePreview() MergePreviewResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
 	Query() QueryResolver
 	Renewal() RenewalResolver
 	RenewalAssessment() RenewalAssessmentResolver
+	Transcript() TranscriptResolver
 	Viewer() ViewerResolver
 }
 
@@ -271,13 +273,13 @@ type ComplexityRoot struct {
 	}
 
 	MergePreview struct {
-		Conflicts            func(childComplexity int) int
-		Duplicate            func(childComplexity int) int
-		MovingAttempts       func(childComplexity int) int
-		MovingCertifications func(childComplexity int) int
-		MovingExamResults    func(childComplexity int) int
-		Superseded           func(childComplexity int) int
-		Survivor             func(childComplexity int) int
+		Conflicts                func(childComplexity int) int
+		Duplicate                func(childComplexity int) int
+		MovingAttempts           func(childComplexity int) int
+		MovingCertifications     func(childComplexity int) int
+		MovingExamResults        func(childComplexity int) int
+		SupersededCertifications func(childComplexity int) int
+		Survivor                 func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -449,7 +451,7 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type AssessmentAttemptResolver interface {
-	EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*transcript.Earned, error)
+	EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*renewal.EarnedView, error)
 
 	Questions(ctx context.Context, obj *renewal.Attempt) ([]*renewal.ServedQuestion, error)
 }
@@ -471,12 +473,8 @@ type CertificationProfileResolver interface {
 	AuditEvents(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error)
 }
 type EarnedCertificationResolver interface {
-	Certification(ctx context.Context, obj *transcript.Earned) (*catalog.Certification, error)
-
-	Status(ctx context.Context, obj *transcript.Earned) (transcript.Status, error)
-	Renewal(ctx context.Context, obj *transcript.Earned) (*renewal.Status, error)
-	Renewals(ctx context.Context, obj *transcript.Earned) ([]*renewal.Renewal, error)
-	Attempts(ctx context.Context, obj *transcript.Earned) ([]*renewal.Attempt, error)
+	Renewals(ctx context.Context, obj *renewal.EarnedView) ([]*renewal.Renewal, error)
+	Attempts(ctx context.Context, obj *renewal.EarnedView) ([]*renewal.Attempt, error)
 }
 type ExamResolver interface {
 	ID(ctx context.Context, obj *catalog.Exam) (string, error)
@@ -490,6 +488,9 @@ type LearnProfileResolver interface {
 	Account(ctx context.Context, obj *learner.LearnProfile) (*learner.Account, error)
 	CertificationProfile(ctx context.Context, obj *learner.LearnProfile) (*certprofile.Profile, error)
 	LinkedAt(ctx context.Context, obj *learner.LearnProfile) (*time.Time, error)
+}
+type MergePreviewResolver interface {
+	SupersededCertifications(ctx context.Context, obj *merge.Preview) ([]*renewal.EarnedView, error)
 }
 type MutationResolver interface {
 	CreateCertificationProfile(ctx context.Context, input model.CreateCertificationProfileInput) (*model.CreateCertificationProfilePayload, error)
@@ -513,7 +514,7 @@ type MutationResolver interface {
 	CorrectLegalName(ctx context.Context, input model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error)
 }
 type NotificationResolver interface {
-	EarnedCertification(ctx context.Context, obj *notify.Notification) (*transcript.Earned, error)
+	EarnedCertification(ctx context.Context, obj *notify.Notification) (*renewal.EarnedView, error)
 }
 type QueryResolver interface {
 	Viewer(ctx context.Context) (*model.Viewer, error)
@@ -531,6 +532,9 @@ type RenewalAssessmentResolver interface {
 	Certification(ctx context.Context, obj *catalog.Assessment) (*catalog.Certification, error)
 
 	LearningModules(ctx context.Context, obj *catalog.Assessment) ([]*catalog.Module, error)
+}
+type TranscriptResolver interface {
+	Certifications(ctx context.Context, obj *transcript.Public) ([]*renewal.EarnedView, error)
 }
 type ViewerResolver interface {
 	CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error)
@@ -1355,11 +1359,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MergePreview.MovingExamResults(childComplexity), true
 	case "MergePreview.supersededCertifications":
-		if e.ComplexityRoot.MergePreview.Superseded == nil {
+		if e.ComplexityRoot.MergePreview.SupersededCertifications == nil {
 			break
 		}
 
-		return e.ComplexityRoot.MergePreview.Superseded(childComplexity), true
+		return e.ComplexityRoot.MergePreview.SupersededCertifications(childComplexity), true
 	case "MergePreview.survivor":
 		if e.ComplexityRoot.MergePreview.Survivor == nil {
 			break
@@ -5014,8 +5018,8 @@ func (ec *executionContext) _AssessmentAttempt_earnedCertification(ctx context.C
 			return ec.Resolvers.AssessmentAttempt().EarnedCertification(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedView(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6976,7 +6980,7 @@ func (ec *executionContext) fieldContext_CreateTranscriptSharePayload_share(_ co
 	return fc, nil
 }
 
-func (ec *executionContext) _EarnedCertification_id(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_id(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6999,7 +7003,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_id(_ context.Contex
 	return graphql.NewScalarFieldContext("EarnedCertification", field, false, false, "ID")
 }
 
-func (ec *executionContext) _EarnedCertification_certification(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_certification(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7008,7 +7012,7 @@ func (ec *executionContext) _EarnedCertification_certification(ctx context.Conte
 			return ec.fieldContext_EarnedCertification_certification(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EarnedCertification().Certification(ctx, obj)
+			return obj.Certification()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Certification) graphql.Marshaler {
@@ -7023,7 +7027,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_certification(_ con
 		Object:     "EarnedCertification",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Certification(ctx, field)
 		},
@@ -7031,7 +7035,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_certification(_ con
 	return fc, nil
 }
 
-func (ec *executionContext) _EarnedCertification_earnedOn(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_earnedOn(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7054,7 +7058,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_earnedOn(_ context.
 	return graphql.NewScalarFieldContext("EarnedCertification", field, false, false, "Date")
 }
 
-func (ec *executionContext) _EarnedCertification_expiresOn(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_expiresOn(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7077,7 +7081,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_expiresOn(_ context
 	return graphql.NewScalarFieldContext("EarnedCertification", field, false, false, "Date")
 }
 
-func (ec *executionContext) _EarnedCertification_status(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_status(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7086,7 +7090,7 @@ func (ec *executionContext) _EarnedCertification_status(ctx context.Context, fie
 			return ec.fieldContext_EarnedCertification_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EarnedCertification().Status(ctx, obj)
+			return obj.Status, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v transcript.Status) graphql.Marshaler {
@@ -7097,10 +7101,10 @@ func (ec *executionContext) _EarnedCertification_status(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_EarnedCertification_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EarnedCertification", field, true, true, "EarnedCertificationStatus")
+	return graphql.NewScalarFieldContext("EarnedCertification", field, false, false, "EarnedCertificationStatus")
 }
 
-func (ec *executionContext) _EarnedCertification_renewal(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_renewal(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7109,7 +7113,7 @@ func (ec *executionContext) _EarnedCertification_renewal(ctx context.Context, fi
 			return ec.fieldContext_EarnedCertification_renewal(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.EarnedCertification().Renewal(ctx, obj)
+			return obj.Renewal()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *renewal.Status) graphql.Marshaler {
@@ -7124,7 +7128,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_renewal(_ context.C
 		Object:     "EarnedCertification",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RenewalStatus(ctx, field)
 		},
@@ -7132,7 +7136,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_renewal(_ context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _EarnedCertification_renewals(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_renewals(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7164,7 +7168,7 @@ func (ec *executionContext) fieldContext_EarnedCertification_renewals(_ context.
 	return fc, nil
 }
 
-func (ec *executionContext) _EarnedCertification_attempts(ctx context.Context, field graphql.CollectedField, obj *transcript.Earned) (ret graphql.Marshaler) {
+func (ec *executionContext) _EarnedCertification_attempts(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7240,8 +7244,8 @@ func (ec *executionContext) _EarnedCertificationConnection_nodes(ctx context.Con
 			return obj.Nodes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarnedᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7350,8 +7354,8 @@ func (ec *executionContext) _EarnedCertificationEdge_node(ctx context.Context, f
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedView(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8296,11 +8300,11 @@ func (ec *executionContext) _MergePreview_supersededCertifications(ctx context.C
 			return ec.fieldContext_MergePreview_supersededCertifications(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Superseded, nil
+			return ec.Resolvers.MergePreview().SupersededCertifications(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚕgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarnedᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8310,8 +8314,8 @@ func (ec *executionContext) fieldContext_MergePreview_supersededCertifications(_
 	fc = &graphql.FieldContext{
 		Object:     "MergePreview",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EarnedCertification(ctx, field)
 		},
@@ -9328,8 +9332,8 @@ func (ec *executionContext) _Notification_earnedCertification(ctx context.Contex
 			return ec.Resolvers.Notification().EarnedCertification(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedView(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10094,8 +10098,8 @@ func (ec *executionContext) _RecordExamResultPayload_earnedCertifications(ctx co
 			return obj.EarnedCertifications, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarnedᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10773,8 +10777,8 @@ func (ec *executionContext) _SubmitRenewalAssessmentPayload_earnedCertification(
 			return obj.EarnedCertification, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedView(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10848,11 +10852,11 @@ func (ec *executionContext) _Transcript_certifications(ctx context.Context, fiel
 			return ec.fieldContext_Transcript_certifications(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Certifications, nil
+			return ec.Resolvers.Transcript().Certifications(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []transcript.Earned) graphql.Marshaler {
-			return ec.marshalNEarnedCertification2ᚕgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarnedᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*renewal.EarnedView) graphql.Marshaler {
+			return ec.marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10862,8 +10866,8 @@ func (ec *executionContext) fieldContext_Transcript_certifications(_ context.Con
 	fc = &graphql.FieldContext{
 		Object:     "Transcript",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EarnedCertification(ctx, field)
 		},
@@ -13799,9 +13803,9 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Exam(ctx, sel, obj)
-	case transcript.Earned:
+	case renewal.EarnedView:
 		return ec._EarnedCertification(ctx, sel, &obj)
-	case *transcript.Earned:
+	case *renewal.EarnedView:
 		if obj == nil {
 			return graphql.Null
 		}
@@ -14786,7 +14790,7 @@ func (ec *executionContext) _CreateTranscriptSharePayload(ctx context.Context, s
 
 var earnedCertificationImplementors = []string{"EarnedCertification", "Node"}
 
-func (ec *executionContext) _EarnedCertification(ctx context.Context, sel ast.SelectionSet, obj *transcript.Earned) graphql.Marshaler {
+func (ec *executionContext) _EarnedCertification(ctx context.Context, sel ast.SelectionSet, obj *renewal.EarnedView) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, earnedCertificationImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -14801,11 +14805,10 @@ func (ec *executionContext) _EarnedCertification(ctx context.Context, sel ast.Se
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "certification":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EarnedCertification_certification(ctx, field, obj)
-				})
+			out.Values[i] = ec._EarnedCertification_certification(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "earnedOn":
 			out.Values[i] = ec._EarnedCertification_earnedOn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -14817,17 +14820,15 @@ func (ec *executionContext) _EarnedCertification(ctx context.Context, sel ast.Se
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EarnedCertification_status(ctx, field, obj)
-				})
+			out.Values[i] = ec._EarnedCertification_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "renewal":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._EarnedCertification_renewal(ctx, field, obj)
-				})
+			out.Values[i] = ec._EarnedCertification_renewal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "renewals":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15332,37 +15333,38 @@ func (ec *executionContext) _MergePreview(ctx context.Context, sel ast.Selection
 		case "survivor":
 			out.Values[i] = ec._MergePreview_survivor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "duplicate":
 			out.Values[i] = ec._MergePreview_duplicate(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "movingCertifications":
 			out.Values[i] = ec._MergePreview_movingCertifications(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "movingExamResults":
 			out.Values[i] = ec._MergePreview_movingExamResults(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "movingAttempts":
 			out.Values[i] = ec._MergePreview_movingAttempts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "supersededCertifications":
-			out.Values[i] = ec._MergePreview_supersededCertifications(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MergePreview_supersededCertifications(ctx, field, obj)
+				})
 		case "conflicts":
 			out.Values[i] = ec._MergePreview_conflicts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -16315,22 +16317,23 @@ func (ec *executionContext) _Transcript(ctx context.Context, sel ast.SelectionSe
 		case "legalName":
 			out.Values[i] = ec._Transcript_legalName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "mcid":
 			out.Values[i] = ec._Transcript_mcid(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "certifications":
-			out.Values[i] = ec._Transcript_certifications(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transcript_certifications(ctx, field, obj)
+				})
 		case "examResults":
 			out.Values[i] = ec._Transcript_examResults(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -17410,15 +17413,11 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 	return res
 }
 
-func (ec *executionContext) marshalNEarnedCertification2githubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx context.Context, sel ast.SelectionSet, v transcript.Earned) graphql.Marshaler {
-	return ec._EarnedCertification(ctx, sel, &v)
-}
-
-func (ec *executionContext) marshalNEarnedCertification2ᚕgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarnedᚄ(ctx context.Context, sel ast.SelectionSet, v []transcript.Earned) graphql.Marshaler {
+func (ec *executionContext) marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*renewal.EarnedView) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNEarnedCertification2githubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx, sel, v[i])
+		return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedView(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -17430,23 +17429,7 @@ func (ec *executionContext) marshalNEarnedCertification2ᚕgithubᚗcomᚋrecert
 	return ret
 }
 
-func (ec *executionContext) marshalNEarnedCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarnedᚄ(ctx context.Context, sel ast.SelectionSet, v []*transcript.Earned) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
-		fc := graphql.GetFieldContext(ctx)
-		fc.Result = &v[i]
-		return ec.marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx, sel, v[i])
-	})
-
-	for _, e := range ret {
-		if e == graphql.Null {
-			return graphql.Null
-		}
-	}
-
-	return ret
-}
-
-func (ec *executionContext) marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐEarned(ctx context.Context, sel ast.SelectionSet, v *transcript.Earned) graphql.Marshaler {
+func (ec *executionContext) marshalNEarnedCertification2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐEarnedView(ctx context.Context, sel ast.SelectionSet, v *renewal.EarnedView) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EarnedCertification!")
 		return graphql.Null

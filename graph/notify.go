@@ -13,7 +13,7 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/notify"
-	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/renewal"
 )
 
 // notifyLoaders batch the notify lookups of one request.
@@ -63,8 +63,8 @@ func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile,
 	return conn, nil
 }
 
-func (r *Resolver) notificationEarned(ctx context.Context, n *notify.Notification) (*transcript.Earned, error) {
-	return loaders(ctx).Transcript.Earned.Load(ctx, n.EarnedID)
+func (r *Resolver) notificationEarned(ctx context.Context, n *notify.Notification) (*renewal.EarnedView, error) {
+	return r.earnedView(ctx, n.EarnedID)
 }
 
 // notifyNode resolves a Notification id for whoever may see the profile its earned

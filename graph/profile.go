@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/learner"
+	"github.com/recert/recert/internal/renewal"
 )
 
 // profileLoaders batch the certification profile lookups of one request.
@@ -53,7 +56,22 @@ func (r *Resolver) createCertificationProfile(ctx context.Context, in model.Crea
 }
 
 func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*certprofile.Profile, error) {
-	p, link, err := r.Profiles.ByMCIDWithLink(ctx, auth.PrincipalFrom(ctx), mcid)
+	var p certprofile.Profile
+	var link *certprofile.Link
+	var err error
+	read := false
+	if key, ok := pageBelow(ctx); ok {
+		// The profile and the one page of earned certifications asked below it: one statement.
+		var page *renewal.Page
+		p, link, page, read, err = r.Renewals.ProfilePage(ctx, auth.PrincipalFrom(ctx), mcid, key.query(r.Transcripts.Today()))
+		if read && err == nil && page != nil {
+			key.profile = p.ID
+			loaders(ctx).Transcript.knowPage(key, *page)
+		}
+	}
+	if !read && err == nil { // not asked, or nothing read: a missing profile or an empty page
+		p, link, err = r.Profiles.ByMCIDWithLink(ctx, auth.PrincipalFrom(ctx), mcid)
+	}
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, nil
 	}
@@ -219,4 +237,50 @@ func (r *Resolver) profileNode(ctx context.Context, id uuid.UUID) (*certprofile.
 		return nil, apperr.Missing("certification profile")
 	}
 	return p, nil
+}
+
+// pageBelow is the page of earned certifications the current field (a CertificationProfile)
+// asks for, when it is resolved once in the operation and asks for exactly one page, without a
+// cursor or a status filter (a dashboard): ok is false otherwise. The key's profile is left
+// unset.
+func pageBelow(ctx context.Context) (earnedPageKey, bool) {
+	oc, fc := graphql.GetOperationContext(ctx), graphql.GetFieldContext(ctx)
+	if oc == nil || fc == nil || !alone(ctx) {
+		return earnedPageKey{}, false
+	}
+	var page *graphql.CollectedField
+	for _, f := range graphql.CollectFields(oc, fc.Field.Selections, []string{"CertificationProfile", "Node"}) {
+		if f.Name == "certifications" {
+			if page != nil {
+				return earnedPageKey{}, false
+			}
+			page = &f
+		}
+	}
+	if page == nil {
+		return earnedPageKey{}, false
+	}
+	args := page.ArgumentMap(oc.Variables)
+	if args["after"] != nil || args["status"] != nil {
+		return earnedPageKey{}, false
+	}
+	var first *int
+	switch v := args["first"].(type) {
+	case nil:
+	case int64:
+		n := int(v)
+		first = &n
+	case json.Number:
+		n64, err := v.Int64()
+		if err != nil {
+			return earnedPageKey{}, false
+		}
+		n := int(n64)
+		first = &n
+	default:
+		return earnedPageKey{}, false
+	}
+	child := graphql.WithFieldContext(ctx, &graphql.FieldContext{Parent: fc, Object: "CertificationProfile", Field: *page})
+	key, err := earnedPageKeyOf(child, uuid.Nil, first, nil, nil)
+	return key, err == nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -24,29 +23,6 @@ type renewalLoaders struct {
 	Attempts *dataloadgen.Loader[renewal.Held, []renewal.Attempt]        // by earned certification
 	Renewals *dataloadgen.Loader[renewal.Held, []renewal.Renewal]        // by earned certification
 	Served   *dataloadgen.Loader[renewal.Held, []renewal.ServedQuestion] // by attempt (Held.EarnedID is the attempt's id)
-
-	mu sync.Mutex
-	// statuses holds the renewal status of the earned certifications a page read with its rows
-	// (renewal.Service.Pages), by earned certification id.
-	statuses map[uuid.UUID]renewal.Status
-}
-
-// knowStatus remembers the renewal status a page read for an earned certification.
-func (l *renewalLoaders) knowStatus(id uuid.UUID, st renewal.Status) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.statuses == nil {
-		l.statuses = map[uuid.UUID]renewal.Status{}
-	}
-	l.statuses[id] = st
-}
-
-// knownStatus returns the renewal status a page read for id, if any.
-func (l *renewalLoaders) knownStatus(id uuid.UUID) (renewal.Status, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	st, ok := l.statuses[id]
-	return st, ok
 }
 
 func newRenewalLoaders(r *Resolver) *renewalLoaders {
@@ -67,12 +43,12 @@ func forgetRenewals(ctx context.Context) {
 	l := loaders(ctx).Renewal
 	loaders(ctx).Transcript.Earned.ClearAll()
 	loaders(ctx).Transcript.EarnedPage.ClearAll()
+	loaders(ctx).Transcript.mu.Lock()
+	loaders(ctx).Transcript.known = nil
+	loaders(ctx).Transcript.mu.Unlock()
 	l.Attempt.ClearAll()
 	l.Attempts.ClearAll()
 	l.Renewals.ClearAll()
-	l.mu.Lock()
-	l.statuses = nil
-	l.mu.Unlock()
 }
 
 // held names e with the account holding it, for the renewal readers' rule.
@@ -113,13 +89,11 @@ func (r *Resolver) renewalNode(ctx context.Context, k kind, id uuid.UUID) (node.
 	return a, nil
 }
 
-// renewalStatus is EarnedCertification.renewal: read with its page (renewal.Service.Pages),
-// or else the same rule Start applies (renewal.Check) over facts gathered through loaders.
+// renewalStatus is EarnedCertification.renewal for a view its producer did not read it with
+// (renewal.Service.Pages does): the same rule Start applies (renewal.Check) over facts
+// gathered through loaders.
 func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*renewal.Status, error) {
 	l := loaders(ctx)
-	if st, ok := l.Renewal.knownStatus(e.ID); ok {
-		return &st, nil // read with its page, for a reader the domain let through
-	}
 	h, err := held(ctx, e)
 	if err != nil {
 		return nil, err
@@ -144,8 +118,8 @@ func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*re
 	return &st, nil
 }
 
-func (r *Resolver) earnedAttempts(ctx context.Context, e *transcript.Earned) ([]*renewal.Attempt, error) {
-	h, err := held(ctx, e)
+func (r *Resolver) earnedAttempts(ctx context.Context, e *renewal.EarnedView) ([]*renewal.Attempt, error) {
+	h, err := held(ctx, &e.Earned)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +127,8 @@ func (r *Resolver) earnedAttempts(ctx context.Context, e *transcript.Earned) ([]
 	return ptrs(latest(list, ListedAttempts)), err
 }
 
-func (r *Resolver) earnedRenewals(ctx context.Context, e *transcript.Earned) ([]*renewal.Renewal, error) {
-	h, err := held(ctx, e)
+func (r *Resolver) earnedRenewals(ctx context.Context, e *renewal.EarnedView) ([]*renewal.Renewal, error) {
+	h, err := held(ctx, &e.Earned)
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +139,8 @@ func (r *Resolver) earnedRenewals(ctx context.Context, e *transcript.Earned) ([]
 // latest returns the last n items of a list kept oldest first: the bound the cost model prices.
 func latest[T any](list []T, n int) []T { return list[max(len(list)-n, 0):] }
 
-func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*transcript.Earned, error) {
-	return loaders(ctx).Transcript.Earned.Load(ctx, a.EarnedID)
+func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*renewal.EarnedView, error) {
+	return r.earnedView(ctx, a.EarnedID)
 }
 
 func (r *Resolver) attemptQuestions(ctx context.Context, a *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
@@ -232,23 +206,18 @@ func (r *Resolver) submitRenewalAssessment(ctx context.Context, in model.SubmitR
 	if err != nil {
 		return nil, err
 	}
-	return &model.SubmitRenewalAssessmentPayload{Attempt: &sub.Attempt, EarnedCertification: &sub.Earned}, nil
+	return &model.SubmitRenewalAssessmentPayload{Attempt: &sub.Attempt, EarnedCertification: r.earnedViews(ctx,
+		[]transcript.Earned{sub.Earned}, "SubmitRenewalAssessmentPayload", []hop{{"earnedCertification", "EarnedCertification"}})[0]}, nil
 }
 
-// primeRenewal loads, one batch per loader, the renewal facts the selection asks of a page of
-// earned certifications (status, attempts and their questions, renewals), so the loaders'
-// short batching wait cannot split a page into several queries on a busy machine and the
-// statement count of a page stays independent of its length. Errors are left to the field
-// resolvers, which read the same cached results.
-func primeRenewal(ctx context.Context, list []transcript.Earned, typ string, paths ...[]hop) {
-	fields := selectedBelow(ctx, typ, paths...)
+// primeRenewal loads, one batch per loader, the renewal facts the selection (fields, below typ
+// along paths) asks of a list of earned certifications (the facts of their renewal status when
+// status is set, attempts and their questions, renewals), so the loaders' short batching wait
+// cannot split a page into several queries on a busy machine and the statement count of a page
+// stays independent of its length. Errors are left to the readers of the same cached results.
+func primeRenewal(ctx context.Context, list []transcript.Earned, status bool, fields map[string]bool, typ string, paths ...[]hop) {
 	l := loaders(ctx)
-	if len(list) > 0 {
-		if _, ok := l.Renewal.knownStatus(list[0].ID); ok {
-			fields["renewal"] = false // read with the page
-		}
-	}
-	if len(list) == 0 || !(fields["renewal"] || fields["attempts"] || fields["renewals"]) {
+	if len(list) == 0 || !(status || fields["attempts"] || fields["renewals"]) {
 		return
 	}
 	earnedIDs := make([]uuid.UUID, 0, len(list))
@@ -277,11 +246,11 @@ func primeRenewal(ctx context.Context, list []transcript.Earned, typ string, pat
 		helds[i] = renewal.Held{EarnedID: e.ID, Owner: owner[e.ProfileID]}
 	}
 	attempts := func() ([][]renewal.Attempt, error) { return nil, nil }
-	if fields["renewal"] || fields["attempts"] {
+	if status || fields["attempts"] {
 		attempts = l.Renewal.Attempts.LoadAllThunk(ctx, helds)
 	}
 	var wait []func()
-	if fields["renewal"] {
+	if status {
 		certs := l.Certification.LoadAllThunk(ctx, certIDs)
 		asmts := l.Assessment.LoadAllThunk(ctx, certIDs)
 		links := l.Profiles.LinkByProfile.LoadAllThunk(ctx, profileIDs)

@@ -14,13 +14,14 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/learner"
+	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
 
 // EarnedCertification is the resolver for the earnedCertification field.
-func (r *assessmentAttemptResolver) EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*transcript.Earned, error) {
+func (r *assessmentAttemptResolver) EarnedCertification(ctx context.Context, obj *renewal.Attempt) (*renewal.EarnedView, error) {
 	return r.attemptEarned(ctx, obj)
 }
 
@@ -85,28 +86,13 @@ func (r *certificationProfileResolver) AuditEvents(ctx context.Context, obj *cer
 	return r.auditEvents(ctx, obj, first, after)
 }
 
-// Certification is the resolver for the certification field.
-func (r *earnedCertificationResolver) Certification(ctx context.Context, obj *transcript.Earned) (*catalog.Certification, error) {
-	return r.earnedCertification(ctx, obj)
-}
-
-// Status is the resolver for the status field.
-func (r *earnedCertificationResolver) Status(ctx context.Context, obj *transcript.Earned) (transcript.Status, error) {
-	return r.earnedStatus(ctx, obj)
-}
-
-// Renewal is the resolver for the renewal field.
-func (r *earnedCertificationResolver) Renewal(ctx context.Context, obj *transcript.Earned) (*renewal.Status, error) {
-	return r.renewalStatus(ctx, obj)
-}
-
 // Renewals is the resolver for the renewals field.
-func (r *earnedCertificationResolver) Renewals(ctx context.Context, obj *transcript.Earned) ([]*renewal.Renewal, error) {
+func (r *earnedCertificationResolver) Renewals(ctx context.Context, obj *renewal.EarnedView) ([]*renewal.Renewal, error) {
 	return r.earnedRenewals(ctx, obj)
 }
 
 // Attempts is the resolver for the attempts field.
-func (r *earnedCertificationResolver) Attempts(ctx context.Context, obj *transcript.Earned) ([]*renewal.Attempt, error) {
+func (r *earnedCertificationResolver) Attempts(ctx context.Context, obj *renewal.EarnedView) ([]*renewal.Attempt, error) {
 	return r.earnedAttempts(ctx, obj)
 }
 
@@ -141,6 +127,11 @@ func (r *learnProfileResolver) CertificationProfile(ctx context.Context, obj *le
 // LinkedAt is the resolver for the linkedAt field.
 func (r *learnProfileResolver) LinkedAt(ctx context.Context, obj *learner.LearnProfile) (*time.Time, error) {
 	return r.learnLinkedAt(ctx, obj)
+}
+
+// SupersededCertifications is the resolver for the supersededCertifications field.
+func (r *mergePreviewResolver) SupersededCertifications(ctx context.Context, obj *merge.Preview) ([]*renewal.EarnedView, error) {
+	return r.earnedViews(ctx, obj.Superseded, "EarnedCertification"), nil
 }
 
 // CreateCertificationProfile is the resolver for the createCertificationProfile field.
@@ -239,7 +230,7 @@ func (r *mutationResolver) CorrectLegalName(ctx context.Context, input model.Cor
 }
 
 // EarnedCertification is the resolver for the earnedCertification field.
-func (r *notificationResolver) EarnedCertification(ctx context.Context, obj *notify.Notification) (*transcript.Earned, error) {
+func (r *notificationResolver) EarnedCertification(ctx context.Context, obj *notify.Notification) (*renewal.EarnedView, error) {
 	return r.notificationEarned(ctx, obj)
 }
 
@@ -294,6 +285,11 @@ func (r *renewalAssessmentResolver) LearningModules(ctx context.Context, obj *ca
 	return ptrs(list), err
 }
 
+// Certifications is the resolver for the certifications field.
+func (r *transcriptResolver) Certifications(ctx context.Context, obj *transcript.Public) ([]*renewal.EarnedView, error) {
+	return r.earnedViews(ctx, obj.Certifications, "EarnedCertification"), nil
+}
+
 // CertificationProfiles is the resolver for the certificationProfiles field.
 func (r *viewerResolver) CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error) {
 	return r.viewerProfiles(ctx)
@@ -326,6 +322,9 @@ func (r *Resolver) ExamResult() ExamResultResolver { return &examResultResolver{
 // LearnProfile returns LearnProfileResolver implementation.
 func (r *Resolver) LearnProfile() LearnProfileResolver { return &learnProfileResolver{r} }
 
+// MergePreview returns MergePreviewResolver implementation.
+func (r *Resolver) MergePreview() MergePreviewResolver { return &mergePreviewResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -343,6 +342,9 @@ func (r *Resolver) RenewalAssessment() RenewalAssessmentResolver {
 	return &renewalAssessmentResolver{r}
 }
 
+// Transcript returns TranscriptResolver implementation.
+func (r *Resolver) Transcript() TranscriptResolver { return &transcriptResolver{r} }
+
 // Viewer returns ViewerResolver implementation.
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
@@ -354,10 +356,12 @@ type (
 	examResolver                 struct{ *Resolver }
 	examResultResolver           struct{ *Resolver }
 	learnProfileResolver         struct{ *Resolver }
+	mergePreviewResolver         struct{ *Resolver }
 	mutationResolver             struct{ *Resolver }
 	notificationResolver         struct{ *Resolver }
 	queryResolver                struct{ *Resolver }
 	renewalResolver              struct{ *Resolver }
 	renewalAssessmentResolver    struct{ *Resolver }
+	transcriptResolver           struct{ *Resolver }
 	viewerResolver               struct{ *Resolver }
 )

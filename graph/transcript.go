@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -39,6 +40,10 @@ type transcriptLoaders struct {
 	resultPages  func(context.Context, []resultPageKey) ([]transcript.ResultPage, []error)
 	resultCounts func(context.Context, []uuid.UUID) ([]int, []error)
 	Shares       *dataloadgen.Loader[uuid.UUID, []transcript.Share]
+
+	mu sync.Mutex
+	// known holds the pages read with their profile (certificationProfile), by key.
+	known map[earnedPageKey]renewal.Page
 }
 
 // earnedPageKey is one profile's page of earned certifications.
@@ -51,6 +56,45 @@ type earnedPageKey struct {
 	statuses string // sorted, comma-separated; "" for every status
 	total    bool   // count the profile's matching rows in the same statement
 	renewal  bool   // each row's renewal status, read in the same statement
+}
+
+// query is the reader's query of the page k names, on the day today.
+func (k earnedPageKey) query(today date.Date) transcript.EarnedQuery {
+	return transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter, AfterOn: k.afterOn, AfterID: k.afterID,
+		Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), today), WithTotal: k.total}
+}
+
+// earnedPageKeyOf is the page a certifications field (the field of ctx) asks of profile.
+func earnedPageKeyOf(ctx context.Context, profile uuid.UUID, first *int, after *string, status []transcript.Status) (earnedPageKey, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return earnedPageKey{}, err
+	}
+	key := earnedPageKey{profile: profile, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount"),
+		renewal: selectedBelow(ctx, "EarnedCertificationConnection", earnedPaths...)["renewal"]}
+	key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse)
+	return key, err
+}
+
+// earnedPaths lead from an EarnedCertificationConnection to its earned certifications.
+var earnedPaths = [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
+
+// knowPage remembers a page of earned certifications read with its profile (certificationProfile).
+func (l *transcriptLoaders) knowPage(key earnedPageKey, page renewal.Page) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.known == nil {
+		l.known = map[earnedPageKey]renewal.Page{}
+	}
+	l.known[key] = page
+}
+
+// knownPage returns the page read for key with its profile, if any.
+func (l *transcriptLoaders) knownPage(key earnedPageKey) (renewal.Page, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	page, ok := l.known[key]
+	return page, ok
 }
 
 type earnedCountKey struct {
@@ -75,8 +119,7 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 		k.profile = uuid.Nil
 		return p, k
 	}, func(ctx context.Context, k earnedPageKey, ids []uuid.UUID) ([]renewal.Page, error) {
-		q := transcript.EarnedQuery{First: k.first, HasAfter: k.hasAfter, AfterOn: k.afterOn, AfterID: k.afterID,
-			Filter: transcript.NewStatusFilter(parseStatuses(k.statuses), ts.Today()), WithTotal: k.total}
+		q := k.query(ts.Today())
 		if k.renewal {
 			profiles, err := loaders(ctx).Profiles.Profile.LoadAll(ctx, ids)
 			if err != nil {
@@ -87,7 +130,7 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 		pages, err := ts.EarnedPages(ctx, ids, q)
 		out := make([]renewal.Page, len(pages))
 		for i := range pages {
-			out[i].EarnedPage = pages[i]
+			out[i] = renewal.Page{EarnedPage: pages[i], Views: renewal.ViewsOf(pages[i], ts.Today())}
 		}
 		return out, err
 	})
@@ -181,15 +224,8 @@ func (r *Resolver) recordExamResult(ctx context.Context, in model.RecordExamResu
 	if err != nil {
 		return nil, err
 	}
-	return &model.RecordExamResultPayload{ExamResult: &rec.Result, EarnedCertifications: ptrs(rec.Earned[:min(len(rec.Earned), ListedEarned)])}, nil
-}
-
-func (r *Resolver) earnedCertification(ctx context.Context, e *transcript.Earned) (*catalog.Certification, error) {
-	return loaders(ctx).Certification.Load(ctx, e.CertificationID)
-}
-
-func (r *Resolver) earnedStatus(_ context.Context, e *transcript.Earned) (transcript.Status, error) {
-	return transcript.StatusAt(*e, date.Of(r.Clock.Now())), nil
+	return &model.RecordExamResultPayload{ExamResult: &rec.Result, EarnedCertifications: r.earnedViews(ctx,
+		rec.Earned[:min(len(rec.Earned), ListedEarned)], "RecordExamResultPayload", []hop{{"earnedCertifications", "EarnedCertification"}})}, nil
 }
 
 func (r *Resolver) resultExam(ctx context.Context, res *transcript.ExamResult) (*catalog.Exam, error) {
@@ -200,23 +236,17 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	if err := transcript.CanReadHistory(auth.PrincipalFrom(ctx), prof); err != nil {
 		return nil, err
 	}
-	n, err := pageSize(first)
+	key, err := earnedPageKeyOf(ctx, prof.ID, first, after, status)
 	if err != nil {
 		return nil, err
 	}
-	earnedPaths := [][]hop{{{"nodes", "EarnedCertification"}}, {{"edges", "EarnedCertificationEdge"}, {"node", "EarnedCertification"}}}
-	key := earnedPageKey{profile: prof.ID, first: n, statuses: statusKey(status), total: wantsField(ctx, "totalCount"),
-		renewal: selectedBelow(ctx, "EarnedCertificationConnection", earnedPaths...)["renewal"]}
-	if key.hasAfter, key.afterOn, key.afterID, err = keysetCursor(after, date.Parse); err != nil {
-		return nil, err
-	}
+	n := key.first
 	l := loaders(ctx).Transcript
-	page, err := loadOne(ctx, l.EarnedPage, l.earnedPages, key)
-	if err != nil {
-		return nil, err
-	}
-	for i, st := range page.Statuses {
-		loaders(ctx).Renewal.knowStatus(page.Earned[i].ID, st)
+	page, ok := l.knownPage(key)
+	if !ok {
+		if page, err = loadOne(ctx, l.EarnedPage, l.earnedPages, key); err != nil {
+			return nil, err
+		}
 	}
 	for i := range page.Certifications {
 		loaders(ctx).Certification.Prime(page.Certifications[i].ID, &page.Certifications[i])
@@ -224,17 +254,15 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 			loaders(ctx).Assessment.Prime(page.Certifications[i].ID, page.Assessments[i]) // for renewal status
 		}
 	}
-	rows := page.Earned
-	more := len(rows) > n
-	rows = rows[:min(len(rows), n)]
+	more := len(page.Views) > n
+	rows := slices.Clone(page.Views[:min(len(page.Views), n)]) // the loader's page is shared: completed here
+	r.completeViews(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	conn := &model.EarnedCertificationConnection{}
 	conn.Edges, conn.Nodes, conn.PageInfo = connection(rows, more, after, self,
-		func(e *transcript.Earned) string { return encodeCursor(e.EarnedOn.String(), e.ID.String()) },
-		func(cur string, e *transcript.Earned) *model.EarnedCertificationEdge {
+		func(e *renewal.EarnedView) string { return encodeCursor(e.EarnedOn.String(), e.ID.String()) },
+		func(cur string, e *renewal.EarnedView) *model.EarnedCertificationEdge {
 			return &model.EarnedCertificationEdge{Cursor: cur, Node: e}
 		})
-	primeEarned(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
-	primeRenewal(ctx, rows, "EarnedCertificationConnection", earnedPaths...)
 	if key.total && len(page.Earned) > 0 {
 		conn.TotalCount = page.Total // counted with the page; an empty page (no row to carry it) asks below
 	} else if key.total {
@@ -457,7 +485,6 @@ func (r *Resolver) publicTranscript(ctx context.Context, code string) (*transcri
 	if err != nil {
 		return nil, err
 	}
-	primeEarned(ctx, pub.Certifications, "Transcript", []hop{{"certifications", "EarnedCertification"}})
 	primeResults(ctx, pub.ExamResults, "Transcript", []hop{{"examResults", "ExamResult"}})
 	return &pub, nil
 }
@@ -478,7 +505,7 @@ func (r *Resolver) transcriptNode(ctx context.Context, k kind, id uuid.UUID) (no
 		if err != nil {
 			return nil, err
 		}
-		profileID, n = e.ProfileID, e
+		profileID = e.ProfileID
 	case kindExamResult:
 		res, err := l.Transcript.Result.Load(ctx, id)
 		if err != nil {
@@ -500,6 +527,9 @@ func (r *Resolver) transcriptNode(ctx context.Context, k kind, id uuid.UUID) (no
 	}
 	if transcript.CanReadHistory(p, prof) != nil {
 		return nil, apperr.Missing("object")
+	}
+	if k == kindEarned {
+		return r.earnedView(ctx, id) // read once the caller may see it
 	}
 	return n, nil
 }

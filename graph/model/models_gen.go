@@ -185,7 +185,7 @@ type EarnedCertificationConnection struct {
 	// The earned certifications of this page with their cursors.
 	Edges []*EarnedCertificationEdge `json:"edges"`
 	// The earned certifications of this page, without cursors.
-	Nodes []*transcript.Earned `json:"nodes"`
+	Nodes []*renewal.EarnedView `json:"nodes"`
 	// Where this page sits.
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many earned certifications match (all pages).
@@ -197,7 +197,7 @@ type EarnedCertificationEdge struct {
 	// Pass to `after` to get the records that follow this one.
 	Cursor string `json:"cursor"`
 	// The earned certification.
-	Node *transcript.Earned `json:"node"`
+	Node *renewal.EarnedView `json:"node"`
 }
 
 // A page of exam results (Relay connection).
@@ -399,7 +399,7 @@ type RecordExamResultPayload struct {
 	// The recorded result (the first one, on a replay).
 	ExamResult *transcript.ExamResult `json:"examResult"`
 	// The certifications this result newly earned; empty when it earned none (or on a replay).
-	EarnedCertifications []*transcript.Earned `json:"earnedCertifications"`
+	EarnedCertifications []*renewal.EarnedView `json:"earnedCertifications"`
 }
 
 // A new contact email to verify.
@@ -471,7 +471,7 @@ type SubmitRenewalAssessmentPayload struct {
 	// The scored attempt.
 	Attempt *renewal.Attempt `json:"attempt"`
 	// The earned certification, with its new `expiresOn` on a pass.
-	EarnedCertification *transcript.Earned `json:"earnedCertification"`
+	EarnedCertification *renewal.EarnedView `json:"earnedCertification"`
 }
 
 // Which certification profile to disconnect.

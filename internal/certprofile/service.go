@@ -302,10 +302,7 @@ func (s *Service) ByMCID(ctx context.Context, p *auth.Principal, mcid string) (P
 // read with the profile in one statement, for callers that show both.
 // Codes: UNAUTHENTICATED, BAD_USER_INPUT (not a number), NOT_FOUND.
 func (s *Service) ByMCIDWithLink(ctx context.Context, p *auth.Principal, mcid string) (Profile, *Link, error) {
-	if p == nil {
-		return Profile{}, nil, apperr.Unauth("sign in to see certification profiles")
-	}
-	n, err := ParseMCID(mcid)
+	n, err := LookupMCID(p, mcid)
 	if err != nil {
 		return Profile{}, nil, err
 	}
@@ -317,6 +314,15 @@ func (s *Service) ByMCIDWithLink(ctx context.Context, p *auth.Principal, mcid st
 		return Profile{}, nil, apperr.Missing("certification profile")
 	}
 	return prof, link, nil
+}
+
+// LookupMCID is the MCID p asks a profile by, before it is read: p must be signed in.
+// Codes: UNAUTHENTICATED, BAD_USER_INPUT.
+func LookupMCID(p *auth.Principal, mcid string) (int64, error) {
+	if p == nil {
+		return 0, apperr.Unauth("sign in to see certification profiles")
+	}
+	return ParseMCID(mcid)
 }
 
 // ParseMCID reads an MCID as clients send it. Codes: BAD_USER_INPUT.

@@ -85,36 +85,51 @@ func (s CertProfile) ProfileByMCID(ctx context.Context, mcid int64) (certprofile
 
 // profileAndLinkByMCIDSQL is profileByMCIDSQL with the profile's link, if any, in the same
 // statement (issue 8: the dashboard reads both).
-const profileAndLinkByMCIDSQL = `
+const profileAndLinkByMCIDSQL = profileChainByMCIDSQL + `
+SELECT ` + ProfileColumns + `, ` + optionalLinkColumns + `
+FROM (SELECT * FROM chain ORDER BY depth DESC LIMIT 1) p
+LEFT JOIN profile_links l ON l.certification_profile_id = p.id`
+
+// profileChainByMCIDSQL walks from the profile of MCID $1 along merged_into (chain, deepest
+// last): the profile an MCID names is the end of its chain.
+const profileChainByMCIDSQL = `
 WITH RECURSIVE chain AS (
     SELECT p.*, 0 AS depth FROM certification_profiles p WHERE p.mcid = $1
   UNION ALL
     SELECT p.*, c.depth + 1 FROM certification_profiles p JOIN chain c ON p.id = c.merged_into
     WHERE c.depth < 32
-)
-SELECT ` + ProfileColumns + `, l.learn_profile_id AS "link.learn_profile_id", l.linked_at AS "link.linked_at"
-FROM (SELECT * FROM chain ORDER BY depth DESC LIMIT 1) p
-LEFT JOIN profile_links l ON l.certification_profile_id = p.id`
+)`
+
+// optionalLinkColumns reads a profile's link (profile_links l, LEFT JOINed: NULLs when it has
+// none) into optionalLinkRow.
+const optionalLinkColumns = `l.learn_profile_id AS "link.learn_profile_id", l.linked_at AS "link.linked_at"`
+
+// optionalLinkRow is a profile's link as optionalLinkColumns reads it.
+type optionalLinkRow struct {
+	LearnProfileID *uuid.UUID `db:"learn_profile_id"`
+	LinkedAt       *time.Time `db:"linked_at"`
+}
+
+// domain is the link of profile p, nil when it is not connected.
+func (r optionalLinkRow) domain(p uuid.UUID) *certprofile.Link {
+	if r.LearnProfileID == nil || r.LinkedAt == nil {
+		return nil
+	}
+	return &certprofile.Link{LearnProfileID: *r.LearnProfileID, CertificationProfileID: p, LinkedAt: r.LinkedAt.UTC()}
+}
 
 // ProfileAndLinkByMCID is ProfileByMCID that also returns the profile's link (nil when it is
 // not connected), read in the same statement.
 func (s CertProfile) ProfileAndLinkByMCID(ctx context.Context, mcid int64) (certprofile.Profile, *certprofile.Link, error) {
 	var r struct {
 		profileRow
-		Link struct {
-			LearnProfileID *uuid.UUID `db:"learn_profile_id"`
-			LinkedAt       *time.Time `db:"linked_at"`
-		} `db:"link"`
+		Link optionalLinkRow `db:"link"`
 	}
 	if err := s.get(ctx, &r, profileAndLinkByMCIDSQL, mcid); err != nil {
 		return certprofile.Profile{}, nil, notFound(err, "certification profile")
 	}
 	p := r.profileRow.domain()
-	if r.Link.LearnProfileID == nil || r.Link.LinkedAt == nil {
-		return p, nil, nil
-	}
-	return p, &certprofile.Link{LearnProfileID: *r.Link.LearnProfileID, CertificationProfileID: p.ID,
-		LinkedAt: r.Link.LinkedAt.UTC()}, nil
+	return p, r.Link.domain(p.ID), nil
 }
 
 // ProfilesByAccount lists an account's profiles, oldest first.

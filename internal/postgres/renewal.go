@@ -12,6 +12,7 @@ import (
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
@@ -453,20 +454,77 @@ func (s Renewal) StatusPages(ctx context.Context, profileIDs []uuid.UUID, q tran
 	}
 	out := make([]renewal.PageFacts, len(profileIDs))
 	for i, g := range groupByKey(profileIDs, rows, func(r rnStatusPageRow) (uuid.UUID, rnStatusPageRow) { return r.ProfileID, r }) {
-		for _, r := range g {
-			f := &out[i]
-			r.addTo(&f.EarnedPage)
-			f.Linked = r.Linked
-			var attempts []renewal.Attempt
-			if len(r.Attempts) > 0 {
-				var list []rnAttemptRow
-				if err := json.Unmarshal(r.Attempts, &list); err != nil {
-					return nil, fmt.Errorf("decode attempts: %w", err)
-				}
-				attempts = rnAttempts(list)
+		for j := range g {
+			if err := g[j].addTo(&out[i]); err != nil {
+				return nil, err
 			}
-			f.Attempts = append(f.Attempts, attempts)
 		}
 	}
 	return out, nil
+}
+
+// addTo appends the row to its page's facts.
+func (r *rnStatusPageRow) addTo(f *renewal.PageFacts) error {
+	r.earnedWithCertRow.addTo(&f.EarnedPage)
+	f.Linked = r.Linked
+	var attempts []renewal.Attempt
+	if len(r.Attempts) > 0 {
+		var list []rnAttemptRow
+		if err := json.Unmarshal(r.Attempts, &list); err != nil {
+			return fmt.Errorf("decode attempts: %w", err)
+		}
+		attempts = rnAttempts(list)
+	}
+	f.Attempts = append(f.Attempts, attempts)
+	return nil
+}
+
+// rnProfileStatusPageSQL is rnStatusPagesSQL for the profile an MCID names (the end of its
+// merge chain, as ProfileAndLinkByMCID reads it), each row carrying the profile and its link:
+// a screen that shows a profile and its first page reads both in one round trip. $1 is the
+// MCID; the other parameters are the page's.
+var rnProfileStatusPageSQL = func() string {
+	var inner, outer []string
+	for _, c := range strings.Split(ProfileColumns, ",") {
+		c = strings.TrimSpace(c)
+		name := `"prof.` + strings.TrimPrefix(c, "p.") + `"`
+		inner, outer = append(inner, c+" AS "+name), append(outer, "k."+name)
+	}
+	outer = append(outer, `k."link.learn_profile_id"`, `k."link.linked_at"`)
+	return profileChainByMCIDSQL + `, prof AS (
+    SELECT p.id AS profile_id, ` + strings.Join(inner, ", ") + `, ` + optionalLinkColumns + `
+    FROM (SELECT * FROM chain ORDER BY depth DESC LIMIT 1) p
+    LEFT JOIN profile_links l ON l.certification_profile_id = p.id
+)` + strings.Replace(strings.Replace(rnStatusPagesSQL,
+		"FROM unnest($1::uuid[]) AS k(profile_id)", "FROM prof AS k", 1),
+		"SELECT e.*, ", "SELECT e.*, "+strings.Join(outer, ", ")+", ", 1)
+}()
+
+type rnProfileStatusPageRow struct {
+	rnStatusPageRow
+	Prof profileRow      `db:"prof"`
+	Link optionalLinkRow `db:"link"`
+}
+
+// ProfileStatusPage is StatusPages for the profile MCID mcid names, read with the profile and
+// its link in the same statement. ok is false when it read no row: no such profile, or a page
+// with no row (the statement cannot tell).
+func (s Renewal) ProfileStatusPage(ctx context.Context, mcid int64, q transcript.EarnedQuery) (certprofile.Profile, *certprofile.Link, renewal.PageFacts, bool, error) {
+	var rows []rnProfileStatusPageRow
+	args := earnedPageArgs([]uuid.UUID{uuid.Nil}, q)
+	args[0] = mcid
+	var f renewal.PageFacts
+	if err := s.sel(ctx, &rows, rnProfileStatusPageSQL, args...); err != nil {
+		return certprofile.Profile{}, nil, f, false, fmt.Errorf("profile and page of earned certifications: %w", err)
+	}
+	if len(rows) == 0 {
+		return certprofile.Profile{}, nil, f, false, nil
+	}
+	for i := range rows {
+		if err := rows[i].addTo(&f); err != nil {
+			return certprofile.Profile{}, nil, f, false, err
+		}
+	}
+	p := rows[0].Prof.domain()
+	return p, rows[0].Link.domain(p.ID), f, true, nil
 }

@@ -2,12 +2,14 @@ package renewal
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -22,11 +24,11 @@ type PageFacts struct {
 }
 
 // Page is one profile's page of earned certifications as its reader sees it: each row with its
-// RenewalStatus, computed by StatusOf, the rule Start applies.
+// certification and its renewal status, computed by StatusOf, the rule Start applies.
 type Page struct {
 	transcript.EarnedPage
-	// Statuses holds the renewal status of each row of Earned (nil when it was not asked for).
-	Statuses []Status
+	// Views holds the view of each row of Earned (its renewal status read when it was asked for).
+	Views []EarnedView
 }
 
 // Pages reads, for profiles p may read the history of (transcript.CanReadHistory: the owner
@@ -48,15 +50,44 @@ func (s *Service) Pages(ctx context.Context, p *auth.Principal, profiles []*cert
 	now := s.clock.Now()
 	out := make([]Page, len(facts))
 	for i := range facts {
-		f := &facts[i]
-		out[i].EarnedPage = f.EarnedPage
-		out[i].Statuses = make([]Status, len(f.Earned))
-		for j := range f.Earned {
-			out[i].Statuses[j] = StatusOf(Facts{Earned: f.Earned[j], Certification: f.Certifications[j],
-				Assessment: f.Assessments[j], Linked: f.Linked, Attempts: f.Attempts[j]}, now)
-		}
+		out[i] = pageOf(&facts[i], now)
 	}
 	return out, nil
+}
+
+// pageOf is the page facts f read, each row with its renewal status at now.
+func pageOf(f *PageFacts, now time.Time) Page {
+	pg := Page{EarnedPage: f.EarnedPage, Views: ViewsOf(f.EarnedPage, date.Of(now))}
+	for j := range f.Earned {
+		st := StatusOf(Facts{Earned: f.Earned[j], Certification: f.Certifications[j],
+			Assessment: f.Assessments[j], Linked: f.Linked, Attempts: f.Attempts[j]}, now)
+		pg.Views[j].SetRenewal(&st, nil)
+	}
+	return pg
+}
+
+// ProfilePage reads the profile MCID mcid names (certprofile.Service.ByMCIDWithLink's rules:
+// UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND for a profile p may not view) with its link and,
+// when p may read its history, its page as Pages reads it: one statement. page is nil when p
+// may not read the history, and ok is false when the statement read nothing (no such profile,
+// or a page with no row): the caller then asks certprofile and Pages.
+func (s *Service) ProfilePage(ctx context.Context, p *auth.Principal, mcid string, q transcript.EarnedQuery) (prof certprofile.Profile, link *certprofile.Link, page *Page, ok bool, err error) {
+	n, err := certprofile.LookupMCID(p, mcid)
+	if err != nil {
+		return prof, nil, nil, false, err
+	}
+	prof, link, f, ok, err := s.store.ProfileStatusPage(ctx, n, q)
+	if err != nil || !ok {
+		return certprofile.Profile{}, nil, nil, false, err
+	}
+	if !certprofile.CanView(p, &prof) {
+		return certprofile.Profile{}, nil, nil, true, apperr.Missing("certification profile")
+	}
+	if transcript.CanReadHistory(p, &prof) != nil {
+		return prof, link, nil, true, nil
+	}
+	pg := pageOf(&f, s.clock.Now())
+	return prof, link, &pg, true, nil
 }
 
 // Held names an earned certification and the account that holds it (its profile's owner):
