@@ -98,6 +98,11 @@ func Version(w io.Writer) error {
 	if !ok {
 		return errors.New("version: the binary carries no build information")
 	}
+	version(w, bi)
+	return nil
+}
+
+func version(w io.Writer, bi *debug.BuildInfo) {
 	settings := map[string]string{}
 	for _, s := range bi.Settings {
 		settings[s.Key] = s.Value
@@ -117,5 +122,4 @@ func Version(w io.Writer) error {
 		fmt.Fprintln(w, "revision unknown (built without VCS information, e.g. by go run)")
 	}
 	fmt.Fprintf(w, "built with %s\n", bi.GoVersion)
-	return nil
 }
