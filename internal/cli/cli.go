@@ -88,7 +88,9 @@ func Usage(fs *flag.FlagSet, w io.Writer) {
 func Helped(err error) bool { return errors.Is(err, flag.ErrHelp) }
 
 // IsHelp reports whether arg asks for help.
-func IsHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help" }
+func IsHelp(arg string) bool {
+	return arg == "help" || arg == "-h" || arg == "-help" || arg == "--help"
+}
 
 // Version writes the module path and version, the VCS revision and its time, whether the
 // tree was modified, and the Go version, from the build information the Go toolchain embeds.
