@@ -219,3 +219,23 @@ func TestSupportNeedsNoServerConfiguration(t *testing.T) {
 		t.Fatalf("got %v decoding %q, want the one profile as JSON", err, stdout)
 	}
 }
+
+// The benchmark's load generator is no requirement of the server (issue 14): bench/ is a module
+// of its own, joined to this one by go.work so that `go run ./bench` works from here.
+func TestBenchIsItsOwnModule(t *testing.T) {
+	gomod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(gomod), "vegeta") {
+		t.Fatalf("go.mod requires the load generator:\n%s", gomod)
+	}
+	benchMod, err := os.ReadFile("bench/go.mod")
+	if err != nil || !strings.Contains(string(benchMod), "module "+module+"/bench") || !strings.Contains(string(benchMod), "vegeta") {
+		t.Fatalf("bench/go.mod: got %v\n%s\nwant the module %s/bench requiring vegeta", err, benchMod, module)
+	}
+	work, err := os.ReadFile("go.work")
+	if err != nil || !regexp.MustCompile(`(?m)^\s*\./bench\s*$`).Match(work) {
+		t.Fatalf("go.work: got %v\n%s\nwant it to use ./bench", err, work)
+	}
+}
