@@ -1,6 +1,8 @@
 // Command recert is the Recert GraphQL API server.
 //
-//	go run .                      serve (embedded PostgreSQL when DATABASE_URL is unset)
+//	go run . [serve]              serve (embedded PostgreSQL when DATABASE_URL is unset)
+//	go run . help [COMMAND]       usage of the program or of a command (or -h, --help)
+//	go run . version              module version and VCS revision
 //	go run . migrate [up|status]  apply or list database migrations
 //	go run . token --sub SUB ...  print a development token
 //	go run . reminders run-once   one renewal reminder scheduling and sending pass
@@ -32,6 +34,7 @@ import (
 	"github.com/recert/recert/graph/app"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/benchseed"
+	"github.com/recert/recert/internal/cli"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/database"
@@ -53,46 +56,88 @@ func migrations() fs.FS {
 	return sub
 }
 
+const usage = `usage: recert [command] [arguments]
+
+The Recert GraphQL API server, and the commands that operate it.
+
+commands:
+  serve        serve the API (the default; embedded PostgreSQL when DATABASE_URL is unset)
+  migrate      apply the database migrations (migrate up), or list them (migrate status)
+  token        print a development token
+  reminders    one renewal reminder pass (reminders run-once)
+  support      the support tool: search, preview, merge, audit; talks to a server over HTTP
+  seed-bench   fill the database with benchmark data
+  version      print the module version and VCS revision
+  help         print this help, or a command's (help COMMAND)
+
+Every command takes -h or --help. The server's configuration comes from environment
+variables (docs/operations.md); help, version and support read none of it.
+`
+
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	if err := run(context.Background(), os.Args[1:]); err != nil && !cli.Helped(err) {
 		fmt.Fprintln(os.Stderr, "recert:", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, args []string) error {
-	cfg, err := config.Load(os.LookupEnv)
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	cmd := ""
+	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
-	open := database.Prepared(cfg, log, migrations())
+	if cmd == "help" && len(args) > 0 {
+		cmd, args = args[0], []string{"--help"}
+	}
+	// The server configuration is read only by the commands that need it, once their
+	// arguments have parsed.
+	load := func() (database.Env, error) {
+		cfg, err := config.Load(os.LookupEnv)
+		if err != nil {
+			return database.Env{}, err
+		}
+		log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+		return database.Env{Config: cfg, Log: log, Migrations: migrations()}, nil
+	}
+	stdout, stderr := os.Stdout, os.Stderr
 	switch cmd {
-	case "", "serve":
-		return serve(ctx, cfg, log, open)
+	case "help", "-h", "-help", "--help":
+		_, err := fmt.Fprint(stdout, usage)
+		return err
+	case "version", "--version":
+		return cli.Version(stdout)
+	case "serve":
+		return serve(ctx, args, load)
 	case "migrate":
-		return database.MigrateCommand(ctx, cfg, log, migrations(), args, os.Stdout)
+		return database.MigrateCommand(ctx, args, stdout, stderr, load)
 	case "token":
-		return devtoken.Command(cfg, args, os.Stdout)
+		return devtoken.Command(args, stdout, stderr, load)
 	case "reminders":
-		return reminders.Command(ctx, cfg, log, args, open, os.Stdout)
+		return reminders.Command(ctx, args, stdout, stderr, load)
 	case "support":
 		return supportcli.Run(ctx, args, supportcli.Std())
 	case "seed-bench":
-		return benchseed.Command(ctx, cfg, args, open, os.Stderr)
+		return benchseed.Command(ctx, args, stdout, stderr, load)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, migrate, token, reminders, support or seed-bench)", cmd)
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q (recert help lists them)", cmd)
 	}
 }
 
 // serve is the composition root: it builds the database, the domain services on their postgres
 // adapters, the GraphQL handler and the HTTP server (app), and the workers, hands each what it
 // uses, and serves until SIGINT or SIGTERM.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, open database.Opener) error {
+func serve(ctx context.Context, args []string, load database.LoadEnv) error {
+	fs := cli.FlagSet("serve", "", `Serves the GraphQL API (GraphiQL at / outside production) until SIGINT or SIGTERM. The
+configuration comes from environment variables (docs/operations.md).`)
+	if _, err := cli.ParseCommand(fs, args, 0, os.Stdout, os.Stderr); err != nil {
+		return err
+	}
+	env, err := load()
+	if err != nil {
+		return err
+	}
+	cfg, log, open := env.Config, env.Log, env.Open()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	tuneGC()

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,5 +54,17 @@ func TestStopServersEndsAStartedChild(t *testing.T) {
 	}
 	if err := c.cmd.Process.Signal(syscall.Signal(0)); err == nil {
 		t.Fatal("the child's process still exists after stopServers")
+	}
+}
+
+// The bench builds the server's module, not its own (bench/ is a module of its own): from
+// bench/, as `go test` runs, the root is the directory above.
+func TestModuleRootIsTheServers(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "server.go")); err != nil {
+		t.Fatalf("got root %s without server.go: %v", root, err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -109,19 +110,21 @@ func (o options) wants(name string) bool {
 	return false
 }
 
-// moduleRoot walks up from the working directory to go.mod.
+// moduleRoot walks up from the working directory to the server's module (the go.mod of
+// github.com/recert/recert; bench/ has a go.mod of its own).
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil &&
+			regexp.MustCompile(`(?m)^module\s+github\.com/recert/recert\s*$`).Match(b) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory: run from the repository")
+			return "", fmt.Errorf("no go.mod of github.com/recert/recert above the working directory: run from the repository")
 		}
 		dir = parent
 	}

@@ -212,9 +212,10 @@ func (e *env) dashboard(ctx context.Context) error {
 		var prof chan error
 		if r == e.o.rounds && e.o.cpuProfile != "" {
 			prof = make(chan error, 1)
-			secs := int(d.Seconds()) - 1
+			secs := max(int(d.Seconds())-1, 1)
 			go func() {
-				prof <- fetch(ctx, "http://"+e.recert.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(max(secs, 1)), e.o.cpuProfile)
+				prof <- fetch(ctx, "http://"+e.recert.admin+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), e.o.cpuProfile,
+					time.Duration(secs)*time.Second)
 			}()
 		}
 		res := e.attack(ctx, "dashboard", "recert", e.recert.pid(), rec, c, d, e.o.maxRequests, dashboardCheck)
@@ -231,7 +232,7 @@ func (e *env) dashboard(ctx context.Context) error {
 		}
 	}
 	if e.o.memProfile != "" {
-		if err := fetch(ctx, "http://"+e.recert.admin+"/debug/pprof/allocs", e.o.memProfile); err != nil {
+		if err := fetch(ctx, "http://"+e.recert.admin+"/debug/pprof/allocs", e.o.memProfile, 0); err != nil {
 			log.Printf("alloc profile: %v", err)
 		}
 	}
@@ -245,12 +246,14 @@ func (e *env) add(r phaseResult) {
 		r.Errors, r.Proc.CPUPercent, r.Proc.PGPercent, r.Proc.PeakRSSMB, r.FirstErr)
 }
 
-func fetch(ctx context.Context, url, path string) error {
+// fetch writes what url answers to path; the request may last takes (a CPU profile's
+// duration) plus 30 seconds.
+func fetch(ctx context.Context, url, path string, takes time.Duration) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: takes + 30*time.Second}).Do(req)
 	if err != nil {
 		return err
 	}

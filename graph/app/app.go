@@ -19,6 +19,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/devtoken"
 	"github.com/recert/recert/internal/httpserver"
 	"github.com/recert/recert/internal/learner"
 	"github.com/recert/recert/internal/merge"
@@ -134,14 +135,20 @@ func New(d Deps) (*API, error) {
 	})
 	d.Registry.MustRegister(collectors.NewDBStatsCollector(d.DB.DB, "recert"),
 		notify.NewOutboxCollector(svc.Store.OutboxStats, d.Clock))
+	var graphiQLToken func() (string, error)
+	if !d.Config.Production() && len(d.Config.HS256Secret) > 0 {
+		// GraphiQL (development only) starts with the development learner's token.
+		graphiQLToken = func() (string, error) { return devtoken.Learner(d.Config, d.Clock.Now()) }
+	}
 	srv, err := httpserver.New(httpserver.Deps{
-		Config:   d.Config,
-		Clock:    d.Clock,
-		Verifier: d.Verifier,
-		Log:      d.Log,
-		Edge:     edge,
-		GraphQL:  gql,
-		Ready:    postgres.Readiness(d.DB.DB, d.Migrations),
+		Config:        d.Config,
+		Clock:         d.Clock,
+		Verifier:      d.Verifier,
+		Log:           d.Log,
+		Edge:          edge,
+		GraphQL:       gql,
+		Ready:         postgres.Readiness(d.DB.DB, d.Migrations),
+		GraphiQLToken: graphiQLToken,
 	})
 	if err != nil {
 		return nil, err

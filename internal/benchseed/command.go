@@ -3,31 +3,37 @@ package benchseed
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"time"
 
-	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/cli"
 	"github.com/recert/recert/internal/database"
 	"github.com/recert/recert/internal/date"
 )
 
-// Command is `recert seed-bench`: it fills the database open gives (DATABASE_URL or the
+// Command is `recert seed-bench`: it fills the configured database (DATABASE_URL or the
 // embedded one, migrated) with the benchmark volume of issue 8 and writes one development token
 // per profile owner. Progress goes to stderr.
-func Command(ctx context.Context, cfg config.Config, args []string, open database.Opener, stderr io.Writer) error {
-	fs := flag.NewFlagSet("seed-bench", flag.ContinueOnError)
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer, load database.LoadEnv) error {
+	fs := cli.FlagSet("seed-bench", "[flags]", `Fills the database (DATABASE_URL, or the embedded PostgreSQL under DATA_DIR) with the
+benchmark data and writes one development token per profile owner. Idempotent for the same
+--seed and --ref. Progress goes to stderr.`)
 	profiles := fs.Int("profiles", 100_000, "accounts, each with a Learn profile and a certification profile")
 	seed := fs.Int64("seed", 1, "seed: the same seed and --ref give the same data")
 	ref := fs.String("ref", "", "reference date YYYY-MM-DD expiries are spread around (default: today, UTC)")
 	out := fs.String("out", "bench-tokens.tsv", "tokens file: MCID, earned count, token per line (empty: none)")
 	ttl := fs.Duration("ttl", 72*time.Hour, "lifetime of the tokens written")
-	if err := fs.Parse(args); err != nil {
+	if _, err := cli.ParseCommand(fs, args, 0, stdout, stderr); err != nil {
 		return err
 	}
+	env, err := load()
+	if err != nil {
+		return err
+	}
+	cfg, open := env.Config, env.Open()
 	opts := Options{Profiles: *profiles, Seed: *seed, Issuer: cfg.Issuer,
 		Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	if *ref != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/recert/recert/internal/catalog/seed"
+	"github.com/recert/recert/internal/cli"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/pgserver"
@@ -94,16 +95,42 @@ func Prepare(ctx context.Context, db *sqlx.DB, migrations fs.FS, clk clock.Clock
 	return nil
 }
 
+// Env is what the commands that need the server configuration work with.
+type Env struct {
+	Config     config.Config
+	Log        *slog.Logger
+	Migrations fs.FS
+}
+
+// Open returns the Opener of the configured database, migrated.
+func (e Env) Open() Opener { return Prepared(e.Config, e.Log, e.Migrations) }
+
+// LoadEnv reads the server configuration. Commands call it only once their arguments have
+// parsed, so `--help` needs no configuration and starts no database.
+type LoadEnv func() (Env, error)
+
 // MigrateCommand is `recert migrate [up|status]`: apply the migrations (and load the shipped
 // catalog), or list them with whether the database has each.
-func MigrateCommand(ctx context.Context, cfg config.Config, log *slog.Logger, migrations fs.FS, args []string, out io.Writer) error {
+func MigrateCommand(ctx context.Context, args []string, stdout, stderr io.Writer, load LoadEnv) error {
+	fs := cli.FlagSet("migrate", "[up|status]", `up (the default) applies the pending migrations and loads the shipped catalog; status lists
+every migration with whether the database has it. The database is DATABASE_URL, or the
+embedded PostgreSQL under DATA_DIR when it is unset.`)
+	pos, err := cli.ParseCommand(fs, args, 1, stdout, stderr)
+	if err != nil {
+		return err
+	}
 	sub := "up"
-	if len(args) > 0 {
-		sub = args[0]
+	if len(pos) == 1 {
+		sub = pos[0]
 	}
 	if sub != "up" && sub != "status" {
 		return fmt.Errorf("migrate: unknown subcommand %q (want up or status)", sub)
 	}
+	env, err := load()
+	if err != nil {
+		return err
+	}
+	cfg, log, migrations := env.Config, env.Log, env.Migrations
 	db, closeDB, err := Open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -121,7 +148,7 @@ func MigrateCommand(ctx context.Context, cfg config.Config, log *slog.Logger, mi
 		if s.Applied {
 			applied = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(out, "%04d  %-40s %s\n", s.Version, s.Name, applied)
+		fmt.Fprintf(stdout, "%04d  %-40s %s\n", s.Version, s.Name, applied)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ package devtoken
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -12,12 +11,15 @@ import (
 	"time"
 
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/cli"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/database"
 )
 
-// Command is `recert token --sub SUB ...`: it prints one development token to out.
-func Command(cfg config.Config, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+// Command is `recert token --sub SUB ...`: it prints one development token to stdout.
+func Command(args []string, stdout, stderr io.Writer, load database.LoadEnv) error {
+	fs := cli.FlagSet("token", "--sub SUB [flags]", `Prints a development token signed with the configured HS256 secret (AUTH_HS256_SECRET, or
+the secret generated under DATA_DIR outside production).`)
 	sub := fs.String("sub", "", "subject (required)")
 	personal := fs.Bool("personal", true, "personal Microsoft account (tid = consumer tenant)")
 	work := fs.Bool("work", false, "work or school account")
@@ -25,12 +27,17 @@ func Command(cfg config.Config, args []string, out io.Writer) error {
 	email := fs.String("email", "", "email claim")
 	name := fs.String("name", "", "name claim")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
-	if err := fs.Parse(args); err != nil {
+	if _, err := cli.ParseCommand(fs, args, 0, stdout, stderr); err != nil {
 		return err
 	}
 	if *sub == "" {
 		return errors.New("token: --sub is required")
 	}
+	env, err := load()
+	if err != nil {
+		return err
+	}
+	cfg := env.Config
 	if _, err := cfg.EnsureDevSecret(); err != nil {
 		return err
 	}
@@ -49,7 +56,7 @@ func Command(cfg config.Config, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, tok)
+	fmt.Fprintln(stdout, tok)
 	return nil
 }
 
@@ -57,8 +64,7 @@ func Command(cfg config.Config, args []string, out io.Writer) error {
 // generated says the secret was generated under DATA_DIR rather than configured.
 func Banner(w io.Writer, cfg config.Config, generated bool) {
 	now := time.Now()
-	learnerTok, err1 := auth.MintDev(cfg.HS256Secret, cfg.Issuer, cfg.Audience, now,
-		auth.DevToken{Subject: "dev-learner", Personal: true, Email: "learner@example.com", Name: "Dev Learner", TTL: 24 * time.Hour})
+	learnerTok, err1 := Learner(cfg, now)
 	supportTok, err2 := auth.MintDev(cfg.HS256Secret, cfg.Issuer, cfg.Audience, now,
 		auth.DevToken{Subject: "dev-support", Roles: []string{auth.RoleSupport}, Name: "Dev Support", TTL: 24 * time.Hour})
 	if err := errors.Join(err1, err2); err != nil {
@@ -72,4 +78,11 @@ func Banner(w io.Writer, cfg config.Config, generated bool) {
 	fmt.Fprintf(w, "\nGraphiQL: http://%s/   (development tokens, signed with %s, valid 24h)\n", cfg.ListenAddr, where)
 	fmt.Fprintf(w, "  learner: Authorization: Bearer %s\n", learnerTok)
 	fmt.Fprintf(w, "  support: Authorization: Bearer %s\n\n", supportTok)
+}
+
+// Learner mints the development learner's token (the one Banner prints), valid 24 hours from
+// now: GraphiQL outside production starts with it in its headers.
+func Learner(cfg config.Config, now time.Time) (string, error) {
+	return auth.MintDev(cfg.HS256Secret, cfg.Issuer, cfg.Audience, now,
+		auth.DevToken{Subject: "dev-learner", Personal: true, Email: "learner@example.com", Name: "Dev Learner", TTL: 24 * time.Hour})
 }

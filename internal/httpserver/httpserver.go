@@ -31,6 +31,9 @@ type Deps struct {
 	// GraphQL is served at /graphql once the request has passed the HTTP checks,
 	// authentication and the general rate limit.
 	GraphQL http.Handler
+	// GraphiQLToken, when set, mints the token GraphiQL (served at / outside production)
+	// starts with in its Authorization header, for each page load.
+	GraphiQLToken func() (string, error)
 	// Ready is the readiness check of /readyz (database reachable and migrated); nil means
 	// ready whenever the server is not draining.
 	Ready func(context.Context) error

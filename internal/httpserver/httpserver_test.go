@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -442,4 +443,24 @@ func mustAddMonths(t *testing.T, d string, n int) string {
 		t.Fatalf("release date %s needs clamping; use the date package", d)
 	}
 	return tm.AddDate(0, n, 0).Format(time.DateOnly)
+}
+
+// GraphiQL outside production starts with the development learner's token in its headers, and
+// that token signs in (issue 14).
+func TestGraphiQLStartsWithTheDevelopmentLearnerToken(t *testing.T) {
+	env := apitest.New(t, apitest.WithEnv(map[string]string{"AUTH_HS256_SECRET": apitest.Secret, "AUTH_ISSUER": apitest.Issuer}))
+	rec := httptest.NewRecorder()
+	env.Server.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	m := regexp.MustCompile(`"Authorization":\s*"Bearer ([A-Za-z0-9_.-]+)"`).FindStringSubmatch(rec.Body.String())
+	if rec.Code != http.StatusOK || m == nil {
+		t.Fatalf("got %d without a bearer token in the page:\n%s", rec.Code, rec.Body)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ viewer { account { email displayName } } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+m[1])
+	rec = httptest.NewRecorder()
+	env.Server.Handler().ServeHTTP(rec, req)
+	if !strings.Contains(rec.Body.String(), `"email":"learner@example.com","displayName":"Dev Learner"`) {
+		t.Fatalf("the page's token: got %d %s, want the development learner", rec.Code, rec.Body)
+	}
 }

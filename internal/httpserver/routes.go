@@ -36,7 +36,7 @@ func (s *Server) routes() error {
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
 	if !d.Config.Production() {
-		mux.Handle("GET /{$}", playground.Handler("Recert", "/graphql"))
+		mux.HandleFunc("GET /{$}", s.graphiQL)
 	}
 	s.handler = s.withRequestID(s.accessLog(s.recoverPanics(securityHeaders(s.cors(mux)))))
 	return nil
@@ -73,4 +73,19 @@ func (s *Server) Serve(ctx context.Context, hs *http.Server, ln net.Listener, dr
 		return err
 	}
 	return nil
+}
+
+// graphiQL serves GraphiQL, its headers pre-filled with the token Deps.GraphiQLToken mints
+// (the development learner's), so the first query runs as a signed-in learner.
+func (s *Server) graphiQL(w http.ResponseWriter, r *http.Request) {
+	var opts []playground.GraphiqlConfigOption
+	if mint := s.deps.GraphiQLToken; mint != nil {
+		tok, err := mint()
+		if err != nil {
+			s.deps.Log.Error("mint the GraphiQL token", "error", err)
+		} else {
+			opts = append(opts, playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer " + tok}))
+		}
+	}
+	playground.Handler("Recert", "/graphql", opts...).ServeHTTP(w, r)
 }

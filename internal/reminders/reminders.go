@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recert/recert/internal/cli"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/database"
@@ -79,11 +80,22 @@ func Start(ctx context.Context, cfg config.Config, log *slog.Logger, outbox *not
 }
 
 // Command is `recert reminders run-once`: one scheduling and sending pass, for cron or
-// operations, safe to run beside servers doing the same. It prints what it did to out.
-func Command(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, open database.Opener, out io.Writer) error {
-	if len(args) != 1 || args[0] != "run-once" {
+// operations, safe to run beside servers doing the same. It prints what it did to stdout.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer, load database.LoadEnv) error {
+	fs := cli.FlagSet("reminders", "run-once", `run-once runs one renewal reminder pass: it queues the reminders that are due and sends the
+queued ones through the configured mail transport (SMTP_*), then exits.`)
+	pos, err := cli.ParseCommand(fs, args, 1, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || pos[0] != "run-once" {
 		return errors.New("reminders: want `reminders run-once`")
 	}
+	env, err := load()
+	if err != nil {
+		return err
+	}
+	cfg, log, open := env.Config, env.Log, env.Open()
 	db, closeDB, err := open(ctx)
 	if err != nil {
 		return err
@@ -94,6 +106,6 @@ func Command(ctx context.Context, cfg config.Config, log *slog.Logger, args []st
 		return err
 	}
 	res, err := outbox.RunOnce(ctx)
-	fmt.Fprintf(out, "reminders: queued %d, sent %d, failed %d, cancelled %d\n", res.Queued, res.Sent, res.Failed, res.Cancelled)
+	fmt.Fprintf(stdout, "reminders: queued %d, sent %d, failed %d, cancelled %d\n", res.Queued, res.Sent, res.Failed, res.Cancelled)
 	return err
 }

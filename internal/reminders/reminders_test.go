@@ -97,7 +97,8 @@ func TestReminderWorkerConfiguration(t *testing.T) {
 	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil); err == nil {
 		t.Fatal("a bad SMTP_URL: got no error, want one")
 	}
-	if err := reminders.Command(context.Background(), off, quiet, []string{"run-twice"}, nil, io.Discard); err == nil {
+	loadOff := func() (database.Env, error) { return database.Env{Config: off, Log: quiet}, nil }
+	if err := reminders.Command(context.Background(), []string{"run-twice"}, io.Discard, io.Discard, loadOff); err == nil {
 		t.Fatal("reminders run-twice: got no error, want one")
 	}
 }
@@ -120,8 +121,10 @@ RETURNING id`, today.AddDays(-300), today.AddDays(20)); err != nil {
 		t.Fatal(err)
 	}
 	cfg := loadConfig(t, map[string]string{"DATABASE_URL": dsn, "DATA_DIR": t.TempDir()})
-	open := database.Prepared(cfg, quiet, pgtest.Migrations(t))
-	if err := reminders.Command(context.Background(), cfg, quiet, []string{"run-once"}, open, io.Discard); err != nil {
+	load := func() (database.Env, error) {
+		return database.Env{Config: cfg, Log: quiet, Migrations: pgtest.Migrations(t)}, nil
+	}
+	if err := reminders.Command(context.Background(), []string{"run-once"}, io.Discard, io.Discard, load); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {

@@ -15,7 +15,7 @@ import (
 type Client struct {
 	URL   string // the /graphql endpoint
 	Token string
-	HTTP  *http.Client
+	HTTP  *http.Client // nil: a client with DefaultTimeout
 }
 
 // Error is a GraphQL error the server returned, with its extensions.code.
@@ -56,7 +56,7 @@ func (c *Client) Do(ctx context.Context, query string, vars map[string]any, out 
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = &http.Client{Timeout: DefaultTimeout}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

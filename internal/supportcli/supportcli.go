@@ -9,7 +9,9 @@
 //	recert support audit PROFILE [--first N]
 //
 // A profile is given by MCID (digits) or by its API id. The server comes from --url or
-// RECERT_URL (default http://127.0.0.1:8080), the support token from --token or RECERT_TOKEN.
+// RECERT_URL (default http://127.0.0.1:8080), the support token from --token or RECERT_TOKEN;
+// nothing else of the server's configuration is read. --json prints the result as JSON with
+// the API's field names; --timeout (default 30s) bounds every HTTP request.
 //
 // merge shows the preview and asks for confirmation on stdin unless --yes. It always sends
 // an idempotency key (a new random one unless --idempotency-key is given) and prints it
@@ -20,6 +22,7 @@ package supportcli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,8 +32,11 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/recert/recert/internal/cli"
 )
 
 // IO is what the tool reads and writes.
@@ -39,7 +45,7 @@ type IO struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
-	HTTP   *http.Client // nil: http.DefaultClient
+	HTTP   *http.Client // nil: a new client; --timeout is set on a copy in any case
 }
 
 // Std is the process's own stdin, stdout, stderr and environment.
@@ -52,7 +58,10 @@ const DefaultURL = "http://127.0.0.1:8080"
 // ErrCancelled is returned when the operator does not confirm a merge.
 var ErrCancelled = errors.New("merge cancelled: nothing was changed")
 
-const usage = `usage: recert support <command> [arguments] [--url URL] [--token TOKEN]
+// DefaultTimeout bounds every HTTP request the tool makes when --timeout is not given.
+const DefaultTimeout = 30 * time.Second
+
+const usage = `usage: recert support <command> [arguments] [flags]
 
 commands:
   search QUERY [--first N] [--after CURSOR]      find profiles by MCID, email or part of the name
@@ -61,52 +70,113 @@ commands:
         [--ticket REF] [--keep survivor|duplicate] [--idempotency-key KEY] [--yes]
   audit PROFILE [--first N]                      a profile's audit trail, newest first
 
-A profile is an MCID (digits) or an API id. The server is --url or RECERT_URL
-(default ` + DefaultURL + `); the support token is --token or RECERT_TOKEN.
+flags of every command:
+  --url URL          the server (default $RECERT_URL, else ` + DefaultURL + `)
+  --token TOKEN      a token with the support role (default $RECERT_TOKEN)
+  --json             print the result as JSON (the API's field names) instead of tables
+  --timeout DURATION bound on each HTTP request (default ` + "30s" + `)
+
+A profile is an MCID (digits) or an API id. recert support COMMAND --help describes a command.
+The tool reads no server configuration: only --url, --token and the two variables above.
 `
+
+// command is one support command: its usage line and description, and what runs it.
+type command struct {
+	synopsis, about string
+	run             func(ctx context.Context, s *session, args []string) error
+}
+
+var commands = map[string]command{
+	"search": {"QUERY [--first N] [--after CURSOR] [flags]",
+		"Finds certification profiles by MCID, email (alternate emails too) or part of the name.", search},
+	"preview": {"SURVIVOR DUPLICATE [flags]",
+		"Shows what merging DUPLICATE into SURVIVOR would move, supersede and conflict on; changes nothing.", preview},
+	"merge": {"SURVIVOR DUPLICATE --reason TEXT [--ticket REF] [--keep survivor|duplicate] [--idempotency-key KEY] [--yes] [flags]",
+		`Merges DUPLICATE into SURVIVOR after showing the preview and asking for confirmation (unless
+--yes). It prints the idempotency key it sends and the command that retries the merge safely.
+With --json, the preview and the prompt go to stderr and stdout gets only the result.`, mergeCmd},
+	"audit": {"PROFILE [--first N] [flags]", "Lists a profile's audit trail, newest first.", audit},
+}
+
+// session is one run of a support command: its flags, output and client.
+type session struct {
+	IO
+	fs      *flag.FlagSet
+	c       *Client
+	json    bool
+	connect func() error
+}
 
 // Run runs `support` with args (the words after "support").
 func Run(ctx context.Context, args []string, sio IO) error {
 	if sio.Getenv == nil {
 		sio.Getenv = func(string) string { return "" }
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || cli.IsHelp(args[0]) && len(args) == 1 {
 		fmt.Fprint(sio.Stdout, usage)
 		return nil
 	}
-	cmd, args := args[0], args[1:]
-	var run func(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio IO, connect func() error) error
-	switch cmd {
-	case "search":
-		run = search
-	case "preview":
-		run = preview
-	case "merge":
-		run = mergeCmd
-	case "audit":
-		run = audit
-	default:
-		fmt.Fprint(sio.Stderr, usage)
-		return fmt.Errorf("unknown support command %q", cmd)
+	if cli.IsHelp(args[0]) {
+		args = []string{args[1], "--help"}
 	}
-	fs := flag.NewFlagSet("support "+cmd, flag.ContinueOnError)
-	fs.SetOutput(sio.Stderr)
+	name, args := args[0], args[1:]
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprint(sio.Stderr, usage)
+		return fmt.Errorf("unknown support command %q", name)
+	}
+	fs := cli.FlagSet("support "+name, cmd.synopsis, cmd.about)
 	urlFlag := fs.String("url", "", "Recert server URL (default $RECERT_URL, else "+DefaultURL+")")
 	tokenFlag := fs.String("token", "", "support bearer token (default $RECERT_TOKEN)")
-	c := &Client{HTTP: sio.HTTP}
-	return run(ctx, c, fs, args, sio, func() error {
+	jsonFlag := fs.Bool("json", false, "print the result as JSON instead of tables")
+	timeout := fs.Duration("timeout", DefaultTimeout, "bound on each HTTP request to the server")
+	s := &session{IO: sio, fs: fs, c: &Client{}}
+	s.connect = func() error {
+		s.json = *jsonFlag
+		if *timeout <= 0 {
+			return fmt.Errorf("--timeout must be positive, got %s", *timeout)
+		}
+		hc := http.Client{}
+		if sio.HTTP != nil {
+			hc = *sio.HTTP
+		}
+		hc.Timeout = *timeout
+		s.c.HTTP = &hc
 		raw := first(*urlFlag, sio.Getenv("RECERT_URL"), DefaultURL)
 		ep, err := endpoint(raw)
 		if err != nil {
 			return err
 		}
-		c.URL = ep
-		c.Token = first(*tokenFlag, sio.Getenv("RECERT_TOKEN"))
-		if c.Token == "" {
+		s.c.URL = ep
+		s.c.Token = first(*tokenFlag, sio.Getenv("RECERT_TOKEN"))
+		if s.c.Token == "" {
 			return errors.New("no token: pass --token or set RECERT_TOKEN (a token with the support role)")
 		}
 		return nil
-	})
+	}
+	err := cmd.run(ctx, s, args)
+	if cli.Helped(err) {
+		return nil
+	}
+	return err
+}
+
+// emit prints v as indented JSON with --json, else runs text.
+func (s *session) emit(v any, text func() error) error {
+	if !s.json {
+		return text()
+	}
+	enc := json.NewEncoder(s.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// human is where text meant for the operator goes: stdout, or stderr when stdout carries JSON.
+func (s *session) human() io.Writer {
+	if s.json {
+		return s.Stderr
+	}
+	return s.Stdout
 }
 
 func first(vals ...string) string {
@@ -118,22 +188,14 @@ func first(vals ...string) string {
 	return ""
 }
 
-// parse parses flags that may come before, between or after the positional arguments, and
-// checks the positional count.
-func parse(fs *flag.FlagSet, args []string, want int, names string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+// parse parses the flags and the want positional arguments of the command.
+func (s *session) parse(args []string, want int, names string) ([]string, error) {
+	pos, err := cli.Parse(s.fs, args, s.Stdout, s.Stderr)
+	if err != nil {
+		return nil, err
 	}
 	if len(pos) != want {
-		return nil, fmt.Errorf("%s: want %s", fs.Name(), names)
+		return nil, fmt.Errorf("%s: want %s", s.fs.Name(), names)
 	}
 	return pos, nil
 }
@@ -215,14 +277,15 @@ func resolve(ctx context.Context, c *Client, arg string) (ref, error) {
 	return r, nil
 }
 
-func search(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio IO, connect func() error) error {
-	n := fs.Int("first", 20, "how many profiles to list (1-100)")
-	after := fs.String("after", "", "cursor of the page to continue after")
-	pos, err := parse(fs, args, 1, "QUERY")
+func search(ctx context.Context, s *session, args []string) error {
+	n := s.fs.Int("first", 20, "how many profiles to list (1-100)")
+	after := s.fs.String("after", "", "cursor of the page to continue after")
+	pos, err := s.parse(args, 1, "QUERY")
 	if err != nil {
 		return err
 	}
-	if err := connect(); err != nil {
+	c := s.c
+	if err := s.connect(); err != nil {
 		return err
 	}
 	vars := map[string]any{"q": pos[0], "first": *n}
@@ -231,12 +294,12 @@ func search(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio
 	}
 	var out struct {
 		SearchCertificationProfiles struct {
-			TotalCount int
-			Nodes      []profile
+			TotalCount int       `json:"totalCount"`
+			Nodes      []profile `json:"nodes"`
 			PageInfo   struct {
-				HasNextPage bool
-				EndCursor   *string
-			}
+				HasNextPage bool    `json:"hasNextPage"`
+				EndCursor   *string `json:"endCursor"`
+			} `json:"pageInfo"`
 		}
 	}
 	if err := c.Do(ctx, `query($q: String!, $first: Int, $after: String) {
@@ -245,33 +308,41 @@ func search(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio
 		return err
 	}
 	res := out.SearchCertificationProfiles
-	w := table(sio.Stdout)
-	fmt.Fprintln(w, "MCID\tNAME\tEMAIL\tALTERNATE EMAILS\tSTATUS\tID")
-	for _, p := range res.Nodes {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.MCID, p.LegalName, p.Email, dash(strings.Join(p.AlternateEmails, ", ")), p.Status, p.ID)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(sio.Stdout, "%d of %d profiles\n", len(res.Nodes), res.TotalCount)
-	if res.PageInfo.HasNextPage && res.PageInfo.EndCursor != nil {
-		fmt.Fprintf(sio.Stdout, "more: --after %s\n", *res.PageInfo.EndCursor)
-	}
-	return nil
+	return s.emit(res, func() error {
+		w := table(s.Stdout)
+		fmt.Fprintln(w, "MCID\tNAME\tEMAIL\tALTERNATE EMAILS\tSTATUS\tID")
+		for _, p := range res.Nodes {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", p.MCID, p.LegalName, p.Email, dash(strings.Join(p.AlternateEmails, ", ")), p.Status, p.ID)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Stdout, "%d of %d profiles\n", len(res.Nodes), res.TotalCount)
+		if res.PageInfo.HasNextPage && res.PageInfo.EndCursor != nil {
+			fmt.Fprintf(s.Stdout, "more: --after %s\n", *res.PageInfo.EndCursor)
+		}
+		return nil
+	})
 }
 
 type earned struct {
-	ID            string `json:"id"`
-	EarnedOn      string `json:"earnedOn"`
-	ExpiresOn     *string
-	Certification struct{ Code, Name string }
+	ID            string  `json:"id"`
+	EarnedOn      string  `json:"earnedOn"`
+	ExpiresOn     *string `json:"expiresOn"`
+	Certification struct {
+		Code string `json:"code"`
+		Name string `json:"name"`
+	} `json:"certification"`
 }
 
 type previewData struct {
-	Survivor, Duplicate                                     profile
-	MovingCertifications, MovingExamResults, MovingAttempts int
-	SupersededCertifications                                []earned
-	Conflicts                                               []string
+	Survivor                 profile  `json:"survivor"`
+	Duplicate                profile  `json:"duplicate"`
+	MovingCertifications     int      `json:"movingCertifications"`
+	MovingExamResults        int      `json:"movingExamResults"`
+	MovingAttempts           int      `json:"movingAttempts"`
+	SupersededCertifications []earned `json:"supersededCertifications"`
+	Conflicts                []string `json:"conflicts"`
 }
 
 const previewQuery = `mutation($in: PreviewCertificationProfileMergeInput!) {
@@ -294,28 +365,29 @@ func refuseMerged(r ref) error {
 	return fmt.Errorf("%s has already been merged into %s; use that profile", r.arg, r.into)
 }
 
-func preview(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio IO, connect func() error) error {
-	pos, err := parse(fs, args, 2, "SURVIVOR DUPLICATE")
+func preview(ctx context.Context, s *session, args []string) error {
+	pos, err := s.parse(args, 2, "SURVIVOR DUPLICATE")
 	if err != nil {
 		return err
 	}
-	if err := connect(); err != nil {
+	c := s.c
+	if err := s.connect(); err != nil {
 		return err
 	}
-	s, d, err := resolvePair(ctx, c, pos)
+	sv, d, err := resolvePair(ctx, c, pos)
 	if err != nil {
 		return err
 	}
-	for _, r := range []ref{s, d} {
+	for _, r := range []ref{sv, d} {
 		if r.merged {
 			return refuseMerged(r)
 		}
 	}
-	pv, err := fetchPreview(ctx, c, s.id, d.id)
+	pv, err := fetchPreview(ctx, c, sv.id, d.id)
 	if err != nil {
 		return err
 	}
-	return printPreview(sio.Stdout, pv)
+	return s.emit(pv, func() error { return printPreview(s.Stdout, pv) })
 }
 
 func resolvePair(ctx context.Context, c *Client, pos []string) (ref, ref, error) {
@@ -381,13 +453,14 @@ const mergeQuery = `mutation($in: MergeCertificationProfilesInput!) {
     survivor { ` + profileFields + ` } duplicate { ` + profileFields + ` }
     auditEvent { id action actor occurredAt } } }`
 
-func mergeCmd(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio IO, connect func() error) error {
+func mergeCmd(ctx context.Context, sn *session, args []string) error {
+	fs := sn.fs
 	reason := fs.String("reason", "", "why the profiles are merged (required; kept in the audit trail)")
 	ticket := fs.String("ticket", "", "support ticket reference")
 	keep := fs.String("keep", "", "when both profiles are connected to Learn profiles: the connection to keep, survivor or duplicate")
 	key := fs.String("idempotency-key", "", "reuse the key printed by an interrupted run to retry it safely")
 	yes := fs.Bool("yes", false, "merge without asking for confirmation")
-	pos, err := parse(fs, args, 2, "SURVIVOR DUPLICATE")
+	pos, err := sn.parse(args, 2, "SURVIVOR DUPLICATE")
 	if err != nil {
 		return err
 	}
@@ -404,9 +477,11 @@ func mergeCmd(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, s
 	default:
 		return fmt.Errorf("merge: --keep must be survivor or duplicate, got %q", *keep)
 	}
-	if err := connect(); err != nil {
+	c := sn.c
+	if err := sn.connect(); err != nil {
 		return err
 	}
+	human := sn.human()
 	s, d, err := resolvePair(ctx, c, pos)
 	if err != nil {
 		return err
@@ -427,13 +502,13 @@ func mergeCmd(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, s
 			}
 		}
 	case alreadyMerged:
-		fmt.Fprintf(sio.Stdout, "%s has already been merged; asking the server for the result stored under key %s.\n", d.arg, k)
+		fmt.Fprintf(human, "%s has already been merged; asking the server for the result stored under key %s.\n", d.arg, k)
 	default:
 		pv, err := fetchPreview(ctx, c, s.id, d.id)
 		if err != nil {
 			return err
 		}
-		if err := printPreview(sio.Stdout, pv); err != nil {
+		if err := printPreview(human, pv); err != nil {
 			return err
 		}
 		for _, cf := range pv.Conflicts {
@@ -449,12 +524,12 @@ func mergeCmd(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, s
 	if side != nil {
 		retryCmd += " --keep " + strings.ToLower(side.(string))
 	}
-	fmt.Fprintf(sio.Stdout, "\nIdempotency key: %s\nIf this command is interrupted, retry it safely with:\n  %s\n\n", k, retryCmd)
+	fmt.Fprintf(human, "\nIdempotency key: %s\nIf this command is interrupted, retry it safely with:\n  %s\n\n", k, retryCmd)
 	if !*yes && !alreadyMerged {
-		fmt.Fprintf(sio.Stdout, "Merge MCID %s into MCID %s? This cannot be undone. Type yes to continue: ", d.shown.MCID, s.shown.MCID)
-		line, _ := bufio.NewReader(sio.Stdin).ReadString('\n')
+		fmt.Fprintf(human, "Merge MCID %s into MCID %s? This cannot be undone. Type yes to continue: ", d.shown.MCID, s.shown.MCID)
+		line, _ := bufio.NewReader(sn.Stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(line)); a != "yes" && a != "y" {
-			fmt.Fprintln(sio.Stdout)
+			fmt.Fprintln(human)
 			return ErrCancelled
 		}
 	}
@@ -465,18 +540,36 @@ func mergeCmd(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, s
 	if side != nil {
 		in["keepLearnProfileOf"] = side
 	}
-	var out struct {
-		MergeCertificationProfiles struct {
-			Survivor, Duplicate profile
-			AuditEvent          struct{ ID, Action, Actor, OccurredAt string }
-		}
-	}
+	var out struct{ MergeCertificationProfiles mergeResult }
 	if err := c.Do(ctx, mergeQuery, map[string]any{"in": in}, &out); err != nil {
 		return err
 	}
 	res := out.MergeCertificationProfiles
-	fmt.Fprintln(sio.Stdout, "Merged.")
-	w := table(sio.Stdout)
+	return sn.emit(struct {
+		IdempotencyKey string `json:"idempotencyKey"`
+		mergeResult
+	}{k, res}, func() error { return printMerged(sn.Stdout, res) })
+}
+
+// auditEvent is an audit event as the tool shows it.
+type auditEvent struct {
+	ID         string  `json:"id"`
+	Action     string  `json:"action"`
+	Actor      string  `json:"actor"`
+	Reason     *string `json:"reason,omitempty"`
+	Ticket     *string `json:"ticket,omitempty"`
+	OccurredAt string  `json:"occurredAt"`
+}
+
+type mergeResult struct {
+	Survivor   profile    `json:"survivor"`
+	Duplicate  profile    `json:"duplicate"`
+	AuditEvent auditEvent `json:"auditEvent"`
+}
+
+func printMerged(out io.Writer, res mergeResult) error {
+	fmt.Fprintln(out, "Merged.")
+	w := table(out)
 	fmt.Fprintln(w, "\tSURVIVOR\tDUPLICATE")
 	fmt.Fprintf(w, "MCID\t%s\t%s\n", res.Survivor.MCID, res.Duplicate.MCID)
 	fmt.Fprintf(w, "STATUS\t%s\t%s\n", res.Survivor.Status, res.Duplicate.Status)
@@ -486,18 +579,19 @@ func mergeCmd(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, s
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(sio.Stdout, "Audit event %s (%s by %s at %s)\n", res.AuditEvent.ID, res.AuditEvent.Action,
+	fmt.Fprintf(out, "Audit event %s (%s by %s at %s)\n", res.AuditEvent.ID, res.AuditEvent.Action,
 		res.AuditEvent.Actor, res.AuditEvent.OccurredAt)
 	return nil
 }
 
-func audit(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio IO, connect func() error) error {
-	n := fs.Int("first", 20, "how many events to list (1-100)")
-	pos, err := parse(fs, args, 1, "PROFILE")
+func audit(ctx context.Context, s *session, args []string) error {
+	n := s.fs.Int("first", 20, "how many events to list (1-100)")
+	pos, err := s.parse(args, 1, "PROFILE")
 	if err != nil {
 		return err
 	}
-	if err := connect(); err != nil {
+	c := s.c
+	if err := s.connect(); err != nil {
 		return err
 	}
 	r, err := resolve(ctx, c, pos[0])
@@ -507,11 +601,8 @@ func audit(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio 
 	var out struct {
 		Node *struct {
 			AuditEvents struct {
-				TotalCount int
-				Nodes      []struct {
-					ID, Action, Actor, OccurredAt string
-					Reason, Ticket                *string
-				}
+				TotalCount int          `json:"totalCount"`
+				Nodes      []auditEvent `json:"nodes"`
 			}
 		}
 	}
@@ -524,18 +615,25 @@ func audit(ctx context.Context, c *Client, fs *flag.FlagSet, args []string, sio 
 		return fmt.Errorf("no certification profile %s", pos[0])
 	}
 	if r.merged && isMCID(r.arg) {
-		fmt.Fprintf(sio.Stdout, "MCID %s was merged into %s; showing the audit trail of %s.\n", r.arg, r.into, r.into)
+		fmt.Fprintf(s.human(), "MCID %s was merged into %s; showing the audit trail of %s.\n", r.arg, r.into, r.into)
 	}
-	w := table(sio.Stdout)
-	fmt.Fprintln(w, "OCCURRED\tACTION\tACTOR\tTICKET\tREASON\tID")
-	for _, e := range out.Node.AuditEvents.Nodes {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.OccurredAt, e.Action, e.Actor, dash(deref(e.Ticket)), dash(deref(e.Reason)), e.ID)
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(sio.Stdout, "%d of %d events\n", len(out.Node.AuditEvents.Nodes), out.Node.AuditEvents.TotalCount)
-	return nil
+	events := out.Node.AuditEvents
+	return s.emit(struct {
+		Profile    profile      `json:"profile"`
+		TotalCount int          `json:"totalCount"`
+		Nodes      []auditEvent `json:"nodes"`
+	}{r.shown, events.TotalCount, events.Nodes}, func() error {
+		w := table(s.Stdout)
+		fmt.Fprintln(w, "OCCURRED\tACTION\tACTOR\tTICKET\tREASON\tID")
+		for _, e := range events.Nodes {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.OccurredAt, e.Action, e.Actor, dash(deref(e.Ticket)), dash(deref(e.Reason)), e.ID)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Stdout, "%d of %d events\n", len(events.Nodes), events.TotalCount)
+		return nil
+	})
 }
 
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }

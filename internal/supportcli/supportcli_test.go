@@ -3,8 +3,10 @@ package supportcli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -349,4 +351,107 @@ func TestSearchListsProfilesPageByPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustContain(t, out, a.MCID, b.Email)
+}
+
+// --json prints the result as JSON with the API's field names, and nothing else on stdout
+// (merge's preview, key and prompt go to stderr).
+func TestJSONOutput(t *testing.T) {
+	s := start(t)
+	surv, dup := s.profile(t, "js-s", "Ana Lima"), s.profile(t, "js-d", "Ana Lima")
+	s.earned(t, dup, "azure-developer-associate", "2020-10-15", "2021-10-15")
+	decode := func(out string, v any) {
+		t.Helper()
+		dec := json.NewDecoder(strings.NewReader(out))
+		if err := dec.Decode(v); err != nil || dec.More() {
+			t.Fatalf("got %v decoding %q, want exactly one JSON document", err, out)
+		}
+	}
+
+	out, err := s.run(t, "", nil, "search", "lima", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found struct {
+		TotalCount int `json:"totalCount"`
+		Nodes      []struct {
+			ID, MCID, LegalName, Email, Status string
+			AlternateEmails                    []string
+			MergedInto                         any
+		} `json:"nodes"`
+		PageInfo struct {
+			HasNextPage bool    `json:"hasNextPage"`
+			EndCursor   *string `json:"endCursor"`
+		} `json:"pageInfo"`
+	}
+	decode(out, &found)
+	if found.TotalCount != 2 || len(found.Nodes) != 2 || found.Nodes[0].LegalName != "Ana Lima" {
+		t.Fatalf("got %+v, want both profiles", found)
+	}
+
+	out, err = s.run(t, "", nil, "preview", surv.MCID, dup.MCID, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pv map[string]any
+	decode(out, &pv)
+	if pv["movingCertifications"] != float64(1) || pv["survivor"].(map[string]any)["mcid"] != surv.MCID {
+		t.Fatalf("got %v, want one moving certification and the survivor", pv)
+	}
+
+	out, err = s.run(t, "", nil, "merge", surv.MCID, dup.MCID, "--reason", "same person", "--yes", "--json",
+		"--idempotency-key", "json-merge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var merged struct {
+		IdempotencyKey string `json:"idempotencyKey"`
+		Survivor       map[string]any
+		Duplicate      struct{ Status string }
+		AuditEvent     struct{ ID, Action, Actor, OccurredAt string }
+	}
+	decode(out, &merged)
+	if merged.IdempotencyKey != "json-merge" || merged.Duplicate.Status != "MERGED" || merged.AuditEvent.Action != "profile.merge" {
+		t.Fatalf("got %+v, want the merge result", merged)
+	}
+
+	out, err = s.run(t, "", nil, "audit", surv.MCID, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail struct {
+		Profile    struct{ MCID string }
+		TotalCount int `json:"totalCount"`
+		Nodes      []struct {
+			ID, Action, Actor, OccurredAt string
+			Reason, Ticket                *string
+		} `json:"nodes"`
+	}
+	decode(out, &trail)
+	if trail.Profile.MCID != surv.MCID || trail.TotalCount != 1 || trail.Nodes[0].Reason == nil || *trail.Nodes[0].Reason != "same person" {
+		t.Fatalf("got %+v, want the merge event", trail)
+	}
+}
+
+// Every HTTP request is bounded by --timeout: a server that never answers is an error.
+func TestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer ts.Close()
+	defer close(release)
+	var out, errOut bytes.Buffer
+	err := supportcli.Run(context.Background(), []string{"search", "x", "--url", ts.URL, "--token", "t", "--timeout", "100ms"},
+		supportcli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
+	if err == nil || !strings.Contains(err.Error(), "Timeout") {
+		t.Fatalf("got %v, want the request to time out", err)
+	}
+	err = supportcli.Run(context.Background(), []string{"search", "x", "--url", ts.URL, "--token", "t", "--timeout", "0s"},
+		supportcli.IO{Stdout: &out, Stderr: &errOut})
+	if err == nil || !strings.Contains(err.Error(), "--timeout must be positive") {
+		t.Fatalf("got %v, want --timeout 0 refused (it would mean no timeout)", err)
+	}
 }

@@ -18,7 +18,7 @@
 // in their own process and so get their own throwaway server.
 //
 // The template is the migrations in <module root>/migrations (found by walking up from the
-// working directory to go.mod) applied to a new database. It is built at most once per set of
+// working directory to the go.mod beside migrations/) applied to a new database. It is built at most once per set of
 // migration files: its name, recert_tpl_<hash>, carries a hash of those files. A process builds
 // it under an advisory lock on the admin connection's database and renames it into place when
 // complete, so processes running at once against one TEST_DATABASE_URL share it and never see
@@ -258,7 +258,8 @@ func Migrations(t testing.TB) fs.FS {
 }
 
 // migrationsDir returns <module root>/migrations, the module root being the nearest parent of
-// the working directory (the package under test) that holds go.mod.
+// the working directory (the package under test) that holds go.mod and migrations/ (bench/ is
+// a module of its own, without migrations: its tests use the server's).
 func migrationsDir() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
@@ -266,10 +267,12 @@ func migrationsDir() (string, error) {
 	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "migrations"), nil
+			if st, err := os.Stat(filepath.Join(dir, "migrations")); err == nil && st.IsDir() {
+				return filepath.Join(dir, "migrations"), nil
+			}
 		}
 		if dir == filepath.Dir(dir) {
-			return "", fmt.Errorf("no go.mod in %s or its parents", wd)
+			return "", fmt.Errorf("no go.mod beside a migrations directory in %s or its parents", wd)
 		}
 	}
 }
