@@ -213,9 +213,11 @@ type TrustedDocuments struct {
 // Len returns the number of trusted documents.
 func (t *TrustedDocuments) Len() int { return len(t.byHash) }
 
-// LoadTrustedDocuments reads a manifest: either a JSON object from SHA-256 hash to document,
-// or an Apollo persisted query manifest ({"operations": [{"id", "body"}, ...]}). Every hash
-// must be the SHA-256 of its document.
+// LoadTrustedDocuments reads a manifest: either a JSON object from SHA-256 hash to document
+// (graphql-codegen's client preset writes this form as persisted-documents.json, its keys
+// prefixed "sha256:"), or an Apollo persisted query manifest ({"operations": [{"id", "body"},
+// ...]}). Every hash, hex with or without the "sha256:" prefix, must be the SHA-256 of its
+// document.
 func LoadTrustedDocuments(path string) (*TrustedDocuments, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -223,6 +225,10 @@ func LoadTrustedDocuments(path string) (*TrustedDocuments, error) {
 	}
 	return ParseTrustedDocuments(b)
 }
+
+// sha256Prefix marks a document id as a SHA-256 hash (the prefixed document identifiers of the
+// GraphQL over HTTP persisted documents proposal, as graphql-codegen writes them).
+const sha256Prefix = "sha256:"
 
 // ParseTrustedDocuments parses the manifest LoadTrustedDocuments reads.
 func ParseTrustedDocuments(b []byte) (*TrustedDocuments, error) {
@@ -244,10 +250,10 @@ func ParseTrustedDocuments(b []byte) (*TrustedDocuments, error) {
 		}
 	}
 	out := &TrustedDocuments{byHash: map[string]string{}}
-	for h, doc := range byHash {
-		h = strings.ToLower(h)
+	for id, doc := range byHash {
+		h := strings.TrimPrefix(strings.ToLower(id), sha256Prefix)
 		if queryHash(doc) != h {
-			return nil, fmt.Errorf("trusted documents: hash %s is not the SHA-256 of its document", h)
+			return nil, fmt.Errorf("trusted documents: hash %s is not the SHA-256 of its document", id)
 		}
 		out.byHash[h] = doc
 	}
