@@ -107,7 +107,7 @@ export type DashboardQueryVariables = Exact<{
 }>;
 
 
-export type DashboardQuery = { certificationProfile: { mcid: string, legalName: string, email: string, learnProfile: { id: string, linkedAt: string | null } | null, certifications: { totalCount: number, nodes: Array<{ id: string, earnedOn: string, expiresOn: string | null, status: EarnedCertificationStatus, certification: { code: string, name: string, level: CertificationLevel }, renewal: { eligible: boolean, reason: string | null, windowOpensOn: string | null, deadline: string | null, attemptsThisCycle: string, nextAttemptAt: string | null } }> } } | null };
+export type DashboardQuery = { certificationProfile: { mcid: string, legalName: string, email: string, learnProfile: { id: string, linkedAt: string | null } | null, certifications: { totalCount: number, nodes: Array<{ id: string, earnedOn: string, expiresOn: string | null, status: EarnedCertificationStatus, certification: { code: string, name: string, level: CertificationLevel }, renewal: { eligible: boolean, reason: string | null, windowOpensOn: string | null, deadline: string | null, attemptsThisCycle: number, nextAttemptAt: string | null } }> } } | null };
 
 export type LinkCertificationProfileMutationVariables = Exact<{
   id: string | number;
@@ -130,7 +130,7 @@ export type SubmitRenewalAssessmentMutationVariables = Exact<{
 }>;
 
 
-export type SubmitRenewalAssessmentMutation = { submitRenewalAssessment: { attempt: { id: string, score: number | null, passed: boolean | null, submittedAt: string | null }, earnedCertification: { id: string, expiresOn: string | null, status: EarnedCertificationStatus, renewal: { eligible: boolean, reason: string | null, windowOpensOn: string | null, attemptsThisCycle: string }, renewals: Array<{ previousExpiresOn: string, newExpiresOn: string }> } } };
+export type SubmitRenewalAssessmentMutation = { submitRenewalAssessment: { attempt: { id: string, score: number | null, passed: boolean | null, submittedAt: string | null }, earnedCertification: { id: string, expiresOn: string | null, status: EarnedCertificationStatus, renewal: { eligible: boolean, reason: string | null, windowOpensOn: string | null, attemptsThisCycle: number }, renewals: Array<{ previousExpiresOn: string, newExpiresOn: string }> } } };
 
 export type CreateCertificationProfileMutationVariables = Exact<{
   legalName: string;
