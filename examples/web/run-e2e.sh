@@ -42,7 +42,11 @@ echo "-- npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 
 echo "-- codegen: the committed src/gql/ is the generated one"
-CODEGEN_OUT="$work/gql/" npx graphql-codegen --config codegen.ts --errors-only
+if ! CODEGEN_OUT="$work/gql/" npx graphql-codegen --config codegen.ts >"$work/codegen.log" 2>&1; then
+  cat "$work/codegen.log" >&2
+  echo "graphql-codegen failed: an operation in src/operations.ts does not fit schema.graphqls" >&2
+  exit 1
+fi
 if ! diff -r -u src/gql "$work/gql"; then
   echo "src/gql/ differs from what graphql-codegen generates from schema.graphqls and src/operations.ts:" >&2
   echo "run 'npm run codegen' in examples/web and commit the result (or fix the operations)" >&2
