@@ -179,7 +179,7 @@ func OfferedLanguage(offered []string, lang string) string {
 
 // Extend is the expiry after a pass: exactly one year after the current expiry, clamped to
 // the end of the month (docs/domain.md "Passing"; 2024-02-29 becomes 2025-02-28).
-func Extend(current date.Date) date.Date { return current.AddYears(1).AddDays(1) }
+func Extend(current date.Date) date.Date { return current.AddYears(1) }
 
 // Result is a scored submission.
 type Result struct {
