@@ -26,6 +26,7 @@ import (
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -54,6 +55,7 @@ type ResolverRoot interface {
 	Query() QueryResolver
 	Renewal() RenewalResolver
 	RenewalAssessment() RenewalAssessmentResolver
+	Team() TeamResolver
 	Transcript() TranscriptResolver
 	Viewer() ViewerResolver
 }
@@ -156,6 +158,7 @@ type ComplexityRoot struct {
 		Notifications     func(childComplexity int, first *int, after *string) int
 		PreferredLanguage func(childComplexity int) int
 		Status            func(childComplexity int) int
+		TeamAccessGrants  func(childComplexity int) int
 		TranscriptShares  func(childComplexity int) int
 	}
 
@@ -249,6 +252,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	GrantTeamAccessPayload struct {
+		TeamAccessGrant func(childComplexity int) int
+	}
+
 	LearnProfile struct {
 		Account              func(childComplexity int) int
 		CertificationProfile func(childComplexity int) int
@@ -288,12 +295,14 @@ type ComplexityRoot struct {
 		CorrectLegalName                     func(childComplexity int, input model.CorrectLegalNameInput) int
 		CreateCertificationProfile           func(childComplexity int, input model.CreateCertificationProfileInput) int
 		CreateTranscriptShare                func(childComplexity int, input model.CreateTranscriptShareInput) int
+		GrantTeamAccess                      func(childComplexity int, input model.GrantTeamAccessInput) int
 		LinkCertificationProfile             func(childComplexity int, input model.LinkCertificationProfileInput) int
 		MergeCertificationProfiles           func(childComplexity int, input model.MergeCertificationProfilesInput) int
 		PreviewCertificationProfileMerge     func(childComplexity int, input model.PreviewCertificationProfileMergeInput) int
 		PublishRenewalAssessment             func(childComplexity int, input model.PublishRenewalAssessmentInput) int
 		RecordExamResult                     func(childComplexity int, input model.RecordExamResultInput) int
 		RequestContactEmailChange            func(childComplexity int, input model.RequestContactEmailChangeInput) int
+		RevokeTeamAccess                     func(childComplexity int, input model.RevokeTeamAccessInput) int
 		RevokeTranscriptShare                func(childComplexity int, input model.RevokeTranscriptShareInput) int
 		StartCertificationProfileTransfer    func(childComplexity int, input model.StartCertificationProfileTransferInput) int
 		StartRenewalAssessment               func(childComplexity int, input model.StartRenewalAssessmentInput) int
@@ -347,6 +356,7 @@ type ComplexityRoot struct {
 		Certifications              func(childComplexity int, first *int, after *string, filter *model.CertificationFilter) int
 		Node                        func(childComplexity int, id string) int
 		SearchCertificationProfiles func(childComplexity int, query string, first *int, after *string) int
+		Team                        func(childComplexity int) int
 		Transcript                  func(childComplexity int, shareCode string) int
 		Viewer                      func(childComplexity int) int
 	}
@@ -389,6 +399,10 @@ type ComplexityRoot struct {
 		PendingEmail         func(childComplexity int) int
 	}
 
+	RevokeTeamAccessPayload struct {
+		TeamAccessGrant func(childComplexity int) int
+	}
+
 	RevokeTranscriptSharePayload struct {
 		Share func(childComplexity int) int
 	}
@@ -404,6 +418,46 @@ type ComplexityRoot struct {
 	SubmitRenewalAssessmentPayload struct {
 		Attempt             func(childComplexity int) int
 		EarnedCertification func(childComplexity int) int
+	}
+
+	Team struct {
+		Members  func(childComplexity int, first *int, after *string, expiringWithinDays *int) int
+		TenantID func(childComplexity int) int
+	}
+
+	TeamAccessGrant struct {
+		AccessCount    func(childComplexity int) int
+		GrantedAt      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastAccessedAt func(childComplexity int) int
+		RevokedAt      func(childComplexity int) int
+		TenantID       func(childComplexity int) int
+	}
+
+	TeamMember struct {
+		Certifications func(childComplexity int) int
+		LegalName      func(childComplexity int) int
+		MCIDString     func(childComplexity int) int
+	}
+
+	TeamMemberCertification struct {
+		Code          func(childComplexity int) int
+		EarnedOn      func(childComplexity int) int
+		ExpiresOn     func(childComplexity int) int
+		Level         func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Status        func(childComplexity int) int
+		WindowOpensOn func(childComplexity int) int
+	}
+
+	TeamMemberConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	TeamMemberEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Transcript struct {
@@ -470,6 +524,7 @@ type CertificationProfileResolver interface {
 	ExamResults(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.ExamResultConnection, error)
 	Notifications(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.NotificationConnection, error)
 	TranscriptShares(ctx context.Context, obj *certprofile.Profile) ([]*transcript.Share, error)
+	TeamAccessGrants(ctx context.Context, obj *certprofile.Profile) ([]*team.Grant, error)
 	AuditEvents(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error)
 }
 type EarnedCertificationResolver interface {
@@ -503,6 +558,8 @@ type MutationResolver interface {
 	MergeCertificationProfiles(ctx context.Context, input model.MergeCertificationProfilesInput) (*model.MergeCertificationProfilesPayload, error)
 	CreateTranscriptShare(ctx context.Context, input model.CreateTranscriptShareInput) (*model.CreateTranscriptSharePayload, error)
 	RevokeTranscriptShare(ctx context.Context, input model.RevokeTranscriptShareInput) (*model.RevokeTranscriptSharePayload, error)
+	GrantTeamAccess(ctx context.Context, input model.GrantTeamAccessInput) (*model.GrantTeamAccessPayload, error)
+	RevokeTeamAccess(ctx context.Context, input model.RevokeTeamAccessInput) (*model.RevokeTeamAccessPayload, error)
 	UpsertExam(ctx context.Context, input model.UpsertExamInput) (*model.UpsertExamPayload, error)
 	UpsertCertification(ctx context.Context, input model.UpsertCertificationInput) (*model.UpsertCertificationPayload, error)
 	PublishRenewalAssessment(ctx context.Context, input model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error)
@@ -517,6 +574,7 @@ type NotificationResolver interface {
 	EarnedCertification(ctx context.Context, obj *notify.Notification) (*renewal.EarnedView, error)
 }
 type QueryResolver interface {
+	Team(ctx context.Context) (*team.Team, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Node(ctx context.Context, id string) (node.Node, error)
 	Certifications(ctx context.Context, first *int, after *string, filter *model.CertificationFilter) (*model.CertificationConnection, error)
@@ -532,6 +590,9 @@ type RenewalAssessmentResolver interface {
 	Certification(ctx context.Context, obj *catalog.Assessment) (*catalog.Certification, error)
 
 	LearningModules(ctx context.Context, obj *catalog.Assessment) ([]*catalog.Module, error)
+}
+type TeamResolver interface {
+	Members(ctx context.Context, obj *team.Team, first *int, after *string, expiringWithinDays *int) (*model.TeamMemberConnection, error)
 }
 type TranscriptResolver interface {
 	Certifications(ctx context.Context, obj *transcript.Public) ([]*renewal.EarnedView, error)
@@ -966,6 +1027,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertificationProfile.Status(childComplexity), true
+	case "CertificationProfile.teamAccessGrants":
+		if e.ComplexityRoot.CertificationProfile.TeamAccessGrants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificationProfile.TeamAccessGrants(childComplexity), true
 	case "CertificationProfile.transcriptShares":
 		if e.ComplexityRoot.CertificationProfile.TranscriptShares == nil {
 			break
@@ -1258,6 +1325,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExamResultEdge.Node(childComplexity), true
 
+	case "GrantTeamAccessPayload.teamAccessGrant":
+		if e.ComplexityRoot.GrantTeamAccessPayload.TeamAccessGrant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GrantTeamAccessPayload.TeamAccessGrant(childComplexity), true
+
 	case "LearnProfile.account":
 		if e.ComplexityRoot.LearnProfile.Account == nil {
 			break
@@ -1426,6 +1500,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateTranscriptShare(childComplexity, args["input"].(model.CreateTranscriptShareInput)), true
+	case "Mutation.grantTeamAccess":
+		if e.ComplexityRoot.Mutation.GrantTeamAccess == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_grantTeamAccess_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GrantTeamAccess(childComplexity, args["input"].(model.GrantTeamAccessInput)), true
 	case "Mutation.linkCertificationProfile":
 		if e.ComplexityRoot.Mutation.LinkCertificationProfile == nil {
 			break
@@ -1492,6 +1577,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestContactEmailChange(childComplexity, args["input"].(model.RequestContactEmailChangeInput)), true
+	case "Mutation.revokeTeamAccess":
+		if e.ComplexityRoot.Mutation.RevokeTeamAccess == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeTeamAccess_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeTeamAccess(childComplexity, args["input"].(model.RevokeTeamAccessInput)), true
 	case "Mutation.revokeTranscriptShare":
 		if e.ComplexityRoot.Mutation.RevokeTranscriptShare == nil {
 			break
@@ -1757,6 +1853,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SearchCertificationProfiles(childComplexity, args["query"].(string), args["first"].(*int), args["after"].(*string)), true
+	case "Query.team":
+		if e.ComplexityRoot.Query.Team == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Team(childComplexity), true
 	case "Query.transcript":
 		if e.ComplexityRoot.Query.Transcript == nil {
 			break
@@ -1918,6 +2020,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RequestContactEmailChangePayload.PendingEmail(childComplexity), true
 
+	case "RevokeTeamAccessPayload.teamAccessGrant":
+		if e.ComplexityRoot.RevokeTeamAccessPayload.TeamAccessGrant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeTeamAccessPayload.TeamAccessGrant(childComplexity), true
+
 	case "RevokeTranscriptSharePayload.share":
 		if e.ComplexityRoot.RevokeTranscriptSharePayload.Share == nil {
 			break
@@ -1951,6 +2060,149 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SubmitRenewalAssessmentPayload.EarnedCertification(childComplexity), true
+
+	case "Team.members":
+		if e.ComplexityRoot.Team.Members == nil {
+			break
+		}
+
+		args, err := ec.field_Team_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Team.Members(childComplexity, args["first"].(*int), args["after"].(*string), args["expiringWithinDays"].(*int)), true
+	case "Team.tenantId":
+		if e.ComplexityRoot.Team.TenantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Team.TenantID(childComplexity), true
+
+	case "TeamAccessGrant.accessCount":
+		if e.ComplexityRoot.TeamAccessGrant.AccessCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccessGrant.AccessCount(childComplexity), true
+	case "TeamAccessGrant.grantedAt":
+		if e.ComplexityRoot.TeamAccessGrant.GrantedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccessGrant.GrantedAt(childComplexity), true
+	case "TeamAccessGrant.id":
+		if e.ComplexityRoot.TeamAccessGrant.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccessGrant.ID(childComplexity), true
+	case "TeamAccessGrant.lastAccessedAt":
+		if e.ComplexityRoot.TeamAccessGrant.LastAccessedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccessGrant.LastAccessedAt(childComplexity), true
+	case "TeamAccessGrant.revokedAt":
+		if e.ComplexityRoot.TeamAccessGrant.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccessGrant.RevokedAt(childComplexity), true
+	case "TeamAccessGrant.tenantId":
+		if e.ComplexityRoot.TeamAccessGrant.TenantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamAccessGrant.TenantID(childComplexity), true
+
+	case "TeamMember.certifications":
+		if e.ComplexityRoot.TeamMember.Certifications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.Certifications(childComplexity), true
+	case "TeamMember.legalName":
+		if e.ComplexityRoot.TeamMember.LegalName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.LegalName(childComplexity), true
+	case "TeamMember.mcid":
+		if e.ComplexityRoot.TeamMember.MCIDString == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.MCIDString(childComplexity), true
+
+	case "TeamMemberCertification.code":
+		if e.ComplexityRoot.TeamMemberCertification.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.Code(childComplexity), true
+	case "TeamMemberCertification.earnedOn":
+		if e.ComplexityRoot.TeamMemberCertification.EarnedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.EarnedOn(childComplexity), true
+	case "TeamMemberCertification.expiresOn":
+		if e.ComplexityRoot.TeamMemberCertification.ExpiresOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.ExpiresOn(childComplexity), true
+	case "TeamMemberCertification.level":
+		if e.ComplexityRoot.TeamMemberCertification.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.Level(childComplexity), true
+	case "TeamMemberCertification.name":
+		if e.ComplexityRoot.TeamMemberCertification.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.Name(childComplexity), true
+	case "TeamMemberCertification.status":
+		if e.ComplexityRoot.TeamMemberCertification.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.Status(childComplexity), true
+	case "TeamMemberCertification.renewalWindowOpensOn":
+		if e.ComplexityRoot.TeamMemberCertification.WindowOpensOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.WindowOpensOn(childComplexity), true
+
+	case "TeamMemberConnection.edges":
+		if e.ComplexityRoot.TeamMemberConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberConnection.Edges(childComplexity), true
+	case "TeamMemberConnection.pageInfo":
+		if e.ComplexityRoot.TeamMemberConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberConnection.PageInfo(childComplexity), true
+
+	case "TeamMemberEdge.cursor":
+		if e.ComplexityRoot.TeamMemberEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberEdge.Cursor(childComplexity), true
+	case "TeamMemberEdge.node":
+		if e.ComplexityRoot.TeamMemberEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberEdge.Node(childComplexity), true
 
 	case "Transcript.certifications":
 		if e.ComplexityRoot.Transcript.Certifications == nil {
@@ -2083,6 +2335,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CorrectLegalNameInput", ec.unmarshalInputCorrectLegalNameInput),
 			graphql.NewInputUnmarshaler("CreateCertificationProfileInput", ec.unmarshalInputCreateCertificationProfileInput),
 			graphql.NewInputUnmarshaler("CreateTranscriptShareInput", ec.unmarshalInputCreateTranscriptShareInput),
+			graphql.NewInputUnmarshaler("GrantTeamAccessInput", ec.unmarshalInputGrantTeamAccessInput),
 			graphql.NewInputUnmarshaler("LearningModuleInput", ec.unmarshalInputLearningModuleInput),
 			graphql.NewInputUnmarshaler("LinkCertificationProfileInput", ec.unmarshalInputLinkCertificationProfileInput),
 			graphql.NewInputUnmarshaler("MergeCertificationProfilesInput", ec.unmarshalInputMergeCertificationProfilesInput),
@@ -2093,6 +2346,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("QuestionTranslationInput", ec.unmarshalInputQuestionTranslationInput),
 			graphql.NewInputUnmarshaler("RecordExamResultInput", ec.unmarshalInputRecordExamResultInput),
 			graphql.NewInputUnmarshaler("RequestContactEmailChangeInput", ec.unmarshalInputRequestContactEmailChangeInput),
+			graphql.NewInputUnmarshaler("RevokeTeamAccessInput", ec.unmarshalInputRevokeTeamAccessInput),
 			graphql.NewInputUnmarshaler("RevokeTranscriptShareInput", ec.unmarshalInputRevokeTranscriptShareInput),
 			graphql.NewInputUnmarshaler("StartCertificationProfileTransferInput", ec.unmarshalInputStartCertificationProfileTransferInput),
 			graphql.NewInputUnmarshaler("StartRenewalAssessmentInput", ec.unmarshalInputStartRenewalAssessmentInput),
@@ -2291,6 +2545,14 @@ enum ErrorCode {
 
 "The entry points for reading. Fields that need a signed-in caller say so; ` + "`" + `certifications` + "`" + `, ` + "`" + `certification` + "`" + `, ` + "`" + `node` + "`" + ` of catalog objects and ` + "`" + `transcript` + "`" + ` need no token."
 type Query {
+  """
+  The team the caller manages: a work or school account whose token's ` + "`" + `tid` + "`" + ` is the tenant and
+  whose ` + "`" + `roles` + "`" + ` include ` + "`" + `team-manager` + "`" + `. Null for anyone else (personal accounts, other roles,
+  anonymous callers). A team lists only the learners who granted the tenant access
+  (` + "`" + `grantTeamAccess` + "`" + `), and only what they agreed to show: legal name, MCID and current
+  certifications with their dates; never e-mail, attempts, scores or exam history.
+  """
+  team: Team
   "The caller: their account, Learn profile and certification profiles. Needs a token (` + "`" + `UNAUTHENTICATED` + "`" + ` without one). The account and its Learn profile are created on the first signed-in request."
   viewer: Viewer!
   """
@@ -2475,6 +2737,29 @@ type Mutation {
     "Which share."
     input: RevokeTranscriptShareInput!
   ): RevokeTranscriptSharePayload!
+  """
+  Owner only: let the team managers of an organisation's tenant (` + "`" + `tid` + "`" + `) see this profile in
+  their ` + "`" + `team` + "`" + ` view (legal name, MCID, current certifications and their dates), live, until
+  revoked. Granting a tenant that already holds a live grant returns that grant, so a retry is
+  safe. Audited.
+  A profile is shown to at most 20 tenants at once.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (` + "`" + `tenantId` + "`" + ` not a tenant id, or the tenant of
+  personal accounts), ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `,
+  ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: teamAccessGrants` + "`" + `).
+  """
+  grantTeamAccess(
+    "Which profile and which tenant."
+    input: GrantTeamAccessInput!
+  ): GrantTeamAccessPayload!
+  """
+  Owner only: end a grant. The tenant's managers no longer see the profile from their next
+  request on. Revoking again keeps the first ` + "`" + `revokedAt` + "`" + `. Audited.
+  Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support).
+  """
+  revokeTeamAccess(
+    "Which grant."
+    input: RevokeTeamAccessInput!
+  ): RevokeTeamAccessPayload!
   """
   Catalog admin (role ` + "`" + `admin` + "`" + `): create the exam with this code, or replace its fields. Audited.
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (code format, empty languages, unknown
@@ -2672,6 +2957,8 @@ type CertificationProfile implements Node {
   ): NotificationConnection!
   "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the share codes, live ones first, then the latest revoked or expired ones."
   transcriptShares: [TranscriptShare!]!
+  "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the tenants this profile is shown to (` + "`" + `grantTeamAccess` + "`" + `), live grants first, newest first (at most 50), with how often their managers read it."
+  teamAccessGrants: [TeamAccessGrant!]!
   "Support only (` + "`" + `FORBIDDEN` + "`" + ` otherwise): the audit events of this profile and of profiles merged into it, newest first."
   auditEvents(
     "Page size, 1 to 100; 20 when omitted."
@@ -3499,6 +3786,116 @@ type CorrectLegalNamePayload {
   "The profile with its corrected legal name."
   certificationProfile: CertificationProfile!
 }
+
+"An owner's consent that the team managers of one tenant see a certification profile. Owner only."
+type TeamAccessGrant implements Node {
+  "Global id."
+  id: ID!
+  "The tenant (` + "`" + `tid` + "`" + `, a GUID in lower case) whose team managers see the profile."
+  tenantId: String!
+  "When it was granted."
+  grantedAt: DateTime!
+  "When it was revoked; null while live."
+  revokedAt: DateTime
+  "How many manager reads (a ` + "`" + `team.members` + "`" + ` page or a CSV export) showed the profile through this grant."
+  accessCount: Int!
+  "The last such read; null if none yet."
+  lastAccessedAt: DateTime
+}
+
+"Which profile to show to which tenant."
+input GrantTeamAccessInput {
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` (the caller's own, active)."
+  certificationProfileId: ID!
+  "The organisation's tenant id (` + "`" + `tid` + "`" + ` of its accounts' tokens), a GUID such as ` + "`" + `72f988bf-86f1-41af-91ab-2d7cd011db47` + "`" + `; case does not matter."
+  tenantId: String!
+}
+
+"The result of ` + "`" + `grantTeamAccess` + "`" + `."
+type GrantTeamAccessPayload {
+  "The live grant (new, or the one that existed)."
+  teamAccessGrant: TeamAccessGrant!
+}
+
+"Which grant to revoke."
+input RevokeTeamAccessInput {
+  "The ` + "`" + `TeamAccessGrant.id` + "`" + `."
+  teamAccessGrantId: ID!
+}
+
+"The result of ` + "`" + `revokeTeamAccess` + "`" + `."
+type RevokeTeamAccessPayload {
+  "The grant, now revoked."
+  teamAccessGrant: TeamAccessGrant!
+}
+
+"""
+The team a manager sees: the learners who granted the manager's tenant access. Every read of
+members is counted on the grants it shows and audited, and the learners see the count.
+"""
+type Team {
+  "The tenant (` + "`" + `tid` + "`" + `) of the manager."
+  tenantId: String!
+  """
+  The members, by legal name; with ` + "`" + `expiringWithinDays` + "`" + `, only members with a certification that
+  has not expired and expires within that many days (UTC calendar days from today), nearest
+  such expiry first. ` + "`" + `GET /team/members.csv` + "`" + ` with the same token and
+  ` + "`" + `?expiringWithinDays=` + "`" + ` streams the same rows.
+  Errors: ` + "`" + `BAD_USER_INPUT` + "`" + ` (` + "`" + `first` + "`" + ` outside 1 to 100, ` + "`" + `expiringWithinDays` + "`" + ` outside 0 to 3660, a malformed cursor).
+  """
+  members(
+    "Page size, 1 to 100; 20 when omitted."
+    first: Int
+    "Return the edges after this cursor."
+    after: String
+    "Keep members with a certification expiring within this many days (0 to 3660)."
+    expiringWithinDays: Int
+  ): TeamMemberConnection!
+}
+
+"A page of team members."
+type TeamMemberConnection {
+  "The members of this page, each with its cursor."
+  edges: [TeamMemberEdge!]!
+  "Paging information."
+  pageInfo: PageInfo!
+}
+
+"A team member and its cursor."
+type TeamMemberEdge {
+  "Opaque cursor for ` + "`" + `after` + "`" + `."
+  cursor: String!
+  "The member."
+  node: TeamMember!
+}
+
+"A learner who granted the manager's tenant access: only what they agreed to show."
+type TeamMember {
+  "The legal name of the certification profile."
+  legalName: String!
+  "The Microsoft Certification ID."
+  mcid: String!
+  "Current (not superseded) earned certifications, nearest expiry first, fundamentals (which never expire) last."
+  certifications: [TeamMemberCertification!]!
+}
+
+"A team member's earned certification, as a manager sees it."
+type TeamMemberCertification {
+  "The certification's code, e.g. ` + "`" + `azure-administrator` + "`" + `."
+  code: String!
+  "The certification's name."
+  name: String!
+  "The certification's level."
+  level: CertificationLevel!
+  "The day it was earned (UTC)."
+  earnedOn: Date!
+  "The first day it is no longer held (UTC); null for fundamentals, which never expire."
+  expiresOn: Date
+  "Its status today (UTC)."
+  status: EarnedCertificationStatus!
+  "The first day of its free renewal window (six months before ` + "`" + `expiresOn` + "`" + `, clamped to month ends); null for fundamentals."
+  renewalWindowOpensOn: Date
+}
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -3695,6 +4092,8 @@ func (ec *executionContext) childFields_CertificationProfile(ctx context.Context
 		return ec.fieldContext_CertificationProfile_notifications(ctx, field)
 	case "transcriptShares":
 		return ec.fieldContext_CertificationProfile_transcriptShares(ctx, field)
+	case "teamAccessGrants":
+		return ec.fieldContext_CertificationProfile_teamAccessGrants(ctx, field)
 	case "auditEvents":
 		return ec.fieldContext_CertificationProfile_auditEvents(ctx, field)
 	}
@@ -3879,6 +4278,14 @@ func (ec *executionContext) childFields_ExamResultEdge(ctx context.Context, fiel
 		return ec.fieldContext_ExamResultEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ExamResultEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_GrantTeamAccessPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "teamAccessGrant":
+		return ec.fieldContext_GrantTeamAccessPayload_teamAccessGrant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GrantTeamAccessPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_LearnProfile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4097,6 +4504,14 @@ func (ec *executionContext) childFields_RequestContactEmailChangePayload(ctx con
 	return nil, fmt.Errorf("no field named %q was found under type RequestContactEmailChangePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RevokeTeamAccessPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "teamAccessGrant":
+		return ec.fieldContext_RevokeTeamAccessPayload_teamAccessGrant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeTeamAccessPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RevokeTranscriptSharePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "share":
@@ -4129,6 +4544,86 @@ func (ec *executionContext) childFields_SubmitRenewalAssessmentPayload(ctx conte
 		return ec.fieldContext_SubmitRenewalAssessmentPayload_earnedCertification(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SubmitRenewalAssessmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Team(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenantId":
+		return ec.fieldContext_Team_tenantId(ctx, field)
+	case "members":
+		return ec.fieldContext_Team_members(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Team", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamAccessGrant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TeamAccessGrant_id(ctx, field)
+	case "tenantId":
+		return ec.fieldContext_TeamAccessGrant_tenantId(ctx, field)
+	case "grantedAt":
+		return ec.fieldContext_TeamAccessGrant_grantedAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_TeamAccessGrant_revokedAt(ctx, field)
+	case "accessCount":
+		return ec.fieldContext_TeamAccessGrant_accessCount(ctx, field)
+	case "lastAccessedAt":
+		return ec.fieldContext_TeamAccessGrant_lastAccessedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamAccessGrant", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "legalName":
+		return ec.fieldContext_TeamMember_legalName(ctx, field)
+	case "mcid":
+		return ec.fieldContext_TeamMember_mcid(ctx, field)
+	case "certifications":
+		return ec.fieldContext_TeamMember_certifications(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamMember", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamMemberCertification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_TeamMemberCertification_code(ctx, field)
+	case "name":
+		return ec.fieldContext_TeamMemberCertification_name(ctx, field)
+	case "level":
+		return ec.fieldContext_TeamMemberCertification_level(ctx, field)
+	case "earnedOn":
+		return ec.fieldContext_TeamMemberCertification_earnedOn(ctx, field)
+	case "expiresOn":
+		return ec.fieldContext_TeamMemberCertification_expiresOn(ctx, field)
+	case "status":
+		return ec.fieldContext_TeamMemberCertification_status(ctx, field)
+	case "renewalWindowOpensOn":
+		return ec.fieldContext_TeamMemberCertification_renewalWindowOpensOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamMemberCertification", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamMemberConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TeamMemberConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TeamMemberConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamMemberConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamMemberEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_TeamMemberEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_TeamMemberEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamMemberEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_Transcript(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4491,6 +4986,20 @@ func (ec *executionContext) field_Mutation_createTranscriptShare_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_grantTeamAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.GrantTeamAccessInput, error) {
+			return ec.unmarshalNGrantTeamAccessInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐGrantTeamAccessInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_linkCertificationProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4567,6 +5076,20 @@ func (ec *executionContext) field_Mutation_requestContactEmailChange_args(ctx co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RequestContactEmailChangeInput, error) {
 			return ec.unmarshalNRequestContactEmailChangeInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRequestContactEmailChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeTeamAccess_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeTeamAccessInput, error) {
+			return ec.unmarshalNRevokeTeamAccessInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTeamAccessInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4814,6 +5337,36 @@ func (ec *executionContext) field_Query_transcript_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["shareCode"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Team_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "expiringWithinDays",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["expiringWithinDays"] = arg2
 	return args, nil
 }
 
@@ -6556,6 +7109,38 @@ func (ec *executionContext) fieldContext_CertificationProfile_transcriptShares(_
 	return fc, nil
 }
 
+func (ec *executionContext) _CertificationProfile_teamAccessGrants(ctx context.Context, field graphql.CollectedField, obj *certprofile.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificationProfile_teamAccessGrants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CertificationProfile().TeamAccessGrants(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*team.Grant) graphql.Marshaler {
+			return ec.marshalNTeamAccessGrant2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐGrantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificationProfile_teamAccessGrants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertificationProfile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamAccessGrant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CertificationProfile_auditEvents(ctx context.Context, field graphql.CollectedField, obj *certprofile.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7842,6 +8427,38 @@ func (ec *executionContext) fieldContext_ExamResultEdge_node(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _GrantTeamAccessPayload_teamAccessGrant(ctx context.Context, field graphql.CollectedField, obj *model.GrantTeamAccessPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GrantTeamAccessPayload_teamAccessGrant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TeamAccessGrant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *team.Grant) graphql.Marshaler {
+			return ec.marshalNTeamAccessGrant2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GrantTeamAccessPayload_teamAccessGrant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GrantTeamAccessPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamAccessGrant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LearnProfile_id(ctx context.Context, field graphql.CollectedField, obj *learner.LearnProfile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8786,6 +9403,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeTranscriptShare(ctx cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_grantTeamAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_grantTeamAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GrantTeamAccess(ctx, fc.Args["input"].(model.GrantTeamAccessInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GrantTeamAccessPayload) graphql.Marshaler {
+			return ec.marshalNGrantTeamAccessPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐGrantTeamAccessPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_grantTeamAccess(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GrantTeamAccessPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_grantTeamAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeTeamAccess(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeTeamAccess(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeTeamAccess(ctx, fc.Args["input"].(model.RevokeTeamAccessInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeTeamAccessPayload) graphql.Marshaler {
+			return ec.marshalNRevokeTeamAccessPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTeamAccessPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeTeamAccess(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeTeamAccessPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeTeamAccess_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_upsertExam(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9677,6 +10382,38 @@ func (ec *executionContext) fieldContext_PublishRenewalAssessmentPayload_renewal
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RenewalAssessment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_team(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_team(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Team(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *team.Team) graphql.Marshaler {
+			return ec.marshalOTeam2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐTeam(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_team(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Team(ctx, field)
 		},
 	}
 	return fc, nil
@@ -10637,6 +11374,38 @@ func (ec *executionContext) fieldContext_RequestContactEmailChangePayload_expire
 	return graphql.NewScalarFieldContext("RequestContactEmailChangePayload", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _RevokeTeamAccessPayload_teamAccessGrant(ctx context.Context, field graphql.CollectedField, obj *model.RevokeTeamAccessPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeTeamAccessPayload_teamAccessGrant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TeamAccessGrant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *team.Grant) graphql.Marshaler {
+			return ec.marshalNTeamAccessGrant2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐGrant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeTeamAccessPayload_teamAccessGrant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevokeTeamAccessPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamAccessGrant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RevokeTranscriptSharePayload_share(ctx context.Context, field graphql.CollectedField, obj *model.RevokeTranscriptSharePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10792,6 +11561,569 @@ func (ec *executionContext) fieldContext_SubmitRenewalAssessmentPayload_earnedCe
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EarnedCertification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Team_tenantId(ctx context.Context, field graphql.CollectedField, obj *team.Team) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Team_tenantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Team_tenantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Team", field, false, false, "String")
+}
+
+func (ec *executionContext) _Team_members(ctx context.Context, field graphql.CollectedField, obj *team.Team) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Team_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Team().Members(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["expiringWithinDays"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TeamMemberConnection) graphql.Marshaler {
+			return ec.marshalNTeamMemberConnection2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐTeamMemberConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Team_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Team",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamMemberConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Team_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamAccessGrant_id(ctx context.Context, field graphql.CollectedField, obj *team.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamAccessGrant_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamAccessGrant_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamAccessGrant", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TeamAccessGrant_tenantId(ctx context.Context, field graphql.CollectedField, obj *team.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamAccessGrant_tenantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamAccessGrant_tenantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamAccessGrant", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamAccessGrant_grantedAt(ctx context.Context, field graphql.CollectedField, obj *team.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamAccessGrant_grantedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GrantedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamAccessGrant_grantedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamAccessGrant", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _TeamAccessGrant_revokedAt(ctx context.Context, field graphql.CollectedField, obj *team.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamAccessGrant_revokedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamAccessGrant_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamAccessGrant", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _TeamAccessGrant_accessCount(ctx context.Context, field graphql.CollectedField, obj *team.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamAccessGrant_accessCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccessCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamAccessGrant_accessCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamAccessGrant", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TeamAccessGrant_lastAccessedAt(ctx context.Context, field graphql.CollectedField, obj *team.Grant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamAccessGrant_lastAccessedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAccessedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamAccessGrant_lastAccessedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamAccessGrant", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _TeamMember_legalName(ctx context.Context, field graphql.CollectedField, obj *team.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_legalName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LegalName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_legalName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamMember_mcid(ctx context.Context, field graphql.CollectedField, obj *team.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_mcid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MCIDString(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_mcid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, true, false, "String")
+}
+
+func (ec *executionContext) _TeamMember_certifications(ctx context.Context, field graphql.CollectedField, obj *team.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_certifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Certifications, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []team.Certification) graphql.Marshaler {
+			return ec.marshalNTeamMemberCertification2ᚕgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐCertificationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_certifications(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamMember",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamMemberCertification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamMemberCertification_code(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamMemberCertification_name(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamMemberCertification_level(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.Level) graphql.Marshaler {
+			return ec.marshalNCertificationLevel2githubᚗcomᚋrecertᚋrecertᚋinternalᚋcatalogᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "CertificationLevel")
+}
+
+func (ec *executionContext) _TeamMemberCertification_earnedOn(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_earnedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EarnedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v date.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋrecertᚋrecertᚋinternalᚋdateᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_earnedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "Date")
+}
+
+func (ec *executionContext) _TeamMemberCertification_expiresOn(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_expiresOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *date.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋdateᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_expiresOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "Date")
+}
+
+func (ec *executionContext) _TeamMemberCertification_status(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v transcript.Status) graphql.Marshaler {
+			return ec.marshalNEarnedCertificationStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "EarnedCertificationStatus")
+}
+
+func (ec *executionContext) _TeamMemberCertification_renewalWindowOpensOn(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_renewalWindowOpensOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WindowOpensOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *date.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋdateᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_renewalWindowOpensOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "Date")
+}
+
+func (ec *executionContext) _TeamMemberConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TeamMemberConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TeamMemberEdge) graphql.Marshaler {
+			return ec.marshalNTeamMemberEdge2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐTeamMemberEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamMemberConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamMemberEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamMemberConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TeamMemberConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamMemberConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TeamMemberEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TeamMemberEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamMemberEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TeamMemberEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *team.Member) graphql.Marshaler {
+			return ec.marshalNTeamMember2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TeamMemberEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamMember(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12738,6 +14070,55 @@ func UnmarshalCreateTranscriptShareInput(ctx context.Context, raw any) (model.Cr
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputGrantTeamAccessInput(ctx context.Context, obj any) (model.GrantTeamAccessInput, error) {
+	var it model.GrantTeamAccessInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"certificationProfileId", "tenantId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "certificationProfileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificationProfileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificationProfileID = data
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGrantTeamAccessInput unmarshals raw into the GrantTeamAccessInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGrantTeamAccessInput(ctx context.Context, raw any) (model.GrantTeamAccessInput, error) {
+	var out model.GrantTeamAccessInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GrantTeamAccessInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLearningModuleInput(ctx context.Context, obj any) (model.LearningModuleInput, error) {
 	var it model.LearningModuleInput
 	if obj == nil {
@@ -13319,6 +14700,48 @@ func UnmarshalRequestContactEmailChangeInput(ctx context.Context, raw any) (mode
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRevokeTeamAccessInput(ctx context.Context, obj any) (model.RevokeTeamAccessInput, error) {
+	var it model.RevokeTeamAccessInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"teamAccessGrantId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "teamAccessGrantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("teamAccessGrantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TeamAccessGrantID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeTeamAccessInput unmarshals raw into the RevokeTeamAccessInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeTeamAccessInput(ctx context.Context, raw any) (model.RevokeTeamAccessInput, error) {
+	var out model.RevokeTeamAccessInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeTeamAccessInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRevokeTranscriptShareInput(ctx context.Context, obj any) (model.RevokeTranscriptShareInput, error) {
 	var it model.RevokeTranscriptShareInput
 	if obj == nil {
@@ -13768,6 +15191,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._TranscriptShare(ctx, sel, obj)
+	case team.Grant:
+		return ec._TeamAccessGrant(ctx, sel, &obj)
+	case *team.Grant:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._TeamAccessGrant(ctx, sel, obj)
 	case catalog.Assessment:
 		return ec._RenewalAssessment(ctx, sel, &obj)
 	case *catalog.Assessment:
@@ -14476,6 +15906,12 @@ func (ec *executionContext) _CertificationProfile(ctx context.Context, sel ast.S
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CertificationProfile_transcriptShares(ctx, field, obj)
 				})
+		case "teamAccessGrants":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CertificationProfile_teamAccessGrants(ctx, field, obj)
+				})
 		case "auditEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15149,6 +16585,39 @@ func (ec *executionContext) _ExamResultEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var grantTeamAccessPayloadImplementors = []string{"GrantTeamAccessPayload"}
+
+func (ec *executionContext) _GrantTeamAccessPayload(ctx context.Context, sel ast.SelectionSet, obj *model.GrantTeamAccessPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, grantTeamAccessPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GrantTeamAccessPayload")
+		case "teamAccessGrant":
+			out.Values[i] = ec._GrantTeamAccessPayload_teamAccessGrant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var learnProfileImplementors = []string{"LearnProfile", "Node"}
 
 func (ec *executionContext) _LearnProfile(ctx context.Context, sel ast.SelectionSet, obj *learner.LearnProfile) graphql.Marshaler {
@@ -15468,6 +16937,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeTranscriptShare":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeTranscriptShare(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantTeamAccess":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_grantTeamAccess(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeTeamAccess":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeTeamAccess(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -15835,6 +17318,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
+		case "team":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_team(ctx, field)
+				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -16166,6 +17655,39 @@ func (ec *executionContext) _RequestContactEmailChangePayload(ctx context.Contex
 	return out
 }
 
+var revokeTeamAccessPayloadImplementors = []string{"RevokeTeamAccessPayload"}
+
+func (ec *executionContext) _RevokeTeamAccessPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeTeamAccessPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeTeamAccessPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeTeamAccessPayload")
+		case "teamAccessGrant":
+			out.Values[i] = ec._RevokeTeamAccessPayload_teamAccessGrant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var revokeTranscriptSharePayloadImplementors = []string{"RevokeTranscriptSharePayload"}
 
 func (ec *executionContext) _RevokeTranscriptSharePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeTranscriptSharePayload) graphql.Marshaler {
@@ -16283,6 +17805,285 @@ func (ec *executionContext) _SubmitRenewalAssessmentPayload(ctx context.Context,
 			}
 		case "earnedCertification":
 			out.Values[i] = ec._SubmitRenewalAssessmentPayload_earnedCertification(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamImplementors = []string{"Team"}
+
+func (ec *executionContext) _Team(ctx context.Context, sel ast.SelectionSet, obj *team.Team) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Team")
+		case "tenantId":
+			out.Values[i] = ec._Team_tenantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "members":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Team_members(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamAccessGrantImplementors = []string{"TeamAccessGrant", "Node"}
+
+func (ec *executionContext) _TeamAccessGrant(ctx context.Context, sel ast.SelectionSet, obj *team.Grant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamAccessGrantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamAccessGrant")
+		case "id":
+			out.Values[i] = ec._TeamAccessGrant_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tenantId":
+			out.Values[i] = ec._TeamAccessGrant_tenantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "grantedAt":
+			out.Values[i] = ec._TeamAccessGrant_grantedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokedAt":
+			out.Values[i] = ec._TeamAccessGrant_revokedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "accessCount":
+			out.Values[i] = ec._TeamAccessGrant_accessCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastAccessedAt":
+			out.Values[i] = ec._TeamAccessGrant_lastAccessedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamMemberImplementors = []string{"TeamMember"}
+
+func (ec *executionContext) _TeamMember(ctx context.Context, sel ast.SelectionSet, obj *team.Member) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamMemberImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamMember")
+		case "legalName":
+			out.Values[i] = ec._TeamMember_legalName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mcid":
+			out.Values[i] = ec._TeamMember_mcid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "certifications":
+			out.Values[i] = ec._TeamMember_certifications(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamMemberCertificationImplementors = []string{"TeamMemberCertification"}
+
+func (ec *executionContext) _TeamMemberCertification(ctx context.Context, sel ast.SelectionSet, obj *team.Certification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamMemberCertificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamMemberCertification")
+		case "code":
+			out.Values[i] = ec._TeamMemberCertification_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._TeamMemberCertification_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "level":
+			out.Values[i] = ec._TeamMemberCertification_level(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "earnedOn":
+			out.Values[i] = ec._TeamMemberCertification_earnedOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresOn":
+			out.Values[i] = ec._TeamMemberCertification_expiresOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._TeamMemberCertification_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renewalWindowOpensOn":
+			out.Values[i] = ec._TeamMemberCertification_renewalWindowOpensOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamMemberConnectionImplementors = []string{"TeamMemberConnection"}
+
+func (ec *executionContext) _TeamMemberConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TeamMemberConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamMemberConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamMemberConnection")
+		case "edges":
+			out.Values[i] = ec._TeamMemberConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TeamMemberConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamMemberEdgeImplementors = []string{"TeamMemberEdge"}
+
+func (ec *executionContext) _TeamMemberEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TeamMemberEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamMemberEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamMemberEdge")
+		case "cursor":
+			out.Values[i] = ec._TeamMemberEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._TeamMemberEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -17615,6 +19416,19 @@ func (ec *executionContext) marshalNExamResultEdge2ᚖgithubᚗcomᚋrecertᚋre
 	return ec._ExamResultEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNGrantTeamAccessInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐGrantTeamAccessInput(ctx context.Context, v any) (model.GrantTeamAccessInput, error) {
+	res, err := ec.unmarshalInputGrantTeamAccessInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGrantTeamAccessPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐGrantTeamAccessPayload(ctx context.Context, sel ast.SelectionSet, v *model.GrantTeamAccessPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GrantTeamAccessPayload!")
+		return graphql.Null
+	}
+	return ec._GrantTeamAccessPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
 	res, err := scalar.UnmarshalUUID(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -17680,6 +19494,20 @@ func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, 
 func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.SelectionSet, v int) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalInt(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
@@ -17982,6 +19810,19 @@ func (ec *executionContext) marshalNRequestContactEmailChangePayload2ᚖgithub�
 	return ec._RequestContactEmailChangePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRevokeTeamAccessInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTeamAccessInput(ctx context.Context, v any) (model.RevokeTeamAccessInput, error) {
+	res, err := ec.unmarshalInputRevokeTeamAccessInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeTeamAccessPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTeamAccessPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeTeamAccessPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeTeamAccessPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeTeamAccessPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRevokeTranscriptShareInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTranscriptShareInput(ctx context.Context, v any) (model.RevokeTranscriptShareInput, error) {
 	res, err := ec.unmarshalInputRevokeTranscriptShareInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -18104,6 +19945,90 @@ func (ec *executionContext) marshalNSubmitRenewalAssessmentPayload2ᚖgithubᚗc
 		return graphql.Null
 	}
 	return ec._SubmitRenewalAssessmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTeamAccessGrant2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐGrantᚄ(ctx context.Context, sel ast.SelectionSet, v []*team.Grant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeamAccessGrant2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐGrant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTeamAccessGrant2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐGrant(ctx context.Context, sel ast.SelectionSet, v *team.Grant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TeamAccessGrant!")
+		return graphql.Null
+	}
+	return ec._TeamAccessGrant(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTeamMember2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐMember(ctx context.Context, sel ast.SelectionSet, v *team.Member) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TeamMember!")
+		return graphql.Null
+	}
+	return ec._TeamMember(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTeamMemberCertification2githubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐCertification(ctx context.Context, sel ast.SelectionSet, v team.Certification) graphql.Marshaler {
+	return ec._TeamMemberCertification(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTeamMemberCertification2ᚕgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐCertificationᚄ(ctx context.Context, sel ast.SelectionSet, v []team.Certification) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeamMemberCertification2githubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐCertification(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTeamMemberConnection2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐTeamMemberConnection(ctx context.Context, sel ast.SelectionSet, v *model.TeamMemberConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TeamMemberConnection!")
+		return graphql.Null
+	}
+	return ec._TeamMemberConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTeamMemberEdge2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐTeamMemberEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TeamMemberEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeamMemberEdge2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐTeamMemberEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTeamMemberEdge2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐTeamMemberEdge(ctx context.Context, sel ast.SelectionSet, v *model.TeamMemberEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TeamMemberEdge!")
+		return graphql.Null
+	}
+	return ec._TeamMemberEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNTranscriptShare2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐShareᚄ(ctx context.Context, sel ast.SelectionSet, v []*transcript.Share) graphql.Marshaler {
@@ -18649,6 +20574,13 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOTeam2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋteamᚐTeam(ctx context.Context, sel ast.SelectionSet, v *team.Team) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Team(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOTranscript2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋtranscriptᚐPublic(ctx context.Context, sel ast.SelectionSet, v *transcript.Public) graphql.Marshaler {

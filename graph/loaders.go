@@ -45,6 +45,7 @@ type Loaders struct {
 	Renewal    *renewalLoaders
 	Merge      *mergeLoaders
 	Notify     *notifyLoaders
+	Team       *teamLoaders
 }
 
 type loadersKey struct{}
@@ -68,6 +69,7 @@ func (r *Resolver) NewLoaders() *Loaders {
 		Renewal:       newRenewalLoaders(r),
 		Merge:         newMergeLoaders(r),
 		Notify:        newNotifyLoaders(r),
+		Team:          newTeamLoaders(r),
 	}
 }
 

@@ -25,6 +25,8 @@ func (r *Resolver) nodeOf(ctx context.Context, k kind, id uuid.UUID) (node.Node,
 		return r.mergeNode(ctx, k, id)
 	case kindNotification:
 		return r.notifyNode(ctx, k, id)
+	case kindTeamGrant:
+		return r.teamNode(ctx, id)
 	default:
 		return nil, apperr.Missing("object")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -34,6 +35,8 @@ type Resolver struct {
 	Merge *merge.Service
 	// Notify lists and sends renewal reminders.
 	Notify *notify.Service
+	// Team manages team access grants and answers team managers.
+	Teams *team.Service
 	// LoaderWait is how long the per-request loaders collect keys before a batch
 	// (DefaultLoaderWait when zero). Tests that count batches widen it, so that a busy machine
 	// scheduling the field goroutines slowly cannot split one batch into several.

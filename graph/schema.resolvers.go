@@ -11,12 +11,14 @@ import (
 
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
+	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/learner"
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -79,6 +81,12 @@ func (r *certificationProfileResolver) Notifications(ctx context.Context, obj *c
 // TranscriptShares is the resolver for the transcriptShares field.
 func (r *certificationProfileResolver) TranscriptShares(ctx context.Context, obj *certprofile.Profile) ([]*transcript.Share, error) {
 	return r.transcriptShares(ctx, obj)
+}
+
+// TeamAccessGrants is the resolver for the teamAccessGrants field.
+func (r *certificationProfileResolver) TeamAccessGrants(ctx context.Context, obj *certprofile.Profile) ([]*team.Grant, error) {
+	list, err := loaders(ctx).Team.Grants.Load(ctx, obj)
+	return ptrs(list), err
 }
 
 // AuditEvents is the resolver for the auditEvents field.
@@ -184,6 +192,32 @@ func (r *mutationResolver) RevokeTranscriptShare(ctx context.Context, input mode
 	return r.revokeTranscriptShare(ctx, input)
 }
 
+// GrantTeamAccess is the resolver for the grantTeamAccess field.
+func (r *mutationResolver) GrantTeamAccess(ctx context.Context, input model.GrantTeamAccessInput) (*model.GrantTeamAccessPayload, error) {
+	id, err := decodeID(input.CertificationProfileID, kindProfile)
+	if err != nil {
+		return nil, err
+	}
+	g, err := r.Teams.Grant(ctx, auth.PrincipalFrom(ctx), id, input.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.GrantTeamAccessPayload{TeamAccessGrant: &g}, nil
+}
+
+// RevokeTeamAccess is the resolver for the revokeTeamAccess field.
+func (r *mutationResolver) RevokeTeamAccess(ctx context.Context, input model.RevokeTeamAccessInput) (*model.RevokeTeamAccessPayload, error) {
+	id, err := decodeID(input.TeamAccessGrantID, kindTeamGrant)
+	if err != nil {
+		return nil, err
+	}
+	g, err := r.Teams.Revoke(ctx, auth.PrincipalFrom(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RevokeTeamAccessPayload{TeamAccessGrant: &g}, nil
+}
+
 // UpsertExam is the resolver for the upsertExam field.
 func (r *mutationResolver) UpsertExam(ctx context.Context, input model.UpsertExamInput) (*model.UpsertExamPayload, error) {
 	return r.upsertExam(ctx, input)
@@ -232,6 +266,11 @@ func (r *mutationResolver) CorrectLegalName(ctx context.Context, input model.Cor
 // EarnedCertification is the resolver for the earnedCertification field.
 func (r *notificationResolver) EarnedCertification(ctx context.Context, obj *notify.Notification) (*renewal.EarnedView, error) {
 	return r.notificationEarned(ctx, obj)
+}
+
+// Team is the resolver for the team field.
+func (r *queryResolver) Team(ctx context.Context) (*team.Team, error) {
+	return team.Of(auth.PrincipalFrom(ctx)), nil
 }
 
 // Viewer is the resolver for the viewer field.
@@ -283,6 +322,27 @@ func (r *renewalAssessmentResolver) Certification(ctx context.Context, obj *cata
 func (r *renewalAssessmentResolver) LearningModules(ctx context.Context, obj *catalog.Assessment) ([]*catalog.Module, error) {
 	list, err := loaders(ctx).Modules.Load(ctx, obj.ID)
 	return ptrs(list), err
+}
+
+// Members is the resolver for the members field.
+func (r *teamResolver) Members(ctx context.Context, obj *team.Team, first *int, after *string, expiringWithinDays *int) (*model.TeamMemberConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	var pos *team.Position
+	if ok, key, id, err := keysetCursor(after, func(s string) (string, error) { return s, nil }); err != nil {
+		return nil, err
+	} else if ok {
+		pos = &team.Position{Key: key, GrantID: id}
+	}
+	pg, err := r.Teams.Members(ctx, auth.PrincipalFrom(ctx), team.Filter{ExpiringWithinDays: expiringWithinDays}, pos, n)
+	if err != nil {
+		return nil, err
+	}
+	edges, _, info := connection(pg.Members, pg.More, after, self, teamMemberCursor,
+		func(c string, m *team.Member) *model.TeamMemberEdge { return &model.TeamMemberEdge{Cursor: c, Node: m} })
+	return &model.TeamMemberConnection{Edges: edges, PageInfo: info}, nil
 }
 
 // Certifications is the resolver for the certifications field.
@@ -342,6 +402,9 @@ func (r *Resolver) RenewalAssessment() RenewalAssessmentResolver {
 	return &renewalAssessmentResolver{r}
 }
 
+// Team returns TeamResolver implementation.
+func (r *Resolver) Team() TeamResolver { return &teamResolver{r} }
+
 // Transcript returns TranscriptResolver implementation.
 func (r *Resolver) Transcript() TranscriptResolver { return &transcriptResolver{r} }
 
@@ -362,6 +425,7 @@ type (
 	queryResolver                struct{ *Resolver }
 	renewalResolver              struct{ *Resolver }
 	renewalAssessmentResolver    struct{ *Resolver }
+	teamResolver                 struct{ *Resolver }
 	transcriptResolver           struct{ *Resolver }
 	viewerResolver               struct{ *Resolver }
 )

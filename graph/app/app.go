@@ -6,6 +6,8 @@
 package app
 
 import (
+	"context"
+	"io"
 	"io/fs"
 	"log/slog"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/querylimits"
 	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -41,6 +44,7 @@ type Services struct {
 	Renewals    *renewal.Service
 	Merge       *merge.Service
 	Notify      *notify.Service
+	Team        *team.Service
 }
 
 // NewServices builds the domain services on db, with the caps cfg sets.
@@ -55,6 +59,7 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Renewals:    renewal.NewService(postgres.Renewal{Store: store}, clk),
 		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
+		Team:        team.NewService(postgres.Team{Store: store}, clk),
 	}
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
@@ -107,6 +112,7 @@ func New(d Deps) (*API, error) {
 		Renewals:    svc.Renewals,
 		Merge:       svc.Merge,
 		Notify:      svc.Notify,
+		Teams:       svc.Team,
 	}
 	limits := querylimits.DefaultLimits
 	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth
@@ -149,6 +155,9 @@ func New(d Deps) (*API, error) {
 		GraphQL:       gql,
 		Ready:         postgres.Readiness(d.DB.DB, d.Migrations),
 		GraphiQLToken: graphiQLToken,
+		TeamCSV: func(ctx context.Context, p *auth.Principal, days *int, begin func() io.Writer) error {
+			return svc.Team.WriteCSV(ctx, p, team.Filter{ExpiringWithinDays: days}, begin)
+		},
 	})
 	if err != nil {
 		return nil, err

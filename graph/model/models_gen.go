@@ -17,6 +17,7 @@ import (
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/renewal"
+	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -220,6 +221,20 @@ type ExamResultEdge struct {
 	Node *transcript.ExamResult `json:"node"`
 }
 
+// Which profile to show to which tenant.
+type GrantTeamAccessInput struct {
+	// The `CertificationProfile.id` (the caller's own, active).
+	CertificationProfileID string `json:"certificationProfileId"`
+	// The organisation's tenant id (`tid` of its accounts' tokens), a GUID such as `72f988bf-86f1-41af-91ab-2d7cd011db47`; case does not matter.
+	TenantID string `json:"tenantId"`
+}
+
+// The result of `grantTeamAccess`.
+type GrantTeamAccessPayload struct {
+	// The live grant (new, or the one that existed).
+	TeamAccessGrant *team.Grant `json:"teamAccessGrant"`
+}
+
 // A learning module to link from the assessment.
 type LearningModuleInput struct {
 	// Display title.
@@ -420,6 +435,18 @@ type RequestContactEmailChangePayload struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
+// Which grant to revoke.
+type RevokeTeamAccessInput struct {
+	// The `TeamAccessGrant.id`.
+	TeamAccessGrantID string `json:"teamAccessGrantId"`
+}
+
+// The result of `revokeTeamAccess`.
+type RevokeTeamAccessPayload struct {
+	// The grant, now revoked.
+	TeamAccessGrant *team.Grant `json:"teamAccessGrant"`
+}
+
 // Which share code to revoke.
 type RevokeTranscriptShareInput struct {
 	// The `TranscriptShare.id`.
@@ -472,6 +499,22 @@ type SubmitRenewalAssessmentPayload struct {
 	Attempt *renewal.Attempt `json:"attempt"`
 	// The earned certification, with its new `expiresOn` on a pass.
 	EarnedCertification *renewal.EarnedView `json:"earnedCertification"`
+}
+
+// A page of team members.
+type TeamMemberConnection struct {
+	// The members of this page, each with its cursor.
+	Edges []*TeamMemberEdge `json:"edges"`
+	// Paging information.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A team member and its cursor.
+type TeamMemberEdge struct {
+	// Opaque cursor for `after`.
+	Cursor string `json:"cursor"`
+	// The member.
+	Node *team.Member `json:"node"`
 }
 
 // Which certification profile to disconnect.

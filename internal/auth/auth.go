@@ -32,10 +32,13 @@ const (
 	RoleExamDelivery = "exam-delivery"
 	// RoleAdmin may manage the catalog and everything support may do.
 	RoleAdmin = "admin"
+	// RoleTeamManager, on a work or school account, may read the team view of its tenant: the
+	// learners who granted that tenant access (docs/domain.md "Team view").
+	RoleTeamManager = "team-manager"
 )
 
 // knownRoles lists the roles kept from a token, in a stable order.
-var knownRoles = []string{RoleSupport, RoleExamDelivery, RoleAdmin}
+var knownRoles = []string{RoleSupport, RoleExamDelivery, RoleAdmin, RoleTeamManager}
 
 // Principal is the verified caller of one request.
 type Principal struct {
@@ -45,6 +48,9 @@ type Principal struct {
 	Subject string
 	// Kind is derived from the token's `tid`.
 	Kind Kind
+	// TenantID is the token's `tid`, lower-cased: the organisation of a work or school
+	// account (ConsumerTenantID for personal accounts), possibly empty.
+	TenantID string
 	// Email is the token's `email`, possibly empty.
 	Email string
 	// Name is the token's `name`, possibly empty.

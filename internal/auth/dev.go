@@ -19,9 +19,12 @@ const DefaultDevTTL = time.Hour
 type DevToken struct {
 	// Subject is the `sub` claim; required.
 	Subject string
-	// Personal selects ConsumerTenantID as `tid`; otherwise DevWorkTenantID is used.
+	// Personal selects ConsumerTenantID as `tid`; otherwise TenantID is used.
 	Personal bool
-	// Roles go into the `roles` claim; each must be RoleSupport, RoleExamDelivery or RoleAdmin.
+	// TenantID is the `tid` of a work or school token; empty means DevWorkTenantID.
+	TenantID string
+	// Roles go into the `roles` claim; each must be one of the known roles (RoleSupport,
+	// RoleExamDelivery, RoleAdmin, RoleTeamManager).
 	Roles []string
 	// Email is the optional `email` claim.
 	Email string
@@ -55,6 +58,9 @@ func MintDev(secret []byte, issuer, audience string, now time.Time, d DevToken) 
 		ttl = DefaultDevTTL
 	}
 	tid := DevWorkTenantID
+	if d.TenantID != "" {
+		tid = d.TenantID
+	}
 	if d.Personal {
 		tid = ConsumerTenantID
 	}

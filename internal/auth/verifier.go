@@ -205,12 +205,13 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 		return nil, apperr.Unauth("token has no subject")
 	}
 	return &Principal{
-		Issuer:  c.Issuer,
-		Subject: c.Subject,
-		Kind:    kindOf(c.TenantID),
-		Email:   c.Email,
-		Name:    c.Name,
-		Roles:   filterRoles(c.Roles),
+		Issuer:   c.Issuer,
+		Subject:  c.Subject,
+		Kind:     kindOf(c.TenantID),
+		TenantID: strings.ToLower(c.TenantID),
+		Email:    c.Email,
+		Name:     c.Name,
+		Roles:    filterRoles(c.Roles),
 	}, nil
 }
 

@@ -23,7 +23,8 @@ the secret generated under DATA_DIR outside production).`)
 	sub := fs.String("sub", "", "subject (required)")
 	personal := fs.Bool("personal", true, "personal Microsoft account (tid = consumer tenant)")
 	work := fs.Bool("work", false, "work or school account")
-	roles := fs.String("roles", "", "comma-separated roles: support, exam-delivery, admin")
+	tenant := fs.String("tenant", "", "tid of a work or school account (default: the development tenant)")
+	roles := fs.String("roles", "", "comma-separated roles: support, exam-delivery, admin, team-manager")
 	email := fs.String("email", "", "email claim")
 	name := fs.String("name", "", "name claim")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime")
@@ -51,7 +52,7 @@ the secret generated under DATA_DIR outside production).`)
 		}
 	}
 	tok, err := auth.MintDev(cfg.HS256Secret, cfg.Issuer, cfg.Audience, time.Now(), auth.DevToken{
-		Subject: *sub, Personal: *personal && !*work, Roles: rs, Email: *email, Name: *name, TTL: *ttl,
+		Subject: *sub, Personal: *personal && !*work && *tenant == "", TenantID: *tenant, Roles: rs, Email: *email, Name: *name, TTL: *ttl,
 	})
 	if err != nil {
 		return err

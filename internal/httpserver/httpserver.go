@@ -34,6 +34,9 @@ type Deps struct {
 	// GraphiQLToken, when set, mints the token GraphiQL (served at / outside production)
 	// starts with in its Authorization header, for each page load.
 	GraphiQLToken func() (string, error)
+	// TeamCSV, when set, serves GET /team/members.csv (authenticated and rate-limited like
+	// /graphql).
+	TeamCSV TeamCSV
 	// Ready is the readiness check of /readyz (database reachable and migrated); nil means
 	// ready whenever the server is not draining.
 	Ready func(context.Context) error

@@ -116,6 +116,15 @@ func newReadRuleFixture(t *testing.T, env *apitest.Env, owner, stranger apitest.
 	env.MustDo(owner, `mutation($in: CreateTranscriptShareInput!) { createTranscriptShare(input: $in) { share { id } } }`,
 		map[string]any{"in": map[string]any{"certificationProfileId": profileID}}, &share)
 	f.ids["TranscriptShare"] = share.CreateTranscriptShare.Share.ID
+	var grant struct {
+		GrantTeamAccess struct {
+			TeamAccessGrant struct{ ID string } `json:"teamAccessGrant"`
+		} `json:"grantTeamAccess"`
+	}
+	// Shown to a tenant whose managers are not among the callers below.
+	env.MustDo(owner, `mutation($in: GrantTeamAccessInput!) { grantTeamAccess(input: $in) { teamAccessGrant { id } } }`,
+		map[string]any{"in": map[string]any{"certificationProfileId": profileID, "tenantId": "0bad0bad-0000-4000-8000-00000000beef"}}, &grant)
+	f.ids["TeamAccessGrant"] = grant.GrantTeamAccess.TeamAccessGrant.ID
 
 	// The stranger's own profile, and a second one a support merge folded into the owner's: a
 	// path from the stranger's data to the owner's (mergedInto, the merged MCID).

@@ -30,6 +30,9 @@ func (s *Server) routes() error {
 	s.clientIPs = ips
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", s.checkRequest(s.authenticate(s.limitRate(d.GraphQL))))
+	if d.TeamCSV != nil {
+		mux.Handle("GET /team/members.csv", s.authenticate(s.limitRate(http.HandlerFunc(s.teamMembersCSV))))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

@@ -115,9 +115,13 @@ type Attempt struct {
 
 // Moved reports what a merge moved, for its audit event.
 type Moved struct {
-	EarnedIDs           []uuid.UUID `json:"earnedCertificationIds"`
-	ExamResultIDs       []uuid.UUID `json:"examResultIds"`
-	TranscriptShareIDs  []uuid.UUID `json:"transcriptShareIds"`
+	EarnedIDs          []uuid.UUID `json:"earnedCertificationIds"`
+	ExamResultIDs      []uuid.UUID `json:"examResultIds"`
+	TranscriptShareIDs []uuid.UUID `json:"transcriptShareIds"`
+	// TeamAccessGrantIDs are the grants moved to the survivor (issue 17's team view); a live
+	// grant to a tenant the survivor has granted already is revoked instead (RevokedGrantIDs).
+	TeamAccessGrantIDs  []uuid.UUID `json:"teamAccessGrantIds"`
+	RevokedGrantIDs     []uuid.UUID `json:"teamAccessGrantsRevoked"`
 	Attempts            int         `json:"attempts"`
 	Renewals            int         `json:"renewals"`
 	Notifications       int         `json:"notifications"`

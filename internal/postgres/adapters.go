@@ -25,3 +25,6 @@ type Merge struct{ *Store }
 
 // Notify adapts the Store to notify.Store.
 type Notify struct{ *Store }
+
+// Team adapts the Store to team.Store.
+type Team struct{ *Store }

@@ -222,9 +222,18 @@ func (s Merge) StoreResponse(ctx context.Context, scope, key string, r merge.Sto
 }
 
 const (
-	moveEarnedSQL   = `UPDATE earned_certifications SET profile_id = $1 WHERE profile_id = $2 RETURNING id`
-	moveResultsSQL  = `UPDATE exam_results SET profile_id = $1 WHERE profile_id = $2 RETURNING id`
-	moveSharesSQL   = `UPDATE transcript_shares SET profile_id = $1 WHERE profile_id = $2 RETURNING id`
+	moveEarnedSQL  = `UPDATE earned_certifications SET profile_id = $1 WHERE profile_id = $2 RETURNING id`
+	moveResultsSQL = `UPDATE exam_results SET profile_id = $1 WHERE profile_id = $2 RETURNING id`
+	moveSharesSQL  = `UPDATE transcript_shares SET profile_id = $1 WHERE profile_id = $2 RETURNING id`
+	// A live team grant of the duplicate to a tenant the survivor has granted already would be
+	// a second live grant: it is revoked and stays with the duplicate, as history.
+	revokeTwinGrantsSQL = `UPDATE team_access_grants d SET revoked_at = $3
+WHERE d.certification_profile_id = $2 AND d.revoked_at IS NULL
+  AND EXISTS (SELECT 1 FROM team_access_grants s
+              WHERE s.certification_profile_id = $1 AND s.tenant_id = d.tenant_id AND s.revoked_at IS NULL)
+RETURNING d.id`
+	moveGrantsSQL = `UPDATE team_access_grants SET certification_profile_id = $1
+WHERE certification_profile_id = $2 AND NOT (id = ANY($3)) RETURNING id`
 	countHangingSQL = `
 SELECT (SELECT count(*) FROM assessment_attempts WHERE earned_certification_id = ANY($1)) AS attempts,
        (SELECT count(*) FROM renewals WHERE earned_certification_id = ANY($1)) AS renewals,
@@ -282,14 +291,20 @@ func (s Merge) MoveRows(ctx context.Context, survivor, duplicate certprofile.Pro
 	if err := s.sel(ctx, &m.TranscriptShareIDs, moveSharesSQL, survivor.ID, duplicate.ID); err != nil {
 		return m, fmt.Errorf("transcript shares: %w", err)
 	}
+	if err := s.sel(ctx, &m.RevokedGrantIDs, revokeTwinGrantsSQL, survivor.ID, duplicate.ID, now); err != nil {
+		return m, fmt.Errorf("team access grants: %w", err)
+	}
+	if err := s.sel(ctx, &m.TeamAccessGrantIDs, moveGrantsSQL, survivor.ID, duplicate.ID, pq.Array(m.RevokedGrantIDs)); err != nil {
+		return m, fmt.Errorf("team access grants: %w", err)
+	}
 	if err := s.sel(ctx, &m.AlternateEmails, addAlternatesSQL, survivor.ID, duplicate.Email, duplicate.ID, survivor.Email, now); err != nil {
 		return m, fmt.Errorf("alternate emails: %w", err)
 	}
-	for _, ids := range [][]uuid.UUID{m.EarnedIDs, m.ExamResultIDs, m.TranscriptShareIDs} {
+	for _, ids := range [][]uuid.UUID{m.EarnedIDs, m.ExamResultIDs, m.TranscriptShareIDs, m.TeamAccessGrantIDs, m.RevokedGrantIDs} {
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
 	}
 	slices.Sort(m.AlternateEmails)
-	for _, p := range []*[]uuid.UUID{&m.EarnedIDs, &m.ExamResultIDs, &m.TranscriptShareIDs} {
+	for _, p := range []*[]uuid.UUID{&m.EarnedIDs, &m.ExamResultIDs, &m.TranscriptShareIDs, &m.TeamAccessGrantIDs, &m.RevokedGrantIDs} {
 		if *p == nil {
 			*p = []uuid.UUID{}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -79,6 +80,7 @@ var DefaultListBounds = ListBounds{
 	"NotificationConnection.nodes":          Paged,
 	"AuditEventConnection.edges":            Paged,
 	"AuditEventConnection.nodes":            Paged,
+	"TeamMemberConnection.edges":            Paged,
 	"Viewer.certificationProfiles":          certprofile.DefaultMaxProfilesPerAccount,
 	"CertificationProfile.transcriptShares": transcript.ListedShares(transcript.DefaultMaxLiveShares),
 	// upsertCertification and publishRenewalAssessment refuse longer lists; an attempt serves
@@ -94,6 +96,8 @@ var DefaultListBounds = ListBounds{
 	"Transcript.examResults":                       transcript.MaxPublicItems,
 	"MergePreview.supersededCertifications":        ListedEarned,
 	"RecordExamResultPayload.earnedCertifications": ListedEarned,
+	"CertificationProfile.teamAccessGrants":        team.ListedGrants,
+	"TeamMember.certifications":                    ListedEarned,
 }
 
 // BoundsFor returns DefaultListBounds with the configured caps on profiles per account and
@@ -114,6 +118,7 @@ var FieldCosts = map[string]int{
 	"Mutation.previewCertificationProfileMerge": 20,
 	"Mutation.mergeCertificationProfiles":       20,
 	"Mutation.publishRenewalAssessment":         20,
+	"Team.members":                              10,
 }
 
 // sliceArg is the argument that sizes the lists below a field.

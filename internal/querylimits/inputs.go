@@ -117,6 +117,10 @@ var InputMaxLengths = map[string]int{
 	"CorrectLegalNameInput.legalName":                               MaxNameLength,
 	"CorrectLegalNameInput.reason":                                  MaxTextLength,
 	"CorrectLegalNameInput.ticket":                                  MaxKeyLength,
+	"GrantTeamAccessInput.certificationProfileId":                   MaxIDLength,
+	"GrantTeamAccessInput.tenantId":                                 MaxCodeLength,
+	"RevokeTeamAccessInput.teamAccessGrantId":                       MaxIDLength,
+	"Team.members(after:)":                                          MaxCursorLength,
 }
 
 // ScalarMaxLengths caps the text of the custom scalars, wherever they appear.

@@ -162,6 +162,8 @@ type Identity struct {
 	Roles    []string
 	Email    string
 	Name     string
+	// TenantID is the `tid` of a work or school account; empty means auth.DevWorkTenantID.
+	TenantID string
 }
 
 // Learner is a personal account identity with the given subject.
@@ -171,6 +173,11 @@ func Learner(sub string) Identity {
 
 // Work is a work-or-school account identity.
 func Work(sub string) Identity { return Identity{Subject: sub, Email: sub + "@contoso.example"} }
+
+// TeamManager is a work or school account of tenant with the team-manager role.
+func TeamManager(sub, tenant string) Identity {
+	return Identity{Subject: sub, Email: sub + "@contoso.example", TenantID: tenant, Roles: []string{auth.RoleTeamManager}}
+}
 
 // Support is a support agent.
 func Support(sub string) Identity { return Identity{Subject: sub, Roles: []string{auth.RoleSupport}} }
@@ -190,7 +197,8 @@ var Anonymous = Identity{}
 func (e *Env) Token(id Identity) string {
 	e.T.Helper()
 	tok, err := auth.MintDev([]byte(Secret), Issuer, Audience, e.Clock.Now(), auth.DevToken{
-		Subject: id.Subject, Personal: id.Personal, Roles: id.Roles, Email: id.Email, Name: id.Name, TTL: 24 * time.Hour,
+		Subject: id.Subject, Personal: id.Personal, TenantID: id.TenantID, Roles: id.Roles, Email: id.Email, Name: id.Name,
+		TTL: 24 * time.Hour,
 	})
 	if err != nil {
 		e.T.Fatalf("mint token: %v", err)
