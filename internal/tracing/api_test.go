@@ -30,9 +30,11 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // collector is a fake OTLP/HTTP receiver: it accepts POST /v1/traces with a protobuf
 // ExportTraceServiceRequest and keeps the spans.
 type collector struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-	bad   []string
+	discard bool // count the spans only
+	n       int
+	mu      sync.Mutex
+	spans   []*tracepb.Span
+	bad     []string
 }
 
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +52,10 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, rs := range req.ResourceSpans {
 		for _, ss := range rs.ScopeSpans {
-			c.spans = append(c.spans, ss.Spans...)
+			c.n += len(ss.Spans)
+			if !c.discard {
+				c.spans = append(c.spans, ss.Spans...)
+			}
 		}
 	}
 	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
@@ -120,19 +125,8 @@ func TestSpansOfADashboardRequestAndAMerge(t *testing.T) {
 	col := &collector{}
 	srv := httptest.NewServer(col)
 	t.Cleanup(srv.Close) // after the provider's shutdown below
-	t.Setenv("OTEL_SDK_DISABLED", "false")
-	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
-	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
-	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "none")
-	t.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
-	t.Setenv("OTEL_SERVICE_NAME", "recert-test")
+	tr := setup(t, srv.URL)
 	ctx := context.Background()
-	tr, err := tracing.Setup(ctx, os.LookupEnv, nil)
-	if err != nil || !tr.Enabled() {
-		t.Fatalf("Setup: %v, enabled %v; want tracing on", err, tr.Enabled())
-	}
-	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 	logs := &syncBuffer{}
 	env := apitest.New(t, apitest.WithTracing(tr), apitest.WithDeps(func(d *app.Deps) {
 		d.Log = slog.New(tr.LogHandler(slog.NewJSONHandler(logs, nil)))
@@ -143,12 +137,7 @@ func TestSpansOfADashboardRequestAndAMerge(t *testing.T) {
 	second := createProfile(t, env, apitest.Learner("traced-again"), "Traced Second")
 	env.MustDo(learner, `mutation($in: LinkCertificationProfileInput!) { linkCertificationProfile(input: $in) {
   certificationProfile { id } } }`, map[string]any{"in": map[string]any{"certificationProfileId": first.ID}}, nil)
-	if _, err := env.DB.Exec(`INSERT INTO earned_certifications (profile_id, certification_id, earned_on, expires_on, created_at)
-SELECT p.id, c.id, DATE '2020-06-01', DATE '2021-06-01', TIMESTAMPTZ '2020-06-01Z'
-FROM certification_profiles p, (SELECT id FROM certifications WHERE level <> 'FUNDAMENTALS' ORDER BY code LIMIT 3) c
-WHERE p.mcid = $1::bigint`, first.MCID); err != nil {
-		t.Fatalf("earned certifications: %v", err)
-	}
+	addEarned(t, env, first.MCID)
 	if err := tr.ForceFlush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +200,73 @@ WHERE p.mcid = $1::bigint`, first.MCID); err != nil {
 		t.Errorf("no SQL span has the merge's UPDATE of certification_profiles: %v", statements(sqlSpans))
 	}
 	noValues(t, spans, reason, key, first.MCID, second.MCID)
+}
+
+// setup turns tracing on through the OTEL_* variables, exporting to the collector at url, and
+// shuts it down when t ends.
+func setup(t testing.TB, url string) *tracing.Tracing {
+	t.Helper()
+	t.Setenv("OTEL_SDK_DISABLED", "false")
+	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "none")
+	t.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+	t.Setenv("OTEL_SERVICE_NAME", "recert-test")
+	tr, err := tracing.Setup(context.Background(), os.LookupEnv, nil)
+	if err != nil || !tr.Enabled() {
+		t.Fatalf("Setup: %v, enabled %v; want tracing on", err, tr.Enabled())
+	}
+	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+	return tr
+}
+
+// BenchmarkDashboard runs one dashboard request through the whole handler with tracing off
+// (as without OTEL_* variables) and on (every request sampled and exported to a collector):
+// the cost of tracing, spans per request included.
+func BenchmarkDashboard(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := map[bool]string{false: "off", true: "on"}[on]
+		b.Run(name, func(b *testing.B) {
+			col := &collector{discard: true}
+			tr := tracing.Off()
+			if on {
+				srv := httptest.NewServer(col)
+				b.Cleanup(srv.Close)
+				tr = setup(b, srv.URL)
+			}
+			env := apitest.New(b, apitest.WithTracing(tr))
+			id := apitest.Learner("bench-" + name)
+			p := createProfile(b, env, id, "Bench "+name)
+			env.MustDo(id, `mutation($in: LinkCertificationProfileInput!) { linkCertificationProfile(input: $in) {
+  certificationProfile { id } } }`, map[string]any{"in": map[string]any{"certificationProfileId": p.ID}}, nil)
+			addEarned(b, env, p.MCID)
+			vars := map[string]any{"mcid": p.MCID}
+			env.MustDo(id, dashboardQuery, vars, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := env.Do(id, dashboardQuery, vars); len(r.Errors) > 0 {
+					b.Fatalf("errors: %s", r.Raw)
+				}
+			}
+			b.StopTimer()
+			if err := tr.ForceFlush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(col.n)/float64(b.N), "spans/op")
+		})
+	}
+}
+
+// addEarned gives the profile three earned certifications.
+func addEarned(t testing.TB, env *apitest.Env, mcid string) {
+	t.Helper()
+	if _, err := env.DB.Exec(`INSERT INTO earned_certifications (profile_id, certification_id, earned_on, expires_on, created_at)
+SELECT p.id, c.id, DATE '2020-06-01', DATE '2021-06-01', TIMESTAMPTZ '2020-06-01Z'
+FROM certification_profiles p, (SELECT id FROM certifications WHERE level <> 'FUNDAMENTALS' ORDER BY code LIMIT 3) c
+WHERE p.mcid = $1::bigint`, mcid); err != nil {
+		t.Fatalf("earned certifications: %v", err)
+	}
 }
 
 // checkTrace checks that spans are one trace: one HTTP server span "POST /graphql" at its
@@ -335,7 +391,7 @@ func names(spans []*tracepb.Span) []string {
 
 type profileRef struct{ ID, MCID string }
 
-func createProfile(t *testing.T, env *apitest.Env, owner apitest.Identity, name string) profileRef {
+func createProfile(t testing.TB, env *apitest.Env, owner apitest.Identity, name string) profileRef {
 	t.Helper()
 	var out struct {
 		CreateCertificationProfile struct{ CertificationProfile profileRef }
