@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -155,7 +156,7 @@ func TestSpansOfADashboardRequestAndAMerge(t *testing.T) {
 	}
 	spans := col.take(t)
 	t.Logf("dashboard spans: %v", describe(spans))
-	httpSpan, opSpan, sqlSpans := checkTrace(t, spans, "query Dashboard", "query", "Dashboard")
+	httpSpan, _, sqlSpans := checkTrace(t, spans, "query Dashboard", "query", "Dashboard", "POST /graphql")
 	if hex.EncodeToString(httpSpan.TraceId) != incomingTrace || hex.EncodeToString(httpSpan.ParentSpanId) != incomingParent {
 		t.Errorf("HTTP span: trace %x parent %x, want the incoming traceparent's %s and %s",
 			httpSpan.TraceId, httpSpan.ParentSpanId, incomingTrace, incomingParent)
@@ -164,7 +165,6 @@ func TestSpansOfADashboardRequestAndAMerge(t *testing.T) {
 		t.Errorf("no SQL span has the dashboard's statement on certification_profiles: %v", statements(sqlSpans))
 	}
 	noValues(t, spans, first.MCID, learner.Email, learner.Subject)
-	_ = opSpan
 
 	// The request's log line carries the trace and the span it was written in.
 	var found bool
@@ -180,6 +180,20 @@ func TestSpansOfADashboardRequestAndAMerge(t *testing.T) {
 		t.Errorf("no request log line with trace_id %s:\n%v", incomingTrace, logs.lines())
 	}
 
+	// A GET carries the variables in the query string: they stay out of the spans too.
+	get := httptest.NewRequest(http.MethodGet, "/graphql?"+url.Values{
+		"query": {dashboardQuery}, "variables": {`{"mcid":"` + first.MCID + `"}`}}.Encode(), nil)
+	get.Header.Set("Authorization", "Bearer "+env.Token(learner))
+	if resp := env.Send(get); len(resp.Errors) > 0 {
+		t.Fatalf("dashboard by GET: %s", resp.Raw)
+	}
+	if err := tr.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	spans = col.take(t)
+	checkTrace(t, spans, "query Dashboard", "query", "Dashboard", "GET /graphql")
+	noValues(t, spans, first.MCID, learner.Email, learner.Subject)
+
 	// A merge by support, in a trace of its own.
 	const reason, key = "same person registered twice", "trace-merge-key-7"
 	req = graphQLRequest(t, env, apitest.Support("agent"), mergeQuery, map[string]any{"in": map[string]any{
@@ -192,7 +206,7 @@ func TestSpansOfADashboardRequestAndAMerge(t *testing.T) {
 	}
 	spans = col.take(t)
 	t.Logf("merge spans: %v", describe(spans))
-	httpSpan, _, sqlSpans = checkTrace(t, spans, "mutation MergeProfiles", "mutation", "MergeProfiles")
+	httpSpan, _, sqlSpans = checkTrace(t, spans, "mutation MergeProfiles", "mutation", "MergeProfiles", "POST /graphql")
 	if len(httpSpan.ParentSpanId) != 0 {
 		t.Errorf("merge HTTP span has parent %x, want a new trace", httpSpan.ParentSpanId)
 	}
@@ -269,10 +283,9 @@ WHERE p.mcid = $1::bigint`, mcid); err != nil {
 	}
 }
 
-// checkTrace checks that spans are one trace: one HTTP server span "POST /graphql" at its
-// root, one operation span under it named opName with the operation's type and name, and SQL
+// checkTrace checks that spans are one trace: one HTTP server span named httpName at its root, one operation span under it named opName with the operation's type and name, and SQL
 // spans with statement text, at least one of them under the operation span.
-func checkTrace(t *testing.T, spans []*tracepb.Span, opName, opType, name string) (httpSpan, op *tracepb.Span, sqls []*tracepb.Span) {
+func checkTrace(t *testing.T, spans []*tracepb.Span, opName, opType, name, httpName string) (httpSpan, op *tracepb.Span, sqls []*tracepb.Span) {
 	t.Helper()
 	byID := map[string]*tracepb.Span{}
 	for _, s := range spans {
@@ -295,8 +308,8 @@ func checkTrace(t *testing.T, spans []*tracepb.Span, opName, opType, name string
 	if httpSpan == nil || op == nil || len(sqls) == 0 {
 		t.Fatalf("got spans %v, want an HTTP server span, %q and SQL spans", names(spans), opName)
 	}
-	if httpSpan.Name != "POST /graphql" || attr(httpSpan, "http.request.method") != "POST" {
-		t.Errorf("HTTP span %q method %q, want \"POST /graphql\"", httpSpan.Name, attr(httpSpan, "http.request.method"))
+	if method, _, _ := strings.Cut(httpName, " "); httpSpan.Name != httpName || attr(httpSpan, "http.request.method") != method {
+		t.Errorf("HTTP span %q method %q, want %q", httpSpan.Name, attr(httpSpan, "http.request.method"), httpName)
 	}
 	if !bytes.Equal(op.ParentSpanId, httpSpan.SpanId) {
 		t.Errorf("operation span's parent is %x, want the HTTP span %x", op.ParentSpanId, httpSpan.SpanId)
