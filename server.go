@@ -42,6 +42,7 @@ import (
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/reminders"
 	"github.com/recert/recert/internal/supportcli"
+	"github.com/recert/recert/internal/tracing"
 )
 
 //go:embed migrations/*.sql
@@ -137,9 +138,27 @@ configuration comes from environment variables (docs/operations.md).`)
 	if err != nil {
 		return err
 	}
-	cfg, log, open := env.Config, env.Log, env.Open()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Tracing (OTEL_* variables; off without an OTLP endpoint): spans of requests, GraphQL
+	// operations, SQL statements and reminder passes, and trace ids in the log lines.
+	tr, err := tracing.Setup(ctx, os.LookupEnv, env.Log)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		// Flush the spans not yet exported, within a bound of its own (ctx is done by now).
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(sctx); err != nil {
+			env.Log.Warn("tracing: flush at shutdown", "error", err)
+		}
+	}()
+	env.Log, env.Tracing = slog.New(tr.LogHandler(env.Log.Handler())), tr
+	cfg, log, open := env.Config, env.Log, env.Open()
+	if tr.Enabled() {
+		log.Info("tracing on (OTLP/HTTP)")
+	}
 	tuneGC()
 	generated, err := cfg.EnsureDevSecret()
 	if err != nil {
@@ -164,12 +183,12 @@ configuration comes from environment variables (docs/operations.md).`)
 	services := app.NewServices(cfg, db, clk)
 	api, err := app.New(app.Deps{
 		Config: cfg, DB: db, Services: services, Clock: clk, Verifier: verifier, Log: log,
-		Migrations: migrations(), Registry: registry,
+		Migrations: migrations(), Registry: registry, Tracing: tr,
 	})
 	if err != nil {
 		return err
 	}
-	outbox, err := reminders.Worker(cfg, log, services.Store, clk, registry)
+	outbox, err := reminders.Worker(cfg, log, services.Store, clk, registry, tr)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // gives it n earned certifications straight in SQL (spread over the catalog, expiries over
 // two years around the test clock, a failed renewal attempt on every fifth one inside its
 // window), and returns its MCID.
-func dashboardProfile(t *testing.T, env *apitest.Env, id apitest.Identity, n int) string {
+func dashboardProfile(t testing.TB, env *apitest.Env, id apitest.Identity, n int) string {
 	t.Helper()
 	var created struct {
 		CreateCertificationProfile struct {
@@ -204,5 +204,22 @@ func TestDashboardReadsProfileAndPageInOneStatement(t *testing.T) {
 	env.MustDo(apitest.Learner("one-empty"), dashboardQuery, map[string]any{"mcid": empty}, &out)
 	if out.CertificationProfile == nil || out.CertificationProfile.MCID != empty || len(out.CertificationProfile.Certifications.Nodes) != 0 {
 		t.Errorf("a profile with no certification: got %+v", out.CertificationProfile)
+	}
+}
+
+// BenchmarkDashboardRequest runs one dashboard request (20 of 30 earned certifications) through
+// the whole handler, as the server runs it without OTEL_* variables: the cost of the hot path
+// with tracing off (compare ns/op and allocs/op before and after a change to the middleware).
+func BenchmarkDashboardRequest(b *testing.B) {
+	env := apitest.New(b)
+	id := apitest.Learner("bench-dash")
+	mcid := dashboardProfile(b, env, id, 30)
+	vars := map[string]any{"mcid": mcid}
+	env.MustDo(id, dashboardQuery, vars, nil) // warm: account cached, statements prepared
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := env.Do(id, dashboardQuery, vars); len(r.Errors) > 0 {
+			b.Fatalf("errors: %s", r.Raw)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/jmoiron/sqlx"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +31,7 @@ import (
 	"github.com/recert/recert/internal/querylimits"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/team"
+	"github.com/recert/recert/internal/tracing"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -79,6 +81,10 @@ type Deps struct {
 	Migrations fs.FS
 	// Registry receives every metric; nil makes a new one with the Go and process collectors.
 	Registry *prometheus.Registry
+	// Tracing, when on, makes spans of HTTP requests and GraphQL operations (nil: off). The
+	// SQL spans come from DB's pool (tracing.Tracing.OpenDB), the trace ids in logs from Log's
+	// handler (tracing.Tracing.LogHandler).
+	Tracing *tracing.Tracing
 }
 
 // API is the assembled API: the resolver the GraphQL handler runs on, and the HTTP server.
@@ -128,6 +134,10 @@ func New(d Deps) (*API, error) {
 		d.Log.Info("trusted documents mode", "documents", docs.Len())
 	}
 	edge := httpserver.NewEdge(d.Config, d.Clock, d.Registry)
+	extensions := edge.Extensions()
+	if span := d.Tracing.GraphQL(); span != nil {
+		extensions = append([]graphql.HandlerExtension{span}, extensions...)
+	}
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Resolver:   res,
 		Log:        d.Log,
@@ -135,7 +145,7 @@ func New(d Deps) (*API, error) {
 		Limits:     limits,
 		Trusted:    trusted,
 		Transport:  edge.Transport(),
-		Extensions: edge.Extensions(),
+		Extensions: extensions,
 		OnReject:   edge.Rejected,
 		RequestID:  httpserver.RequestID,
 	})
@@ -158,6 +168,7 @@ func New(d Deps) (*API, error) {
 		TeamCSV: func(ctx context.Context, p *auth.Principal, days *int, begin func() io.Writer) error {
 			return svc.Team.WriteCSV(ctx, p, team.Filter{ExpiringWithinDays: days}, begin)
 		},
+		Tracing: d.Tracing,
 	})
 	if err != nil {
 		return nil, err

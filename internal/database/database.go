@@ -20,16 +20,18 @@ import (
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/pgserver"
 	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/tracing"
 )
 
 // Opener opens the configured database, migrated and with the shipped catalog loaded; close
 // releases it (and stops the embedded server).
 type Opener func(ctx context.Context) (db *sqlx.DB, close func(), err error)
 
-// Prepared returns the Opener of cfg's database, migrated with migrations.
-func Prepared(cfg config.Config, log *slog.Logger, migrations fs.FS) Opener {
+// Prepared returns the Opener of cfg's database, migrated with migrations, its statements
+// traced by tr (nil: not traced).
+func Prepared(cfg config.Config, log *slog.Logger, migrations fs.FS, tr *tracing.Tracing) Opener {
 	return func(ctx context.Context) (*sqlx.DB, func(), error) {
-		db, closeDB, err := Open(ctx, cfg, log)
+		db, closeDB, err := Open(ctx, cfg, log, tr)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -42,8 +44,9 @@ func Prepared(cfg config.Config, log *slog.Logger, migrations fs.FS) Opener {
 }
 
 // Open opens DATABASE_URL, or starts the embedded PostgreSQL under DATA_DIR when it is
-// unset. The returned close function closes the pool and stops the embedded server.
-func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlx.DB, func(), error) {
+// unset. The returned close function closes the pool and stops the embedded server. tr, when
+// on, makes a span of every statement run inside a span (tracing.Tracing.OpenDB).
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, tr *tracing.Tracing) (*sqlx.DB, func(), error) {
 	dsn := cfg.DatabaseURL
 	stopPG := func() {}
 	if dsn == "" {
@@ -72,7 +75,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlx.DB, f
 		stopPG()
 		return nil, nil, err
 	}
-	db, err := postgres.Open(ctx, dsn)
+	db, err := postgres.OpenWith(ctx, dsn, tr.OpenDB)
 	if err != nil {
 		stopPG()
 		return nil, nil, err
@@ -100,10 +103,12 @@ type Env struct {
 	Config     config.Config
 	Log        *slog.Logger
 	Migrations fs.FS
+	// Tracing, when on, traces the statements of the database Open opens (nil: off).
+	Tracing *tracing.Tracing
 }
 
 // Open returns the Opener of the configured database, migrated.
-func (e Env) Open() Opener { return Prepared(e.Config, e.Log, e.Migrations) }
+func (e Env) Open() Opener { return Prepared(e.Config, e.Log, e.Migrations, e.Tracing) }
 
 // LoadEnv reads the server configuration. Commands call it only once their arguments have
 // parsed, so `--help` needs no configuration and starts no database.
@@ -131,7 +136,7 @@ embedded PostgreSQL under DATA_DIR when it is unset.`)
 		return err
 	}
 	cfg, log, migrations := env.Config, env.Log, env.Migrations
-	db, closeDB, err := Open(ctx, cfg, log)
+	db, closeDB, err := Open(ctx, cfg, log, env.Tracing)
 	if err != nil {
 		return err
 	}

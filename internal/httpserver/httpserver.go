@@ -14,10 +14,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/tracing"
 )
 
 // Deps is what the HTTP server is given.
@@ -40,6 +44,9 @@ type Deps struct {
 	// Ready is the readiness check of /readyz (database reachable and migrated); nil means
 	// ready whenever the server is not draining.
 	Ready func(context.Context) error
+	// Tracing, when on, puts every request but the health checks in a server span that
+	// continues an incoming traceparent (nil: off).
+	Tracing *tracing.Tracing
 }
 
 // Server is the HTTP handler of the API and its lifecycle (drain, graceful shutdown).
@@ -86,6 +93,9 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 		id := newRequestID()
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(attribute.String("recert.request_id", id))
+		}
 		ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))

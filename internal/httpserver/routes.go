@@ -15,7 +15,7 @@ import (
 
 // routes assembles the handler around the GraphQL handler New was given.
 //
-// Every request: request id and deadline, access log and metrics, panic recovery, security
+// Every request: its span when tracing is on, request id and deadline, access log and metrics, panic recovery, security
 // headers, CORS. /graphql then: the HTTP rules of GraphQL over HTTP (method, media types, body
 // cap), the bearer token (failed ones limited per client address), the rate limit, and the GraphQL handler (which
 // attaches fresh dataloaders, and whose extensions check the document and only then load the
@@ -41,7 +41,7 @@ func (s *Server) routes() error {
 	if !d.Config.Production() {
 		mux.HandleFunc("GET /{$}", s.graphiQL)
 	}
-	s.handler = s.withRequestID(s.accessLog(s.recoverPanics(securityHeaders(s.cors(mux)))))
+	s.handler = d.Tracing.HTTP(s.withRequestID(s.accessLog(s.recoverPanics(securityHeaders(s.cors(mux))))))
 	return nil
 }
 
@@ -85,7 +85,7 @@ func (s *Server) graphiQL(w http.ResponseWriter, r *http.Request) {
 	if mint := s.deps.GraphiQLToken; mint != nil {
 		tok, err := mint()
 		if err != nil {
-			s.deps.Log.Error("mint the GraphiQL token", "error", err)
+			s.deps.Log.ErrorContext(r.Context(), "mint the GraphiQL token", "error", err)
 		} else {
 			opts = append(opts, playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer " + tok}))
 		}

@@ -89,6 +89,21 @@ type OutboxConfig struct {
 	MaxPerPass int
 	Log        *slog.Logger
 	Metrics    *Metrics // nil records nothing
+	// Trace, when set, runs each pass and each send (claim, email, record) in a span
+	// (server.go passes internal/tracing's).
+	Trace Tracer
+}
+
+// Tracer starts a span named name under ctx's and returns the span's context and the function
+// that ends it with the outcome (nil for success).
+type Tracer func(ctx context.Context, name string) (context.Context, func(error))
+
+// span starts a span with the configured Tracer, or returns ctx and a no-op without one.
+func (o *Outbox) span(ctx context.Context, name string) (context.Context, func(error)) {
+	if o.trace == nil {
+		return ctx, func(error) {}
+	}
+	return o.trace(ctx, name)
 }
 
 // Outbox schedules reminders into the notifications table and delivers them.
@@ -112,6 +127,7 @@ type Outbox struct {
 	max     int
 	log     *slog.Logger
 	metrics *Metrics
+	trace   Tracer
 }
 
 // NewOutbox returns an Outbox on store. Codes: none (configuration errors are plain).
@@ -136,7 +152,7 @@ func NewOutbox(store Store, clk clock.Clock, cfg OutboxConfig) (*Outbox, error) 
 		return nil, err
 	}
 	return &Outbox{store: store, clock: clk, plan: cfg.Plan, mailer: cfg.Mailer, render: r,
-		timeout: cfg.SendTimeout, max: cfg.MaxPerPass, log: cfg.Log, metrics: cfg.Metrics}, nil
+		timeout: cfg.SendTimeout, max: cfg.MaxPerPass, log: cfg.Log, metrics: cfg.Metrics, trace: cfg.Trace}, nil
 }
 
 // PassResult counts what one pass did.
@@ -179,8 +195,10 @@ func (o *Outbox) Send(ctx context.Context) (PassResult, error) {
 	return res, nil
 }
 
-// RunOnce runs one scheduling pass and one sending pass.
-func (o *Outbox) RunOnce(ctx context.Context) (PassResult, error) {
+// RunOnce runs one scheduling pass and one sending pass (in the span "reminders.pass").
+func (o *Outbox) RunOnce(ctx context.Context) (_ PassResult, err error) {
+	ctx, end := o.span(ctx, "reminders.pass")
+	defer func() { end(err) }()
 	queued, err := o.Schedule(ctx)
 	if err != nil {
 		return PassResult{}, err
@@ -233,8 +251,11 @@ func (o *Outbox) safePass(ctx context.Context) (backlog bool) {
 // recordMargin is how long recording the outcome may take after a send.
 const recordMargin = 15 * time.Second
 
-// sendOne claims and handles one due notification; it reports false when none was due.
-func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (bool, error) {
+// sendOne claims and handles one due notification (in the span "outbox.send reminder"); it
+// reports false when none was due.
+func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (_ bool, err error) {
+	ctx, end := o.span(ctx, "outbox.send reminder")
+	defer func() { end(err) }()
 	// The claim's transaction must outlive a shutdown that cancels ctx mid-send: if it were
 	// rolled back after the server accepted the email, the email would go out again.
 	hold := o.timeout + recordMargin

@@ -59,7 +59,11 @@ func (o *Outbox) sendVerifications(ctx context.Context, max int, res *PassResult
 	return handled, nil
 }
 
-func (o *Outbox) sendVerification(ctx context.Context, res *PassResult) (bool, error) {
+// sendVerification claims and handles one due verification email (in the span "outbox.send
+// verification"); it reports false when none was due.
+func (o *Outbox) sendVerification(ctx context.Context, res *PassResult) (_ bool, err error) {
+	ctx, end := o.span(ctx, "outbox.send verification")
+	defer func() { end(err) }()
 	hold := o.timeout + recordMargin
 	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hold)
 	defer cancel()

@@ -7,6 +7,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -30,11 +31,16 @@ type Store struct {
 func New(db *sqlx.DB) *Store { return &Store{db: db, q: db, stmts: newStmtCache(db)} }
 
 // Open connects to dsn with pool settings sized for this service.
-func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", dsn)
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return OpenWith(ctx, dsn, sql.OpenDB) }
+
+// OpenWith is Open with the pool made by openDB from lib/pq's connector for dsn
+// (tracing.Tracing.OpenDB wraps its statements in spans).
+func OpenWith(ctx context.Context, dsn string, openDB func(driver.Connector) *sql.DB) (*sqlx.DB, error) {
+	connector, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	db := sqlx.NewDb(openDB(connector), "postgres")
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)

@@ -20,12 +20,13 @@ import (
 	"github.com/recert/recert/internal/notify/mailer"
 	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/safe"
+	"github.com/recert/recert/internal/tracing"
 )
 
 // NewOutbox builds the reminder scheduler and sender from the configuration: SMTP when
 // SMTP_URL is set, the log otherwise (refused in production, where reminders must go out).
-// reg may be nil (no metrics).
-func NewOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
+// reg may be nil (no metrics); tr, when on, traces passes and sends (nil: off).
+func NewOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer, tr *tracing.Tracing) (*notify.Outbox, error) {
 	var m notify.Mailer
 	if cfg.SMTPURL != "" {
 		smtp, err := mailer.NewSMTP(cfg.SMTPURL, cfg.SMTPFrom)
@@ -46,16 +47,17 @@ func NewOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk c
 	}
 	return notify.NewOutbox(postgres.Notify{Store: store}, clk, notify.OutboxConfig{
 		Plan: cfg.ReminderOffsets, Mailer: m, PublicURL: cfg.PublicURL, Log: log.With("component", "reminders"), Metrics: metrics,
+		Trace: tr.Span,
 	})
 }
 
 // Worker builds the in-server reminder worker, or nil when REMINDER_INTERVAL=0 (the
 // reminders then run elsewhere, e.g. `reminders run-once` from cron).
-func Worker(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer) (*notify.Outbox, error) {
+func Worker(cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock, reg prometheus.Registerer, tr *tracing.Tracing) (*notify.Outbox, error) {
 	if cfg.ReminderInterval == 0 {
 		return nil, nil
 	}
-	return NewOutbox(cfg, log, store, clk, reg)
+	return NewOutbox(cfg, log, store, clk, reg, tr)
 }
 
 // Start runs the reminder worker in the background (first pass right away, then
@@ -101,7 +103,7 @@ queued ones through the configured mail transport (SMTP_*), then exits.`)
 		return err
 	}
 	defer closeDB()
-	outbox, err := NewOutbox(cfg, log, postgres.New(db), clock.Real{}, nil)
+	outbox, err := NewOutbox(cfg, log, postgres.New(db), clock.Real{}, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -81,20 +81,20 @@ func (notifyNop) Send(context.Context, notify.Message) error { return nil }
 
 func TestReminderWorkerConfiguration(t *testing.T) {
 	off := loadConfig(t, map[string]string{"REMINDER_INTERVAL": "0"})
-	if o, err := reminders.Worker(off, quiet, nil, clock.Real{}, nil); o != nil || err != nil {
+	if o, err := reminders.Worker(off, quiet, nil, clock.Real{}, nil, nil); o != nil || err != nil {
 		t.Fatalf("REMINDER_INTERVAL=0: got %v, %v; want no worker", o, err)
 	}
 	prod := loadConfig(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://x", "AUTH_JWKS_URL": "https://k",
 		"AUTH_ISSUER": "i", "AUTH_AUDIENCE": "a"})
-	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil); err == nil {
+	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil, nil); err == nil {
 		t.Fatal("production without SMTP_URL: got no error, want one (emails would only be logged)")
 	}
 	prod.SMTPURL = "smtp://user:pass@mail.example.com:587"
-	if o, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil); o == nil || err != nil {
+	if o, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil, nil); o == nil || err != nil {
 		t.Fatalf("production with SMTP_URL: got %v, %v; want a worker", o, err)
 	}
 	prod.SMTPURL = "http://mail.example.com"
-	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil); err == nil {
+	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil, nil); err == nil {
 		t.Fatal("a bad SMTP_URL: got no error, want one")
 	}
 	loadOff := func() (database.Env, error) { return database.Env{Config: off, Log: quiet}, nil }

@@ -20,7 +20,9 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
+	"github.com/recert/recert/internal/tracing"
 )
 
 // Secret, Issuer and Audience are the HS256 settings every test server uses.
@@ -52,6 +54,7 @@ type options struct {
 	env             map[string]string
 	auth            func(*auth.Config)
 	deps            func(*app.Deps)
+	tracing         *tracing.Tracing
 }
 
 // WithStatementCounting makes the server's pool count its SQL statements (see Statements).
@@ -69,6 +72,11 @@ func WithEnv(env map[string]string) Option {
 
 // WithAuth changes the verifier's configuration (for example to add a JWKS URL).
 func WithAuth(f func(*auth.Config)) Option { return func(o *options) { o.auth = f } }
+
+// WithTracing builds the server with tr as server.go does: its pool traces statements
+// (tracing.Tracing.OpenDB), its logger writes trace ids, and requests and operations get spans.
+// Env.DB stays untraced (statements outside a span make no span anyway).
+func WithTracing(tr *tracing.Tracing) Option { return func(o *options) { o.tracing = tr } }
 
 // WithDeps changes the API's dependencies before it is built (for example the logger).
 func WithDeps(f func(*app.Deps)) Option { return func(o *options) { o.deps = f } }
@@ -122,7 +130,17 @@ func New(t testing.TB, opts ...Option) *Env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	deps := app.Deps{Config: cfg, DB: db, Services: app.NewServices(cfg, db, clk), Clock: clk, Verifier: v, Log: log}
+	serverDB := db
+	if o.tracing != nil {
+		tdb, err := postgres.OpenWith(context.Background(), dsn, o.tracing.OpenDB)
+		if err != nil {
+			t.Fatalf("traced pool: %v", err)
+		}
+		t.Cleanup(func() { _ = tdb.Close() })
+		serverDB, log = tdb, slog.New(o.tracing.LogHandler(log.Handler()))
+	}
+	deps := app.Deps{Config: cfg, DB: serverDB, Services: app.NewServices(cfg, serverDB, clk), Clock: clk, Verifier: v, Log: log,
+		Tracing: o.tracing}
 	if o.deps != nil {
 		o.deps(&deps)
 	}
