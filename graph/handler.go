@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -133,11 +134,45 @@ func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.O
 	if p == nil {
 		return nil
 	}
+	if a, lp, ok := l.res.Learner.Known(p); ok {
+		PrimeCaller(ctx, a, lp)
+		return nil
+	}
+	if identifiedByScreen(oc) {
+		return nil // the screen's statement reads the account (Resolver.certificationProfile)
+	}
 	a, lp, err := l.res.Learner.Ensure(ctx, p)
 	if err != nil {
 		l.log.ErrorContext(ctx, "ensure account", "request_id", l.requestID(ctx), "error", err)
 		ae := apperr.E(apperr.Internal, "internal error")
 		return &gqlerror.Error{Err: ae, Message: ae.Message}
+	}
+	PrimeCaller(ctx, a, lp)
+	return nil
+}
+
+// identifiedByScreen reports whether an operation is a query of certificationProfile alone (a
+// dashboard): its resolver, the only one that runs before any other, settles the caller's
+// account itself (in the statement of the profile and its page, or with Learner.Ensure before
+// reading anything else), so authentication leaves it unset.
+func identifiedByScreen(oc *graphql.OperationContext) bool {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || len(oc.Operation.SelectionSet) != 1 {
+		return false
+	}
+	f, ok := oc.Operation.SelectionSet[0].(*ast.Field)
+	return ok && f.Name == "certificationProfile" && len(f.Directives) == 0
+}
+
+// identify makes sure the caller's account is settled (Learner.Ensure) when authentication
+// left it to this operation's root field (identifiedByScreen).
+func (r *Resolver) identify(ctx context.Context) error {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil || p.AccountID != uuid.Nil {
+		return nil
+	}
+	a, lp, err := r.Learner.Ensure(ctx, p)
+	if err != nil {
+		return err
 	}
 	PrimeCaller(ctx, a, lp)
 	return nil

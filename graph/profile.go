@@ -56,21 +56,29 @@ func (r *Resolver) createCertificationProfile(ctx context.Context, in model.Crea
 }
 
 func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*certprofile.Profile, error) {
+	caller := auth.PrincipalFrom(ctx)
 	var p certprofile.Profile
 	var link *certprofile.Link
 	var err error
 	read := false
 	if key, ok := pageBelow(ctx); ok {
-		// The profile and the one page of earned certifications asked below it: one statement.
-		var page *renewal.Page
-		p, link, page, read, err = r.Renewals.ProfilePage(ctx, auth.PrincipalFrom(ctx), mcid, key.query(r.Transcripts.Today()))
-		if read && err == nil && page != nil {
+		// The profile and the one page of earned certifications asked below it, and the
+		// caller's account when authentication left it to this screen: one statement.
+		var res renewal.ProfileAndPage
+		res, err = r.Renewals.ProfilePage(ctx, caller, mcid, key.query(r.Transcripts.Today()), r.Learner)
+		if res.Caller != nil {
+			PrimeCaller(ctx, res.Caller.Account, res.Caller.LearnProfile)
+		}
+		p, link, read = res.Profile, res.Link, res.Read
+		if read && err == nil && res.Page != nil {
 			key.profile = p.ID
-			loaders(ctx).Transcript.knowPage(key, *page)
+			loaders(ctx).Transcript.knowPage(key, *res.Page)
 		}
 	}
 	if !read && err == nil { // not asked, or nothing read: a missing profile or an empty page
-		p, link, err = r.Profiles.ByMCIDWithLink(ctx, auth.PrincipalFrom(ctx), mcid)
+		if err = r.identify(ctx); err == nil {
+			p, link, err = r.Profiles.ByMCIDWithLink(ctx, caller, mcid)
+		}
 	}
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, nil

@@ -12,8 +12,8 @@ import (
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/catalog"
-	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/learner"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
@@ -480,9 +480,11 @@ func (r *rnStatusPageRow) addTo(f *renewal.PageFacts) error {
 }
 
 // rnProfileStatusPageSQL is rnStatusPagesSQL for the profile an MCID names (the end of its
-// merge chain, as ProfileAndLinkByMCID reads it), each row carrying the profile and its link:
-// a screen that shows a profile and its first page reads both in one round trip. $1 is the
-// MCID; the other parameters are the page's.
+// merge chain, as ProfileAndLinkByMCID reads it), each row carrying the profile, its link and
+// the account and Learn profile of the caller's identity (accountByIdentitySQL's, NULLs when
+// it has none): a screen that shows a profile and its first page reads them, and
+// authenticates, in one round trip. $1 is the MCID, $12 and $13 the caller's issuer and
+// subject; the other parameters are the page's.
 var rnProfileStatusPageSQL = func() string {
 	var inner, outer []string
 	for _, c := range strings.Split(ProfileColumns, ",") {
@@ -491,40 +493,71 @@ var rnProfileStatusPageSQL = func() string {
 		inner, outer = append(inner, c+" AS "+name), append(outer, "k."+name)
 	}
 	outer = append(outer, `k."link.learn_profile_id"`, `k."link.linked_at"`)
+	for _, c := range []string{"id", "issuer", "subject", "kind", "email", "display_name", "created_at", "lp_id", "lp_created_at"} {
+		outer = append(outer, `me.`+c+` AS "me.`+c+`"`)
+	}
 	return profileChainByMCIDSQL + `, prof AS (
     SELECT p.id AS profile_id, ` + strings.Join(inner, ", ") + `, ` + optionalLinkColumns + `
     FROM (SELECT * FROM chain ORDER BY depth DESC LIMIT 1) p
     LEFT JOIN profile_links l ON l.certification_profile_id = p.id
-)` + strings.Replace(strings.Replace(rnStatusPagesSQL,
-		"FROM unnest($1::uuid[]) AS k(profile_id)", "FROM prof AS k", 1),
-		"SELECT e.*, ", "SELECT e.*, "+strings.Join(outer, ", ")+", ", 1)
+), me AS (` + strings.NewReplacer("$1", "$12", "$2", "$13").Replace(accountByIdentitySQL) + `)` +
+		strings.Replace(strings.Replace(rnStatusPagesSQL,
+			"FROM unnest($1::uuid[]) AS k(profile_id)", "FROM prof AS k LEFT JOIN me ON true", 1),
+			"SELECT e.*, ", "SELECT e.*, "+strings.Join(outer, ", ")+", ", 1)
 }()
 
 type rnProfileStatusPageRow struct {
 	rnStatusPageRow
-	Prof profileRow      `db:"prof"`
-	Link optionalLinkRow `db:"link"`
+	Prof profileRow        `db:"prof"`
+	Link optionalLinkRow   `db:"link"`
+	Me   optionalCallerRow `db:"me"`
 }
 
-// ProfileStatusPage is StatusPages for the profile MCID mcid names, read with the profile and
-// its link in the same statement. ok is false when it read no row: no such profile, or a page
-// with no row (the statement cannot tell).
-func (s Renewal) ProfileStatusPage(ctx context.Context, mcid int64, q transcript.EarnedQuery) (certprofile.Profile, *certprofile.Link, renewal.PageFacts, bool, error) {
+// optionalCallerRow is accountWithProfileRow LEFT JOINed: NULLs when the identity has no
+// account.
+type optionalCallerRow struct {
+	ID          *uuid.UUID `db:"id"`
+	Issuer      *string    `db:"issuer"`
+	Subject     *string    `db:"subject"`
+	Kind        *string    `db:"kind"`
+	Email       *string    `db:"email"`
+	DisplayName *string    `db:"display_name"`
+	CreatedAt   *time.Time `db:"created_at"`
+	LPID        *uuid.UUID `db:"lp_id"`
+	LPCreatedAt *time.Time `db:"lp_created_at"`
+}
+
+func (r optionalCallerRow) domain() *learner.Caller {
+	if r.ID == nil || r.Issuer == nil || r.Subject == nil || r.Kind == nil || r.CreatedAt == nil || r.LPID == nil || r.LPCreatedAt == nil {
+		return nil
+	}
+	a := accountRow{ID: *r.ID, Issuer: *r.Issuer, Subject: *r.Subject, Kind: *r.Kind, Email: r.Email,
+		DisplayName: r.DisplayName, CreatedAt: *r.CreatedAt}.domain()
+	return &learner.Caller{Account: a, LearnProfile: learner.LearnProfile{ID: *r.LPID, AccountID: a.ID, CreatedAt: r.LPCreatedAt.UTC()}}
+}
+
+// ProfileStatusPage is StatusPages for the profile MCID mcid names, read with the profile, its
+// link and the caller's account (issuer, subject) in the same statement.
+func (s Renewal) ProfileStatusPage(ctx context.Context, issuer, subject string, mcid int64, q transcript.EarnedQuery) (renewal.ProfilePageFacts, error) {
 	var rows []rnProfileStatusPageRow
 	args := earnedPageArgs([]uuid.UUID{uuid.Nil}, q)
 	args[0] = mcid
-	var f renewal.PageFacts
+	args = append(args, issuer, subject)
+	var out renewal.ProfilePageFacts
 	if err := s.sel(ctx, &rows, rnProfileStatusPageSQL, args...); err != nil {
-		return certprofile.Profile{}, nil, f, false, fmt.Errorf("profile and page of earned certifications: %w", err)
+		return out, fmt.Errorf("profile and page of earned certifications: %w", err)
 	}
 	if len(rows) == 0 {
-		return certprofile.Profile{}, nil, f, false, nil
+		return out, nil
 	}
 	for i := range rows {
-		if err := rows[i].addTo(&f); err != nil {
-			return certprofile.Profile{}, nil, f, false, err
+		if err := rows[i].addTo(&out.Page); err != nil {
+			return renewal.ProfilePageFacts{}, err
 		}
 	}
-	p := rows[0].Prof.domain()
-	return p, rows[0].Link.domain(p.ID), f, true, nil
+	out.Profile = rows[0].Prof.domain()
+	out.Link = rows[0].Link.domain(out.Profile.ID)
+	out.Caller = rows[0].Me.domain()
+	out.Read = true
+	return out, nil
 }
