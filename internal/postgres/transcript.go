@@ -283,11 +283,17 @@ ORDER BY e.profile_id, e.earned_on DESC, e.id DESC`
 // the same statement (one round trip for a page and its totalCount: issue 8).
 var earnedPagesWithTotalSQL = strings.Replace(strings.Replace(earnedPagesSQL,
 	"SELECT e.*, ", "SELECT e.*, t.total, ", 1),
-	"JOIN certifications c ON c.id = e.certification_id", `CROSS JOIN LATERAL (
-    SELECT count(*) AS total FROM earned_certifications e
-    WHERE e.profile_id = k.profile_id AND `+statusSQL(6)+`
-) t
+	"JOIN certifications c ON c.id = e.certification_id", earnedTotalLateral+`
 JOIN certifications c ON c.id = e.certification_id`, 1)
+
+// earnedTotalSQL counts the rows of profile k.profile_id that match the page's status filter.
+var earnedTotalSQL = `SELECT count(*) AS total FROM earned_certifications e
+    WHERE e.profile_id = k.profile_id AND ` + statusSQL(6)
+
+// earnedTotalLateral is how earnedPagesWithTotalSQL joins earnedTotalSQL to each profile.
+var earnedTotalLateral = `CROSS JOIN LATERAL (
+    ` + earnedTotalSQL + `
+) t`
 
 var earnedPagesOneSQL, earnedPagesWithTotalOneSQL = oneProfile(earnedPagesSQL), oneProfile(earnedPagesWithTotalSQL)
 
