@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // gives it n earned certifications straight in SQL (spread over the catalog, expiries over
 // two years around the test clock, a failed renewal attempt on every fifth one inside its
 // window), and returns its MCID.
-func dashboardProfile(t *testing.T, env *apitest.Env, id apitest.Identity, n int) string {
+func dashboardProfile(t testing.TB, env *apitest.Env, id apitest.Identity, n int) string {
 	t.Helper()
 	var created struct {
 		CreateCertificationProfile struct {
@@ -283,5 +283,28 @@ func TestColdDashboardIsOneStatement(t *testing.T) {
 	env.MustDo(apitest.Support("cold-support"), dashboardQuery, map[string]any{"mcid": mcid}, &out)
 	if out.CertificationProfile == nil || out.CertificationProfile.MCID != mcid {
 		t.Errorf("support got %+v", out.CertificationProfile)
+	}
+}
+
+// BenchmarkDashboardInProcess runs the dashboard query through the whole handler (HTTP
+// middleware, GraphQL, the database) in process, for a warm caller with 20 certifications:
+// allocations per request are the number to watch (-benchmem), they do not depend on the
+// machine's load.
+func BenchmarkDashboardInProcess(b *testing.B) {
+	env := apitest.New(b)
+	id := apitest.Learner("bench-dash")
+	mcid := dashboardProfile(b, env, id, 20)
+	body := string(gqlBody(dashboardQuery, map[string]any{"mcid": mcid}))
+	token := "Bearer " + env.Token(id)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", token)
+		rec := httptest.NewRecorder()
+		env.Server.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
 	}
 }

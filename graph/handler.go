@@ -64,13 +64,20 @@ func NewHandler(c HandlerConfig) http.Handler {
 		gql.Use(e)
 	}
 	gql.Use(accountLoader{res: res, log: c.Log, requestID: c.RequestID}) // last: only accepted documents reach the database
-	gql.AroundFields(MarkInternal)
-	gql.AroundFields(GuardPublicTranscript)
+	gql.AroundFields(aroundFields)
 	gql.SetErrorPresenter(ErrorPresenter(c.Log, c.RequestID))
 	gql.SetRecoverFunc(Recover(c.Log))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gql.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), res.NewLoaders())))
 	})
+}
+
+// aroundFields is the one field middleware: GuardPublicTranscript inside MarkInternal. gqlgen
+// wraps every field of a response in every field middleware (a closure each), so one layer
+// instead of two is measurably cheaper on a page of 20 certifications (about 300 fields).
+func aroundFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := GuardPublicTranscript(ctx, next)
+	return res, markInternal(err)
 }
 
 // introspectionGate allows introspection outside production, and in production to support and
