@@ -473,12 +473,21 @@ WHERE profile_id = ANY($1) GROUP BY profile_id`, pq.Array(profileIDs)); err != n
 }
 
 // EarnedByIDs loads earned certifications in key order.
-func (s Transcript) EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.Earned, []error) {
-	var rows []earnedRow
-	if err := s.sel(ctx, &rows, `SELECT `+earnedColumns+` FROM earned_certifications e WHERE e.id = ANY($1)`, pq.Array(ids)); err != nil {
+func (s Transcript) EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.HeldEarned, []error) {
+	var rows []struct {
+		earnedRow
+		Owner uuid.UUID `db:"owner"`
+	}
+	if err := s.sel(ctx, &rows, `SELECT `+earnedColumns+`, p.account_id AS owner
+FROM earned_certifications e JOIN certification_profiles p ON p.id = e.profile_id WHERE e.id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, fill(len(ids), err)
 	}
-	return inKeyOrder(ids, rows, func(r earnedRow) (uuid.UUID, transcript.Earned) { return r.ID, r.domain() }, "earned certification")
+	return inKeyOrder(ids, rows, func(r struct {
+		earnedRow
+		Owner uuid.UUID `db:"owner"`
+	}) (uuid.UUID, transcript.HeldEarned) {
+		return r.ID, transcript.HeldEarned{Earned: r.domain(), Owner: r.Owner}
+	}, "earned certification")
 }
 
 // ResultsByIDs loads exam results in key order.
