@@ -42,25 +42,18 @@ JOIN earned_certifications e ON e.profile_id = p.id WHERE p.mcid = $1`, p.MCID).
 		{"stranger", principal("batch-stranger"), false},
 		{"anonymous", nil, false},
 	} {
+		// got: the reader returned the record for the first key; errs: its per-key errors.
+		check := func(reader string, got bool, errs []error) {
+			if got != c.sees || (c.sees && errs[0] != nil) || (!c.sees && apperr.CodeOf(errs[0]) != apperr.NotFound) {
+				t.Errorf("%s: %s gave the record %v, error %v; want visible %v, else NOT_FOUND", c.name, reader, got, errs[0], c.sees)
+			}
+			if apperr.CodeOf(errs[1]) != apperr.NotFound {
+				t.Errorf("%s: %s gave %v for a missing key", c.name, reader, errs[1])
+			}
+		}
 		profiles, errs := res.Profiles.ProfilesByIDs(ctx, c.p, []uuid.UUID{profileID, missing})
-		if c.sees != (errs[0] == nil && profiles[0] != nil && profiles[0].ID == profileID) {
-			t.Errorf("%s: ProfilesByIDs gave %v, %v; want visible %v", c.name, profiles[0], errs[0], c.sees)
-		}
-		if !c.sees && (profiles[0] != nil || apperr.CodeOf(errs[0]) != apperr.NotFound) {
-			t.Errorf("%s: ProfilesByIDs gave %v, %v; want NOT_FOUND", c.name, profiles[0], errs[0])
-		}
-		if apperr.CodeOf(errs[1]) != apperr.NotFound {
-			t.Errorf("%s: a missing profile gave %v", c.name, errs[1])
-		}
+		check("ProfilesByIDs", profiles[0] != nil && profiles[0].ID == profileID, errs)
 		earned, errs := res.Transcripts.EarnedByIDs(ctx, c.p, []uuid.UUID{earnedID, missing})
-		if c.sees != (errs[0] == nil && earned[0] != nil && earned[0].ID == earnedID) {
-			t.Errorf("%s: EarnedByIDs gave %v, %v; want visible %v", c.name, earned[0], errs[0], c.sees)
-		}
-		if !c.sees && (earned[0] != nil || apperr.CodeOf(errs[0]) != apperr.NotFound) {
-			t.Errorf("%s: EarnedByIDs gave %v, %v; want NOT_FOUND", c.name, earned[0], errs[0])
-		}
-		if apperr.CodeOf(errs[1]) != apperr.NotFound {
-			t.Errorf("%s: a missing earned certification gave %v", c.name, errs[1])
-		}
+		check("EarnedByIDs", earned[0] != nil && earned[0].ID == earnedID, errs)
 	}
 }
