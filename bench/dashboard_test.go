@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/recert/recert/graph/app/apitest"
+	"github.com/recert/recert/internal/learner"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 )
 
@@ -220,6 +222,106 @@ func BenchmarkDashboardRequest(b *testing.B) {
 	for b.Loop() {
 		if r := env.Do(id, dashboardQuery, vars); len(r.Errors) > 0 {
 			b.Fatalf("errors: %s", r.Raw)
+		}
+	}
+}
+
+// forgetIdentities gives the server a learner service that remembers no identity, as after a
+// restart (or for a caller this process has not seen yet: the bench sends each owner once).
+func forgetIdentities(env *apitest.Env) {
+	env.Server.Resolver.Learner = learner.NewService(postgres.Learner{Store: env.Server.Store}, env.Clock)
+}
+
+// A cold dashboard request, one whose caller the process does not know yet, is also one
+// statement (issue 12, third pass): the account behind the token's issuer and subject is read
+// by the statement of the profile and its page, and the read rule applies once it is settled.
+// An identity with no account yet still gets one, and one whose details changed has them
+// refreshed, as on any first request.
+func TestColdDashboardIsOneStatement(t *testing.T) {
+	env := apitest.New(t, apitest.WithStatementCounting())
+	for _, n := range []int{1, 20, 1000} {
+		owner := apitest.Learner(fmt.Sprintf("cold-%d", n))
+		mcid := dashboardProfile(t, env, owner, n)
+		forgetIdentities(env)
+		before := env.Statements()
+		var out dashboardData
+		env.MustDo(owner, dashboardQuery, map[string]any{"mcid": mcid}, &out)
+		if got := env.Statements() - before; got != 1 {
+			t.Errorf("%d certifications: got %d statements per cold dashboard request, want 1", n, got)
+		}
+		if cp := out.CertificationProfile; cp == nil || cp.Certifications.TotalCount != n {
+			t.Fatalf("%d certifications: got %+v", n, cp)
+		}
+	}
+
+	owner := apitest.Learner("cold-owner")
+	mcid := dashboardProfile(t, env, owner, 3)
+	var warm map[string]any
+	env.MustDo(owner, dashboardQuery, map[string]any{"mcid": mcid}, &warm)
+	forgetIdentities(env)
+	var cold map[string]any
+	env.MustDo(owner, dashboardQuery, map[string]any{"mcid": mcid}, &cold)
+	if !reflect.DeepEqual(cold, warm) {
+		t.Errorf("cold request answered %v, warm %v", cold, warm)
+	}
+
+	// A stranger with an account, and one with none yet: null, and the new one has an account.
+	stranger, newcomer := apitest.Learner("cold-stranger"), apitest.Learner("cold-newcomer")
+	env.MustDo(stranger, `{ viewer { account { id } } }`, nil, nil)
+	forgetIdentities(env)
+	for _, id := range []apitest.Identity{stranger, newcomer} {
+		var out dashboardData
+		env.MustDo(id, dashboardQuery, map[string]any{"mcid": mcid}, &out)
+		if out.CertificationProfile != nil {
+			t.Errorf("%s got %+v, want null", id.Subject, out.CertificationProfile)
+		}
+	}
+	var accounts int
+	if err := env.DB.Get(&accounts, `SELECT count(*) FROM accounts WHERE subject = $1`, newcomer.Subject); err != nil || accounts != 1 {
+		t.Errorf("the newcomer has %d accounts (%v), want 1", accounts, err)
+	}
+
+	// Changed details (a new email in the token) are written on a cold request too.
+	forgetIdentities(env)
+	moved := owner
+	moved.Email = "moved@example.com"
+	var out dashboardData
+	env.MustDo(moved, dashboardQuery, map[string]any{"mcid": mcid}, &out)
+	var email string
+	if err := env.DB.Get(&email, `SELECT email FROM accounts WHERE subject = $1`, owner.Subject); err != nil || email != moved.Email {
+		t.Errorf("account email %q (%v), want %q", email, err, moved.Email)
+	}
+	if out.CertificationProfile == nil {
+		t.Errorf("the owner with a new email got null")
+	}
+
+	// Support, cold: sees the profile (the read rule runs once the account is settled).
+	forgetIdentities(env)
+	env.MustDo(apitest.Support("cold-support"), dashboardQuery, map[string]any{"mcid": mcid}, &out)
+	if out.CertificationProfile == nil || out.CertificationProfile.MCID != mcid {
+		t.Errorf("support got %+v", out.CertificationProfile)
+	}
+}
+
+// BenchmarkDashboardInProcess runs the dashboard query through the whole handler (HTTP
+// middleware, GraphQL, the database) in process, for a warm caller with 20 certifications:
+// allocations per request are the number to watch (-benchmem), they do not depend on the
+// machine's load.
+func BenchmarkDashboardInProcess(b *testing.B) {
+	env := apitest.New(b)
+	id := apitest.Learner("bench-dash")
+	mcid := dashboardProfile(b, env, id, 20)
+	body := string(gqlBody(dashboardQuery, map[string]any{"mcid": mcid}))
+	token := "Bearer " + env.Token(id)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", token)
+		rec := httptest.NewRecorder()
+		env.Server.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	}
 }

@@ -26,6 +26,11 @@ type RequestIDFunc func(ctx context.Context) string
 // value is marked internal, so the presenter can tell it apart from gqlgen's own input errors.
 func MarkInternal(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := next(ctx)
+	return res, markInternal(err)
+}
+
+// markInternal is MarkInternal's rule for one error (nil stays nil).
+func markInternal(err error) error {
 	if err != nil {
 		var ae *apperr.Error
 		var gq *gqlerror.Error
@@ -33,7 +38,7 @@ func MarkInternal(ctx context.Context, next graphql.Resolver) (any, error) {
 			err = &internalError{err: err}
 		}
 	}
-	return res, err
+	return err
 }
 
 // renamed maps gqlgen's own codes to the codes of docs/api.md.

@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -63,13 +64,20 @@ func NewHandler(c HandlerConfig) http.Handler {
 		gql.Use(e)
 	}
 	gql.Use(accountLoader{res: res, log: c.Log, requestID: c.RequestID}) // last: only accepted documents reach the database
-	gql.AroundFields(MarkInternal)
-	gql.AroundFields(GuardPublicTranscript)
+	gql.AroundFields(aroundFields)
 	gql.SetErrorPresenter(ErrorPresenter(c.Log, c.RequestID))
 	gql.SetRecoverFunc(Recover(c.Log))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gql.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), res.NewLoaders())))
 	})
+}
+
+// aroundFields is the one field middleware: GuardPublicTranscript inside MarkInternal. gqlgen
+// wraps every field of a response in every field middleware (a closure each), so one layer
+// instead of two is measurably cheaper on a page of 20 certifications (about 300 fields).
+func aroundFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := GuardPublicTranscript(ctx, next)
+	return res, markInternal(err)
 }
 
 // introspectionGate allows introspection outside production, and in production to support and
@@ -133,11 +141,45 @@ func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.O
 	if p == nil {
 		return nil
 	}
+	if a, lp, ok := l.res.Learner.Known(p); ok {
+		PrimeCaller(ctx, a, lp)
+		return nil
+	}
+	if identifiedByScreen(oc) {
+		return nil // the screen's statement reads the account (Resolver.certificationProfile)
+	}
 	a, lp, err := l.res.Learner.Ensure(ctx, p)
 	if err != nil {
 		l.log.ErrorContext(ctx, "ensure account", "request_id", l.requestID(ctx), "error", err)
 		ae := apperr.E(apperr.Internal, "internal error")
 		return &gqlerror.Error{Err: ae, Message: ae.Message}
+	}
+	PrimeCaller(ctx, a, lp)
+	return nil
+}
+
+// identifiedByScreen reports whether an operation is a query of certificationProfile alone (a
+// dashboard): its resolver, the only one that runs before any other, settles the caller's
+// account itself (in the statement of the profile and its page, or with Learner.Ensure before
+// reading anything else), so authentication leaves it unset.
+func identifiedByScreen(oc *graphql.OperationContext) bool {
+	if oc.Operation == nil || oc.Operation.Operation != ast.Query || len(oc.Operation.SelectionSet) != 1 {
+		return false
+	}
+	f, ok := oc.Operation.SelectionSet[0].(*ast.Field)
+	return ok && f.Name == "certificationProfile" && len(f.Directives) == 0
+}
+
+// identify makes sure the caller's account is settled (Learner.Ensure) when authentication
+// left it to this operation's root field (identifiedByScreen).
+func (r *Resolver) identify(ctx context.Context) error {
+	p := auth.PrincipalFrom(ctx)
+	if p == nil || p.AccountID != uuid.Nil {
+		return nil
+	}
+	a, lp, err := r.Learner.Ensure(ctx, p)
+	if err != nil {
+		return err
 	}
 	PrimeCaller(ctx, a, lp)
 	return nil

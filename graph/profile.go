@@ -30,7 +30,7 @@ type profileLoaders struct {
 func newProfileLoaders(r *Resolver) *profileLoaders {
 	w := r.loaderWait()
 	return &profileLoaders{
-		Profile:            dataloadgen.NewLoader(r.Profiles.ProfilesByIDs, w),
+		Profile:            dataloadgen.NewLoader(withCaller(r.Profiles.ProfilesByIDs), w),
 		AlternateEmails:    dataloadgen.NewLoader(many(r.Profiles.AlternateEmailsByIDs), w),
 		LinkByProfile:      dataloadgen.NewLoader(many(r.Profiles.LinksByProfileIDs), w),
 		LinkByLearnProfile: dataloadgen.NewLoader(many(r.Profiles.LinksByLearnProfileIDs), w),
@@ -56,21 +56,29 @@ func (r *Resolver) createCertificationProfile(ctx context.Context, in model.Crea
 }
 
 func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*certprofile.Profile, error) {
+	caller := auth.PrincipalFrom(ctx)
 	var p certprofile.Profile
 	var link *certprofile.Link
 	var err error
 	read := false
 	if key, ok := pageBelow(ctx); ok {
-		// The profile and the one page of earned certifications asked below it: one statement.
-		var page *renewal.Page
-		p, link, page, read, err = r.Renewals.ProfilePage(ctx, auth.PrincipalFrom(ctx), mcid, key.query(r.Transcripts.Today()))
-		if read && err == nil && page != nil {
+		// The profile and the one page of earned certifications asked below it, and the
+		// caller's account when authentication left it to this screen: one statement.
+		var res renewal.ProfileAndPage
+		res, err = r.Renewals.ProfilePage(ctx, caller, mcid, key.query(r.Transcripts.Today()), r.Learner)
+		if res.Caller != nil {
+			PrimeCaller(ctx, res.Caller.Account, res.Caller.LearnProfile)
+		}
+		p, link, read = res.Profile, res.Link, res.Read
+		if read && err == nil && res.Page != nil {
 			key.profile = p.ID
-			loaders(ctx).Transcript.knowPage(key, *page)
+			loaders(ctx).Transcript.knowPage(key, *res.Page)
 		}
 	}
 	if !read && err == nil { // not asked, or nothing read: a missing profile or an empty page
-		p, link, err = r.Profiles.ByMCIDWithLink(ctx, auth.PrincipalFrom(ctx), mcid)
+		if err = r.identify(ctx); err == nil {
+			p, link, err = r.Profiles.ByMCIDWithLink(ctx, caller, mcid)
+		}
 	}
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, nil
@@ -101,10 +109,10 @@ func (r *Resolver) mergedInto(ctx context.Context, p *certprofile.Profile) (*cer
 		return nil, nil
 	}
 	s, err := loaders(ctx).Profiles.Profile.Load(ctx, *p.MergedInto)
-	if err != nil || !certprofile.CanView(auth.PrincipalFrom(ctx), s) {
-		return nil, err
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return nil, nil // the reader shows only what the caller may view
 	}
-	return s, nil
+	return s, err
 }
 
 func (r *Resolver) alternateEmails(ctx context.Context, p *certprofile.Profile) ([]string, error) {
@@ -134,10 +142,10 @@ func (r *Resolver) learnCertificationProfile(ctx context.Context, lp *learner.Le
 		return nil, err
 	}
 	p, err := loaders(ctx).Profiles.Profile.Load(ctx, l.CertificationProfileID)
-	if err != nil || !certprofile.CanView(auth.PrincipalFrom(ctx), p) {
-		return nil, err
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return nil, nil // the reader shows only what the caller may view
 	}
-	return p, nil
+	return p, err
 }
 
 func (r *Resolver) learnLinkedAt(ctx context.Context, lp *learner.LearnProfile) (*time.Time, error) {
@@ -229,14 +237,7 @@ func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string
 
 // profileNode resolves a CertificationProfile id for its owner or support.
 func (r *Resolver) profileNode(ctx context.Context, id uuid.UUID) (*certprofile.Profile, error) {
-	p, err := loaders(ctx).Profiles.Profile.Load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !certprofile.CanView(auth.PrincipalFrom(ctx), p) {
-		return nil, apperr.Missing("certification profile")
-	}
-	return p, nil
+	return loaders(ctx).Profiles.Profile.Load(ctx, id) // NOT_FOUND for anyone else's
 }
 
 // pageBelow is the page of earned certifications the current field (a CertificationProfile)

@@ -19,10 +19,9 @@ import (
 	"github.com/recert/recert/internal/transcript"
 )
 
-// Resolver holds the domain services the API needs.
-type Resolver struct {
-	Clock   clock.Clock
-	Log     *slog.Logger
+// Services are the domain services the API runs on (server.go builds them on their postgres
+// adapters: graph/app.NewServices).
+type Services struct {
 	Learner *learner.Service
 	Catalog *catalog.Service
 	// Profiles manages certification profiles (and, as it lands, linking).
@@ -35,8 +34,15 @@ type Resolver struct {
 	Merge *merge.Service
 	// Notify lists and sends renewal reminders.
 	Notify *notify.Service
-	// Team manages team access grants and answers team managers.
+	// Teams manages team access grants and answers team managers.
 	Teams *team.Service
+}
+
+// Resolver holds the domain services the API needs.
+type Resolver struct {
+	Services
+	Clock clock.Clock
+	Log   *slog.Logger
 	// LoaderWait is how long the per-request loaders collect keys before a batch
 	// (DefaultLoaderWait when zero). Tests that count batches widen it, so that a busy machine
 	// scheduling the field goroutines slowly cannot split one batch into several.

@@ -146,7 +146,7 @@ func newTranscriptLoaders(r *Resolver) *transcriptLoaders {
 	return &transcriptLoaders{
 		EarnedPage:  dataloadgen.NewLoader(earnedPages, w),
 		earnedPages: earnedPages,
-		Earned:      dataloadgen.NewLoader(ts.EarnedByIDs, w),
+		Earned:      dataloadgen.NewLoader(withCaller(ts.EarnedByIDs), w),
 		Result:      dataloadgen.NewLoader(ts.ResultsByIDs, w),
 		EarnedCount: dataloadgen.NewLoader(perProfile(func(k earnedCountKey) (uuid.UUID, string) {
 			return k.profile, k.statuses

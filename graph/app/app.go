@@ -38,22 +38,14 @@ import (
 // Services are the domain services, each on its postgres adapter, and the store they share
 // (the background workers use it too).
 type Services struct {
-	Store       *postgres.Store
-	Learner     *learner.Service
-	Catalog     *catalog.Service
-	Profiles    *certprofile.Service
-	Transcripts *transcript.Service
-	Renewals    *renewal.Service
-	Merge       *merge.Service
-	Notify      *notify.Service
-	Team        *team.Service
+	Store *postgres.Store
+	graph.Services
 }
 
 // NewServices builds the domain services on db, with the caps cfg sets.
 func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 	store := postgres.New(db)
-	s := Services{
-		Store:       store,
+	s := Services{Store: store, Services: graph.Services{
 		Learner:     learner.NewService(postgres.Learner{Store: store}, clk),
 		Catalog:     catalog.NewService(postgres.Catalog{Store: store}, clk),
 		Profiles:    certprofile.NewService(postgres.CertProfile{Store: store}, clk),
@@ -61,8 +53,8 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Renewals:    renewal.NewService(postgres.Renewal{Store: store}, clk),
 		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
-		Team:        team.NewService(postgres.Team{Store: store}, clk),
-	}
+		Teams:       team.NewService(postgres.Team{Store: store}, clk),
+	}}
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
 	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile
@@ -108,18 +100,7 @@ func New(d Deps) (*API, error) {
 		d.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	svc := d.Services
-	res := &graph.Resolver{
-		Clock:       d.Clock,
-		Log:         d.Log,
-		Learner:     svc.Learner,
-		Catalog:     svc.Catalog,
-		Profiles:    svc.Profiles,
-		Transcripts: svc.Transcripts,
-		Renewals:    svc.Renewals,
-		Merge:       svc.Merge,
-		Notify:      svc.Notify,
-		Teams:       svc.Team,
-	}
+	res := &graph.Resolver{Services: svc.Services, Clock: d.Clock, Log: d.Log}
 	limits := querylimits.DefaultLimits
 	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth
 	limits.MaxCost = d.Config.Hardening.QueryMaxCost
@@ -166,7 +147,7 @@ func New(d Deps) (*API, error) {
 		Ready:         postgres.Readiness(d.DB.DB, d.Migrations),
 		GraphiQLToken: graphiQLToken,
 		TeamCSV: func(ctx context.Context, p *auth.Principal, days *int, begin func() io.Writer) error {
-			return svc.Team.WriteCSV(ctx, p, team.Filter{ExpiringWithinDays: days}, begin)
+			return svc.Teams.WriteCSV(ctx, p, team.Filter{ExpiringWithinDays: days}, begin)
 		},
 		Tracing: d.Tracing,
 	})

@@ -355,7 +355,18 @@ func (s *Service) Mine(ctx context.Context, p *auth.Principal) ([]Profile, error
 	return list[:min(len(list), s.MaxProfiles())], nil
 }
 
-// ProfilesByIDs loads profiles in key order (for dataloaders; no permission check).
-func (s *Service) ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*Profile, []error) {
-	return s.store.ProfilesByIDs(ctx, ids)
+// ProfilesByIDs loads profiles in key order for p (the batch reader behind the profile
+// loader): NOT_FOUND for missing ones and for those p may not view (CanView: the owner or
+// support), so an id tells nothing about someone else's profile.
+func (s *Service) ProfilesByIDs(ctx context.Context, p *auth.Principal, ids []uuid.UUID) ([]*Profile, []error) {
+	list, errs := s.store.ProfilesByIDs(ctx, ids)
+	if errs == nil {
+		errs = make([]error, len(ids))
+	}
+	for i, prof := range list {
+		if errs[i] == nil && (prof == nil || !CanView(p, prof)) {
+			list[i], errs[i] = nil, apperr.Missing("certification profile")
+		}
+	}
+	return list, errs
 }

@@ -60,21 +60,66 @@ func (s *Service) Ensure(ctx context.Context, p *auth.Principal) (Account, Learn
 	if p == nil {
 		return Account{}, LearnProfile{}, apperr.Unauth("sign in to use this")
 	}
-	id := identity{p.Issuer, p.Subject}
-	if k, ok := s.known.Get(id); ok && sameDetails(k.account, p) {
-		p.AccountID = k.account.ID
-		return k.account, k.profile, nil
-	}
-	a, lp, err := s.store.AccountByIdentity(ctx, p.Issuer, p.Subject)
-	if err == nil && sameDetails(a, p) {
-		s.known.Add(id, known{a, lp})
-		p.AccountID = a.ID
+	if a, lp, ok := s.Known(p); ok {
 		return a, lp, nil
 	}
-	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+	var found *Caller
+	a, lp, err := s.store.AccountByIdentity(ctx, p.Issuer, p.Subject)
+	switch {
+	case err == nil:
+		found = &Caller{Account: a, LearnProfile: lp}
+	case apperr.CodeOf(err) != apperr.NotFound:
 		return Account{}, LearnProfile{}, fmt.Errorf("load account: %w", err)
 	}
-	a, lp, err = s.store.UpsertAccount(ctx, Account{
+	return s.settle(ctx, p, found)
+}
+
+// Caller is an account and its Learn profile, as a statement read them for an identity.
+type Caller struct {
+	Account      Account
+	LearnProfile LearnProfile
+}
+
+// Known returns the caller's account and Learn profile when the Service remembers them with
+// the details p carries, and then sets p's AccountID; ok is false otherwise (nothing is read).
+func (s *Service) Known(p *auth.Principal) (Account, LearnProfile, bool) {
+	if p == nil {
+		return Account{}, LearnProfile{}, false
+	}
+	k, ok := s.known.Get(identity{p.Issuer, p.Subject})
+	if !ok || !sameDetails(k.account, p) {
+		return Account{}, LearnProfile{}, false
+	}
+	p.AccountID = k.account.ID
+	return k.account, k.profile, true
+}
+
+// Adopt is Ensure with the lookup done by another statement, one that read p's identity
+// (issuer, subject) beside its own rows so that a screen costs one statement, authentication
+// included. read tells whether that statement read the identity at all (it cannot when it has
+// no row to carry it): if not, Adopt is Ensure. found is the account and Learn profile it read,
+// nil when the identity has no account yet. The principal's AccountID is set.
+// Codes: UNAUTHENTICATED when p is nil.
+func (s *Service) Adopt(ctx context.Context, p *auth.Principal, found *Caller, read bool) (Account, LearnProfile, error) {
+	if p == nil {
+		return Account{}, LearnProfile{}, apperr.Unauth("sign in to use this")
+	}
+	if !read || (found != nil && (found.Account.Issuer != p.Issuer || found.Account.Subject != p.Subject)) {
+		return s.Ensure(ctx, p)
+	}
+	return s.settle(ctx, p, found)
+}
+
+// settle uses the account found for p's identity when its details are the ones p carries, and
+// otherwise creates or refreshes it; it remembers the result and sets p's AccountID.
+func (s *Service) settle(ctx context.Context, p *auth.Principal, found *Caller) (Account, LearnProfile, error) {
+	id := identity{p.Issuer, p.Subject}
+	if found != nil && sameDetails(found.Account, p) {
+		s.known.Add(id, known{found.Account, found.LearnProfile})
+		p.AccountID = found.Account.ID
+		return found.Account, found.LearnProfile, nil
+	}
+	a, lp, err := s.store.UpsertAccount(ctx, Account{
 		Issuer:      p.Issuer,
 		Subject:     p.Subject,
 		Kind:        Kind(p.Kind),

@@ -50,9 +50,6 @@ type Service struct {
 // NewService returns a Service on store.
 func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
 
-// Store returns the service's store (for the outbox and the loaders).
-func (s *Service) Store() Store { return s.store }
-
 // ForProfile lists the notifications of prof for p, newest first: its owner or support.
 // Codes: UNAUTHENTICATED, NOT_FOUND (someone else's profile).
 func (s *Service) ForProfile(ctx context.Context, p *auth.Principal, prof *certprofile.Profile, after *Cursor, limit int) ([]Notification, bool, error) {

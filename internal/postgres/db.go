@@ -165,6 +165,56 @@ func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) er
 	return mapError(sqlx.SelectContext(ctx, s.q, dest, query, args...))
 }
 
+// query runs a multi-row query for a caller that scans the rows itself (and closes them),
+// prepared on the pool like sel.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := s.prepared(ctx, query); st != nil {
+		rows, err := st.QueryContext(ctx, args...)
+		return rows, mapError(err)
+	}
+	rows, err := s.q.QueryContext(ctx, query, args...)
+	return rows, mapError(err)
+}
+
+// scanned is a column of a statement that a caller scans by hand (scanRows): its name, as the
+// statement returns it, and where in a row of type R it goes.
+type scanned[R any] struct {
+	name  string
+	field func(*R) any
+}
+
+// scanRows scans every row of rows into a new R through cols, which must name the statement's
+// columns in order (checked: a statement that changes fails loudly, not silently). It is what
+// sqlx's reflection does, without the reflection, for a hot statement with many columns.
+func scanRows[R any](rows *sql.Rows, cols []scanned[R]) ([]R, error) {
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if len(names) != len(cols) {
+		return nil, fmt.Errorf("scan: the statement returns %d columns, the row knows %d", len(names), len(cols))
+	}
+	for i, n := range names {
+		if cols[i].name != n {
+			return nil, fmt.Errorf("scan: column %d is %q, the row expects %q", i, n, cols[i].name)
+		}
+	}
+	var out []R
+	dest := make([]any, len(cols))
+	for rows.Next() {
+		out = append(out, *new(R))
+		r := &out[len(out)-1]
+		for i, c := range cols {
+			dest[i] = c.field(r)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+	}
+	return out, mapError(rows.Err())
+}
+
 // exec runs a statement.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	r, err := s.q.ExecContext(ctx, query, args...)

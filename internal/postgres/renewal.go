@@ -12,8 +12,8 @@ import (
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/catalog"
-	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/learner"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
@@ -480,9 +480,11 @@ func (r *rnStatusPageRow) addTo(f *renewal.PageFacts) error {
 }
 
 // rnProfileStatusPageSQL is rnStatusPagesSQL for the profile an MCID names (the end of its
-// merge chain, as ProfileAndLinkByMCID reads it), each row carrying the profile and its link:
-// a screen that shows a profile and its first page reads both in one round trip. $1 is the
-// MCID; the other parameters are the page's.
+// merge chain, as ProfileAndLinkByMCID reads it), each row carrying the profile, its link and
+// the account and Learn profile of the caller's identity (accountByIdentitySQL's, NULLs when
+// it has none): a screen that shows a profile and its first page reads them, and
+// authenticates, in one round trip. $1 is the MCID, $12 and $13 the caller's issuer and
+// subject; the other parameters are the page's.
 var rnProfileStatusPageSQL = func() string {
 	var inner, outer []string
 	for _, c := range strings.Split(ProfileColumns, ",") {
@@ -491,40 +493,139 @@ var rnProfileStatusPageSQL = func() string {
 		inner, outer = append(inner, c+" AS "+name), append(outer, "k."+name)
 	}
 	outer = append(outer, `k."link.learn_profile_id"`, `k."link.linked_at"`)
-	return profileChainByMCIDSQL + `, prof AS (
-    SELECT p.id AS profile_id, ` + strings.Join(inner, ", ") + `, ` + optionalLinkColumns + `
+	for _, c := range []string{"id", "issuer", "subject", "kind", "email", "display_name", "created_at", "lp_id", "lp_created_at"} {
+		outer = append(outer, `me.`+c+` AS "me.`+c+`"`)
+	}
+	// The profile's count is taken once, with the profile: MATERIALIZED keeps PostgreSQL from
+	// moving it into the loop over the page's rows (a generic plan did, counting once per row).
+	return profileChainByMCIDSQL + `, prof AS MATERIALIZED (
+    SELECT p.id AS profile_id, ` + strings.Join(inner, ", ") + `, ` + optionalLinkColumns + `,
+           (` + strings.ReplaceAll(earnedTotalSQL, "k.profile_id", "p.id") + `) AS total
     FROM (SELECT * FROM chain ORDER BY depth DESC LIMIT 1) p
     LEFT JOIN profile_links l ON l.certification_profile_id = p.id
-)` + strings.Replace(strings.Replace(rnStatusPagesSQL,
-		"FROM unnest($1::uuid[]) AS k(profile_id)", "FROM prof AS k", 1),
-		"SELECT e.*, ", "SELECT e.*, "+strings.Join(outer, ", ")+", ", 1)
+), me AS (` + strings.NewReplacer("$1", "$12", "$2", "$13").Replace(accountByIdentitySQL) + `)` +
+		strings.NewReplacer(
+			"FROM unnest($1::uuid[]) AS k(profile_id)", "FROM prof AS k LEFT JOIN me ON true",
+			"SELECT e.*, EXISTS (SELECT 1 FROM profile_links l WHERE l.certification_profile_id = k.profile_id) AS linked",
+			"SELECT e.*, "+strings.Join(outer, ", ")+`, k."link.learn_profile_id" IS NOT NULL AS linked`,
+			earnedTotalLateral, "",
+			"t.total", "k.total",
+		).Replace(rnStatusPagesSQL)
 }()
 
 type rnProfileStatusPageRow struct {
 	rnStatusPageRow
-	Prof profileRow      `db:"prof"`
-	Link optionalLinkRow `db:"link"`
+	Prof profileRow        `db:"prof"`
+	Link optionalLinkRow   `db:"link"`
+	Me   optionalCallerRow `db:"me"`
 }
 
-// ProfileStatusPage is StatusPages for the profile MCID mcid names, read with the profile and
-// its link in the same statement. ok is false when it read no row: no such profile, or a page
-// with no row (the statement cannot tell).
-func (s Renewal) ProfileStatusPage(ctx context.Context, mcid int64, q transcript.EarnedQuery) (certprofile.Profile, *certprofile.Link, renewal.PageFacts, bool, error) {
-	var rows []rnProfileStatusPageRow
+// rnProfileStatusPageColumns are rnProfileStatusPageSQL's columns, in order: the dashboard's
+// statement is scanned by hand (scanRows), its 47 columns by reflection were a tenth of the
+// server's CPU under load.
+var rnProfileStatusPageColumns = func() []scanned[rnProfileStatusPageRow] {
+	type r = rnProfileStatusPageRow
+	col := func(name string, f func(*r) any) scanned[r] { return scanned[r]{name, f} }
+	return []scanned[r]{
+		col("id", func(r *r) any { return &r.ID }),
+		col("profile_id", func(r *r) any { return &r.ProfileID }),
+		col("certification_id", func(r *r) any { return &r.CertificationID }),
+		col("earned_on", func(r *r) any { return &r.EarnedOn }),
+		col("expires_on", func(r *r) any { return &r.ExpiresOn }),
+		col("superseded_at", func(r *r) any { return &r.SupersededAt }),
+		col("superseded_by", func(r *r) any { return &r.SupersededBy }),
+		col("created_at", func(r *r) any { return &r.CreatedAt }),
+		col("prof.id", func(r *r) any { return &r.Prof.ID }),
+		col("prof.mcid", func(r *r) any { return &r.Prof.MCID }),
+		col("prof.account_id", func(r *r) any { return &r.Prof.AccountID }),
+		col("prof.legal_name", func(r *r) any { return &r.Prof.LegalName }),
+		col("prof.email", func(r *r) any { return &r.Prof.Email }),
+		col("prof.preferred_language", func(r *r) any { return &r.Prof.PreferredLanguage }),
+		col("prof.status", func(r *r) any { return &r.Prof.Status }),
+		col("prof.merged_into", func(r *r) any { return &r.Prof.MergedInto }),
+		col("prof.merged_at", func(r *r) any { return &r.Prof.MergedAt }),
+		col("prof.created_at", func(r *r) any { return &r.Prof.CreatedAt }),
+		col("link.learn_profile_id", func(r *r) any { return &r.Link.LearnProfileID }),
+		col("link.linked_at", func(r *r) any { return &r.Link.LinkedAt }),
+		col("me.id", func(r *r) any { return &r.Me.ID }),
+		col("me.issuer", func(r *r) any { return &r.Me.Issuer }),
+		col("me.subject", func(r *r) any { return &r.Me.Subject }),
+		col("me.kind", func(r *r) any { return &r.Me.Kind }),
+		col("me.email", func(r *r) any { return &r.Me.Email }),
+		col("me.display_name", func(r *r) any { return &r.Me.DisplayName }),
+		col("me.created_at", func(r *r) any { return &r.Me.CreatedAt }),
+		col("me.lp_id", func(r *r) any { return &r.Me.LPID }),
+		col("me.lp_created_at", func(r *r) any { return &r.Me.LPCreatedAt }),
+		col("linked", func(r *r) any { return &r.Linked }),
+		col("attempts", func(r *r) any { return &r.Attempts }),
+		col("total", func(r *r) any { return &r.Total }),
+		col("cert.id", func(r *r) any { return &r.Cert.ID }),
+		col("cert.code", func(r *r) any { return &r.Cert.Code }),
+		col("cert.name", func(r *r) any { return &r.Cert.Name }),
+		col("cert.level", func(r *r) any { return &r.Cert.Level }),
+		col("cert.released_on", func(r *r) any { return &r.Cert.ReleasedOn }),
+		col("cert.retired_on", func(r *r) any { return &r.Cert.RetiredOn }),
+		col("cert.languages", func(r *r) any { return &r.Cert.Languages }),
+		col("asmt.id", func(r *r) any { return &r.Asmt.ID }),
+		col("asmt.assessment_id", func(r *r) any { return &r.Asmt.AssessmentID }),
+		col("asmt.certification_id", func(r *r) any { return &r.Asmt.CertificationID }),
+		col("asmt.version", func(r *r) any { return &r.Asmt.Version }),
+		col("asmt.languages", func(r *r) any { return &r.Asmt.Languages }),
+		col("asmt.passing_score", func(r *r) any { return &r.Asmt.PassingScore }),
+		col("asmt.questions_per_attempt", func(r *r) any { return &r.Asmt.QuestionCount }),
+		col("asmt.published_at", func(r *r) any { return &r.Asmt.PublishedAt }),
+	}
+}()
+
+// optionalCallerRow is accountWithProfileRow LEFT JOINed: NULLs when the identity has no
+// account.
+type optionalCallerRow struct {
+	ID          *uuid.UUID `db:"id"`
+	Issuer      *string    `db:"issuer"`
+	Subject     *string    `db:"subject"`
+	Kind        *string    `db:"kind"`
+	Email       *string    `db:"email"`
+	DisplayName *string    `db:"display_name"`
+	CreatedAt   *time.Time `db:"created_at"`
+	LPID        *uuid.UUID `db:"lp_id"`
+	LPCreatedAt *time.Time `db:"lp_created_at"`
+}
+
+func (r optionalCallerRow) domain() *learner.Caller {
+	if r.ID == nil || r.Issuer == nil || r.Subject == nil || r.Kind == nil || r.CreatedAt == nil || r.LPID == nil || r.LPCreatedAt == nil {
+		return nil
+	}
+	a := accountRow{ID: *r.ID, Issuer: *r.Issuer, Subject: *r.Subject, Kind: *r.Kind, Email: r.Email,
+		DisplayName: r.DisplayName, CreatedAt: *r.CreatedAt}.domain()
+	return &learner.Caller{Account: a, LearnProfile: learner.LearnProfile{ID: *r.LPID, AccountID: a.ID, CreatedAt: r.LPCreatedAt.UTC()}}
+}
+
+// ProfileStatusPage is StatusPages for the profile MCID mcid names, read with the profile, its
+// link and the caller's account (issuer, subject) in the same statement.
+func (s Renewal) ProfileStatusPage(ctx context.Context, issuer, subject string, mcid int64, q transcript.EarnedQuery) (renewal.ProfilePageFacts, error) {
 	args := earnedPageArgs([]uuid.UUID{uuid.Nil}, q)
 	args[0] = mcid
-	var f renewal.PageFacts
-	if err := s.sel(ctx, &rows, rnProfileStatusPageSQL, args...); err != nil {
-		return certprofile.Profile{}, nil, f, false, fmt.Errorf("profile and page of earned certifications: %w", err)
+	args = append(args, issuer, subject)
+	var out renewal.ProfilePageFacts
+	rs, err := s.query(ctx, rnProfileStatusPageSQL, args...)
+	if err != nil {
+		return out, fmt.Errorf("profile and page of earned certifications: %w", err)
+	}
+	rows, err := scanRows(rs, rnProfileStatusPageColumns)
+	if err != nil {
+		return out, fmt.Errorf("profile and page of earned certifications: %w", err)
 	}
 	if len(rows) == 0 {
-		return certprofile.Profile{}, nil, f, false, nil
+		return out, nil
 	}
 	for i := range rows {
-		if err := rows[i].addTo(&f); err != nil {
-			return certprofile.Profile{}, nil, f, false, err
+		if err := rows[i].addTo(&out.Page); err != nil {
+			return renewal.ProfilePageFacts{}, err
 		}
 	}
-	p := rows[0].Prof.domain()
-	return p, rows[0].Link.domain(p.ID), f, true, nil
+	out.Profile = rows[0].Prof.domain()
+	out.Link = rows[0].Link.domain(out.Profile.ID)
+	out.Caller = rows[0].Me.domain()
+	out.Read = true
+	return out, nil
 }

@@ -283,11 +283,17 @@ ORDER BY e.profile_id, e.earned_on DESC, e.id DESC`
 // the same statement (one round trip for a page and its totalCount: issue 8).
 var earnedPagesWithTotalSQL = strings.Replace(strings.Replace(earnedPagesSQL,
 	"SELECT e.*, ", "SELECT e.*, t.total, ", 1),
-	"JOIN certifications c ON c.id = e.certification_id", `CROSS JOIN LATERAL (
-    SELECT count(*) AS total FROM earned_certifications e
-    WHERE e.profile_id = k.profile_id AND `+statusSQL(6)+`
-) t
+	"JOIN certifications c ON c.id = e.certification_id", earnedTotalLateral+`
 JOIN certifications c ON c.id = e.certification_id`, 1)
+
+// earnedTotalSQL counts the rows of profile k.profile_id that match the page's status filter.
+var earnedTotalSQL = `SELECT count(*) AS total FROM earned_certifications e
+    WHERE e.profile_id = k.profile_id AND ` + statusSQL(6)
+
+// earnedTotalLateral is how earnedPagesWithTotalSQL joins earnedTotalSQL to each profile.
+var earnedTotalLateral = `CROSS JOIN LATERAL (
+    ` + earnedTotalSQL + `
+) t`
 
 var earnedPagesOneSQL, earnedPagesWithTotalOneSQL = oneProfile(earnedPagesSQL), oneProfile(earnedPagesWithTotalSQL)
 
@@ -467,12 +473,21 @@ WHERE profile_id = ANY($1) GROUP BY profile_id`, pq.Array(profileIDs)); err != n
 }
 
 // EarnedByIDs loads earned certifications in key order.
-func (s Transcript) EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.Earned, []error) {
-	var rows []earnedRow
-	if err := s.sel(ctx, &rows, `SELECT `+earnedColumns+` FROM earned_certifications e WHERE e.id = ANY($1)`, pq.Array(ids)); err != nil {
+func (s Transcript) EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*transcript.HeldEarned, []error) {
+	var rows []struct {
+		earnedRow
+		Owner uuid.UUID `db:"owner"`
+	}
+	if err := s.sel(ctx, &rows, `SELECT `+earnedColumns+`, p.account_id AS owner
+FROM earned_certifications e JOIN certification_profiles p ON p.id = e.profile_id WHERE e.id = ANY($1)`, pq.Array(ids)); err != nil {
 		return nil, fill(len(ids), err)
 	}
-	return inKeyOrder(ids, rows, func(r earnedRow) (uuid.UUID, transcript.Earned) { return r.ID, r.domain() }, "earned certification")
+	return inKeyOrder(ids, rows, func(r struct {
+		earnedRow
+		Owner uuid.UUID `db:"owner"`
+	}) (uuid.UUID, transcript.HeldEarned) {
+		return r.ID, transcript.HeldEarned{Earned: r.domain(), Owner: r.Owner}
+	}, "earned certification")
 }
 
 // ResultsByIDs loads exam results in key order.

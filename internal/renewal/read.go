@@ -10,6 +10,7 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/learner"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -66,28 +67,84 @@ func pageOf(f *PageFacts, now time.Time) Page {
 	return pg
 }
 
+// ProfilePageFacts is what the store reads, in one statement, for a profile an MCID names and
+// its first page: the profile, its link, the page's facts, and the account and Learn profile
+// of the caller's identity. Read is false when the statement read no row (no such profile, or
+// no row on the page: it cannot tell); Caller is nil when the identity has no account.
+type ProfilePageFacts struct {
+	Profile certprofile.Profile
+	Link    *certprofile.Link
+	Page    PageFacts
+	Caller  *learner.Caller
+	Read    bool
+}
+
+// ProfileAndPage is ProfilePage's answer.
+type ProfileAndPage struct {
+	Profile certprofile.Profile
+	Link    *certprofile.Link
+	// Page is nil when the caller may not read the profile's history.
+	Page *Page
+	// Read is false when the statement read nothing (no such profile, or a page with no row):
+	// the caller then asks certprofile and Pages.
+	Read bool
+	// Caller is the caller's account and Learn profile when ProfilePage identified the caller
+	// (the principal came without an AccountID), nil otherwise.
+	Caller *learner.Caller
+}
+
+// Identities settles a caller's account from what a statement read for its identity
+// (learner.Service.Adopt).
+type Identities interface {
+	Adopt(ctx context.Context, p *auth.Principal, found *learner.Caller, read bool) (learner.Account, learner.LearnProfile, error)
+}
+
 // ProfilePage reads the profile MCID mcid names (certprofile.Service.ByMCIDWithLink's rules:
 // UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND for a profile p may not view) with its link and,
-// when p may read its history, its page as Pages reads it: one statement. page is nil when p
-// may not read the history, and ok is false when the statement read nothing (no such profile,
-// or a page with no row): the caller then asks certprofile and Pages.
-func (s *Service) ProfilePage(ctx context.Context, p *auth.Principal, mcid string, q transcript.EarnedQuery) (prof certprofile.Profile, link *certprofile.Link, page *Page, ok bool, err error) {
+// when p may read its history, its page as Pages reads it: one statement. When p has no
+// AccountID yet (authentication left the account lookup to this screen), the same statement
+// reads the account of p's identity and ids settles it before any read rule looks at p.
+func (s *Service) ProfilePage(ctx context.Context, p *auth.Principal, mcid string, q transcript.EarnedQuery, ids Identities) (ProfileAndPage, error) {
+	var out ProfileAndPage
+	identify := p != nil && p.AccountID == uuid.Nil
+	settle := func(found *learner.Caller, read bool) error {
+		if !identify {
+			return nil
+		}
+		a, lp, err := ids.Adopt(ctx, p, found, read)
+		if err == nil {
+			out.Caller = &learner.Caller{Account: a, LearnProfile: lp}
+		}
+		return err
+	}
 	n, err := certprofile.LookupMCID(p, mcid)
 	if err != nil {
-		return prof, nil, nil, false, err
+		if serr := settle(nil, false); serr != nil {
+			return out, serr
+		}
+		return out, err
 	}
-	prof, link, f, ok, err := s.store.ProfileStatusPage(ctx, n, q)
-	if err != nil || !ok {
-		return certprofile.Profile{}, nil, nil, false, err
+	var f ProfilePageFacts
+	if p != nil {
+		f, err = s.store.ProfileStatusPage(ctx, p.Issuer, p.Subject, n, q)
 	}
-	if !certprofile.CanView(p, &prof) {
-		return certprofile.Profile{}, nil, nil, true, apperr.Missing("certification profile")
+	if err != nil {
+		return out, err
 	}
-	if transcript.CanReadHistory(p, &prof) != nil {
-		return prof, link, nil, true, nil
+	if err := settle(f.Caller, f.Read); err != nil || !f.Read {
+		return out, err
 	}
-	pg := pageOf(&f, s.clock.Now())
-	return prof, link, &pg, true, nil
+	out.Read = true
+	if !certprofile.CanView(p, &f.Profile) {
+		return out, apperr.Missing("certification profile")
+	}
+	out.Profile, out.Link = f.Profile, f.Link
+	if transcript.CanReadHistory(p, &f.Profile) != nil {
+		return out, nil
+	}
+	pg := pageOf(&f.Page, s.clock.Now())
+	out.Page = &pg
+	return out, nil
 }
 
 // Held names an earned certification and the account that holds it (its profile's owner):

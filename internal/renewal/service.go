@@ -10,7 +10,6 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
-	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/transcript"
@@ -60,9 +59,9 @@ type Store interface {
 	// their renewal status needs (PageFacts), in one statement. Service.Pages checks the reader.
 	StatusPages(ctx context.Context, profileIDs []uuid.UUID, q transcript.EarnedQuery) ([]PageFacts, error)
 	// ProfileStatusPage is StatusPages for the profile an MCID names (the end of its merge
-	// chain), read with the profile and its link in the same statement; ok is false when it
-	// read no row (no such profile, or no row on the page).
-	ProfileStatusPage(ctx context.Context, mcid int64, q transcript.EarnedQuery) (prof certprofile.Profile, link *certprofile.Link, f PageFacts, ok bool, err error)
+	// chain), read with the profile, its link and the account of the caller's identity (issuer,
+	// subject) in the same statement.
+	ProfileStatusPage(ctx context.Context, issuer, subject string, mcid int64, q transcript.EarnedQuery) (ProfilePageFacts, error)
 
 	// Batch reads in key order, behind the readers of read.go (which check the reader).
 	AttemptsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Attempt, []error)

@@ -57,8 +57,9 @@ type Store interface {
 	ResultPages(ctx context.Context, profileIDs []uuid.UUID, q ResultQuery) ([]ResultPage, error)
 	// CountResults counts, per profile in key order, the exam results.
 	CountResults(ctx context.Context, profileIDs []uuid.UUID) ([]int, error)
-	// EarnedByIDs and ResultsByIDs load records in key order, NOT_FOUND for missing keys.
-	EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*Earned, []error)
+	// EarnedByIDs and ResultsByIDs load records in key order, NOT_FOUND for missing keys;
+	// EarnedByIDs gives each with the account that holds it (its profile's owner).
+	EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*HeldEarned, []error)
 	ResultsByIDs(ctx context.Context, ids []uuid.UUID) ([]*ExamResult, []error)
 
 	// InsertShare stores a new share.
@@ -391,9 +392,32 @@ func (s *Service) CountResults(ctx context.Context, profileIDs []uuid.UUID) ([]i
 	return s.store.CountResults(ctx, profileIDs)
 }
 
-// EarnedByIDs loads earned certifications in key order (for loaders; no permission check).
-func (s *Service) EarnedByIDs(ctx context.Context, ids []uuid.UUID) ([]*Earned, []error) {
-	return s.store.EarnedByIDs(ctx, ids)
+// HeldEarned is an earned certification with the account holding it (its profile's owner):
+// what the read rule looks at.
+type HeldEarned struct {
+	Earned
+	Owner uuid.UUID
+}
+
+// EarnedByIDs loads earned certifications in key order for p (the batch reader behind the
+// earned certification loader): NOT_FOUND for missing ones and for those whose history p may
+// not read (CanReadHistory: the holder or support).
+func (s *Service) EarnedByIDs(ctx context.Context, p *auth.Principal, ids []uuid.UUID) ([]*Earned, []error) {
+	held, errs := s.store.EarnedByIDs(ctx, ids)
+	if errs == nil {
+		errs = make([]error, len(ids))
+	}
+	out := make([]*Earned, len(ids))
+	for i, h := range held {
+		switch {
+		case errs[i] != nil:
+		case h == nil || CanReadHistory(p, &certprofile.Profile{AccountID: h.Owner}) != nil:
+			errs[i] = apperr.Missing("earned certification")
+		default:
+			out[i] = &h.Earned
+		}
+	}
+	return out, errs
 }
 
 // ResultsByIDs loads exam results in key order (for loaders; no permission check).
