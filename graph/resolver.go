@@ -11,6 +11,7 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/learner"
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
@@ -34,6 +35,8 @@ type Resolver struct {
 	Merge *merge.Service
 	// Notify lists and sends renewal reminders.
 	Notify *notify.Service
+	// Credentials issues Open Badges credentials.
+	Credentials *credential.Service
 	// LoaderWait is how long the per-request loaders collect keys before a batch
 	// (DefaultLoaderWait when zero). Tests that count batches widen it, so that a busy machine
 	// scheduling the field goroutines slowly cannot split one batch into several.

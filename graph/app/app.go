@@ -19,6 +19,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/devtoken"
 	"github.com/recert/recert/internal/httpserver"
 	"github.com/recert/recert/internal/learner"
@@ -41,6 +42,7 @@ type Services struct {
 	Renewals    *renewal.Service
 	Merge       *merge.Service
 	Notify      *notify.Service
+	Credentials *credential.Service
 }
 
 // NewServices builds the domain services on db, with the caps cfg sets.
@@ -56,6 +58,13 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
 	}
+	keys := cfg.CredentialKeys
+	if keys == nil {
+		// Only a server that skipped config.EnsureCredentialKey (an API test) gets here: a key
+		// that lives as long as the process.
+		keys = credential.GeneratedKeys()
+	}
+	s.Credentials = credential.NewService(postgres.Credential{Store: store}, keys, clk, cfg.PublicURL)
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
 	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile
@@ -107,6 +116,7 @@ func New(d Deps) (*API, error) {
 		Renewals:    svc.Renewals,
 		Merge:       svc.Merge,
 		Notify:      svc.Notify,
+		Credentials: svc.Credentials,
 	}
 	limits := querylimits.DefaultLimits
 	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth
@@ -147,6 +157,7 @@ func New(d Deps) (*API, error) {
 		Log:           d.Log,
 		Edge:          edge,
 		GraphQL:       gql,
+		Credentials:   svc.Credentials,
 		Ready:         postgres.Readiness(d.DB.DB, d.Migrations),
 		GraphiQLToken: graphiQLToken,
 	})
