@@ -195,7 +195,7 @@ func (s *Service) document(sub Subject) map[string]any {
 		"id":              "urn:recert:certification:" + url.PathEscape(c.Code),
 		"type":            []string{"Achievement"},
 		"name":            c.Name,
-		"description":     fmt.Sprintf("%s (%s), a %s certification.", c.Name, c.Code, strings.ToLower(string(c.Level))),
+		"description":     fmt.Sprintf("%s (%s), level %s.", c.Name, c.Code, strings.ToLower(string(c.Level))),
 		"criteria":        map[string]any{"narrative": Narrative(sub.Paths)},
 		"achievementType": "Certification",
 		"humanCode":       c.Code,
