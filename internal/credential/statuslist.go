@@ -17,6 +17,9 @@ import (
 // in list i/ListSize at position i%ListSize.
 const ListSize = 131072
 
+// maxCachedLists bounds the lists kept for their ETag (a few hundred bytes each).
+const maxCachedLists = 1024
+
 // StatusList is a served status list: the signed BitstringStatusListCredential (compact JWS)
 // and its entity tag.
 type StatusList struct {
@@ -88,6 +91,9 @@ func (s *Service) StatusList(ctx context.Context, n int64) (StatusList, error) {
 	}
 	list := StatusList{Body: []byte(jws), ETag: etag}
 	s.mu.Lock()
+	if len(s.lists) >= maxCachedLists {
+		clear(s.lists) // anyone may ask for any list number: the cache stays bounded
+	}
 	s.lists[n] = list
 	s.mu.Unlock()
 	return list, nil

@@ -361,3 +361,39 @@ func TestKeyRotationKeepsOldKeysPublished(t *testing.T) {
 		t.Fatalf("published kids %v; want the new key's %v first, then the old key's %v", kids, newTok.Header["kid"], oldTok.Header["kid"])
 	}
 }
+
+// TestCredentialFieldsAreBatched: the credentials and LinkedIn links of a page cost the same
+// number of SQL statements for 1 certification as for 6 (status indexes are allocated in one
+// batch).
+func TestCredentialFieldsAreBatched(t *testing.T) {
+	env := apitest.New(t, apitest.WithStatementCounting())
+	var codes []string
+	if err := env.DB.Select(&codes, `SELECT code FROM certifications ORDER BY code LIMIT 6`); err != nil || len(codes) != 6 {
+		t.Fatalf("got %d certifications (%v), want 6", len(codes), err)
+	}
+	count := func(sub string, n int) int64 {
+		t.Helper()
+		h := newHolder(t, env, sub)
+		for _, code := range codes[:n] {
+			h.earn(t, env, code, "2020-06-15", "")
+		}
+		var runs []int64
+		for range 2 { // the first read allocates the status indexes, the second finds them
+			before := env.Statements()
+			got := credentials(t, env, h.who, h.mcid)
+			runs = append(runs, env.Statements()-before)
+			for _, c := range got {
+				if c.OpenBadgeCredential == nil || c.LinkedInAddToProfileURL == nil || len(got) != n {
+					t.Fatalf("got %s, want %d credentials and links", asJSON(got), n)
+				}
+			}
+		}
+		if runs[0] != runs[1] {
+			t.Fatalf("%d certifications: %d statements on the first read, %d on the second", n, runs[0], runs[1])
+		}
+		return runs[0]
+	}
+	if one, six := count("one", 1), count("six", 6); one != six {
+		t.Fatalf("statements: got %d for 1 certification and %d for 6, want the same", one, six)
+	}
+}
