@@ -164,6 +164,9 @@ configuration comes from environment variables (docs/operations.md).`)
 	if err != nil {
 		return err
 	}
+	if err := cfg.EnsureCredentialKey(); err != nil {
+		return err
+	}
 	clk := clock.Real{}
 	db, closeDB, err := open(ctx)
 	if err != nil {

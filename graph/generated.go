@@ -200,14 +200,16 @@ type ComplexityRoot struct {
 	}
 
 	EarnedCertification struct {
-		Attempts      func(childComplexity int) int
-		Certification func(childComplexity int) int
-		EarnedOn      func(childComplexity int) int
-		ExpiresOn     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Renewal       func(childComplexity int) int
-		Renewals      func(childComplexity int) int
-		Status        func(childComplexity int) int
+		Attempts                func(childComplexity int) int
+		Certification           func(childComplexity int) int
+		EarnedOn                func(childComplexity int) int
+		ExpiresOn               func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		LinkedInAddToProfileURL func(childComplexity int) int
+		OpenBadgeCredential     func(childComplexity int) int
+		Renewal                 func(childComplexity int) int
+		Renewals                func(childComplexity int) int
+		Status                  func(childComplexity int) int
 	}
 
 	EarnedCertificationConnection struct {
@@ -530,6 +532,8 @@ type CertificationProfileResolver interface {
 type EarnedCertificationResolver interface {
 	Renewals(ctx context.Context, obj *renewal.EarnedView) ([]*renewal.Renewal, error)
 	Attempts(ctx context.Context, obj *renewal.EarnedView) ([]*renewal.Attempt, error)
+	OpenBadgeCredential(ctx context.Context, obj *renewal.EarnedView) (*string, error)
+	LinkedInAddToProfileURL(ctx context.Context, obj *renewal.EarnedView) (*string, error)
 }
 type ExamResolver interface {
 	ID(ctx context.Context, obj *catalog.Exam) (string, error)
@@ -1156,6 +1160,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EarnedCertification.ID(childComplexity), true
+	case "EarnedCertification.linkedInAddToProfileUrl":
+		if e.ComplexityRoot.EarnedCertification.LinkedInAddToProfileURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EarnedCertification.LinkedInAddToProfileURL(childComplexity), true
+	case "EarnedCertification.openBadgeCredential":
+		if e.ComplexityRoot.EarnedCertification.OpenBadgeCredential == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EarnedCertification.OpenBadgeCredential(childComplexity), true
 	case "EarnedCertification.renewal":
 		if e.ComplexityRoot.EarnedCertification.Renewal == nil {
 			break
@@ -3170,6 +3186,22 @@ type EarnedCertification implements Node {
   renewals: [Renewal!]!
   "Renewal assessment attempts, oldest first (the latest 20). Not on shared transcripts."
   attempts: [AssessmentAttempt!]!
+  """
+  This certification as an Open Badges 3.0 ` + "`" + `OpenBadgeCredential` + "`" + ` (a W3C Verifiable Credential
+  2.0), secured as a compact JWS (VC-JWT: ES256, header ` + "`" + `typ` + "`" + ` ` + "`" + `vc+jwt` + "`" + `, ` + "`" + `cty` + "`" + ` ` + "`" + `vc` + "`" + `, ` + "`" + `kid` + "`" + ` naming a
+  key of ` + "`" + `/.well-known/jwks.json` + "`" + `). Issued from the current record on every read: ` + "`" + `validFrom` + "`" + ` is
+  ` + "`" + `earnedOn` + "`" + `, ` + "`" + `validUntil` + "`" + ` is ` + "`" + `expiresOn` + "`" + ` (absent for fundamentals), and ` + "`" + `credentialStatus` + "`" + ` points
+  at a Bitstring Status List that revokes it once the record is superseded. Null for superseded
+  records. Owner only: anyone else, support included, gets ` + "`" + `FORBIDDEN` + "`" + `; not on shared
+  transcripts. See docs/api.md "Verifiable credentials".
+  """
+  openBadgeCredential: String
+  """
+  LinkedIn's add-to-profile link for this certification: its name, the issuing organisation, the
+  issue and expiry month, the credential URL and id. Null for superseded records. Owner only
+  (` + "`" + `FORBIDDEN` + "`" + ` for anyone else); not on shared transcripts.
+  """
+  linkedInAddToProfileUrl: String
 }
 
 "A page of earned certifications (Relay connection)."
@@ -4192,6 +4224,10 @@ func (ec *executionContext) childFields_EarnedCertification(ctx context.Context,
 		return ec.fieldContext_EarnedCertification_renewals(ctx, field)
 	case "attempts":
 		return ec.fieldContext_EarnedCertification_attempts(ctx, field)
+	case "openBadgeCredential":
+		return ec.fieldContext_EarnedCertification_openBadgeCredential(ctx, field)
+	case "linkedInAddToProfileUrl":
+		return ec.fieldContext_EarnedCertification_linkedInAddToProfileUrl(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EarnedCertification", field.Name)
 }
@@ -7783,6 +7819,52 @@ func (ec *executionContext) fieldContext_EarnedCertification_attempts(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _EarnedCertification_openBadgeCredential(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EarnedCertification_openBadgeCredential(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EarnedCertification().OpenBadgeCredential(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EarnedCertification_openBadgeCredential(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EarnedCertification", field, true, true, "String")
+}
+
+func (ec *executionContext) _EarnedCertification_linkedInAddToProfileUrl(ctx context.Context, field graphql.CollectedField, obj *renewal.EarnedView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EarnedCertification_linkedInAddToProfileUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EarnedCertification().LinkedInAddToProfileURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EarnedCertification_linkedInAddToProfileUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EarnedCertification", field, true, true, "String")
 }
 
 func (ec *executionContext) _EarnedCertificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EarnedCertificationConnection) (ret graphql.Marshaler) {
@@ -16276,6 +16358,18 @@ func (ec *executionContext) _EarnedCertification(ctx context.Context, sel ast.Se
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EarnedCertification_attempts(ctx, field, obj)
+				})
+		case "openBadgeCredential":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EarnedCertification_openBadgeCredential(ctx, field, obj)
+				})
+		case "linkedInAddToProfileUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EarnedCertification_linkedInAddToProfileUrl(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

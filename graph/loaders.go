@@ -11,6 +11,7 @@ import (
 
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/learner"
 )
 
@@ -38,6 +39,7 @@ type Loaders struct {
 	Assessment    *dataloadgen.Loader[uuid.UUID, *catalog.Assessment] // current version by certification
 	AssessmentVer *dataloadgen.Loader[uuid.UUID, *catalog.Assessment] // by version id
 	Modules       *dataloadgen.Loader[uuid.UUID, []catalog.Module]
+	StatusIndex   *dataloadgen.Loader[credential.Held, int64] // credential status list index, holder only
 
 	// Each domain keeps its loaders in its own file of this package.
 	Profiles   *profileLoaders
@@ -64,6 +66,7 @@ func (r *Resolver) NewLoaders() *Loaders {
 		Assessment:    dataloadgen.NewLoader(many(cs.CurrentAssessmentsByCertIDs), w),
 		AssessmentVer: dataloadgen.NewLoader(cs.AssessmentsByVersionIDs, w),
 		Modules:       dataloadgen.NewLoader(many(cs.ModulesByVersionIDs), w),
+		StatusIndex:   dataloadgen.NewLoader(withCaller(r.Credentials.StatusIndexes), w),
 		Profiles:      newProfileLoaders(r),
 		Transcript:    newTranscriptLoaders(r),
 		Renewal:       newRenewalLoaders(r),

@@ -11,6 +11,7 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/learner"
 	"github.com/recert/recert/internal/merge"
 	"github.com/recert/recert/internal/notify"
@@ -36,6 +37,8 @@ type Services struct {
 	Notify *notify.Service
 	// Teams manages team access grants and answers team managers.
 	Teams *team.Service
+	// Credentials issues Open Badges credentials.
+	Credentials *credential.Service
 }
 
 // Resolver holds the domain services the API needs.

@@ -104,6 +104,16 @@ func (r *earnedCertificationResolver) Attempts(ctx context.Context, obj *renewal
 	return r.earnedAttempts(ctx, obj)
 }
 
+// OpenBadgeCredential is the resolver for the openBadgeCredential field.
+func (r *earnedCertificationResolver) OpenBadgeCredential(ctx context.Context, obj *renewal.EarnedView) (*string, error) {
+	return r.openBadgeCredential(ctx, obj)
+}
+
+// LinkedInAddToProfileURL is the resolver for the linkedInAddToProfileUrl field.
+func (r *earnedCertificationResolver) LinkedInAddToProfileURL(ctx context.Context, obj *renewal.EarnedView) (*string, error) {
+	return r.linkedInURL(ctx, obj)
+}
+
 // ID is the resolver for the id field.
 func (r *examResolver) ID(ctx context.Context, obj *catalog.Exam) (string, error) {
 	return encodeKeyID(kindExam, obj.Code), nil

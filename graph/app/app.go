@@ -22,6 +22,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/devtoken"
 	"github.com/recert/recert/internal/httpserver"
 	"github.com/recert/recert/internal/learner"
@@ -55,6 +56,13 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
 		Teams:       team.NewService(postgres.Team{Store: store}, clk),
 	}}
+	keys := cfg.CredentialKeys
+	if keys == nil {
+		// Only a server that skipped config.EnsureCredentialKey (an API test) gets here: a key
+		// that lives as long as the process.
+		keys = credential.GeneratedKeys()
+	}
+	s.Credentials = credential.NewService(postgres.Credential{Store: store}, keys, clk, cfg.PublicURL)
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
 	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile
@@ -144,6 +152,7 @@ func New(d Deps) (*API, error) {
 		Log:           d.Log,
 		Edge:          edge,
 		GraphQL:       gql,
+		Credentials:   svc.Credentials,
 		Ready:         postgres.Readiness(d.DB.DB, d.Migrations),
 		GraphiQLToken: graphiQLToken,
 		TeamCSV: func(ctx context.Context, p *auth.Principal, days *int, begin func() io.Writer) error {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/transcript"
 )
@@ -49,6 +50,12 @@ type Config struct {
 	PublicURL        string        // PUBLIC_URL: base of links in emails
 	ReminderInterval time.Duration // REMINDER_INTERVAL; 0 turns the in-server worker off
 	ReminderOffsets  notify.Plan   // REMINDER_OFFSETS
+
+	// Open Badges credentials (docs/operations.md "Credential signing keys").
+	CredentialSigningKey   string // CREDENTIAL_SIGNING_KEY: PEM P-256 private key; required in production
+	CredentialPreviousKeys string // CREDENTIAL_PREVIOUS_KEYS: PEM keys of earlier rotations, still published
+	// CredentialKeys are the two above, parsed; nil in development until EnsureCredentialKey.
+	CredentialKeys *credential.Keys
 
 	// Caps on what one learner may create (the lists they make are priced by these).
 	MaxLiveSharesPerProfile int // MAX_LIVE_SHARES_PER_PROFILE: live share codes of a profile
@@ -111,6 +118,9 @@ func Load(env Getenv) (Config, error) {
 	if err := c.loadCaps(get); err != nil {
 		return c, err
 	}
+	if err := c.loadCredentialKeys(env); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: want debug, info, warn or error")
 	}
@@ -132,6 +142,11 @@ func Load(env Getenv) (Config, error) {
 		}
 		if c.JWKSURL == "" {
 			return c, errors.New("APP_ENV=production needs AUTH_JWKS_URL (HS256 secrets are for development)")
+		}
+		if c.CredentialSigningKey == "" {
+			// A key generated on the machine would change with every deploy and every replica:
+			// credentials issued earlier would stop verifying.
+			return c, errors.New("APP_ENV=production needs CREDENTIAL_SIGNING_KEY (a PEM P-256 private key; docs/operations.md)")
 		}
 		if get("AUTH_ISSUER", "") == "" || get("AUTH_AUDIENCE", "") == "" {
 			return c, errors.New("APP_ENV=production needs AUTH_ISSUER and AUTH_AUDIENCE")
@@ -184,6 +199,45 @@ func (c *Config) loadCaps(get func(k, def string) string) error {
 		}
 		*v.out = n
 	}
+	return nil
+}
+
+// loadCredentialKeys reads the credential keys (PEM, so not trimmed line by line) and checks
+// that they parse, so a bad key stops the start rather than the first credential.
+func (c *Config) loadCredentialKeys(env Getenv) error {
+	if v, ok := env("CREDENTIAL_SIGNING_KEY"); ok {
+		c.CredentialSigningKey = strings.TrimSpace(v)
+	}
+	if v, ok := env("CREDENTIAL_PREVIOUS_KEYS"); ok {
+		c.CredentialPreviousKeys = strings.TrimSpace(v)
+	}
+	if c.CredentialSigningKey == "" {
+		return nil // development: EnsureCredentialKey; production: refused below
+	}
+	keys, err := credential.NewKeys(c.CredentialSigningKey, c.CredentialPreviousKeys)
+	if err != nil {
+		return fmt.Errorf("CREDENTIAL_SIGNING_KEY / CREDENTIAL_PREVIOUS_KEYS: %w", err)
+	}
+	c.CredentialKeys = keys
+	return nil
+}
+
+// EnsureCredentialKey fills CredentialSigningKey in development when none is configured: the
+// key kept in DATA_DIR (credential.DevKeyFile, mode 0600), generated the first time. Production
+// never gets here without one (Load refuses).
+func (c *Config) EnsureCredentialKey() error {
+	if c.CredentialSigningKey != "" || c.Production() {
+		return nil
+	}
+	key, _, err := credential.EnsureDevKey(c.DataDir)
+	if err != nil {
+		return err
+	}
+	keys, err := credential.NewKeys(key, c.CredentialPreviousKeys)
+	if err != nil {
+		return fmt.Errorf("CREDENTIAL_PREVIOUS_KEYS: %w", err)
+	}
+	c.CredentialSigningKey, c.CredentialKeys = key, keys
 	return nil
 }
 

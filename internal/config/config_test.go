@@ -1,9 +1,13 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/recert/recert/internal/credential"
 )
 
 func env(m map[string]string) Getenv {
@@ -86,7 +90,7 @@ func TestReminderSettings(t *testing.T) {
 // identity, admin included: production refuses to start with one (issue 11).
 func TestProductionRefusesAnHS256Secret(t *testing.T) {
 	prod := map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://x", "AUTH_JWKS_URL": "https://idp.example/keys",
-		"AUTH_ISSUER": "https://idp.example", "AUTH_AUDIENCE": "recert", "DATA_DIR": t.TempDir()}
+		"AUTH_ISSUER": "https://idp.example", "AUTH_AUDIENCE": "recert", "DATA_DIR": t.TempDir(), "CREDENTIAL_SIGNING_KEY": testKey(t)}
 	c, err := Load(env(prod))
 	if err != nil || len(c.HS256Secret) != 0 {
 		t.Fatalf("production with JWKS only: got %v (secret %d bytes), want it accepted without a secret", err, len(c.HS256Secret))
@@ -115,5 +119,62 @@ func TestCapsOnWhatALearnerCreates(t *testing.T) {
 		if _, err := Load(env(bad)); err == nil {
 			t.Errorf("%v: got no error, want one", bad)
 		}
+	}
+}
+
+func testKey(*testing.T) string { return credential.MustGenerateKeyPEM() }
+
+// Credentials signed by a key generated on the machine would stop verifying with the next
+// deploy or on another replica: production refuses to start without CREDENTIAL_SIGNING_KEY,
+// and refuses one that is not a P-256 key (issue 17).
+func TestProductionNeedsACredentialSigningKey(t *testing.T) {
+	prod := map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://x", "AUTH_JWKS_URL": "https://idp.example/keys",
+		"AUTH_ISSUER": "https://idp.example", "AUTH_AUDIENCE": "recert", "DATA_DIR": t.TempDir()}
+	if _, err := Load(env(prod)); err == nil || !strings.Contains(err.Error(), "CREDENTIAL_SIGNING_KEY") {
+		t.Fatalf("production without CREDENTIAL_SIGNING_KEY: got %v, want a refusal naming it", err)
+	}
+	prod["CREDENTIAL_SIGNING_KEY"] = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"
+	if _, err := Load(env(prod)); err == nil || !strings.Contains(err.Error(), "CREDENTIAL_SIGNING_KEY") {
+		t.Fatalf("production with a broken key: got %v, want a refusal naming it", err)
+	}
+	prod["CREDENTIAL_SIGNING_KEY"] = testKey(t)
+	c, err := Load(env(prod))
+	if err != nil || c.CredentialKeys == nil {
+		t.Fatalf("production with a key: got %v, want it loaded", err)
+	}
+	if err := c.EnsureCredentialKey(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, credential.DevKeyFile)); !os.IsNotExist(err) {
+		t.Fatalf("production wrote a development key: %v", err)
+	}
+}
+
+// Development generates the signing key once into DATA_DIR (mode 0600) and keeps using it.
+func TestDevelopmentKeepsItsCredentialKey(t *testing.T) {
+	dir := t.TempDir()
+	load := func() Config {
+		c, err := Load(env(map[string]string{"DATA_DIR": dir}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.CredentialKeys != nil {
+			t.Fatal("development loaded a key before EnsureCredentialKey")
+		}
+		if err := c.EnsureCredentialKey(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	first := load()
+	st, err := os.Stat(filepath.Join(dir, credential.DevKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: got %v, want 0600", st.Mode().Perm())
+	}
+	if second := load(); second.CredentialKeys.KeyID() != first.CredentialKeys.KeyID() {
+		t.Fatalf("kid after restart: got %s, want %s", second.CredentialKeys.KeyID(), first.CredentialKeys.KeyID())
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/tracing"
+	"github.com/recert/recert/internal/credential"
 )
 
 // Deps is what the HTTP server is given.
@@ -35,6 +36,9 @@ type Deps struct {
 	// GraphQL is served at /graphql once the request has passed the HTTP checks,
 	// authentication and the general rate limit.
 	GraphQL http.Handler
+	// Credentials, when set, serves the credential keys (/.well-known/jwks.json), the issuer
+	// profile and the status lists (credentials.go).
+	Credentials *credential.Service
 	// GraphiQLToken, when set, mints the token GraphiQL (served at / outside production)
 	// starts with in its Authorization header, for each page load.
 	GraphiQLToken func() (string, error)

@@ -38,6 +38,9 @@ func (s *Server) routes() error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	if c := d.Credentials; c != nil {
+		s.credentialRoutes(mux, c)
+	}
 	if !d.Config.Production() {
 		mux.HandleFunc("GET /{$}", s.graphiQL)
 	}

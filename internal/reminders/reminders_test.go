@@ -11,6 +11,7 @@ import (
 
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/database"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/notify"
@@ -85,7 +86,7 @@ func TestReminderWorkerConfiguration(t *testing.T) {
 		t.Fatalf("REMINDER_INTERVAL=0: got %v, %v; want no worker", o, err)
 	}
 	prod := loadConfig(t, map[string]string{"APP_ENV": "production", "DATABASE_URL": "postgres://x", "AUTH_JWKS_URL": "https://k",
-		"AUTH_ISSUER": "i", "AUTH_AUDIENCE": "a"})
+		"AUTH_ISSUER": "i", "AUTH_AUDIENCE": "a", "CREDENTIAL_SIGNING_KEY": credential.MustGenerateKeyPEM()})
 	if _, err := reminders.Worker(prod, quiet, nil, clock.Real{}, nil, nil); err == nil {
 		t.Fatal("production without SMTP_URL: got no error, want one (emails would only be logged)")
 	}

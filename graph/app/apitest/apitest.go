@@ -21,6 +21,7 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/postgres"
+	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/postgres/pgtest"
 	"github.com/recert/recert/internal/tracing"
 )
@@ -98,6 +99,9 @@ func New(t testing.TB, opts ...Option) *Env {
 		// Production refuses AUTH_HS256_SECRET in its configuration; the test verifier below is
 		// built from Secret regardless, since tests mint their tokens with it.
 		delete(o.env, "AUTH_HS256_SECRET")
+		if o.env["CREDENTIAL_SIGNING_KEY"] == "" {
+			o.env["CREDENTIAL_SIGNING_KEY"] = credential.MustGenerateKeyPEM() // production needs one
+		}
 	}
 	db, dsn := pgtest.NewWithDSN(t)
 	var counter *pgtest.StatementCounter
