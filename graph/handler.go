@@ -119,7 +119,7 @@ func usesIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
 
 // accountLoader makes sure the account and Learn profile of an authenticated caller exist and
 // sets the principal's AccountID, once the operation has passed every other check.
-// Codes: INTERNAL.
+// Codes: UNAVAILABLE (the database is unreachable or read-only), INTERNAL.
 type accountLoader struct {
 	res       *Resolver
 	log       *slog.Logger
@@ -135,8 +135,13 @@ func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.O
 	}
 	a, lp, err := l.res.Learner.Ensure(ctx, p)
 	if err != nil {
-		l.log.ErrorContext(ctx, "ensure account", "request_id", l.requestID(ctx), "error", err)
 		ae := apperr.E(apperr.Internal, "internal error")
+		if apperr.IsUnavailable(err) {
+			l.log.WarnContext(ctx, "ensure account: database unavailable", "request_id", l.requestID(ctx), "error", err)
+			ae = apperr.UnavailableError()
+		} else {
+			l.log.ErrorContext(ctx, "ensure account", "request_id", l.requestID(ctx), "error", err)
+		}
 		return &gqlerror.Error{Err: ae, Message: ae.Message}
 	}
 	PrimeCaller(ctx, a, lp)

@@ -27,6 +27,8 @@ type Hardening struct {
 	DBStatementTimeout  time.Duration // DB_STATEMENT_TIMEOUT, default 10s
 	DBLockTimeout       time.Duration // DB_LOCK_TIMEOUT, default 3s
 	DBIdleInTxTimeout   time.Duration // DB_IDLE_IN_TX_TIMEOUT, default 30s
+	DBConnMaxLifetime   time.Duration // DB_CONN_MAX_LIFETIME, default 5m: pooled connections are re-made (and target_session_attrs re-checked)
+	DBConnMaxIdleTime   time.Duration // DB_CONN_MAX_IDLE_TIME, default 1m
 	ShutdownDrainDelay  time.Duration // SHUTDOWN_DRAIN_DELAY: /readyz fails this long before the listener closes
 	ShutdownGracePeriod time.Duration // SHUTDOWN_TIMEOUT: in-flight requests get this long to finish
 }
@@ -102,6 +104,8 @@ func loadHardening(get func(k, def string) string, c *Config) error {
 	dur("DB_STATEMENT_TIMEOUT", "10s", &h.DBStatementTimeout)
 	dur("DB_LOCK_TIMEOUT", "3s", &h.DBLockTimeout)
 	dur("DB_IDLE_IN_TX_TIMEOUT", "30s", &h.DBIdleInTxTimeout)
+	dur("DB_CONN_MAX_LIFETIME", "5m", &h.DBConnMaxLifetime)
+	dur("DB_CONN_MAX_IDLE_TIME", "1m", &h.DBConnMaxIdleTime)
 	dur("SHUTDOWN_DRAIN_DELAY", "0s", &h.ShutdownDrainDelay)
 	dur("SHUTDOWN_TIMEOUT", "20s", &h.ShutdownGracePeriod)
 	if h.MaxBodyBytes < 1024 {

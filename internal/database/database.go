@@ -72,7 +72,8 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlx.DB, f
 		stopPG()
 		return nil, nil, err
 	}
-	db, err := postgres.Open(ctx, dsn)
+	h := cfg.Hardening
+	db, err := postgres.OpenPool(ctx, dsn, postgres.Pool{MaxLifetime: h.DBConnMaxLifetime, MaxIdleTime: h.DBConnMaxIdleTime})
 	if err != nil {
 		stopPG()
 		return nil, nil, err

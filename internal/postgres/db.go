@@ -29,15 +29,31 @@ type Store struct {
 // New returns a Store on the pool db.
 func New(db *sqlx.DB) *Store { return &Store{db: db, q: db, stmts: newStmtCache(db)} }
 
-// Open connects to dsn with pool settings sized for this service.
-func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+// Pool bounds how long a pooled connection is kept. lib/pq checks target_session_attrs only
+// when it connects, so after a failover a pool keeps talking to the old primary until its
+// connections break or age out: the lifetime bounds how long that can last.
+type Pool struct {
+	MaxLifetime time.Duration // DB_CONN_MAX_LIFETIME: a connection is closed this long after it was opened (0: never)
+	MaxIdleTime time.Duration // DB_CONN_MAX_IDLE_TIME: an idle connection is closed after this long (0: never)
+}
+
+// DefaultPool is the pool of Open: the defaults of DB_CONN_MAX_LIFETIME and DB_CONN_MAX_IDLE_TIME.
+var DefaultPool = Pool{MaxLifetime: 5 * time.Minute, MaxIdleTime: time.Minute}
+
+// Open connects to dsn with pool settings sized for this service (DefaultPool).
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return OpenPool(ctx, dsn, DefaultPool) }
+
+// OpenPool connects to dsn with pool settings sized for this service and the connection
+// lifetimes of p.
+func OpenPool(ctx context.Context, dsn string, p Pool) (*sqlx.DB, error) {
 	db, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(20)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(p.MaxLifetime)
+	db.SetConnMaxIdleTime(p.MaxIdleTime)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("ping database: %w", err)
