@@ -24,6 +24,9 @@ type HandlerConfig struct {
 	Production bool
 	// Limits bounds documents (querylimits.Guard); zero fields take querylimits.DefaultLimits.
 	Limits querylimits.Limits
+	// APQ holds the automatic persisted queries (querylimits.SharedAPQ, shared by every
+	// instance); nil keeps them in this process only.
+	APQ graphql.Cache[string]
 	// Trusted, when set, is the only set of documents the handler runs (trusted-documents mode).
 	Trusted *querylimits.TrustedDocuments
 	// Transport is the one transport installed (the HTTP server's GraphQL over HTTP).
@@ -49,9 +52,13 @@ func NewHandler(c HandlerConfig) http.Handler {
 	parsed := lru.New[*ast.QueryDocument](1000)
 	gql.SetQueryCache(parsed)
 	gql.SetDisableSuggestion(c.Production)
+	apq := c.APQ
+	if apq == nil {
+		apq = lru.New[string](1000)
+	}
 	guard := &querylimits.Guard{
 		Limits:   c.Limits,
-		APQ:      lru.New[string](1000),
+		APQ:      apq,
 		Parsed:   parsed,
 		Trusted:  c.Trusted,
 		OnReject: c.OnReject,

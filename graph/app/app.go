@@ -128,6 +128,8 @@ func New(d Deps) (*API, error) {
 		Production: d.Config.Production(),
 		Limits:     limits,
 		Trusted:    trusted,
+		APQ: querylimits.NewSharedAPQ(postgres.PersistedQueries{Store: svc.Store, Max: d.Config.Hardening.APQMaxDocuments},
+			d.Clock, d.Log, 1000),
 		Transport:  edge.Transport(),
 		Extensions: edge.Extensions(),
 		OnReject:   edge.Rejected,

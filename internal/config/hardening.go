@@ -19,6 +19,7 @@ type Hardening struct {
 	QueryMaxDepth       int           // QUERY_MAX_DEPTH, default 15
 	QueryMaxCost        int           // QUERY_MAX_COST, default 10000
 	TrustedDocuments    string        // TRUSTED_DOCUMENTS_FILE: only these documents are accepted
+	APQMaxDocuments     int           // APQ_MAX_DOCUMENTS, default 5000: automatic persisted queries kept in the database
 	AuthRequiredTyp     string        // AUTH_REQUIRED_TYP: the JWT header typ every token must carry
 	RateLimits          RateLimits    // RATE_LIMIT_*
 	TrustedProxies      []net.IPNet   // TRUSTED_PROXIES: peers whose forwarded client address is believed
@@ -83,6 +84,7 @@ func loadHardening(get func(k, def string) string, c *Config) error {
 	num("QUERY_MAX_DEPTH", "15", &h.QueryMaxDepth)
 	num("QUERY_MAX_COST", "10000", &h.QueryMaxCost)
 	h.TrustedDocuments = get("TRUSTED_DOCUMENTS_FILE", "")
+	num("APQ_MAX_DOCUMENTS", "5000", &h.APQMaxDocuments)
 	h.AuthRequiredTyp = get("AUTH_REQUIRED_TYP", "")
 	rl := &h.RateLimits
 	rate("RATE_LIMIT_RPS", "20", &rl.PerSecond)
