@@ -75,7 +75,7 @@ func NewHandler(c HandlerConfig) http.Handler {
 	gql.SetErrorPresenter(ErrorPresenter(c.Log, c.RequestID))
 	gql.SetRecoverFunc(Recover(c.Log))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gql.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), res.NewLoaders())))
+		gql.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), res.NewLoaders(auth.PrincipalFrom(r.Context())))))
 	})
 }
 
