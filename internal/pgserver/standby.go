@@ -24,7 +24,7 @@ func (s *Server) StartStandby(ctx context.Context, o Options) (*Server, error) {
 			return nil, fmt.Errorf("pgserver: create standby data dir: %w", err)
 		}
 		cmd := exec.CommandContext(ctx, filepath.Join(s.binDir, "pg_basebackup"),
-			"-D", pgDir, "-R", "-X", "stream", "--no-sync",
+			"-D", pgDir, "-R", "-X", "stream", "--no-sync", "--checkpoint=fast",
 			"-h", s.sockDir, "-p", strconv.Itoa(s.port), "-U", superuser)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("pgserver: pg_basebackup: %w\n%s", err, lastLines(string(out), 20))
@@ -35,3 +35,10 @@ func (s *Server) StartStandby(ctx context.Context, o Options) (*Server, error) {
 	}
 	return Start(ctx, o)
 }
+
+// SocketDir is the directory of the server's unix socket: the host of a lib/pq connection
+// string (a multi-host list names several).
+func (s *Server) SocketDir() string { return s.sockDir }
+
+// Port is the server's port (the number in its socket's name when it has no TCP listener).
+func (s *Server) Port() int { return s.port }

@@ -90,6 +90,12 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "0A000" {
+			// "cannot set transaction read-write mode during recovery": the server is a
+			// standby (a demoted primary). It means what 25006 means for a statement.
+			err = readOnlyServer{err}
+		}
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
@@ -109,6 +115,14 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error)
 	}
 	return nil
 }
+
+// readOnlyServer is a BEGIN refused by a standby, reported as SQLSTATE 25006
+// read_only_sql_transaction so that it reads as UNAVAILABLE (apperr.IsUnavailable).
+type readOnlyServer struct{ err error }
+
+func (e readOnlyServer) Error() string    { return e.err.Error() }
+func (e readOnlyServer) Unwrap() error    { return e.err }
+func (e readOnlyServer) SQLState() string { return "25006" }
 
 func retryable(err error) bool {
 	var pe *pq.Error
