@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -27,15 +28,17 @@ import (
 	"github.com/recert/recert/internal/postgres"
 )
 
-// haCluster is a primary with a migrated database "recert" holding the shipped catalog, and a
-// hot standby streaming from it.
+// haCluster is a primary with a migrated database "recert" holding the shipped catalog, and,
+// after addStandby, a hot standby streaming from it.
 type haCluster struct {
 	primary, standby *pgserver.Server
+	dir              string // the primary's data under dir/p, the standby's under dir/s
 	cfg              config.Config
 	clock            *clock.Settable
 }
 
-func startCluster(t *testing.T) *haCluster {
+// startDatabase starts the primary, with the test server configuration plus env.
+func startDatabase(t *testing.T, env map[string]string) *haCluster {
 	t.Helper()
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "rcha") // short: unix socket paths are limited
@@ -43,27 +46,28 @@ func startCluster(t *testing.T) *haCluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	primary, err := pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "p"), Fast: true})
+	c := &haCluster{dir: dir, clock: clock.NewSettable(apitest.Start)}
+	c.primary, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(dir, "p"), Fast: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = primary.Stop() })
-	if err := primary.EnsureDatabase(ctx, "recert"); err != nil {
+	t.Cleanup(func() { _ = c.primary.Stop() })
+	if err := c.primary.EnsureDatabase(ctx, "recert"); err != nil {
 		t.Fatal(err)
 	}
-	c := &haCluster{primary: primary, clock: clock.NewSettable(apitest.Start)}
-	c.cfg, err = config.Load(func(k string) (string, bool) {
-		v, ok := map[string]string{"AUTH_HS256_SECRET": apitest.Secret, "AUTH_ISSUER": apitest.Issuer,
-			"AUTH_AUDIENCE": apitest.Audience, "REQUEST_TIMEOUT": "5s", "DB_CONNECT_TIMEOUT": "2s",
-			"RATE_LIMIT_RPS": "0", "RATE_LIMIT_ANON_RPS": "0", "RATE_LIMIT_SUPPORT_PER_MINUTE": "0",
-			"RATE_LIMIT_SUPPORT_READS_PER_MINUTE": "0", "RATE_LIMIT_MERGES_PER_MINUTE": "0"}[k]
-		return v, ok
-	})
+	vars := map[string]string{"AUTH_HS256_SECRET": apitest.Secret, "AUTH_ISSUER": apitest.Issuer,
+		"AUTH_AUDIENCE": apitest.Audience, "REQUEST_TIMEOUT": "5s", "DB_CONNECT_TIMEOUT": "2s",
+		"RATE_LIMIT_RPS": "0", "RATE_LIMIT_ANON_RPS": "0", "RATE_LIMIT_SUPPORT_PER_MINUTE": "0",
+		"RATE_LIMIT_SUPPORT_READS_PER_MINUTE": "0", "RATE_LIMIT_MERGES_PER_MINUTE": "0"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	c.cfg, err = config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := c.open(t, primary.DSN("recert"))
-	if err := postgres.Migrate(ctx, db.DB, os.DirFS(filepath.Join(moduleRoot(t), "migrations"))); err != nil {
+	db := c.open(t, c.primary.DSN("recert"))
+	if err := postgres.Migrate(ctx, db.DB, c.migrations(t)); err != nil {
 		t.Fatal(err)
 	}
 	cat, err := seed.Load()
@@ -73,12 +77,22 @@ func startCluster(t *testing.T) *haCluster {
 	if err := postgres.New(db).LoadCatalog(ctx, cat, c.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	c.standby, err = primary.StartStandby(ctx, pgserver.Options{DataDir: filepath.Join(dir, "s"), Fast: true})
+	return c
+}
+
+func (c *haCluster) migrations(t *testing.T) fs.FS {
+	return os.DirFS(filepath.Join(moduleRoot(t), "migrations"))
+}
+
+// addStandby starts a hot standby of the primary.
+func (c *haCluster) addStandby(t *testing.T) {
+	t.Helper()
+	var err error
+	c.standby, err = c.primary.StartStandby(context.Background(), pgserver.Options{DataDir: filepath.Join(c.dir, "s"), Fast: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.standby.Stop() })
-	return c
 }
 
 // open opens a pool on dsn with the configuration's timeouts, as the server does.
@@ -96,7 +110,8 @@ func (c *haCluster) open(t *testing.T, dsn string) *sqlx.DB {
 	return db
 }
 
-// api builds the server on db, with replica as its read replica when not nil.
+// api builds the server on db, with replica as its read replica when not nil; its /readyz
+// checks the repository's migrations.
 func (c *haCluster) api(t *testing.T, db, replica *sqlx.DB, reg *prometheus.Registry) http.Handler {
 	t.Helper()
 	v, err := auth.NewVerifier(context.Background(), auth.Config{Issuer: apitest.Issuer, Audience: apitest.Audience,
@@ -110,7 +125,8 @@ func (c *haCluster) api(t *testing.T, db, replica *sqlx.DB, reg *prometheus.Regi
 		services = services.UseReplica(replica)
 	}
 	srv, err := app.New(app.Deps{Config: c.cfg, DB: db, Replica: replica, Services: services, Clock: c.clock,
-		Verifier: v, Log: slog.New(slog.NewTextHandler(testLog{t}, nil)), Registry: reg})
+		Verifier: v, Log: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Registry: reg, Migrations: c.migrations(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +228,8 @@ const (
 
 // Issue 15 points 1 and 3, on a real primary and hot standby.
 func TestWithAStandby(t *testing.T) {
-	c := startCluster(t)
+	c := startDatabase(t, nil)
+	c.addStandby(t)
 	learner := apitest.Learner("ha-learner")
 
 	// A server whose database is a standby (a primary demoted by a failover, or a URL without

@@ -3,8 +3,6 @@ package httpserver_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,14 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recert/recert/graph/app"
 	"github.com/recert/recert/graph/app/apitest"
 	"github.com/recert/recert/internal/auth"
-	"github.com/recert/recert/internal/catalog/seed"
-	"github.com/recert/recert/internal/clock"
-	"github.com/recert/recert/internal/config"
 	"github.com/recert/recert/internal/pgserver"
-	"github.com/recert/recert/internal/postgres"
 )
 
 // moduleRoot walks up from the working directory to go.mod.
@@ -56,63 +49,14 @@ type outcome struct {
 // outage, and the same server answers normally again once PostgreSQL is back, with no restart.
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "rcpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	pg, err := pgserver.Start(ctx, pgserver.Options{DataDir: dir, Fast: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
-	if err := pg.EnsureDatabase(ctx, "recert"); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(func(k string) (string, bool) {
-		v, ok := map[string]string{"AUTH_HS256_SECRET": apitest.Secret, "AUTH_ISSUER": apitest.Issuer,
-			"AUTH_AUDIENCE": apitest.Audience, "REQUEST_TIMEOUT": "2s", "RATE_LIMIT_ANON_RPS": "0",
-			"DB_CONNECT_TIMEOUT": "1s"}[k]
-		return v, ok
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsn, err := postgres.WithParams(pg.DSN("recert"), cfg.Hardening.DSNOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	migrations := os.DirFS(filepath.Join(moduleRoot(t), "migrations"))
-	if err := postgres.Migrate(ctx, db.DB, migrations); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := seed.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clock.NewSettable(apitest.Start)
-	if err := postgres.New(db).LoadCatalog(ctx, cat, clk.Now()); err != nil {
-		t.Fatal(err)
-	}
+	c := startDatabase(t, map[string]string{"REQUEST_TIMEOUT": "2s", "DB_CONNECT_TIMEOUT": "1s"})
+	pg, clk := c.primary, c.clock
+	db := c.open(t, pg.DSN("recert"))
 	var statementTimeout string
 	if err := db.Get(&statementTimeout, `SHOW statement_timeout`); err != nil || statementTimeout != "10s" {
 		t.Fatalf("got statement_timeout %q (%v), want 10s from the connection parameters", statementTimeout, err)
 	}
-	v, err := auth.NewVerifier(ctx, auth.Config{Issuer: apitest.Issuer, Audience: apitest.Audience, HS256Secret: []byte(apitest.Secret)}, clk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := app.New(app.Deps{Config: cfg, DB: db, Services: app.NewServices(cfg, db, clk), Clock: clk, Verifier: v,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Migrations: migrations})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
+	h := c.api(t, db, nil, nil)
 	query := func() outcome {
 		req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ certifications(first: 3) { totalCount nodes { code } } }"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -219,7 +163,8 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 				rec.Header().Get("Retry-After"), rec.Body.String())
 		}
 	}
-	pg, err = pgserver.Start(ctx, pgserver.Options{DataDir: dir, Fast: true})
+	pg, err = pgserver.Start(ctx, pgserver.Options{DataDir: filepath.Join(c.dir, "p"), Fast: true})
+	c.primary = pg // stopped at the end of the test
 	if err != nil {
 		t.Fatalf("restart PostgreSQL: %v", err)
 	}
