@@ -1,6 +1,7 @@
 package apperr
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -22,8 +23,8 @@ var unavailableStates = map[string]bool{"57P01": true, "57P02": true, "57P03": t
 
 // IsUnavailable reports whether err comes from a database that cannot be reached or cannot
 // take writes right now: a connection-class SQLSTATE (see unavailableStates), the driver's
-// bad connection, a closed connection, or a network error (refused, reset, timed out; a
-// request deadline that passed while waiting for the database counts as one). Such a
+// bad connection, a closed connection, or a network error (refused, reset, a connect timeout).
+// A request deadline or cancellation is not one: the request took too long. Such a
 // request may succeed when retried once the database is back or has failed over.
 func IsUnavailable(err error) bool {
 	if err == nil {
@@ -33,6 +34,9 @@ func IsUnavailable(err error) bool {
 	if errors.As(err, &st) {
 		code := st.SQLState()
 		return strings.HasPrefix(code, "08") || unavailableStates[code]
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false // context errors also satisfy net.Error
 	}
 	var ne net.Error
 	switch {

@@ -34,7 +34,7 @@ func TestIsUnavailable(t *testing.T) {
 		{refused, true},
 		{fmt.Errorf("pq: could not connect to any of the hosts:\n%w", errors.Join(refused, refused)), true},
 		{context.Canceled, false},
-		{fmt.Errorf("query: %w", context.DeadlineExceeded), true}, // the database did not answer in time
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), false}, // the request ran out of time
 		{errors.New("boom"), false},
 		{nil, false},
 	} {
