@@ -184,8 +184,17 @@ configuration comes from environment variables (docs/operations.md).`)
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	services := app.NewServices(cfg, db, clk)
+	replica, err := database.OpenReplica(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if replica != nil {
+		defer replica.Close()
+		services = services.UseReplica(replica)
+		log.Info("read replica in use for the catalog and public transcripts")
+	}
 	api, err := app.New(app.Deps{
-		Config: cfg, DB: db, Services: services, Clock: clk, Verifier: verifier, Log: log,
+		Config: cfg, DB: db, Replica: replica, Services: services, Clock: clk, Verifier: verifier, Log: log,
 		Migrations: migrations(), Registry: registry, Tracing: tr,
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/catalog"
 )
 
@@ -47,7 +48,7 @@ func (r *Resolver) certifications(ctx context.Context, first *int, after *string
 	if keys != nil {
 		afterCode = keys[0]
 	}
-	items, more, err := r.Catalog.List(ctx, f, afterCode, n)
+	items, more, err := r.Catalog.List(ctx, auth.PrincipalFrom(ctx), f, afterCode, n)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func (r *Resolver) certifications(ctx context.Context, first *int, after *string
 			return &model.CertificationEdge{Cursor: cur, Node: c}
 		})
 	if wantsField(ctx, "totalCount") {
-		if conn.TotalCount, err = r.Catalog.Count(ctx, f); err != nil {
+		if conn.TotalCount, err = r.Catalog.Count(ctx, auth.PrincipalFrom(ctx), f); err != nil {
 			return nil, err
 		}
 	}
@@ -82,7 +83,7 @@ func (r *Resolver) requirementPaths(ctx context.Context, c *catalog.Certificatio
 }
 
 func (r *Resolver) certification(ctx context.Context, code string) (*catalog.Certification, error) {
-	c, err := r.Catalog.ByCode(ctx, code)
+	c, err := r.Catalog.ByCode(ctx, auth.PrincipalFrom(ctx), code)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, nil
 	}

@@ -52,6 +52,7 @@ var renamed = map[string]apperr.Code{
 
 // ErrorPresenter turns every failure into a GraphQL error with an docs/api.md code. apperr values
 // go out as they are; gqlgen's parse, validation and coercion errors become BAD_USER_INPUT;
+// a database that is unreachable or read-only becomes UNAVAILABLE (apperr.IsUnavailable);
 // anything else becomes INTERNAL with a generic message and the request id, and is logged.
 func ErrorPresenter(log *slog.Logger, requestID RequestIDFunc) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
@@ -100,6 +101,18 @@ func setPath(ctx context.Context, out *gqlerror.Error, err error) {
 
 func internal(ctx context.Context, log *slog.Logger, requestID RequestIDFunc, err error) *gqlerror.Error {
 	id := requestID(ctx)
+	if apperr.IsUnavailable(err) {
+		// The database is unreachable or read-only (a failover): a retryable UNAVAILABLE,
+		// logged as a warning, never INTERNAL and never the driver's text.
+		log.WarnContext(ctx, "database unavailable", "request_id", id, "error", err.Error())
+		ae := apperr.UnavailableError()
+		out := &gqlerror.Error{Message: ae.Message, Extensions: map[string]any{"code": string(ae.Code)}}
+		for k, v := range ae.Extensions {
+			out.Extensions[k] = v
+		}
+		setPath(ctx, out, err)
+		return out
+	}
 	log.ErrorContext(ctx, "internal error", "request_id", id, "error", err.Error())
 	out := &gqlerror.Error{
 		Message:    "internal error; quote request id " + id + " to support",

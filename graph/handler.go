@@ -25,6 +25,9 @@ type HandlerConfig struct {
 	Production bool
 	// Limits bounds documents (querylimits.Guard); zero fields take querylimits.DefaultLimits.
 	Limits querylimits.Limits
+	// APQ holds the automatic persisted queries (querylimits.SharedAPQ, shared by every
+	// instance); nil keeps them in this process only.
+	APQ graphql.Cache[string]
 	// Trusted, when set, is the only set of documents the handler runs (trusted-documents mode).
 	Trusted *querylimits.TrustedDocuments
 	// Transport is the one transport installed (the HTTP server's GraphQL over HTTP).
@@ -50,9 +53,13 @@ func NewHandler(c HandlerConfig) http.Handler {
 	parsed := lru.New[*ast.QueryDocument](1000)
 	gql.SetQueryCache(parsed)
 	gql.SetDisableSuggestion(c.Production)
+	apq := c.APQ
+	if apq == nil {
+		apq = lru.New[string](1000)
+	}
 	guard := &querylimits.Guard{
 		Limits:   c.Limits,
-		APQ:      lru.New[string](1000),
+		APQ:      apq,
 		Parsed:   parsed,
 		Trusted:  c.Trusted,
 		OnReject: c.OnReject,
@@ -68,7 +75,7 @@ func NewHandler(c HandlerConfig) http.Handler {
 	gql.SetErrorPresenter(ErrorPresenter(c.Log, c.RequestID))
 	gql.SetRecoverFunc(Recover(c.Log))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gql.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), res.NewLoaders())))
+		gql.ServeHTTP(w, r.WithContext(WithLoaders(r.Context(), res.NewLoaders(auth.PrincipalFrom(r.Context())))))
 	})
 }
 
@@ -127,7 +134,7 @@ func usesIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
 
 // accountLoader makes sure the account and Learn profile of an authenticated caller exist and
 // sets the principal's AccountID, once the operation has passed every other check.
-// Codes: INTERNAL.
+// Codes: UNAVAILABLE (the database is unreachable or read-only), INTERNAL.
 type accountLoader struct {
 	res       *Resolver
 	log       *slog.Logger
@@ -150,8 +157,13 @@ func (l accountLoader) MutateOperationContext(ctx context.Context, oc *graphql.O
 	}
 	a, lp, err := l.res.Learner.Ensure(ctx, p)
 	if err != nil {
-		l.log.ErrorContext(ctx, "ensure account", "request_id", l.requestID(ctx), "error", err)
 		ae := apperr.E(apperr.Internal, "internal error")
+		if apperr.IsUnavailable(err) {
+			l.log.WarnContext(ctx, "ensure account: database unavailable", "request_id", l.requestID(ctx), "error", err)
+			ae = apperr.UnavailableError()
+		} else {
+			l.log.ErrorContext(ctx, "ensure account", "request_id", l.requestID(ctx), "error", err)
+		}
 		return &gqlerror.Error{Err: ae, Message: ae.Message}
 	}
 	PrimeCaller(ctx, a, lp)

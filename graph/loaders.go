@@ -52,9 +52,9 @@ type Loaders struct {
 
 type loadersKey struct{}
 
-// NewLoaders builds a fresh set of loaders for one request.
-func (r *Resolver) NewLoaders() *Loaders {
-	cs := r.Catalog.Public()
+// NewLoaders builds a fresh set of loaders for one request of caller p (nil: anonymous).
+func (r *Resolver) NewLoaders(p *auth.Principal) *Loaders {
+	cs := r.Catalog.Public(p)
 	w := r.loaderWait()
 	return &Loaders{
 		Account:       dataloadgen.NewLoader(withCaller(r.Learner.Accounts), w),

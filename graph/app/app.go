@@ -69,10 +69,23 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 	return s
 }
 
+// UseReplica sends the reads that may lag a moment to replica (DATABASE_REPLICA_URL): the
+// catalog (but catalog admins') and public transcripts. A caller's own data is always read
+// from the primary.
+func (s Services) UseReplica(replica *sqlx.DB) Services {
+	rs := postgres.New(replica)
+	s.Catalog.Replica = postgres.Catalog{Store: rs}
+	s.Transcripts.PublicReads = postgres.Transcript{Store: rs}
+	return s
+}
+
 // Deps is what New assembles the API from.
 type Deps struct {
-	Config   config.Config
-	DB       *sqlx.DB
+	Config config.Config
+	DB     *sqlx.DB
+	// Replica is the read replica the Services use (Services.UseReplica), if any: its lag is
+	// exported as a metric.
+	Replica  *sqlx.DB
 	Services Services
 	Clock    clock.Clock
 	Verifier *auth.Verifier
@@ -133,6 +146,8 @@ func New(d Deps) (*API, error) {
 		Production: d.Config.Production(),
 		Limits:     limits,
 		Trusted:    trusted,
+		APQ: querylimits.NewSharedAPQ(postgres.PersistedQueries{Store: svc.Store, Max: d.Config.Hardening.APQMaxDocuments},
+			d.Clock, d.Log, 1000),
 		Transport:  edge.Transport(),
 		Extensions: extensions,
 		OnReject:   edge.Rejected,
@@ -140,6 +155,10 @@ func New(d Deps) (*API, error) {
 	})
 	d.Registry.MustRegister(collectors.NewDBStatsCollector(d.DB.DB, "recert"),
 		notify.NewOutboxCollector(svc.Store.OutboxStats, d.Clock))
+	if d.Replica != nil {
+		d.Registry.MustRegister(collectors.NewDBStatsCollector(d.Replica.DB, "recert_replica"),
+			postgres.NewReplicaLagCollector(d.Replica.DB))
+	}
 	var graphiQLToken func() (string, error)
 	if !d.Config.Production() && len(d.Config.HS256Secret) > 0 {
 		// GraphiQL (development only) starts with the development learner's token.

@@ -287,7 +287,9 @@ type MergeCertificationProfilesPayload struct {
 // database transaction, so a refused mutation changes nothing. Besides the codes each one names,
 // any operation may fail with the request-level codes of `ErrorCode` (`UNAUTHENTICATED`,
 // `BAD_USER_INPUT`, `FORBIDDEN` for untrusted documents, `QUERY_TOO_COMPLEX`, `QUERY_TOO_DEEP`,
-// `PERSISTED_QUERY_NOT_FOUND`, `RATE_LIMITED`, `INTERNAL`).
+// `PERSISTED_QUERY_NOT_FOUND`, `RATE_LIMITED`, `UNAVAILABLE`, `INTERNAL`). After `UNAVAILABLE`
+// the change may or may not have been committed; repeating the same request is safe (docs/api.md
+// "Retrying after UNAVAILABLE").
 type Mutation struct {
 }
 
@@ -662,6 +664,8 @@ const (
 	ErrorCodeRateLimited ErrorCode = "RATE_LIMITED"
 	// Creating one more would pass a configured cap (certification profiles per account, live share codes per profile). `extensions.resource` names the list and `extensions.limit` the cap.
 	ErrorCodeLimitExceeded ErrorCode = "LIMIT_EXCEEDED"
+	// Any operation: the database is unreachable or read-only for a moment (a failover or a restart). HTTP 503 with a `Retry-After` header (seconds); `extensions.retryAfterSeconds` says the same. Retry the same request after that delay: every mutation is safe to repeat (docs/api.md "Retrying after UNAVAILABLE" says how for each).
+	ErrorCodeUnavailable ErrorCode = "UNAVAILABLE"
 	// Any operation: something unexpected failed on the server. It is logged; quote `extensions.requestId` to support. Safe to retry reads.
 	ErrorCodeInternal ErrorCode = "INTERNAL"
 )
@@ -694,12 +698,13 @@ var AllErrorCode = []ErrorCode{
 	ErrorCodePersistedQueryNotFound,
 	ErrorCodeRateLimited,
 	ErrorCodeLimitExceeded,
+	ErrorCodeUnavailable,
 	ErrorCodeInternal,
 }
 
 func (e ErrorCode) IsValid() bool {
 	switch e {
-	case ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeNotFound, ErrorCodeBadUserInput, ErrorCodePersonalAccountRequired, ErrorCodeAccountMismatch, ErrorCodeLearnProfileAlreadyLinked, ErrorCodeCertificationProfileAlreadyLinked, ErrorCodeMultipleCertificationProfiles, ErrorCodeProfileNotLinked, ErrorCodeNotRenewable, ErrorCodeRenewalNotAvailableYet, ErrorCodeRenewalWindowNotOpen, ErrorCodeCertificationExpired, ErrorCodeRetakeWait, ErrorCodeAttemptInProgress, ErrorCodeAttemptAlreadySubmitted, ErrorCodeLanguageNotAvailable, ErrorCodeMergeSameProfile, ErrorCodeProfileAlreadyMerged, ErrorCodeMergeLinkConflict, ErrorCodeIdempotencyKeyReused, ErrorCodeQueryTooComplex, ErrorCodeQueryTooDeep, ErrorCodePersistedQueryNotFound, ErrorCodeRateLimited, ErrorCodeLimitExceeded, ErrorCodeInternal:
+	case ErrorCodeUnauthenticated, ErrorCodeForbidden, ErrorCodeNotFound, ErrorCodeBadUserInput, ErrorCodePersonalAccountRequired, ErrorCodeAccountMismatch, ErrorCodeLearnProfileAlreadyLinked, ErrorCodeCertificationProfileAlreadyLinked, ErrorCodeMultipleCertificationProfiles, ErrorCodeProfileNotLinked, ErrorCodeNotRenewable, ErrorCodeRenewalNotAvailableYet, ErrorCodeRenewalWindowNotOpen, ErrorCodeCertificationExpired, ErrorCodeRetakeWait, ErrorCodeAttemptInProgress, ErrorCodeAttemptAlreadySubmitted, ErrorCodeLanguageNotAvailable, ErrorCodeMergeSameProfile, ErrorCodeProfileAlreadyMerged, ErrorCodeMergeLinkConflict, ErrorCodeIdempotencyKeyReused, ErrorCodeQueryTooComplex, ErrorCodeQueryTooDeep, ErrorCodePersistedQueryNotFound, ErrorCodeRateLimited, ErrorCodeLimitExceeded, ErrorCodeUnavailable, ErrorCodeInternal:
 		return true
 	}
 	return false

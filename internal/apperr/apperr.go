@@ -39,6 +39,7 @@ const (
 	PersistedQueryNotFound            Code = "PERSISTED_QUERY_NOT_FOUND"
 	RateLimited                       Code = "RATE_LIMITED"
 	LimitExceeded                     Code = "LIMIT_EXCEEDED"
+	Unavailable                       Code = "UNAVAILABLE"
 	Internal                          Code = "INTERNAL"
 )
 

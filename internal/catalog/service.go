@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 )
 
@@ -40,14 +41,27 @@ type Public interface {
 type Service struct {
 	store Store
 	clock clock.Clock
+	// Replica, when set, answers the catalog reads of every caller but catalog admins, who
+	// read what they have just written from the primary (read-your-writes). The catalog is
+	// public and changes rarely, so a replica a moment behind shows what the primary showed a
+	// moment ago (docs/operations.md "Read replicas").
+	Replica Store
+}
+
+// reads is the store p's catalog reads go to.
+func (s *Service) reads(p *auth.Principal) Store {
+	if s.Replica != nil && !p.HasRole(auth.RoleAdmin) {
+		return s.Replica
+	}
+	return s.store
 }
 
 // NewService returns a catalog Service on store.
 func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
 
 // List returns a page of certifications ordered by code, and whether more follow.
-func (s *Service) List(ctx context.Context, f Filter, after string, first int) ([]Certification, bool, error) {
-	items, err := s.store.Certifications(ctx, f, after, first+1)
+func (s *Service) List(ctx context.Context, p *auth.Principal, f Filter, after string, first int) ([]Certification, bool, error) {
+	items, err := s.reads(p).Certifications(ctx, f, after, first+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -58,14 +72,14 @@ func (s *Service) List(ctx context.Context, f Filter, after string, first int) (
 }
 
 // Count returns how many certifications match f.
-func (s *Service) Count(ctx context.Context, f Filter) (int, error) {
-	return s.store.CountCertifications(ctx, f)
+func (s *Service) Count(ctx context.Context, p *auth.Principal, f Filter) (int, error) {
+	return s.reads(p).CountCertifications(ctx, f)
 }
 
 // ByCode returns one certification. Codes: NOT_FOUND.
-func (s *Service) ByCode(ctx context.Context, code string) (Certification, error) {
-	return s.store.CertificationByCode(ctx, code)
+func (s *Service) ByCode(ctx context.Context, p *auth.Principal, code string) (Certification, error) {
+	return s.reads(p).CertificationByCode(ctx, code)
 }
 
-// Public returns the catalog's batch readers (for the API's loaders).
-func (s *Service) Public() Public { return s.store }
+// Public returns the catalog's batch readers for p's requests (for the API's loaders).
+func (s *Service) Public(p *auth.Principal) Public { return s.reads(p) }

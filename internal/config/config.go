@@ -31,6 +31,7 @@ const (
 type Config struct {
 	ListenAddr  string        // LISTEN_ADDR
 	DatabaseURL string        // DATABASE_URL; empty starts the embedded PostgreSQL
+	ReplicaURL  string        // DATABASE_REPLICA_URL: optional standby for the catalog and public transcripts
 	DataDir     string        // DATA_DIR
 	PGBin       string        // PG_BIN
 	Env         string        // APP_ENV
@@ -84,6 +85,7 @@ func Load(env Getenv) (Config, error) {
 	c := Config{
 		ListenAddr:  get("LISTEN_ADDR", "127.0.0.1:8080"),
 		DatabaseURL: get("DATABASE_URL", ""),
+		ReplicaURL:  get("DATABASE_REPLICA_URL", ""),
 		DataDir:     get("DATA_DIR", ".data"),
 		PGBin:       get("PG_BIN", ""),
 		Env:         get("APP_ENV", EnvDevelopment),
@@ -91,6 +93,15 @@ func Load(env Getenv) (Config, error) {
 		Audience:    get("AUTH_AUDIENCE", "recert"),
 		JWKSURL:     get("AUTH_JWKS_URL", ""),
 		AdminAddr:   get("ADMIN_LISTEN_ADDR", ""),
+	}
+	if err := checkDSN("DATABASE_URL", c.DatabaseURL); err != nil {
+		return c, err
+	}
+	if err := checkDSN("DATABASE_REPLICA_URL", c.ReplicaURL); err != nil {
+		return c, err
+	}
+	if c.ReplicaURL != "" && c.DatabaseURL == "" {
+		return c, errors.New("DATABASE_REPLICA_URL needs DATABASE_URL (the embedded database has no replica)")
 	}
 	if c.AdminAddr != "" && !loopback(c.AdminAddr) {
 		return c, fmt.Errorf("ADMIN_LISTEN_ADDR: want a loopback address such as 127.0.0.1:6060 (it serves /metrics and pprof)")
@@ -268,4 +279,31 @@ func (c *Config) EnsureDevSecret() (bool, error) {
 	}
 	c.HS256Secret = []byte(secret)
 	return true, nil
+}
+
+// checkDSN refuses the one multi-host form lib/pq misreads: a URL whose host list carries
+// ports (postgres://h1:6001,h2:6002/db). lib/pq splits only the last port off, so it would
+// dial "h1:6001,h2" on 6002 and h1:6001 on 5432. The working forms are the URL with the
+// ports in the query (postgres://h1,h2/db?port=6001,6002) and key=value
+// (host=h1,h2 port=6001,6002); docs/operations.md "Database connection".
+func checkDSN(key, dsn string) error {
+	rest, ok := strings.CutPrefix(dsn, "postgres://")
+	if !ok {
+		rest, ok = strings.CutPrefix(dsn, "postgresql://")
+	}
+	if !ok {
+		return nil
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if strings.Contains(rest, ",") && strings.Contains(rest, ":") {
+		return fmt.Errorf("%s: a URL with several hosts cannot carry their ports in the host list "+
+			"(lib/pq would dial the wrong addresses); write postgres://host1,host2/dbname?port=6001,6002"+
+			"&target_session_attrs=read-write, or the key=value form host=host1,host2 port=6001,6002", key)
+	}
+	return nil
 }

@@ -178,3 +178,42 @@ func TestDevelopmentKeepsItsCredentialKey(t *testing.T) {
 		t.Fatalf("kid after restart: got %s, want %s", second.CredentialKeys.KeyID(), first.CredentialKeys.KeyID())
 	}
 }
+
+// Issue 15: the URL form with ports in the host list is refused at start with the forms that
+// work; those, and key=value, load. The pool lifetimes have defaults and can be set.
+func TestDatabaseURLForms(t *testing.T) {
+	for _, bad := range []string{
+		"postgres://db1:6001,db2:6002/recert?target_session_attrs=read-write",
+		"postgresql://u:p@db1:6001,db2/recert",
+	} {
+		_, err := Load(env(map[string]string{"DATABASE_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "port=6001,6002") {
+			t.Errorf("DATABASE_URL=%s: got %v, want the multi-host URL refused with the working form", bad, err)
+		}
+		_, err = Load(env(map[string]string{"DATABASE_URL": "postgres://x/y", "DATABASE_REPLICA_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_REPLICA_URL") {
+			t.Errorf("DATABASE_REPLICA_URL=%s: got %v, want it refused", bad, err)
+		}
+	}
+	for _, good := range []string{
+		"postgres://db1,db2/recert?port=6001,6002&target_session_attrs=read-write",
+		"postgres://u:p@db1:6001/recert",
+		"host=db1,db2 port=6001,6002 dbname=recert target_session_attrs=read-write",
+	} {
+		c, err := Load(env(map[string]string{"DATABASE_URL": good}))
+		if err != nil || c.DatabaseURL != good {
+			t.Errorf("DATABASE_URL=%s: got %v", good, err)
+		}
+	}
+	c, err := Load(env(nil))
+	if err != nil || c.Hardening.DBConnMaxLifetime != 5*time.Minute || c.Hardening.DBConnMaxIdleTime != time.Minute {
+		t.Fatalf("pool defaults: %+v, %v", c.Hardening, err)
+	}
+	c, err = Load(env(map[string]string{"DB_CONN_MAX_LIFETIME": "30s", "DB_CONN_MAX_IDLE_TIME": "10s"}))
+	if err != nil || c.Hardening.DBConnMaxLifetime != 30*time.Second || c.Hardening.DBConnMaxIdleTime != 10*time.Second {
+		t.Fatalf("pool settings: %+v, %v", c.Hardening, err)
+	}
+	if _, err := Load(env(map[string]string{"DATABASE_REPLICA_URL": "postgres://r/y"})); err == nil {
+		t.Error("a replica without DATABASE_URL loaded")
+	}
+}

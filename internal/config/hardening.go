@@ -19,6 +19,7 @@ type Hardening struct {
 	QueryMaxDepth       int           // QUERY_MAX_DEPTH, default 15
 	QueryMaxCost        int           // QUERY_MAX_COST, default 10000
 	TrustedDocuments    string        // TRUSTED_DOCUMENTS_FILE: only these documents are accepted
+	APQMaxDocuments     int           // APQ_MAX_DOCUMENTS, default 5000: automatic persisted queries kept in the database
 	AuthRequiredTyp     string        // AUTH_REQUIRED_TYP: the JWT header typ every token must carry
 	RateLimits          RateLimits    // RATE_LIMIT_*
 	TrustedProxies      []net.IPNet   // TRUSTED_PROXIES: peers whose forwarded client address is believed
@@ -27,6 +28,8 @@ type Hardening struct {
 	DBStatementTimeout  time.Duration // DB_STATEMENT_TIMEOUT, default 10s
 	DBLockTimeout       time.Duration // DB_LOCK_TIMEOUT, default 3s
 	DBIdleInTxTimeout   time.Duration // DB_IDLE_IN_TX_TIMEOUT, default 30s
+	DBConnMaxLifetime   time.Duration // DB_CONN_MAX_LIFETIME, default 5m: pooled connections are re-made (and target_session_attrs re-checked)
+	DBConnMaxIdleTime   time.Duration // DB_CONN_MAX_IDLE_TIME, default 1m
 	ShutdownDrainDelay  time.Duration // SHUTDOWN_DRAIN_DELAY: /readyz fails this long before the listener closes
 	ShutdownGracePeriod time.Duration // SHUTDOWN_TIMEOUT: in-flight requests get this long to finish
 }
@@ -81,6 +84,7 @@ func loadHardening(get func(k, def string) string, c *Config) error {
 	num("QUERY_MAX_DEPTH", "15", &h.QueryMaxDepth)
 	num("QUERY_MAX_COST", "10000", &h.QueryMaxCost)
 	h.TrustedDocuments = get("TRUSTED_DOCUMENTS_FILE", "")
+	num("APQ_MAX_DOCUMENTS", "5000", &h.APQMaxDocuments)
 	h.AuthRequiredTyp = get("AUTH_REQUIRED_TYP", "")
 	rl := &h.RateLimits
 	rate("RATE_LIMIT_RPS", "20", &rl.PerSecond)
@@ -102,6 +106,8 @@ func loadHardening(get func(k, def string) string, c *Config) error {
 	dur("DB_STATEMENT_TIMEOUT", "10s", &h.DBStatementTimeout)
 	dur("DB_LOCK_TIMEOUT", "3s", &h.DBLockTimeout)
 	dur("DB_IDLE_IN_TX_TIMEOUT", "30s", &h.DBIdleInTxTimeout)
+	dur("DB_CONN_MAX_LIFETIME", "5m", &h.DBConnMaxLifetime)
+	dur("DB_CONN_MAX_IDLE_TIME", "1m", &h.DBConnMaxIdleTime)
 	dur("SHUTDOWN_DRAIN_DELAY", "0s", &h.ShutdownDrainDelay)
 	dur("SHUTDOWN_TIMEOUT", "20s", &h.ShutdownGracePeriod)
 	if h.MaxBodyBytes < 1024 {

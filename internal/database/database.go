@@ -5,6 +5,8 @@ package database
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"io"
 	"io/fs"
@@ -69,18 +71,36 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, tr *tracing.
 		dsn = pg.DSN("recert")
 		log.Info("embedded PostgreSQL ready", "data_dir", cfg.DataDir, "took", time.Since(start).String())
 	}
-	// Every connection gets connect, statement, lock and idle-in-transaction timeouts.
-	dsn, err := postgres.WithParams(dsn, cfg.Hardening.DSNOptions())
-	if err != nil {
-		stopPG()
-		return nil, nil, err
-	}
-	db, err := postgres.OpenWith(ctx, dsn, tr.OpenDB)
+	db, err := openPool(ctx, cfg, dsn, tr.OpenDB)
 	if err != nil {
 		stopPG()
 		return nil, nil, err
 	}
 	return db, func() { _ = db.Close(); stopPG() }, nil
+}
+
+// openPool opens dsn with the configuration's timeouts on every connection (connect,
+// statement, lock, idle in transaction) and its pool lifetimes.
+func openPool(ctx context.Context, cfg config.Config, dsn string, openDB func(driver.Connector) *sql.DB) (*sqlx.DB, error) {
+	dsn, err := postgres.WithParams(dsn, cfg.Hardening.DSNOptions())
+	if err != nil {
+		return nil, err
+	}
+	h := cfg.Hardening
+	return postgres.OpenWith(ctx, dsn, postgres.Pool{MaxLifetime: h.DBConnMaxLifetime, MaxIdleTime: h.DBConnMaxIdleTime}, openDB)
+}
+
+// OpenReplica opens DATABASE_REPLICA_URL, the read replica, with the same timeouts and pool
+// lifetimes as the primary; nil when it is unset. The replica is only read, never migrated.
+func OpenReplica(ctx context.Context, cfg config.Config) (*sqlx.DB, error) {
+	if cfg.ReplicaURL == "" {
+		return nil, nil
+	}
+	db, err := openPool(ctx, cfg, cfg.ReplicaURL, sql.OpenDB)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_REPLICA_URL: %w", err)
+	}
+	return db, nil
 }
 
 // Prepare migrates the database and loads the shipped catalog (idempotent).

@@ -138,7 +138,7 @@ func hashOf(q string) string {
 }
 
 func TestAutomaticPersistedQueries(t *testing.T) {
-	env := apitest.New(t)
+	env := apitest.New(t, apitest.WithEnv(map[string]string{"APQ_MAX_DOCUMENTS": "50"}))
 	q := `{ certification(code: "azure-fundamentals") { code } }`
 	h := hashOf(q)
 	// 1. The hash alone is unknown.
@@ -171,7 +171,8 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	if rec := send(env, apitest.Anonymous, "", "", apq(hashOf(deep))); firstCode(t, rec) != "PERSISTED_QUERY_NOT_FOUND" {
 		t.Fatalf("deep document was stored: %s", rec.Body)
 	}
-	// The cache is bounded (1000 documents): registering 1000 more evicts the first.
+	// The database keeps APQ_MAX_DOCUMENTS (50 here) and each instance 1000 in memory:
+	// registering 1000 more evicts the first from both.
 	for i := 0; i < 1000; i++ {
 		d := fmt.Sprintf("query Q%d { __typename }", i)
 		if rec := send(env, apitest.Anonymous, "", d, apq(hashOf(d))); firstCode(t, rec) != "" {
@@ -180,6 +181,44 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	}
 	if rec := send(env, apitest.Anonymous, "", "", apq(h)); firstCode(t, rec) != "PERSISTED_QUERY_NOT_FOUND" {
 		t.Fatalf("after 1000 more: got %s, want the first evicted", rec.Body)
+	}
+	var n int
+	if err := env.DB.Get(&n, `SELECT count(*) FROM persisted_queries`); err != nil || n != 50 {
+		t.Fatalf("got %d stored documents (%v), want APQ_MAX_DOCUMENTS = 50", n, err)
+	}
+}
+
+// Issue 15 point 2: a hash registered on one instance works on another that shares the
+// database, over POST and GET; a hash neither has seen is unknown to both.
+func TestPersistedQueriesAcrossInstances(t *testing.T) {
+	env := apitest.New(t)
+	other := env.Instance()
+	on := func(h http.Handler, query string, ext map[string]any) *httptest.ResponseRecorder {
+		body, _ := json.Marshal(map[string]any{"query": query, "extensions": ext})
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	a, b := env.Server.Handler(), other.Handler()
+	q := `{ certification(code: "azure-fundamentals") { code } }`
+	h := hashOf(q)
+	if rec := on(b, "", apq(h)); firstCode(t, rec) != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Fatalf("unknown hash on B: got %s", rec.Body)
+	}
+	if rec := on(a, q, apq(h)); firstCode(t, rec) != "" {
+		t.Fatalf("register on A: got %s", rec.Body)
+	}
+	if rec := on(b, "", apq(h)); !strings.Contains(rec.Body.String(), `"code":"azure-fundamentals"`) {
+		t.Fatalf("hash only on B after registering on A: got %s", rec.Body)
+	}
+	ext, _ := json.Marshal(apq(h))
+	get := httptest.NewRequest(http.MethodGet, "/graphql?extensions="+url.QueryEscape(string(ext)), nil)
+	rec := httptest.NewRecorder()
+	env.Instance().Handler().ServeHTTP(rec, get) // a third instance, over GET
+	if !strings.Contains(rec.Body.String(), `"code":"azure-fundamentals"`) {
+		t.Fatalf("GET hash only on a third instance: got %d %s", rec.Code, rec.Body)
 	}
 }
 

@@ -126,7 +126,8 @@ func (httpTransport) Supports(r *http.Request) bool {
 // Do runs one GraphQL request. Malformed requests (JSON that does not parse, parameters of the
 // wrong type, no query) get 400 whatever the media type. Request errors (parse, validation,
 // limits) get 200 with application/json and 400 with application/graphql-response+json, as
-// the spec asks; RATE_LIMITED gets 429 with Retry-After. Messages never quote the request.
+// the spec asks; RATE_LIMITED gets 429 with Retry-After, and UNAVAILABLE (the database is
+// unreachable or read-only) 503 with Retry-After. Messages never quote the request.
 func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	media, _ := negotiate(r.Header.Get("Accept"))
@@ -150,6 +151,10 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 			status = http.StatusTooManyRequests
 			w.Header().Set("Retry-After", retryAfter(retryAt, t.e.clock.Now()))
 		}
+		if unavailable(errs) {
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterSeconds))
+		}
 		w.WriteHeader(status)
 		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), errs))
 		return
@@ -169,7 +174,26 @@ func (t httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		writeRequestError(w, exec.DispatchError(graphql.WithOperationContext(ctx, oc), gqlerror.List{{Err: err, Message: err.Message}}))
 		return
 	}
+	if unavailable(resp.Errors) {
+		w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterSeconds))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
 	writeJSON(w, resp)
+}
+
+// unavailable reports whether any error is UNAVAILABLE (the database is unreachable or
+// read-only), which the response answers with 503 and Retry-After whatever else it holds.
+func unavailable(errs gqlerror.List) bool {
+	for _, e := range errs {
+		var ae *apperr.Error
+		if errors.As(e, &ae) && ae.Code == apperr.Unavailable {
+			return true
+		}
+		if code, _ := e.Extensions["code"].(string); code == string(apperr.Unavailable) {
+			return true
+		}
+	}
+	return false
 }
 
 // readParams reads query, operationName, variables and extensions from the JSON body (POST)

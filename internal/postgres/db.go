@@ -30,12 +30,31 @@ type Store struct {
 // New returns a Store on the pool db.
 func New(db *sqlx.DB) *Store { return &Store{db: db, q: db, stmts: newStmtCache(db)} }
 
-// Open connects to dsn with pool settings sized for this service.
-func Open(ctx context.Context, dsn string) (*sqlx.DB, error) { return OpenWith(ctx, dsn, sql.OpenDB) }
+// Pool bounds how long a pooled connection is kept. lib/pq checks target_session_attrs only
+// when it connects, so after a failover a pool keeps talking to the old primary until its
+// connections break or age out: the lifetime bounds how long that can last.
+type Pool struct {
+	MaxLifetime time.Duration // DB_CONN_MAX_LIFETIME: a connection is closed this long after it was opened (0: never)
+	MaxIdleTime time.Duration // DB_CONN_MAX_IDLE_TIME: an idle connection is closed after this long (0: never)
+}
 
-// OpenWith is Open with the pool made by openDB from lib/pq's connector for dsn
+// DefaultPool is the pool of Open: the defaults of DB_CONN_MAX_LIFETIME and DB_CONN_MAX_IDLE_TIME.
+var DefaultPool = Pool{MaxLifetime: 5 * time.Minute, MaxIdleTime: time.Minute}
+
+// Open connects to dsn with pool settings sized for this service (DefaultPool).
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+	return OpenWith(ctx, dsn, DefaultPool, sql.OpenDB)
+}
+
+// OpenPool connects to dsn with pool settings sized for this service and the connection
+// lifetimes of p.
+func OpenPool(ctx context.Context, dsn string, p Pool) (*sqlx.DB, error) {
+	return OpenWith(ctx, dsn, p, sql.OpenDB)
+}
+
+// OpenWith is OpenPool with the pool made by openDB from lib/pq's connector for dsn
 // (tracing.Tracing.OpenDB wraps its statements in spans).
-func OpenWith(ctx context.Context, dsn string, openDB func(driver.Connector) *sql.DB) (*sqlx.DB, error) {
+func OpenWith(ctx context.Context, dsn string, p Pool, openDB func(driver.Connector) *sql.DB) (*sqlx.DB, error) {
 	connector, err := pq.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -43,7 +62,8 @@ func OpenWith(ctx context.Context, dsn string, openDB func(driver.Connector) *sq
 	db := sqlx.NewDb(openDB(connector), "postgres")
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(20)
-	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(p.MaxLifetime)
+	db.SetConnMaxIdleTime(p.MaxIdleTime)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("ping database: %w", err)
@@ -80,6 +100,12 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
+		var pe *pq.Error
+		if errors.As(err, &pe) && pe.Code == "0A000" {
+			// "cannot set transaction read-write mode during recovery": the server is a
+			// standby (a demoted primary). It means what 25006 means for a statement.
+			err = readOnlyServer{err}
+		}
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
@@ -99,6 +125,14 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *Store) error) (err error)
 	}
 	return nil
 }
+
+// readOnlyServer is a BEGIN refused by a standby, reported as SQLSTATE 25006
+// read_only_sql_transaction so that it reads as UNAVAILABLE (apperr.IsUnavailable).
+type readOnlyServer struct{ err error }
+
+func (e readOnlyServer) Error() string    { return e.err.Error() }
+func (e readOnlyServer) Unwrap() error    { return e.err }
+func (e readOnlyServer) SQLState() string { return "25006" }
 
 func retryable(err error) bool {
 	var pe *pq.Error

@@ -73,15 +73,24 @@ func MigrationStatus(ctx context.Context, db *sql.DB, fsys fs.FS) ([]MigrationSt
 	return out, nil
 }
 
-// Readiness returns the readiness check of /readyz: the database answers a ping and no
-// migration of fsys is pending (fsys nil: the ping only). Migrations are applied at start and
-// never undone, so once the schema has been seen up to date only the ping remains: a probe then
-// costs one round trip and reads no table.
+// readOnlyQuery asks whether the connection can write: not a standby, and not read-only by
+// default (ALTER DATABASE/SYSTEM ... default_transaction_read_only, as some failover tools do).
+const readOnlyQuery = `SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'`
+
+// Readiness returns the readiness check of /readyz: the database answers, can take writes (not
+// a standby, not read-only) and no migration of fsys is pending (fsys nil: no migration
+// check). Migrations are applied at start and never undone, so once the schema has been seen
+// up to date only the read-only probe remains: one round trip that reads no table.
 func Readiness(db *sql.DB, fsys fs.FS) func(context.Context) error {
 	var migrated atomic.Bool
 	return func(ctx context.Context) error {
-		if err := db.PingContext(ctx); err != nil {
+		var readOnly bool
+		if err := db.QueryRowContext(ctx, readOnlyQuery).Scan(&readOnly); err != nil {
 			return errors.New("database unreachable")
+		}
+		if readOnly {
+			// A standby, or a primary demoted by a failover: writes would fail with 25006.
+			return errors.New("database read-only")
 		}
 		if fsys != nil && !migrated.Load() {
 			if n, err := Pending(ctx, db, fsys); err != nil || n > 0 {

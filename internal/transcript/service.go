@@ -94,6 +94,15 @@ type Service struct {
 	clock clock.Clock
 	// MaxLiveShares caps the live share codes of a profile (0 means DefaultMaxLiveShares).
 	MaxLiveShares int
+	// PublicReads, when set, loads public transcripts (a read replica): the share itself is
+	// still checked and counted on the primary, so a revoked code stops at once, and a profile
+	// the replica does not have yet is read from the primary (docs/operations.md "Read replicas").
+	PublicReads PublicReader
+}
+
+// PublicReader loads public transcripts (Store.PublicOf).
+type PublicReader interface {
+	PublicOf(ctx context.Context, profileID uuid.UUID) (Public, error)
 }
 
 // MaxPublicItems is the most certifications, and the most exam results, a public transcript

@@ -175,17 +175,25 @@ func (s *Service) View(ctx context.Context, code string) (Public, error) {
 	}
 	now := s.clock.Now()
 	var out Public
+	var profileID uuid.UUID
 	err := s.store.InTx(ctx, func(tx Store) error {
-		profileID, err := tx.ViewShare(ctx, code, now)
+		var err error
+		profileID, err = tx.ViewShare(ctx, code, now)
 		if apperr.CodeOf(err) == apperr.NotFound {
 			return errNoTranscript
 		}
-		if err != nil {
+		if err != nil || s.PublicReads != nil {
 			return err
 		}
 		out, err = tx.PublicOf(ctx, profileID)
 		return err
 	})
+	if err == nil && s.PublicReads != nil {
+		out, err = s.PublicReads.PublicOf(ctx, profileID)
+		if apperr.CodeOf(err) == apperr.NotFound {
+			out, err = s.store.PublicOf(ctx, profileID) // newer than the replica
+		}
+	}
 	if err != nil {
 		return Public{}, fmt.Errorf("view transcript: %w", err)
 	}

@@ -45,6 +45,22 @@ type Env struct {
 	Config config.Config
 
 	statements *pgtest.StatementCounter // nil unless WithStatementCounting
+	deps       app.Deps                 // what Server was built from, for Instance
+}
+
+// Instance builds one more API instance on the env's database, clock and configuration, as a
+// second server process behind the same load balancer would be: its own services, caches,
+// rate limits and metrics, nothing shared in memory with Server.
+func (e *Env) Instance() *app.API {
+	e.T.Helper()
+	d := e.deps
+	d.Services = app.NewServices(d.Config, d.DB, d.Clock)
+	d.Registry = nil
+	srv, err := app.New(d)
+	if err != nil {
+		e.T.Fatalf("second instance: %v", err)
+	}
+	return srv
 }
 
 // Option changes how New builds the server.
@@ -136,7 +152,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	serverDB := db
 	if o.tracing != nil {
-		tdb, err := postgres.OpenWith(context.Background(), dsn, o.tracing.OpenDB)
+		tdb, err := postgres.OpenWith(context.Background(), dsn, postgres.DefaultPool, o.tracing.OpenDB)
 		if err != nil {
 			t.Fatalf("traced pool: %v", err)
 		}
@@ -157,7 +173,7 @@ func New(t testing.TB, opts ...Option) *Env {
 		// goroutines slowly must not split one batch into two, so the loaders wait longer.
 		srv.Resolver.LoaderWait = 50 * time.Millisecond
 	}
-	return &Env{T: t, DB: db, Clock: clk, Server: srv, Config: cfg, statements: counter}
+	return &Env{T: t, DB: db, Clock: clk, Server: srv, Config: cfg, statements: counter, deps: deps}
 }
 
 // Statements returns how many SQL statements the server has run so far; the env must come
