@@ -394,8 +394,8 @@ func eventPlan(switchovers, kills int) []string {
 	out := make([]string, 0, total)
 	k := 0
 	for i := 0; i < total; i++ {
-		// The (k+1)-th kill goes at position round((k+1)*total/(kills+1)) - 1.
-		if k < kills && i+1 == ((k+1)*(total+1))/(kills+1) {
+		// The (k+1)-th kill is event ceil((k+1)*(total+1)/(kills+1)), counted from 1.
+		if k < kills && i+1 == ((k+1)*(total+1)+kills)/(kills+1) {
 			out = append(out, "kill")
 			k++
 		} else {

@@ -63,3 +63,16 @@ func TestReportEndsWithTheVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestEventPlanSpreadsTheKills(t *testing.T) {
+	got := strings.Join(eventPlan(5, 2), " ")
+	if want := "switchover switchover kill switchover switchover kill switchover"; got != want {
+		t.Fatalf("eventPlan(5, 2) = %s, want %s", got, want)
+	}
+	if got := eventPlan(0, 1); len(got) != 1 || got[0] != "kill" {
+		t.Fatalf("eventPlan(0, 1) = %v", got)
+	}
+	if got := eventPlan(3, 0); strings.Join(got, " ") != "switchover switchover switchover" {
+		t.Fatalf("eventPlan(3, 0) = %v", got)
+	}
+}
