@@ -372,18 +372,19 @@ func run(ctx context.Context, o options) (err error) {
 	defer w.mu.Unlock()
 	settings := fmt.Sprintf("%d switchovers, %d kill -9 of the primary; %s; Recert DB_CONNECT_TIMEOUT=2s, connect_timeout=2, REMINDER_INTERVAL=2s; %s",
 		o.switchovers, o.kills, o.ha, fmt.Sprintf("run took %s", time.Since(began).Round(time.Second)))
-	writeReport(os.Stdout, events, w.attempts, end, w.led, f, settings)
-	fmt.Fprintf(os.Stdout, "refused writes (final error codes, not retried): %s\n", w.refusalsLocked())
-	fmt.Fprintf(os.Stdout, "dashboard reads: %d ok, %d failed\n", w.reads[0], w.reads[1])
+	notes := []string{
+		"refused writes (final error codes, not retried): " + w.refusalsLocked(),
+		fmt.Sprintf("dashboard reads: %d ok, %d failed", w.reads[0], w.reads[1]),
+	}
 	for _, rw := range watches {
-		fmt.Fprintf(os.Stdout, "%s /readyz during the drill: %d probes 200, %d not\n", rw.in.name, rw.ok, rw.failed)
+		notes = append(notes, fmt.Sprintf("%s /readyz during the drill: %d probes 200, %d not", rw.in.name, rw.ok, rw.failed))
 	}
 	if drainErr != nil {
-		fmt.Fprintf(os.Stdout, "reminder outbox did not drain: %v\n", drainErr)
+		notes = append(notes, fmt.Sprintf("reminder outbox did not drain: %v", drainErr))
 	}
-	fmt.Fprintf(os.Stdout, "lost %d of %d acknowledged writes\n", f.lostCount(), w.led.total())
-	if f.lostCount() > 0 || f.DuplicateExams > 0 {
-		return errors.New("the drill found lost or duplicated writes")
+	writeReport(os.Stdout, events, w.attempts, end, w.led, f, settings, notes)
+	if f.lostCount() > 0 || f.DuplicateExams > 0 || f.RemindersTwice > 0 || len(f.ReadyFailed)+len(f.Restarted) > 0 {
+		return errors.New("the drill found lost or duplicated writes, reminders sent twice, or an instance that did not recover")
 	}
 	return nil
 }

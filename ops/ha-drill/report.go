@@ -112,7 +112,8 @@ func (f findings) lostCount() int {
 }
 
 // writeReport prints the per-event table and the totals; its last line is the verdict.
-func writeReport(w io.Writer, events []event, attempts []attempt, end time.Time, l ledger, f findings, settings string) {
+// notes are printed just before the verdict.
+func writeReport(w io.Writer, events []event, attempts []attempt, end time.Time, l ledger, f findings, settings string, notes []string) {
 	fmt.Fprintf(w, "\nRecert failover drill: %s\n", settings)
 	fmt.Fprintf(w, "%-14s %-8s %-8s %14s %10s %16s\n", "event", "from", "to", "write outage", "failed", "cluster healthy")
 	for i, ev := range events {
@@ -171,13 +172,16 @@ func writeReport(w io.Writer, events []event, attempts []attempt, end time.Time,
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "%s /readyz answered 200 %.1f s after the last event, without a restart\n", n, f.ReadyRecovered[n].Seconds())
+		fmt.Fprintf(w, "%s /readyz recovered without a restart (200 within %.1f s of the end check)\n", n, f.ReadyRecovered[n].Seconds())
 	}
 	for _, n := range f.ReadyFailed {
 		fmt.Fprintf(w, "%s /readyz did NOT recover\n", n)
 	}
 	for _, n := range f.Restarted {
 		fmt.Fprintf(w, "%s exited during the drill\n", n)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
 	}
 	fmt.Fprintf(w, "lost %d of %d acknowledged writes\n", f.lostCount(), l.total())
 }

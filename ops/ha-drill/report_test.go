@@ -53,7 +53,7 @@ func TestReportEndsWithTheVerdict(t *testing.T) {
 		{findings{Lost: map[string][]string{"exam": {"e2"}, "merge": {"m1"}}}, "lost 2 of 5 acknowledged writes"},
 	} {
 		var b bytes.Buffer
-		writeReport(&b, evs, as, at(60), l, c.f, "test")
+		writeReport(&b, evs, as, at(60), l, c.f, "test", []string{"a note"})
 		lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 		if lines[len(lines)-1] != c.last {
 			t.Fatalf("last line %q, want %q\n%s", lines[len(lines)-1], c.last, b.String())
