@@ -354,14 +354,7 @@ func run(ctx context.Context, o options) (err error) {
 			f.Restarted = append(f.Restarted, in.name)
 			continue
 		}
-		err := waitFor(ctx, in.name+" /readyz", 60*time.Second, func() (bool, string) {
-			resp, err := probe.Get(in.base() + "/readyz")
-			if err != nil {
-				return false, err.Error()
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200, resp.Status
-		})
+		err := waitFor(ctx, in.name+" /readyz", 60*time.Second, func() (bool, string) { return in.ready(probe) })
 		if err != nil {
 			f.ReadyFailed = append(f.ReadyFailed, in.name)
 		} else {

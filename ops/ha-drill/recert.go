@@ -24,6 +24,16 @@ type instance struct {
 
 func (i *instance) base() string { return "http://" + i.addr }
 
+// ready probes /readyz once: whether it answered 200, and what it answered.
+func (i *instance) ready(probe *http.Client) (bool, string) {
+	resp, err := probe.Get(i.base() + "/readyz")
+	if err != nil {
+		return false, err.Error()
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, resp.Status
+}
+
 // moduleRoot walks up from the working directory to the server's module.
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
@@ -88,12 +98,7 @@ func startInstance(ctx context.Context, ps *procs, name, bin, addr, logPath stri
 		if !p.running() {
 			return false, "exited: " + tail(logPath, 1500)
 		}
-		resp, err := probe.Get(in.base() + "/readyz")
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200, resp.Status
+		return in.ready(probe)
 	})
 	if err != nil {
 		return nil, err
@@ -141,11 +146,7 @@ func (r *readyWatch) run(ctx context.Context) {
 	defer close(r.done)
 	probe := &http.Client{Timeout: 2 * time.Second}
 	for ctx.Err() == nil {
-		resp, err := probe.Get(r.in.base() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		if err == nil && resp.StatusCode == 200 {
+		if ok, _ := r.in.ready(probe); ok {
 			r.ok++
 		} else {
 			r.failed++
