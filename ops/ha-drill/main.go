@@ -277,7 +277,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE sent_at IS NOT NULL`).Scan(&sentBefore); err != nil {
 		return err
 	}
-	sentMailsBefore, _ := sk.counts()
+	sentMailsBefore, _, _ := sk.counts()
 
 	// Load.
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -657,7 +657,7 @@ func verify(ctx context.Context, db *sql.DB, w *workload, sk *sink, sentBefore, 
 		return f, err
 	}
 	f.SentInDB = sent - sentBefore
-	distinct, twice := sk.counts()
-	f.Reminders, f.RemindersTwice = distinct-mailsBefore, twice
+	distinct, twice, keys := sk.counts()
+	f.Reminders, f.RemindersTwice, f.TwiceIDs = distinct-mailsBefore, twice, keys
 	return f, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -30,21 +31,27 @@ type outage struct {
 	Open     bool          // no write was acknowledged after the last failure in the window
 }
 
-// outageOf measures the write outage of the event whose window is [from, to): from the start
-// of the first failed attempt that started in the window to the end of the first acknowledged
-// attempt that started after the last failed one. Taking the last failure (not the first
-// success) makes the figure an upper bound: a lucky write on a surviving connection does not
-// end the outage while other writes still fail.
+// outageOf measures the write outage of the event whose window is [from, to). The window's
+// failures are the failed attempts that ended in it (an attempt in flight when the next event
+// began and failed after it belongs to that next event). The outage runs from the start of
+// the first of them (not before from) to the end of the first acknowledged attempt that
+// started after the last of them began. Taking the last failure (not the first success)
+// makes the figure an upper bound: a lucky write on a surviving connection does not end the
+// outage while other writes still fail.
 func outageOf(attempts []attempt, from, to time.Time) outage {
 	var o outage
 	var first, last time.Time
 	for _, a := range attempts {
-		if a.OK || a.Start.Before(from) || !a.Start.Before(to) {
+		if a.OK || a.End.Before(from) || !a.End.Before(to) {
 			continue
 		}
 		o.Failed++
-		if first.IsZero() || a.Start.Before(first) {
-			first = a.Start
+		start := a.Start
+		if start.Before(from) {
+			start = from
+		}
+		if first.IsZero() || start.Before(first) {
+			first = start
 		}
 		if a.Start.After(last) {
 			last = a.Start
@@ -97,6 +104,7 @@ type findings struct {
 	DuplicateExams int                 // externalIds stored more than once
 	Reminders      int                 // distinct reminders received by the SMTP sink
 	RemindersTwice int                 // reminders (by Message-ID) received more than once
+	TwiceIDs       []string            // the first few Message-IDs received more than once
 	SentInDB       int                 // notifications the database records as sent (the drill's)
 	ReadyRecovered map[string]time.Duration
 	ReadyFailed    []string // instances whose /readyz did not answer 200 at the end
@@ -166,6 +174,9 @@ func writeReport(w io.Writer, events []event, attempts []attempt, end time.Time,
 	fmt.Fprintf(w, "acknowledged writes missing from the database: %d\n", f.lostCount())
 	fmt.Fprintf(w, "duplicate exam results (same externalId stored twice): %d\n", f.DuplicateExams)
 	fmt.Fprintf(w, "reminders: %d received by the SMTP sink, %d recorded as sent; sent twice: %d\n", f.Reminders, f.SentInDB, f.RemindersTwice)
+	if len(f.TwiceIDs) > 0 {
+		fmt.Fprintf(w, "reminders sent twice (Message-ID): %s\n", strings.Join(f.TwiceIDs, " "))
+	}
 	names := make([]string, 0, len(f.ReadyRecovered))
 	for n := range f.ReadyRecovered {
 		names = append(names, n)

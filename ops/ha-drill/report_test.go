@@ -20,13 +20,18 @@ func TestOutageRunsFromFirstFailureToTheAckAfterTheLastFailure(t *testing.T) {
 		{Kind: "exam", Start: at(13), End: at(15), OK: true},   // started before the last failure: not it
 		{Kind: "exam", Start: at(14.5), End: at(16), OK: true}, // the one
 		{Kind: "exam", Start: at(15), End: at(15.8), OK: true}, // ends earlier: this one
+		{Kind: "exam", Start: at(29.5), End: at(31)},           // in flight when the next event began: its failure
 		{Kind: "exam", Start: at(40), End: at(40.1)},           // next event's window
+		{Kind: "exam", Start: at(41), End: at(41.5), OK: true},
 	}
 	o := outageOf(as, at(5), at(30))
 	if o.Failed != 2 || o.Open || o.Duration != 5800*time.Millisecond {
 		t.Fatalf("outage = %+v, want 2 failures over 5.8 s", o)
 	}
-	if o := outageOf(as, at(30), at(60)); !o.Open || o.Failed != 1 {
+	if o := outageOf(as, at(30), at(60)); o.Failed != 2 || o.Duration != 11500*time.Millisecond {
+		t.Fatalf("next window = %+v, want 2 failures over 11.5 s (from the event, not the in-flight attempt's start)", o)
+	}
+	if o := outageOf(as[:len(as)-1], at(30), at(60)); !o.Open {
 		t.Fatalf("outage with no acknowledgement after = %+v, want open", o)
 	}
 	if o := outageOf(as, at(20), at(30)); o.Failed != 0 || o.Duration != 0 || o.Open {

@@ -41,17 +41,21 @@ func (s *sink) url() string { return "smtp://" + s.ln.Addr().String() + "?startt
 
 func (s *sink) close() { _ = s.srv.Close() }
 
-// counts returns the distinct reminders received and how many of them came more than once.
-func (s *sink) counts() (distinct, twice int) {
+// counts returns the distinct reminders received, how many of them came more than once, and
+// the keys of up to 5 of those.
+func (s *sink) counts() (distinct, twice int, keys []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, n := range s.seen {
+	for k, n := range s.seen {
 		distinct++
 		if n > 1 {
 			twice++
+			if len(keys) < 5 {
+				keys = append(keys, k)
+			}
 		}
 	}
-	return distinct, twice
+	return distinct, twice, keys
 }
 
 func (s *sink) record(to []string, data []byte) {
