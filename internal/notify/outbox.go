@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/transcript"
@@ -294,14 +296,46 @@ func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (_ bool, err erro
 		log.Warn("reminder delivery failed", "attempts", attempts, "next_attempt_at", next, "error", err)
 		return true, nil
 	}
-	if err := claim.MarkSent(txCtx, o.clock.Now()); err != nil {
-		// The email went out; the row stays unsent and will be sent again (at-least-once).
-		log.Error("reminder sent but not recorded: it may be sent again", "error", err)
-		return false, fmt.Errorf("record sent notification: %w", err)
+	sentAt := o.clock.Now()
+	if err := claim.MarkSent(txCtx, sentAt); err != nil {
+		// The email went out but the claim's commit failed: in a database failover its
+		// connection is gone. Left so, the row is unsent and the next pass sends it again
+		// (the failover drill, ops/ha-drill, saw this). Record it on a fresh connection,
+		// which reaches the new primary once there is one.
+		if rerr := o.recordSent(ctx, p.ID, sentAt); rerr != nil {
+			log.Error("reminder sent but not recorded: it may be sent again", "error", err, "retry_error", rerr)
+			return false, fmt.Errorf("record sent notification: %w", err)
+		}
+		log.Warn("reminder sent; its claim's commit failed, recorded on a new connection", "error", err)
 	}
 	res.Sent++
 	o.metrics.sent()
 	return true, nil
+}
+
+// recordSentRetry bounds the second try of recording a sent reminder: a failover of the
+// database takes seconds to tens of seconds (docs/operations.md "Failover drill").
+const recordSentRetry = 60 * time.Second
+
+// recordSent records a sent reminder outside its claim, trying again every half second
+// (wall time: it waits for the database, not for the domain clock) until it is recorded or
+// recordSentRetry passes, even when ctx is cancelled (a shutdown mid-pass). A narrow race
+// remains: with the claim's transaction gone the row is unlocked and due, so another sender
+// that reaches the new primary before this record sends it again (same Message-ID).
+func (o *Outbox) recordSent(ctx context.Context, id uuid.UUID, at time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordSentRetry)
+	defer cancel()
+	for {
+		err := o.store.RecordSent(ctx, id, at)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // deliver renders and sends one reminder within the send timeout. A panic in the mailer is a

@@ -55,6 +55,8 @@ func (s *fakeStore) ClaimDue(ctx context.Context, now time.Time, hold time.Durat
 	return c, nil
 }
 
+func (s *fakeStore) RecordSent(context.Context, uuid.UUID, time.Time) error { return nil }
+
 func (s *fakeStore) ClaimVerification(context.Context, time.Time, time.Duration) (VerificationClaim, error) {
 	return nil, nil
 }

@@ -24,6 +24,10 @@ type Store interface {
 	// skipping rows other senders hold; nil when none is due. The transaction may stay open
 	// (idle while the email is sent) for up to hold.
 	ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (Claim, error)
+	// RecordSent marks notification id sent at, on a connection of its own: the second try
+	// when a claim's MarkSent failed after the email was accepted (typically its connection
+	// was lost in a database failover). A row already recorded as sent is left as it is.
+	RecordSent(ctx context.Context, id uuid.UUID, at time.Time) error
 	// ClaimVerification is ClaimDue for the verification emails of contact email changes.
 	ClaimVerification(ctx context.Context, now time.Time, hold time.Duration) (VerificationClaim, error)
 	// NotificationsByProfile lists a profile's notifications (not cancelled), newest first,

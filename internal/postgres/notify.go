@@ -277,6 +277,15 @@ func (c *notifyClaim) MarkSent(ctx context.Context, at time.Time) error {
 WHERE id = $1 AND sent_at IS NULL`, c.p.ID, at)
 }
 
+// RecordSent marks a notification sent outside its claim (notify.Store).
+func (s Notify) RecordSent(ctx context.Context, id uuid.UUID, at time.Time) error {
+	if _, err := s.exec(ctx, `UPDATE notifications SET sent_at = $2, delivery_attempts = delivery_attempts + 1
+WHERE id = $1 AND sent_at IS NULL`, id, at); err != nil {
+		return fmt.Errorf("record sent notification %s: %w", id, err)
+	}
+	return nil
+}
+
 func (c *notifyClaim) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
 	return c.finish(ctx, `UPDATE notifications SET delivery_attempts = delivery_attempts + 1,
     last_error = $2, next_attempt_at = $3
