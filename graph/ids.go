@@ -27,6 +27,7 @@ const (
 	kindNotification  kind = "Notification"
 	kindAuditEvent    kind = "AuditEvent"
 	kindShare         kind = "TranscriptShare"
+	kindCalendarFeed  kind = "CalendarFeed"
 	kindExam          kind = "Exam" // keyed by its code, not a uuid
 )
 

@@ -10,6 +10,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/learner"
 )
@@ -45,6 +46,8 @@ type Loaders struct {
 	Renewal    *renewalLoaders
 	Merge      *mergeLoaders
 	Notify     *notifyLoaders
+	// CalendarFeeds lists a profile's calendar feeds (graph/calendar.go checks the owner first).
+	CalendarFeeds *dataloadgen.Loader[uuid.UUID, []calendar.Feed]
 }
 
 type loadersKey struct{}
@@ -68,6 +71,7 @@ func (r *Resolver) NewLoaders() *Loaders {
 		Renewal:       newRenewalLoaders(r),
 		Merge:         newMergeLoaders(r),
 		Notify:        newNotifyLoaders(r),
+		CalendarFeeds: dataloadgen.NewLoader(many(r.Calendar.FeedsByProfileIDs), w),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
@@ -34,6 +35,8 @@ type Resolver struct {
 	Merge *merge.Service
 	// Notify lists and sends renewal reminders.
 	Notify *notify.Service
+	// Calendar manages and serves calendar feeds.
+	Calendar *calendar.Service
 	// LoaderWait is how long the per-request loaders collect keys before a batch
 	// (DefaultLoaderWait when zero). Tests that count batches widen it, so that a busy machine
 	// scheduling the field goroutines slowly cannot split one batch into several.

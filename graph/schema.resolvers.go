@@ -11,6 +11,7 @@ import (
 
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/learner"
@@ -79,6 +80,11 @@ func (r *certificationProfileResolver) Notifications(ctx context.Context, obj *c
 // TranscriptShares is the resolver for the transcriptShares field.
 func (r *certificationProfileResolver) TranscriptShares(ctx context.Context, obj *certprofile.Profile) ([]*transcript.Share, error) {
 	return r.transcriptShares(ctx, obj)
+}
+
+// CalendarFeeds is the resolver for the calendarFeeds field.
+func (r *certificationProfileResolver) CalendarFeeds(ctx context.Context, obj *certprofile.Profile) ([]*calendar.Feed, error) {
+	return r.calendarFeeds(ctx, obj)
 }
 
 // AuditEvents is the resolver for the auditEvents field.
@@ -182,6 +188,16 @@ func (r *mutationResolver) CreateTranscriptShare(ctx context.Context, input mode
 // RevokeTranscriptShare is the resolver for the revokeTranscriptShare field.
 func (r *mutationResolver) RevokeTranscriptShare(ctx context.Context, input model.RevokeTranscriptShareInput) (*model.RevokeTranscriptSharePayload, error) {
 	return r.revokeTranscriptShare(ctx, input)
+}
+
+// CreateCalendarFeed is the resolver for the createCalendarFeed field.
+func (r *mutationResolver) CreateCalendarFeed(ctx context.Context, input model.CreateCalendarFeedInput) (*model.CreateCalendarFeedPayload, error) {
+	return r.createCalendarFeed(ctx, input)
+}
+
+// RevokeCalendarFeed is the resolver for the revokeCalendarFeed field.
+func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, input model.RevokeCalendarFeedInput) (*model.RevokeCalendarFeedPayload, error) {
+	return r.revokeCalendarFeed(ctx, input)
 }
 
 // UpsertExam is the resolver for the upsertExam field.

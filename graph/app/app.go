@@ -6,6 +6,8 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"io/fs"
 	"log/slog"
 
@@ -15,6 +17,7 @@ import (
 
 	"github.com/recert/recert/graph"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
@@ -41,6 +44,7 @@ type Services struct {
 	Renewals    *renewal.Service
 	Merge       *merge.Service
 	Notify      *notify.Service
+	Calendar    *calendar.Service
 }
 
 // NewServices builds the domain services on db, with the caps cfg sets.
@@ -56,6 +60,16 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
 	}
+	plan := cfg.ReminderOffsets
+	if plan.Len() == 0 {
+		plan = notify.DefaultPlan()
+	}
+	cal, err := calendar.NewService(postgres.Calendar{Store: store}, clk, cfg.PublicURL, plan.Dates)
+	if err != nil {
+		// config.Load checks PUBLIC_URL; a bad one here is a programming error.
+		panic(fmt.Sprintf("calendar: %v", err))
+	}
+	s.Calendar = cal
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
 	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile
@@ -107,6 +121,7 @@ func New(d Deps) (*API, error) {
 		Renewals:    svc.Renewals,
 		Merge:       svc.Merge,
 		Notify:      svc.Notify,
+		Calendar:    svc.Calendar,
 	}
 	limits := querylimits.DefaultLimits
 	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth
@@ -149,6 +164,10 @@ func New(d Deps) (*API, error) {
 		GraphQL:       gql,
 		Ready:         postgres.Readiness(d.DB.DB, d.Migrations),
 		GraphiQLToken: graphiQLToken,
+		CalendarFeed: func(ctx context.Context, token string) ([]byte, string, error) {
+			doc, err := svc.Calendar.Serve(ctx, token)
+			return doc.Body, doc.ETag, err
+		},
 	})
 	if err != nil {
 		return nil, err

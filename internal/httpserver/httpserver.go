@@ -34,6 +34,10 @@ type Deps struct {
 	// GraphiQLToken, when set, mints the token GraphiQL (served at / outside production)
 	// starts with in its Authorization header, for each page load.
 	GraphiQLToken func() (string, error)
+	// CalendarFeed, when set, renders the calendar feed behind a secret token (its body and a
+	// quoted ETag; an apperr NOT_FOUND for an unknown or revoked token). It is served at
+	// GET /calendar/{token}.ics without authentication, under the anonymous rate limit.
+	CalendarFeed func(ctx context.Context, token string) (body []byte, etag string, err error)
 	// Ready is the readiness check of /readyz (database reachable and migrated); nil means
 	// ready whenever the server is not draining.
 	Ready func(context.Context) error

@@ -35,6 +35,9 @@ func (s *Server) routes() error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	if d.CalendarFeed != nil {
+		mux.Handle("GET "+calendarRoute+"/{token}", s.anonymous(s.limitRate(http.HandlerFunc(s.calendarFeed))))
+	}
 	if !d.Config.Production() {
 		mux.HandleFunc("GET /{$}", s.graphiQL)
 	}
