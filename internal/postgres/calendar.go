@@ -47,7 +47,7 @@ func (s Calendar) LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Pr
 // ProfileByID loads one certification profile.
 func (s Calendar) ProfileByID(ctx context.Context, id uuid.UUID) (certprofile.Profile, error) {
 	list, errs := CertProfile{s.Store}.ProfilesByIDs(ctx, []uuid.UUID{id})
-	if errs[0] != nil {
+	if len(errs) > 0 && errs[0] != nil {
 		return certprofile.Profile{}, errs[0]
 	}
 	return *list[0], nil
