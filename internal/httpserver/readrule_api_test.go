@@ -116,6 +116,14 @@ func newReadRuleFixture(t *testing.T, env *apitest.Env, owner, stranger apitest.
 	env.MustDo(owner, `mutation($in: CreateTranscriptShareInput!) { createTranscriptShare(input: $in) { share { id } } }`,
 		map[string]any{"in": map[string]any{"certificationProfileId": profileID}}, &share)
 	f.ids["TranscriptShare"] = share.CreateTranscriptShare.Share.ID
+	var feed struct {
+		CreateCalendarFeed struct {
+			CalendarFeed struct{ ID string } `json:"calendarFeed"`
+		} `json:"createCalendarFeed"`
+	}
+	env.MustDo(owner, `mutation($in: CreateCalendarFeedInput!) { createCalendarFeed(input: $in) { calendarFeed { id } } }`,
+		map[string]any{"in": map[string]any{"certificationProfileId": profileID}}, &feed)
+	f.ids["CalendarFeed"] = feed.CreateCalendarFeed.CalendarFeed.ID
 
 	// The stranger's own profile, and a second one a support merge folded into the owner's: a
 	// path from the stranger's data to the owner's (mergedInto, the merged MCID).

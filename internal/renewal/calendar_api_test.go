@@ -200,3 +200,73 @@ func TestCalendarFeedUpdatesOnRenewal(t *testing.T) {
 		t.Fatalf("deadline after the renewal: got %s, want 2022-08-30T23:59:59Z", e.Start)
 	}
 }
+
+// TestCalendarFeedAccess: only the owner creates, lists and revokes feeds; a revoked URL is 404.
+func TestCalendarFeedAccess(t *testing.T) {
+	env := apitest.New(t)
+	h := newHolder(t, env, "cal-owner")
+	h.earn(t, env, azureAdmin, "2020-08-31", "2021-08-31")
+	pid := map[string]any{"id": opaque("CertificationProfile", h.profileID)}
+	env.MustFail(apitest.Learner("cal-stranger"), createFeed, pid, "NOT_FOUND")
+	env.MustFail(apitest.Support("cal-support"), createFeed, pid, "FORBIDDEN")
+	env.MustFail(apitest.Anonymous, createFeed, pid, "UNAUTHENTICATED")
+
+	feed := newFeed(t, env, h)
+	var list struct {
+		Node struct{ CalendarFeeds []feedOut }
+	}
+	env.MustDo(h.who, `query($id: ID!) { node(id: $id) { ... on CertificationProfile { calendarFeeds { id url createdAt revokedAt } } } }`, pid, &list)
+	if len(list.Node.CalendarFeeds) != 1 || list.Node.CalendarFeeds[0].ID != feed.ID || list.Node.CalendarFeeds[0].URL != "" {
+		t.Fatalf("got feeds %+v, want the one feed without its url", list.Node.CalendarFeeds)
+	}
+	revoke := `mutation($id: ID!) { revokeCalendarFeed(input: {calendarFeedId: $id}) { calendarFeed { id revokedAt } } }`
+	env.MustFail(apitest.Learner("cal-stranger"), revoke, map[string]any{"id": feed.ID}, "NOT_FOUND")
+	if rec := fetchFeed(t, env, feed.URL, ""); rec.Code != http.StatusOK {
+		t.Fatalf("before revoking: got %d, want 200", rec.Code)
+	}
+	var out struct{ RevokeCalendarFeed struct{ CalendarFeed feedOut } }
+	env.MustDo(h.who, revoke, map[string]any{"id": feed.ID}, &out)
+	if out.RevokeCalendarFeed.CalendarFeed.RevokedAt == nil {
+		t.Fatal("revokedAt is null after revoking")
+	}
+	if rec := fetchFeed(t, env, feed.URL, ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("after revoking: got %d, want 404", rec.Code)
+	}
+	if rec := fetchFeed(t, env, strings.Replace(feed.URL, "/calendar/", "/calendar/x", 1), ""); rec.Code != http.StatusNotFound {
+		t.Fatalf("unknown token: got %d, want 404", rec.Code)
+	}
+}
+
+// TestDeadlineAtMatchesSubmit: RenewalStatus.deadlineAt is the last instant Submit accepts.
+// The same attempt is refused a nanosecond after it and accepted at it.
+func TestDeadlineAtMatchesSubmit(t *testing.T) {
+	env := apitest.New(t)
+	h := newHolder(t, env, "cal-deadline")
+	h.link(t, env)
+	e := h.earn(t, env, azureAdmin, "2020-08-31", "2021-08-31")
+	env.Clock.Set(at("2021-08-30T12:00:00Z"))
+	var st struct {
+		Node struct {
+			Renewal struct {
+				DeadlineAt, NextAction string
+			}
+		}
+	}
+	q := `query($id: ID!) { node(id: $id) { ... on EarnedCertification { renewal { deadlineAt nextAction } } } }`
+	env.MustDo(h.who, q, map[string]any{"id": opaque("EarnedCertification", e)}, &st)
+	if st.Node.Renewal.DeadlineAt != "2021-08-30T23:59:59.999999999Z" || st.Node.Renewal.NextAction != "START_ASSESSMENT" {
+		t.Fatalf("got %+v, want deadlineAt 2021-08-30T23:59:59.999999999Z and START_ASSESSMENT", st.Node.Renewal)
+	}
+	deadline, _ := time.Parse(time.RFC3339Nano, st.Node.Renewal.DeadlineAt)
+	a := start(t, env, h.who, e, "en")
+	env.MustDo(h.who, q, map[string]any{"id": opaque("EarnedCertification", e)}, &st)
+	if st.Node.Renewal.NextAction != "RESUME_ATTEMPT" {
+		t.Fatalf("with an attempt in progress: got %s, want RESUME_ATTEMPT", st.Node.Renewal.NextAction)
+	}
+	env.Clock.Set(deadline.Add(time.Nanosecond))
+	env.MustFail(h.who, submitMutation, map[string]any{"id": a.ID, "answers": answers(t, env, a, len(a.Questions))}, "CERTIFICATION_EXPIRED")
+	env.Clock.Set(deadline)
+	if r := submit(t, env, h.who, a.ID, answers(t, env, a, len(a.Questions))); r.Attempt.Passed == nil || !*r.Attempt.Passed {
+		t.Fatalf("at deadlineAt: got %+v, want a pass", r.Attempt)
+	}
+}
