@@ -224,7 +224,9 @@ func TestCalendarFeedAccess(t *testing.T) {
 	if rec := fetchFeed(t, env, feed.URL, ""); rec.Code != http.StatusOK {
 		t.Fatalf("before revoking: got %d, want 200", rec.Code)
 	}
-	var out struct{ RevokeCalendarFeed struct{ CalendarFeed feedOut } }
+	var out struct {
+		RevokeCalendarFeed struct{ CalendarFeed feedOut }
+	}
 	env.MustDo(h.who, revoke, map[string]any{"id": feed.ID}, &out)
 	if out.RevokeCalendarFeed.CalendarFeed.RevokedAt == nil {
 		t.Fatal("revokedAt is null after revoking")
