@@ -2802,7 +2802,7 @@ type CertificationProfile implements Node {
   ): NotificationConnection!
   "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the share codes, live ones first, then the latest revoked or expired ones."
   transcriptShares: [TranscriptShare!]!
-  "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the calendar feeds, newest first, revoked ones included."
+  "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the calendar feeds, live ones first, then the latest revoked ones (at most 20), each newest first."
   calendarFeeds: [CalendarFeed!]!
   "Support only (` + "`" + `FORBIDDEN` + "`" + ` otherwise): the audit events of this profile and of profiles merged into it, newest first."
   auditEvents(

@@ -28,6 +28,10 @@ const tokenBytes = 32
 // MaxLive is how many unrevoked feeds a profile may have.
 const MaxLive = 10
 
+// Listed is how many feeds CertificationProfile.calendarFeeds lists at most: every live one
+// and the latest revoked ones.
+const Listed = 2 * MaxLive
+
 // Feed is a calendar feed of a profile. URL is set only on the value Create returns: the
 // token is not stored, only its hash.
 type Feed struct {
@@ -242,7 +246,8 @@ func (s *Service) Feed(ctx context.Context, p *auth.Principal, id uuid.UUID) (Fe
 	return f, nil
 }
 
-// FeedsByProfileIDs lists, for each profile in key order, its feeds (newest first): one
+// FeedsByProfileIDs lists, for each profile in key order, at most Listed feeds (live ones
+// first, each group newest first): one
 // statement. Callers check CanManage on each profile first (the loader behind
 // CertificationProfile.calendarFeeds does).
 func (s *Service) FeedsByProfileIDs(ctx context.Context, ids []uuid.UUID) ([][]Feed, error) {

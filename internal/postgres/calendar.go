@@ -91,11 +91,15 @@ RETURNING `+feedColumns, id, at); err != nil {
 	return r.domain(), nil
 }
 
-// FeedsByProfileIDs lists each profile's feeds, newest first.
+// FeedsByProfileIDs lists at most calendar.Listed feeds per profile: live ones first, each
+// group newest first.
 func (s Calendar) FeedsByProfileIDs(ctx context.Context, ids []uuid.UUID) ([][]calendar.Feed, error) {
 	var rows []feedRow
-	if err := s.sel(ctx, &rows, `SELECT `+feedColumns+` FROM calendar_feeds f WHERE f.profile_id = ANY($1)
-ORDER BY f.created_at DESC, f.id DESC`, pq.Array(ids)); err != nil {
+	if err := s.sel(ctx, &rows, `SELECT f.id, f.profile_id, f.created_at, f.revoked_at FROM (
+  SELECT f.*, row_number() OVER (PARTITION BY f.profile_id
+    ORDER BY f.revoked_at IS NULL DESC, f.created_at DESC, f.id DESC) AS n
+  FROM calendar_feeds f WHERE f.profile_id = ANY($1)) f
+WHERE f.n <= $2 ORDER BY f.revoked_at IS NULL DESC, f.created_at DESC, f.id DESC`, pq.Array(ids), calendar.Listed); err != nil {
 		return nil, fmt.Errorf("load calendar feeds: %w", err)
 	}
 	return groupByKey(ids, rows, func(r feedRow) (uuid.UUID, calendar.Feed) { return r.ProfileID, r.domain() }), nil
