@@ -19,6 +19,7 @@ import (
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/graph/scalar"
 	"github.com/recert/recert/internal/audit"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
@@ -117,6 +118,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CalendarFeed struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		RevokedAt func(childComplexity int) int
+		URL       func(childComplexity int) int
+	}
+
 	Certification struct {
 		Code                 func(childComplexity int) int
 		Expires              func(childComplexity int) int
@@ -147,6 +155,7 @@ type ComplexityRoot struct {
 	CertificationProfile struct {
 		AlternateEmails   func(childComplexity int) int
 		AuditEvents       func(childComplexity int, first *int, after *string) int
+		CalendarFeeds     func(childComplexity int) int
 		Certifications    func(childComplexity int, first *int, after *string, status []transcript.Status) int
 		Email             func(childComplexity int) int
 		ExamResults       func(childComplexity int, first *int, after *string) int
@@ -189,6 +198,10 @@ type ComplexityRoot struct {
 
 	CorrectLegalNamePayload struct {
 		CertificationProfile func(childComplexity int) int
+	}
+
+	CreateCalendarFeedPayload struct {
+		CalendarFeed func(childComplexity int) int
 	}
 
 	CreateCertificationProfilePayload struct {
@@ -295,6 +308,7 @@ type ComplexityRoot struct {
 		CompleteCertificationProfileTransfer func(childComplexity int, input model.CompleteCertificationProfileTransferInput) int
 		ConfirmContactEmailChange            func(childComplexity int, input model.ConfirmContactEmailChangeInput) int
 		CorrectLegalName                     func(childComplexity int, input model.CorrectLegalNameInput) int
+		CreateCalendarFeed                   func(childComplexity int, input model.CreateCalendarFeedInput) int
 		CreateCertificationProfile           func(childComplexity int, input model.CreateCertificationProfileInput) int
 		CreateTranscriptShare                func(childComplexity int, input model.CreateTranscriptShareInput) int
 		GrantTeamAccess                      func(childComplexity int, input model.GrantTeamAccessInput) int
@@ -304,6 +318,7 @@ type ComplexityRoot struct {
 		PublishRenewalAssessment             func(childComplexity int, input model.PublishRenewalAssessmentInput) int
 		RecordExamResult                     func(childComplexity int, input model.RecordExamResultInput) int
 		RequestContactEmailChange            func(childComplexity int, input model.RequestContactEmailChangeInput) int
+		RevokeCalendarFeed                   func(childComplexity int, input model.RevokeCalendarFeedInput) int
 		RevokeTeamAccess                     func(childComplexity int, input model.RevokeTeamAccessInput) int
 		RevokeTranscriptShare                func(childComplexity int, input model.RevokeTranscriptShareInput) int
 		StartCertificationProfileTransfer    func(childComplexity int, input model.StartCertificationProfileTransferInput) int
@@ -316,6 +331,7 @@ type ComplexityRoot struct {
 	}
 
 	Notification struct {
+		DeliveryStatus      func(childComplexity int) int
 		EarnedCertification func(childComplexity int) int
 		Email               func(childComplexity int) int
 		ID                  func(childComplexity int) int
@@ -388,7 +404,9 @@ type ComplexityRoot struct {
 	RenewalStatus struct {
 		AttemptsThisCycle func(childComplexity int) int
 		Deadline          func(childComplexity int) int
+		DeadlineAt        func(childComplexity int) int
 		Eligible          func(childComplexity int) int
+		NextAction        func(childComplexity int) int
 		NextAttemptAt     func(childComplexity int) int
 		Reason            func(childComplexity int) int
 		RetiredOn         func(childComplexity int) int
@@ -399,6 +417,10 @@ type ComplexityRoot struct {
 		CertificationProfile func(childComplexity int) int
 		ExpiresAt            func(childComplexity int) int
 		PendingEmail         func(childComplexity int) int
+	}
+
+	RevokeCalendarFeedPayload struct {
+		CalendarFeed func(childComplexity int) int
 	}
 
 	RevokeTeamAccessPayload struct {
@@ -527,6 +549,7 @@ type CertificationProfileResolver interface {
 	Notifications(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.NotificationConnection, error)
 	TranscriptShares(ctx context.Context, obj *certprofile.Profile) ([]*transcript.Share, error)
 	TeamAccessGrants(ctx context.Context, obj *certprofile.Profile) ([]*team.Grant, error)
+	CalendarFeeds(ctx context.Context, obj *certprofile.Profile) ([]*calendar.Feed, error)
 	AuditEvents(ctx context.Context, obj *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error)
 }
 type EarnedCertificationResolver interface {
@@ -564,6 +587,8 @@ type MutationResolver interface {
 	RevokeTranscriptShare(ctx context.Context, input model.RevokeTranscriptShareInput) (*model.RevokeTranscriptSharePayload, error)
 	GrantTeamAccess(ctx context.Context, input model.GrantTeamAccessInput) (*model.GrantTeamAccessPayload, error)
 	RevokeTeamAccess(ctx context.Context, input model.RevokeTeamAccessInput) (*model.RevokeTeamAccessPayload, error)
+	CreateCalendarFeed(ctx context.Context, input model.CreateCalendarFeedInput) (*model.CreateCalendarFeedPayload, error)
+	RevokeCalendarFeed(ctx context.Context, input model.RevokeCalendarFeedInput) (*model.RevokeCalendarFeedPayload, error)
 	UpsertExam(ctx context.Context, input model.UpsertExamInput) (*model.UpsertExamPayload, error)
 	UpsertCertification(ctx context.Context, input model.UpsertCertificationInput) (*model.UpsertCertificationPayload, error)
 	PublishRenewalAssessment(ctx context.Context, input model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error)
@@ -822,6 +847,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "CalendarFeed.createdAt":
+		if e.ComplexityRoot.CalendarFeed.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarFeed.CreatedAt(childComplexity), true
+	case "CalendarFeed.id":
+		if e.ComplexityRoot.CalendarFeed.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarFeed.ID(childComplexity), true
+	case "CalendarFeed.revokedAt":
+		if e.ComplexityRoot.CalendarFeed.RevokedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarFeed.RevokedAt(childComplexity), true
+	case "CalendarFeed.url":
+		if e.ComplexityRoot.CalendarFeed.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CalendarFeed.URL(childComplexity), true
+
 	case "Certification.code":
 		if e.ComplexityRoot.Certification.Code == nil {
 			break
@@ -950,6 +1000,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CertificationProfile.AuditEvents(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "CertificationProfile.calendarFeeds":
+		if e.ComplexityRoot.CertificationProfile.CalendarFeeds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CertificationProfile.CalendarFeeds(childComplexity), true
 	case "CertificationProfile.certifications":
 		if e.ComplexityRoot.CertificationProfile.Certifications == nil {
 			break
@@ -1115,6 +1171,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CorrectLegalNamePayload.CertificationProfile(childComplexity), true
+
+	case "CreateCalendarFeedPayload.calendarFeed":
+		if e.ComplexityRoot.CreateCalendarFeedPayload.CalendarFeed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateCalendarFeedPayload.CalendarFeed(childComplexity), true
 
 	case "CreateCertificationProfilePayload.certificationProfile":
 		if e.ComplexityRoot.CreateCertificationProfilePayload.CertificationProfile == nil {
@@ -1494,6 +1557,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CorrectLegalName(childComplexity, args["input"].(model.CorrectLegalNameInput)), true
+	case "Mutation.createCalendarFeed":
+		if e.ComplexityRoot.Mutation.CreateCalendarFeed == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCalendarFeed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCalendarFeed(childComplexity, args["input"].(model.CreateCalendarFeedInput)), true
 	case "Mutation.createCertificationProfile":
 		if e.ComplexityRoot.Mutation.CreateCertificationProfile == nil {
 			break
@@ -1593,6 +1667,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestContactEmailChange(childComplexity, args["input"].(model.RequestContactEmailChangeInput)), true
+	case "Mutation.revokeCalendarFeed":
+		if e.ComplexityRoot.Mutation.RevokeCalendarFeed == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeCalendarFeed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeCalendarFeed(childComplexity, args["input"].(model.RevokeCalendarFeedInput)), true
 	case "Mutation.revokeTeamAccess":
 		if e.ComplexityRoot.Mutation.RevokeTeamAccess == nil {
 			break
@@ -1693,6 +1778,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpsertExam(childComplexity, args["input"].(model.UpsertExamInput)), true
 
+	case "Notification.deliveryStatus":
+		if e.ComplexityRoot.Notification.DeliveryStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.DeliveryStatus(childComplexity), true
 	case "Notification.earnedCertification":
 		if e.ComplexityRoot.Notification.EarnedCertification == nil {
 			break
@@ -1986,12 +2077,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RenewalStatus.Deadline(childComplexity), true
+	case "RenewalStatus.deadlineAt":
+		if e.ComplexityRoot.RenewalStatus.DeadlineAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RenewalStatus.DeadlineAt(childComplexity), true
 	case "RenewalStatus.eligible":
 		if e.ComplexityRoot.RenewalStatus.Eligible == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RenewalStatus.Eligible(childComplexity), true
+	case "RenewalStatus.nextAction":
+		if e.ComplexityRoot.RenewalStatus.NextAction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RenewalStatus.NextAction(childComplexity), true
 	case "RenewalStatus.nextAttemptAt":
 		if e.ComplexityRoot.RenewalStatus.NextAttemptAt == nil {
 			break
@@ -2035,6 +2138,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RequestContactEmailChangePayload.PendingEmail(childComplexity), true
+
+	case "RevokeCalendarFeedPayload.calendarFeed":
+		if e.ComplexityRoot.RevokeCalendarFeedPayload.CalendarFeed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeCalendarFeedPayload.CalendarFeed(childComplexity), true
 
 	case "RevokeTeamAccessPayload.teamAccessGrant":
 		if e.ComplexityRoot.RevokeTeamAccessPayload.TeamAccessGrant == nil {
@@ -2349,6 +2459,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CompleteCertificationProfileTransferInput", ec.unmarshalInputCompleteCertificationProfileTransferInput),
 			graphql.NewInputUnmarshaler("ConfirmContactEmailChangeInput", ec.unmarshalInputConfirmContactEmailChangeInput),
 			graphql.NewInputUnmarshaler("CorrectLegalNameInput", ec.unmarshalInputCorrectLegalNameInput),
+			graphql.NewInputUnmarshaler("CreateCalendarFeedInput", ec.unmarshalInputCreateCalendarFeedInput),
 			graphql.NewInputUnmarshaler("CreateCertificationProfileInput", ec.unmarshalInputCreateCertificationProfileInput),
 			graphql.NewInputUnmarshaler("CreateTranscriptShareInput", ec.unmarshalInputCreateTranscriptShareInput),
 			graphql.NewInputUnmarshaler("GrantTeamAccessInput", ec.unmarshalInputGrantTeamAccessInput),
@@ -2362,6 +2473,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("QuestionTranslationInput", ec.unmarshalInputQuestionTranslationInput),
 			graphql.NewInputUnmarshaler("RecordExamResultInput", ec.unmarshalInputRecordExamResultInput),
 			graphql.NewInputUnmarshaler("RequestContactEmailChangeInput", ec.unmarshalInputRequestContactEmailChangeInput),
+			graphql.NewInputUnmarshaler("RevokeCalendarFeedInput", ec.unmarshalInputRevokeCalendarFeedInput),
 			graphql.NewInputUnmarshaler("RevokeTeamAccessInput", ec.unmarshalInputRevokeTeamAccessInput),
 			graphql.NewInputUnmarshaler("RevokeTranscriptShareInput", ec.unmarshalInputRevokeTranscriptShareInput),
 			graphql.NewInputUnmarshaler("StartCertificationProfileTransferInput", ec.unmarshalInputStartCertificationProfileTransferInput),
@@ -2781,6 +2893,24 @@ type Mutation {
     input: RevokeTeamAccessInput!
   ): RevokeTeamAccessPayload!
   """
+  Owner only: create a calendar feed of the profile's renewal dates (window opening, reminder days,
+  deadline) with a secret URL, returned once. Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `,
+  ` + "`" + `NOT_FOUND` + "`" + ` (no such profile, or someone else's), ` + "`" + `FORBIDDEN` + "`" + ` (support),
+  ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: calendarFeeds` + "`" + `, 10 live feeds).
+  """
+  createCalendarFeed(
+    "Which profile."
+    input: CreateCalendarFeedInput!
+  ): CreateCalendarFeedPayload!
+  """
+  Owner only: revoke a calendar feed; its URL answers 404 at once. Revoking again keeps the first
+  ` + "`" + `revokedAt` + "`" + `. Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + ` (support).
+  """
+  revokeCalendarFeed(
+    "Which feed."
+    input: RevokeCalendarFeedInput!
+  ): RevokeCalendarFeedPayload!
+  """
   Catalog admin (role ` + "`" + `admin` + "`" + `): create the exam with this code, or replace its fields. Audited.
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (code format, empty languages, unknown
   or circular ` + "`" + `supersedes` + "`" + `).
@@ -2979,6 +3109,8 @@ type CertificationProfile implements Node {
   transcriptShares: [TranscriptShare!]!
   "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the tenants this profile is shown to (` + "`" + `grantTeamAccess` + "`" + `), live grants first, newest first (at most 50), with how often their managers read it."
   teamAccessGrants: [TeamAccessGrant!]!
+  "Owner only (` + "`" + `FORBIDDEN` + "`" + ` for support): the calendar feeds, live ones first, then the latest revoked ones (at most 20), each newest first."
+  calendarFeeds: [CalendarFeed!]!
   "Support only (` + "`" + `FORBIDDEN` + "`" + ` otherwise): the audit events of this profile and of profiles merged into it, newest first."
   auditEvents(
     "Page size, 1 to 100; 20 when omitted."
@@ -3247,6 +3379,37 @@ type RenewalStatus {
   not renewable, earnable or reminded after it). Earned records stay valid until they expire.
   """
   retiredOn: Date
+  """
+  The last instant a submission is accepted, to the nanosecond. The time-zone rule: "today" is
+  the UTC date (docs/domain.md "Time"), a submission on or after ` + "`" + `expiresOn` + "`" + ` is refused, and so is
+  one after ` + "`" + `retiredOn` + "`" + `, so this is one nanosecond before 00:00 UTC of the earlier of ` + "`" + `expiresOn` + "`" + `
+  and the day after ` + "`" + `retiredOn` + "`" + `: for expiry 2021-08-31 it is 2021-08-30T23:59:59.999999999Z, which
+  is 08:59:59 on 31 August in Tokyo (UTC+9) and 16:59:59 on 30 August in Los Angeles (UTC-7).
+  Show it in the learner's own zone. When the record can never be renewed (` + "`" + `deadline` + "`" + ` is null:
+  fundamentals, no assessment, superseded or retired) it is 0001-01-01T00:00:00Z: no instant is
+  accepted.
+  """
+  deadlineAt: DateTime!
+  "What to do next; follows from ` + "`" + `eligible` + "`" + ` and ` + "`" + `reason` + "`" + ` (docs/domain.md \"Next action\")."
+  nextAction: RenewalNextAction!
+}
+
+"What the holder should do next about a renewal (` + "`" + `RenewalStatus.nextAction` + "`" + `)."
+enum RenewalNextAction {
+  "Connect the certification profile to a Learn profile (reason ` + "`" + `PROFILE_NOT_LINKED` + "`" + `)."
+  CONNECT_PROFILE
+  "Wait: the window is not open, or the assessment is not available yet (reasons ` + "`" + `RENEWAL_WINDOW_NOT_OPEN` + "`" + `, ` + "`" + `RENEWAL_NOT_AVAILABLE_YET` + "`" + ` before the expiry)."
+  WAIT_FOR_WINDOW
+  "Start the renewal assessment (eligible)."
+  START_ASSESSMENT
+  "Finish the attempt in progress (reason ` + "`" + `ATTEMPT_IN_PROGRESS` + "`" + `)."
+  RESUME_ATTEMPT
+  "Wait until ` + "`" + `nextAttemptAt` + "`" + ` (reason ` + "`" + `RETAKE_WAIT` + "`" + `)."
+  WAIT_FOR_RETAKE
+  "The certification expired: pass its exams again to earn it (reason ` + "`" + `CERTIFICATION_EXPIRED` + "`" + `, or ` + "`" + `RENEWAL_NOT_AVAILABLE_YET` + "`" + ` once expired)."
+  RE_EARN_BY_EXAM
+  "Nothing to renew (reason ` + "`" + `NOT_RENEWABLE` + "`" + `: fundamentals, no assessment, superseded or retired)."
+  NONE
 }
 
 "One successful renewal."
@@ -3329,6 +3492,20 @@ type Notification implements Node {
   sentAt: DateTime
   "The earned certification it reminds of."
   earnedCertification: EarnedCertification!
+  "Where its delivery stands in the outbox: a bounced reminder shows ` + "`" + `FAILED` + "`" + ` until a retry succeeds."
+  deliveryStatus: NotificationDeliveryStatus!
+}
+
+"Where a notification's delivery stands."
+enum NotificationDeliveryStatus {
+  "Queued and not tried yet (or its first try is running)."
+  PENDING
+  "The mail server accepted it (` + "`" + `sentAt` + "`" + `)."
+  SENT
+  "The last try failed (the mail server refused it or was unreachable); it is retried with backoff until the certification expires."
+  FAILED
+  "It will never be sent: the certification was renewed, expired, superseded or retired first, or a later reminder replaced it."
+  CANCELLED
 }
 
 "A page of notifications (Relay connection)."
@@ -3387,6 +3564,25 @@ type AuditEventEdge {
   cursor: String!
   "The event."
   node: AuditEvent!
+}
+
+"""
+An iCalendar (RFC 5545) feed of a profile's renewal dates, for calendar apps to subscribe to
+(docs/api.md "Calendar feed"). Owner only.
+"""
+type CalendarFeed implements Node {
+  "Global id."
+  id: ID!
+  """
+  The secret feed URL (HTTPS, under the server's public URL; ` + "`" + `webcal://` + "`" + ` in place of ` + "`" + `https://` + "`" + `
+  works too). Anyone holding it can read the feed, so it is shown once, in ` + "`" + `createCalendarFeed` + "`" + `'s
+  payload, and null afterwards: only a hash of its token is stored.
+  """
+  url: String
+  "When it was created."
+  createdAt: DateTime!
+  "When it was revoked (the URL answers 404 from then on); null while live."
+  revokedAt: DateTime
 }
 
 "A share code of a profile's public transcript. Owner only."
@@ -3621,6 +3817,30 @@ input RevokeTranscriptShareInput {
 type RevokeTranscriptSharePayload {
   "The share, with ` + "`" + `revokedAt` + "`" + ` set."
   share: TranscriptShare!
+}
+
+"A new calendar feed."
+input CreateCalendarFeedInput {
+  "The ` + "`" + `CertificationProfile.id` + "`" + ` (the caller's own, active)."
+  certificationProfileId: ID!
+}
+
+"The result of ` + "`" + `createCalendarFeed` + "`" + `."
+type CreateCalendarFeedPayload {
+  "The new feed, with its secret ` + "`" + `url` + "`" + ` (shown only here)."
+  calendarFeed: CalendarFeed!
+}
+
+"Which calendar feed to revoke."
+input RevokeCalendarFeedInput {
+  "The ` + "`" + `CalendarFeed.id` + "`" + `."
+  calendarFeedId: ID!
+}
+
+"The result of ` + "`" + `revokeCalendarFeed` + "`" + `."
+type RevokeCalendarFeedPayload {
+  "The feed, with ` + "`" + `revokedAt` + "`" + ` set."
+  calendarFeed: CalendarFeed!
 }
 
 "An exam to create or replace."
@@ -4046,6 +4266,20 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CalendarFeed(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CalendarFeed_id(ctx, field)
+	case "url":
+		return ec.fieldContext_CalendarFeed_url(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CalendarFeed_createdAt(ctx, field)
+	case "revokedAt":
+		return ec.fieldContext_CalendarFeed_revokedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CalendarFeed", field.Name)
+}
+
 func (ec *executionContext) childFields_Certification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4130,6 +4364,8 @@ func (ec *executionContext) childFields_CertificationProfile(ctx context.Context
 		return ec.fieldContext_CertificationProfile_transcriptShares(ctx, field)
 	case "teamAccessGrants":
 		return ec.fieldContext_CertificationProfile_teamAccessGrants(ctx, field)
+	case "calendarFeeds":
+		return ec.fieldContext_CertificationProfile_calendarFeeds(ctx, field)
 	case "auditEvents":
 		return ec.fieldContext_CertificationProfile_auditEvents(ctx, field)
 	}
@@ -4192,6 +4428,14 @@ func (ec *executionContext) childFields_CorrectLegalNamePayload(ctx context.Cont
 		return ec.fieldContext_CorrectLegalNamePayload_certificationProfile(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CorrectLegalNamePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateCalendarFeedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "calendarFeed":
+		return ec.fieldContext_CreateCalendarFeedPayload_calendarFeed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateCalendarFeedPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateCertificationProfilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4410,6 +4654,8 @@ func (ec *executionContext) childFields_Notification(ctx context.Context, field 
 		return ec.fieldContext_Notification_sentAt(ctx, field)
 	case "earnedCertification":
 		return ec.fieldContext_Notification_earnedCertification(ctx, field)
+	case "deliveryStatus":
+		return ec.fieldContext_Notification_deliveryStatus(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
 }
@@ -4528,6 +4774,10 @@ func (ec *executionContext) childFields_RenewalStatus(ctx context.Context, field
 		return ec.fieldContext_RenewalStatus_nextAttemptAt(ctx, field)
 	case "retiredOn":
 		return ec.fieldContext_RenewalStatus_retiredOn(ctx, field)
+	case "deadlineAt":
+		return ec.fieldContext_RenewalStatus_deadlineAt(ctx, field)
+	case "nextAction":
+		return ec.fieldContext_RenewalStatus_nextAction(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RenewalStatus", field.Name)
 }
@@ -4542,6 +4792,14 @@ func (ec *executionContext) childFields_RequestContactEmailChangePayload(ctx con
 		return ec.fieldContext_RequestContactEmailChangePayload_expiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RequestContactEmailChangePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeCalendarFeedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "calendarFeed":
+		return ec.fieldContext_RevokeCalendarFeedPayload_calendarFeed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeCalendarFeedPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeTeamAccessPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4998,6 +5256,20 @@ func (ec *executionContext) field_Mutation_correctLegalName_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createCalendarFeed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateCalendarFeedInput, error) {
+			return ec.unmarshalNCreateCalendarFeedInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCreateCalendarFeedInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createCertificationProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5116,6 +5388,20 @@ func (ec *executionContext) field_Mutation_requestContactEmailChange_args(ctx co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RequestContactEmailChangeInput, error) {
 			return ec.unmarshalNRequestContactEmailChangeInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRequestContactEmailChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeCalendarFeed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeCalendarFeedInput, error) {
+			return ec.unmarshalNRevokeCalendarFeedInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeCalendarFeedInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6283,6 +6569,98 @@ func (ec *executionContext) fieldContext_AuditEventEdge_node(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _CalendarFeed_id(ctx context.Context, field graphql.CollectedField, obj *calendar.Feed) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarFeed_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarFeed_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarFeed", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CalendarFeed_url(ctx context.Context, field graphql.CollectedField, obj *calendar.Feed) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarFeed_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarFeed_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarFeed", field, false, false, "String")
+}
+
+func (ec *executionContext) _CalendarFeed_createdAt(ctx context.Context, field graphql.CollectedField, obj *calendar.Feed) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarFeed_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarFeed_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarFeed", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CalendarFeed_revokedAt(ctx context.Context, field graphql.CollectedField, obj *calendar.Feed) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CalendarFeed_revokedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CalendarFeed_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CalendarFeed", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _Certification_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Certification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7181,6 +7559,38 @@ func (ec *executionContext) fieldContext_CertificationProfile_teamAccessGrants(_
 	return fc, nil
 }
 
+func (ec *executionContext) _CertificationProfile_calendarFeeds(ctx context.Context, field graphql.CollectedField, obj *certprofile.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CertificationProfile_calendarFeeds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CertificationProfile().CalendarFeeds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*calendar.Feed) graphql.Marshaler {
+			return ec.marshalNCalendarFeed2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcalendarᚐFeedᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CertificationProfile_calendarFeeds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CertificationProfile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CalendarFeed(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CertificationProfile_auditEvents(ctx context.Context, field graphql.CollectedField, obj *certprofile.Profile) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7536,6 +7946,38 @@ func (ec *executionContext) fieldContext_CorrectLegalNamePayload_certificationPr
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CertificationProfile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateCalendarFeedPayload_calendarFeed(ctx context.Context, field graphql.CollectedField, obj *model.CreateCalendarFeedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateCalendarFeedPayload_calendarFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CalendarFeed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *calendar.Feed) graphql.Marshaler {
+			return ec.marshalNCalendarFeed2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcalendarᚐFeed(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateCalendarFeedPayload_calendarFeed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateCalendarFeedPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CalendarFeed(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9577,6 +10019,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeTeamAccess(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createCalendarFeed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCalendarFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCalendarFeed(ctx, fc.Args["input"].(model.CreateCalendarFeedInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateCalendarFeedPayload) graphql.Marshaler {
+			return ec.marshalNCreateCalendarFeedPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCreateCalendarFeedPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCalendarFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateCalendarFeedPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCalendarFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeCalendarFeed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeCalendarFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeCalendarFeed(ctx, fc.Args["input"].(model.RevokeCalendarFeedInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeCalendarFeedPayload) graphql.Marshaler {
+			return ec.marshalNRevokeCalendarFeedPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeCalendarFeedPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeCalendarFeed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeCalendarFeedPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeCalendarFeed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_upsertExam(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10141,6 +10671,29 @@ func (ec *executionContext) fieldContext_Notification_earnedCertification(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Notification_deliveryStatus(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_deliveryStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveryStatus(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v notify.DeliveryStatus) graphql.Marshaler {
+			return ec.marshalNNotificationDeliveryStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋnotifyᚐDeliveryStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_deliveryStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, true, false, "NotificationDeliveryStatus")
 }
 
 func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.NotificationConnection) (ret graphql.Marshaler) {
@@ -11382,6 +11935,52 @@ func (ec *executionContext) fieldContext_RenewalStatus_retiredOn(_ context.Conte
 	return graphql.NewScalarFieldContext("RenewalStatus", field, false, false, "Date")
 }
 
+func (ec *executionContext) _RenewalStatus_deadlineAt(ctx context.Context, field graphql.CollectedField, obj *renewal.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RenewalStatus_deadlineAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeadlineAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RenewalStatus_deadlineAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RenewalStatus", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RenewalStatus_nextAction(ctx context.Context, field graphql.CollectedField, obj *renewal.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RenewalStatus_nextAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v renewal.NextAction) graphql.Marshaler {
+			return ec.marshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RenewalStatus_nextAction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RenewalStatus", field, false, false, "RenewalNextAction")
+}
+
 func (ec *executionContext) _RequestContactEmailChangePayload_certificationProfile(ctx context.Context, field graphql.CollectedField, obj *model.RequestContactEmailChangePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11458,6 +12057,38 @@ func (ec *executionContext) _RequestContactEmailChangePayload_expiresAt(ctx cont
 }
 func (ec *executionContext) fieldContext_RequestContactEmailChangePayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RequestContactEmailChangePayload", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _RevokeCalendarFeedPayload_calendarFeed(ctx context.Context, field graphql.CollectedField, obj *model.RevokeCalendarFeedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeCalendarFeedPayload_calendarFeed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CalendarFeed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *calendar.Feed) graphql.Marshaler {
+			return ec.marshalNCalendarFeed2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcalendarᚐFeed(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeCalendarFeedPayload_calendarFeed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevokeCalendarFeedPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CalendarFeed(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RevokeTeamAccessPayload_teamAccessGrant(ctx context.Context, field graphql.CollectedField, obj *model.RevokeTeamAccessPayload) (ret graphql.Marshaler) {
@@ -14051,6 +14682,48 @@ func UnmarshalCorrectLegalNameInput(ctx context.Context, raw any) (model.Correct
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateCalendarFeedInput(ctx context.Context, obj any) (model.CreateCalendarFeedInput, error) {
+	var it model.CreateCalendarFeedInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"certificationProfileId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "certificationProfileId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("certificationProfileId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CertificationProfileID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCalendarFeedInput unmarshals raw into the CreateCalendarFeedInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCalendarFeedInput(ctx context.Context, raw any) (model.CreateCalendarFeedInput, error) {
+	var out model.CreateCalendarFeedInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCalendarFeedInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateCertificationProfileInput(ctx context.Context, obj any) (model.CreateCertificationProfileInput, error) {
 	var it model.CreateCertificationProfileInput
 	if obj == nil {
@@ -14786,6 +15459,48 @@ func UnmarshalRequestContactEmailChangeInput(ctx context.Context, raw any) (mode
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRevokeCalendarFeedInput(ctx context.Context, obj any) (model.RevokeCalendarFeedInput, error) {
+	var it model.RevokeCalendarFeedInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"calendarFeedId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "calendarFeedId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("calendarFeedId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CalendarFeedID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeCalendarFeedInput unmarshals raw into the RevokeCalendarFeedInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeCalendarFeedInput(ctx context.Context, raw any) (model.RevokeCalendarFeedInput, error) {
+	var out model.RevokeCalendarFeedInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeCalendarFeedInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRevokeTeamAccessInput(ctx context.Context, obj any) (model.RevokeTeamAccessInput, error) {
 	var it model.RevokeTeamAccessInput
 	if obj == nil {
@@ -15340,6 +16055,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Certification(ctx, sel, obj)
+	case calendar.Feed:
+		return ec._CalendarFeed(ctx, sel, &obj)
+	case *calendar.Feed:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CalendarFeed(ctx, sel, obj)
 	case audit.Event:
 		return ec._AuditEvent(ctx, sel, &obj)
 	case *audit.Event:
@@ -15732,6 +16454,54 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var calendarFeedImplementors = []string{"CalendarFeed", "Node"}
+
+func (ec *executionContext) _CalendarFeed(ctx context.Context, sel ast.SelectionSet, obj *calendar.Feed) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, calendarFeedImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CalendarFeed")
+		case "id":
+			out.Values[i] = ec._CalendarFeed_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "url":
+			out.Values[i] = ec._CalendarFeed_url(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._CalendarFeed_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokedAt":
+			out.Values[i] = ec._CalendarFeed_revokedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var certificationImplementors = []string{"Certification", "Node"}
 
 func (ec *executionContext) _Certification(ctx context.Context, sel ast.SelectionSet, obj *catalog.Certification) graphql.Marshaler {
@@ -15998,6 +16768,12 @@ func (ec *executionContext) _CertificationProfile(ctx context.Context, sel ast.S
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CertificationProfile_teamAccessGrants(ctx, field, obj)
 				})
+		case "calendarFeeds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CertificationProfile_calendarFeeds(ctx, field, obj)
+				})
 		case "auditEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -16224,6 +17000,39 @@ func (ec *executionContext) _CorrectLegalNamePayload(ctx context.Context, sel as
 			out.Values[i] = graphql.MarshalString("CorrectLegalNamePayload")
 		case "certificationProfile":
 			out.Values[i] = ec._CorrectLegalNamePayload_certificationProfile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createCalendarFeedPayloadImplementors = []string{"CreateCalendarFeedPayload"}
+
+func (ec *executionContext) _CreateCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateCalendarFeedPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createCalendarFeedPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateCalendarFeedPayload")
+		case "calendarFeed":
+			out.Values[i] = ec._CreateCalendarFeedPayload_calendarFeed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -17053,6 +17862,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createCalendarFeed":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCalendarFeed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeCalendarFeed":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeCalendarFeed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "upsertExam":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_upsertExam(ctx, field)
@@ -17180,6 +18003,11 @@ func (ec *executionContext) _Notification(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Notification_earnedCertification(ctx, field, obj)
 				})
+		case "deliveryStatus":
+			out.Values[i] = ec._Notification_deliveryStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17693,6 +18521,16 @@ func (ec *executionContext) _RenewalStatus(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "deadlineAt":
+			out.Values[i] = ec._RenewalStatus_deadlineAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextAction":
+			out.Values[i] = ec._RenewalStatus_nextAction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -17733,6 +18571,39 @@ func (ec *executionContext) _RequestContactEmailChangePayload(ctx context.Contex
 			}
 		case "expiresAt":
 			out.Values[i] = ec._RequestContactEmailChangePayload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeCalendarFeedPayloadImplementors = []string{"RevokeCalendarFeedPayload"}
+
+func (ec *executionContext) _RevokeCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeCalendarFeedPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeCalendarFeedPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeCalendarFeedPayload")
+		case "calendarFeed":
+			out.Values[i] = ec._RevokeCalendarFeedPayload_calendarFeed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -19043,6 +19914,30 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCalendarFeed2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcalendarᚐFeedᚄ(ctx context.Context, sel ast.SelectionSet, v []*calendar.Feed) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCalendarFeed2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcalendarᚐFeed(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCalendarFeed2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcalendarᚐFeed(ctx context.Context, sel ast.SelectionSet, v *calendar.Feed) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CalendarFeed!")
+		return graphql.Null
+	}
+	return ec._CalendarFeed(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNCertification2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋcatalogᚐCertificationᚄ(ctx context.Context, sel ast.SelectionSet, v []*catalog.Certification) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -19260,6 +20155,19 @@ func (ec *executionContext) marshalNCorrectLegalNamePayload2ᚖgithubᚗcomᚋre
 		return graphql.Null
 	}
 	return ec._CorrectLegalNamePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateCalendarFeedInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCreateCalendarFeedInput(ctx context.Context, v any) (model.CreateCalendarFeedInput, error) {
+	res, err := ec.unmarshalInputCreateCalendarFeedInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateCalendarFeedPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCreateCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateCalendarFeedPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateCalendarFeedPayload!")
+		return graphql.Null
+	}
+	return ec._CreateCalendarFeedPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateCertificationProfileInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐCreateCertificationProfileInput(ctx context.Context, v any) (model.CreateCertificationProfileInput, error) {
@@ -19715,6 +20623,36 @@ func (ec *executionContext) marshalNNotificationConnection2ᚖgithubᚗcomᚋrec
 	return ec._NotificationConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNNotificationDeliveryStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋnotifyᚐDeliveryStatus(ctx context.Context, v any) (notify.DeliveryStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNNotificationDeliveryStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋnotifyᚐDeliveryStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNotificationDeliveryStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋnotifyᚐDeliveryStatus(ctx context.Context, sel ast.SelectionSet, v notify.DeliveryStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNNotificationDeliveryStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋnotifyᚐDeliveryStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "NotificationDeliveryStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNNotificationDeliveryStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋnotifyᚐDeliveryStatus = map[string]notify.DeliveryStatus{
+		"PENDING":   notify.DeliveryPending,
+		"SENT":      notify.DeliverySent,
+		"FAILED":    notify.DeliveryFailed,
+		"CANCELLED": notify.DeliveryCancelled,
+	}
+	marshalNNotificationDeliveryStatus2githubᚗcomᚋrecertᚋrecertᚋinternalᚋnotifyᚐDeliveryStatus = map[notify.DeliveryStatus]string{
+		notify.DeliveryPending:   "PENDING",
+		notify.DeliverySent:      "SENT",
+		notify.DeliveryFailed:    "FAILED",
+		notify.DeliveryCancelled: "CANCELLED",
+	}
+)
+
 func (ec *executionContext) marshalNNotificationEdge2ᚕᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐNotificationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.NotificationEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -19887,6 +20825,42 @@ func (ec *executionContext) marshalNRenewalAssessment2ᚖgithubᚗcomᚋrecert�
 	return ec._RenewalAssessment(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction(ctx context.Context, v any) (renewal.NextAction, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction(ctx context.Context, sel ast.SelectionSet, v renewal.NextAction) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RenewalNextAction!")
+	}
+	return res
+}
+
+var (
+	unmarshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction = map[string]renewal.NextAction{
+		"CONNECT_PROFILE":  renewal.NextConnectProfile,
+		"WAIT_FOR_WINDOW":  renewal.NextWaitForWindow,
+		"START_ASSESSMENT": renewal.NextStartAssessment,
+		"RESUME_ATTEMPT":   renewal.NextResumeAttempt,
+		"WAIT_FOR_RETAKE":  renewal.NextWaitForRetake,
+		"RE_EARN_BY_EXAM":  renewal.NextReEarnByExam,
+		"NONE":             renewal.NextNone,
+	}
+	marshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction = map[renewal.NextAction]string{
+		renewal.NextConnectProfile:  "CONNECT_PROFILE",
+		renewal.NextWaitForWindow:   "WAIT_FOR_WINDOW",
+		renewal.NextStartAssessment: "START_ASSESSMENT",
+		renewal.NextResumeAttempt:   "RESUME_ATTEMPT",
+		renewal.NextWaitForRetake:   "WAIT_FOR_RETAKE",
+		renewal.NextReEarnByExam:    "RE_EARN_BY_EXAM",
+		renewal.NextNone:            "NONE",
+	}
+)
+
 func (ec *executionContext) marshalNRenewalStatus2ᚖgithubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐStatus(ctx context.Context, sel ast.SelectionSet, v *renewal.Status) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RenewalStatus!")
@@ -19906,6 +20880,19 @@ func (ec *executionContext) marshalNRequestContactEmailChangePayload2ᚖgithub�
 		return graphql.Null
 	}
 	return ec._RequestContactEmailChangePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRevokeCalendarFeedInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeCalendarFeedInput(ctx context.Context, v any) (model.RevokeCalendarFeedInput, error) {
+	res, err := ec.unmarshalInputRevokeCalendarFeedInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeCalendarFeedPayload2ᚖgithubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeCalendarFeedPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeCalendarFeedPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeCalendarFeedPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeCalendarFeedPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRevokeTeamAccessInput2githubᚗcomᚋrecertᚋrecertᚋgraphᚋmodelᚐRevokeTeamAccessInput(ctx context.Context, v any) (model.RevokeTeamAccessInput, error) {

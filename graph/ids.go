@@ -28,6 +28,7 @@ const (
 	kindAuditEvent    kind = "AuditEvent"
 	kindShare         kind = "TranscriptShare"
 	kindTeamGrant     kind = "TeamAccessGrant"
+	kindCalendarFeed  kind = "CalendarFeed"
 	kindExam          kind = "Exam" // keyed by its code, not a uuid
 )
 

@@ -10,6 +10,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/credential"
 	"github.com/recert/recert/internal/learner"
@@ -48,6 +49,8 @@ type Loaders struct {
 	Merge      *mergeLoaders
 	Notify     *notifyLoaders
 	Team       *teamLoaders
+	// CalendarFeeds lists a profile's calendar feeds (graph/calendar.go checks the owner first).
+	CalendarFeeds *dataloadgen.Loader[uuid.UUID, []calendar.Feed]
 }
 
 type loadersKey struct{}
@@ -73,6 +76,7 @@ func (r *Resolver) NewLoaders(p *auth.Principal) *Loaders {
 		Merge:         newMergeLoaders(r),
 		Notify:        newNotifyLoaders(r),
 		Team:          newTeamLoaders(r),
+		CalendarFeeds: dataloadgen.NewLoader(many(r.Calendar.FeedsByProfileIDs), w),
 	}
 }
 

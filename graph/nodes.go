@@ -7,6 +7,7 @@ import (
 
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
 )
 
 // nodeOf resolves the ids of the domain objects that need a permission check. Each domain
@@ -27,6 +28,12 @@ func (r *Resolver) nodeOf(ctx context.Context, k kind, id uuid.UUID) (node.Node,
 		return r.notifyNode(ctx, k, id)
 	case kindTeamGrant:
 		return r.teamNode(ctx, id)
+	case kindCalendarFeed:
+		f, err := r.Calendar.Feed(ctx, auth.PrincipalFrom(ctx), id)
+		if err != nil {
+			return nil, err
+		}
+		return &f, nil
 	default:
 		return nil, apperr.Missing("object")
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
@@ -39,6 +40,8 @@ type Services struct {
 	Teams *team.Service
 	// Credentials issues Open Badges credentials.
 	Credentials *credential.Service
+	// Calendar manages and serves calendar feeds.
+	Calendar *calendar.Service
 }
 
 // Resolver holds the domain services the API needs.

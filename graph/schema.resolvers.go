@@ -12,6 +12,7 @@ import (
 	"github.com/recert/recert/graph/model"
 	"github.com/recert/recert/graph/node"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/learner"
@@ -87,6 +88,11 @@ func (r *certificationProfileResolver) TranscriptShares(ctx context.Context, obj
 func (r *certificationProfileResolver) TeamAccessGrants(ctx context.Context, obj *certprofile.Profile) ([]*team.Grant, error) {
 	list, err := loaders(ctx).Team.Grants.Load(ctx, obj)
 	return ptrs(list), err
+}
+
+// CalendarFeeds is the resolver for the calendarFeeds field.
+func (r *certificationProfileResolver) CalendarFeeds(ctx context.Context, obj *certprofile.Profile) ([]*calendar.Feed, error) {
+	return r.calendarFeeds(ctx, obj)
 }
 
 // AuditEvents is the resolver for the auditEvents field.
@@ -226,6 +232,16 @@ func (r *mutationResolver) RevokeTeamAccess(ctx context.Context, input model.Rev
 		return nil, err
 	}
 	return &model.RevokeTeamAccessPayload{TeamAccessGrant: &g}, nil
+}
+
+// CreateCalendarFeed is the resolver for the createCalendarFeed field.
+func (r *mutationResolver) CreateCalendarFeed(ctx context.Context, input model.CreateCalendarFeedInput) (*model.CreateCalendarFeedPayload, error) {
+	return r.createCalendarFeed(ctx, input)
+}
+
+// RevokeCalendarFeed is the resolver for the revokeCalendarFeed field.
+func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, input model.RevokeCalendarFeedInput) (*model.RevokeCalendarFeedPayload, error) {
+	return r.revokeCalendarFeed(ctx, input)
 }
 
 // UpsertExam is the resolver for the upsertExam field.

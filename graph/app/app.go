@@ -7,6 +7,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/recert/recert/graph"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
@@ -63,6 +65,16 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		keys = credential.GeneratedKeys()
 	}
 	s.Credentials = credential.NewService(postgres.Credential{Store: store}, keys, clk, cfg.PublicURL)
+	plan := cfg.ReminderOffsets
+	if plan.Len() == 0 {
+		plan = notify.DefaultPlan()
+	}
+	cal, err := calendar.NewService(postgres.Calendar{Store: store}, clk, cfg.PublicURL, plan.Dates)
+	if err != nil {
+		// config.Load checks PUBLIC_URL; a bad one here is a programming error.
+		panic(fmt.Sprintf("calendar: %v", err))
+	}
+	s.Calendar = cal
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
 	s.Transcripts.MaxLiveShares = cfg.MaxLiveSharesPerProfile
@@ -178,6 +190,10 @@ func New(d Deps) (*API, error) {
 			return svc.Teams.WriteCSV(ctx, p, team.Filter{ExpiringWithinDays: days}, begin)
 		},
 		Tracing: d.Tracing,
+		CalendarFeed: func(ctx context.Context, token string) ([]byte, string, error) {
+			doc, err := svc.Calendar.Serve(ctx, token)
+			return doc.Body, doc.ETag, err
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/recert/recert/internal/audit"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/date"
@@ -149,6 +150,18 @@ type CorrectLegalNameInput struct {
 type CorrectLegalNamePayload struct {
 	// The profile with its corrected legal name.
 	CertificationProfile *certprofile.Profile `json:"certificationProfile"`
+}
+
+// A new calendar feed.
+type CreateCalendarFeedInput struct {
+	// The `CertificationProfile.id` (the caller's own, active).
+	CertificationProfileID string `json:"certificationProfileId"`
+}
+
+// The result of `createCalendarFeed`.
+type CreateCalendarFeedPayload struct {
+	// The new feed, with its secret `url` (shown only here).
+	CalendarFeed *calendar.Feed `json:"calendarFeed"`
 }
 
 // A new certification profile.
@@ -435,6 +448,18 @@ type RequestContactEmailChangePayload struct {
 	PendingEmail string `json:"pendingEmail"`
 	// When the emailed code stops working.
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// Which calendar feed to revoke.
+type RevokeCalendarFeedInput struct {
+	// The `CalendarFeed.id`.
+	CalendarFeedID string `json:"calendarFeedId"`
+}
+
+// The result of `revokeCalendarFeed`.
+type RevokeCalendarFeedPayload struct {
+	// The feed, with `revokedAt` set.
+	CalendarFeed *calendar.Feed `json:"calendarFeed"`
 }
 
 // Which grant to revoke.

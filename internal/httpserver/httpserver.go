@@ -21,8 +21,8 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
-	"github.com/recert/recert/internal/tracing"
 	"github.com/recert/recert/internal/credential"
+	"github.com/recert/recert/internal/tracing"
 )
 
 // Deps is what the HTTP server is given.
@@ -45,6 +45,10 @@ type Deps struct {
 	// TeamCSV, when set, serves GET /team/members.csv (authenticated and rate-limited like
 	// /graphql).
 	TeamCSV TeamCSV
+	// CalendarFeed, when set, renders the calendar feed behind a secret token (its body and a
+	// quoted ETag; an apperr NOT_FOUND for an unknown or revoked token). It is served at
+	// GET /calendar/{token}.ics without authentication, under the anonymous rate limit.
+	CalendarFeed func(ctx context.Context, token string) (body []byte, etag string, err error)
 	// Ready is the readiness check of /readyz (database reachable and migrated); nil means
 	// ready whenever the server is not draining.
 	Ready func(context.Context) error

@@ -324,6 +324,9 @@ func routeLabel(path string) string {
 	case "/graphql", "/healthz", "/readyz", "/metrics", "/":
 		return path
 	}
+	if strings.HasPrefix(path, calendarRoute+"/") {
+		return calendarRoute
+	}
 	return "other"
 }
 

@@ -127,6 +127,14 @@ func newReadRuleFixture(t *testing.T, env *apitest.Env, owner, stranger apitest.
 	env.MustDo(owner, `mutation($in: GrantTeamAccessInput!) { grantTeamAccess(input: $in) { teamAccessGrant { id } } }`,
 		map[string]any{"in": map[string]any{"certificationProfileId": profileID, "tenantId": "0bad0bad-0000-4000-8000-00000000beef"}}, &grant)
 	f.ids["TeamAccessGrant"] = grant.GrantTeamAccess.TeamAccessGrant.ID
+	var feed struct {
+		CreateCalendarFeed struct {
+			CalendarFeed struct{ ID string } `json:"calendarFeed"`
+		} `json:"createCalendarFeed"`
+	}
+	env.MustDo(owner, `mutation($in: CreateCalendarFeedInput!) { createCalendarFeed(input: $in) { calendarFeed { id } } }`,
+		map[string]any{"in": map[string]any{"certificationProfileId": profileID}}, &feed)
+	f.ids["CalendarFeed"] = feed.CreateCalendarFeed.CalendarFeed.ID
 
 	// The stranger's own profile, and a second one a support merge folded into the owner's: a
 	// path from the stranger's data to the owner's (mergedInto, the merged MCID).

@@ -41,6 +41,9 @@ func (s *Server) routes() error {
 	if c := d.Credentials; c != nil {
 		s.credentialRoutes(mux, c)
 	}
+	if d.CalendarFeed != nil {
+		mux.Handle("GET "+calendarRoute+"/{token}", s.anonymous(s.limitRate(http.HandlerFunc(s.calendarFeed))))
+	}
 	if !d.Config.Production() {
 		mux.HandleFunc("GET /{$}", s.graphiQL)
 	}

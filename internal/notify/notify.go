@@ -68,3 +68,30 @@ type Notification struct {
 	CancelledAt    *time.Time
 	CancelReason   *CancelReason
 }
+
+// DeliveryStatus is where a notification's delivery stands in the outbox
+// (Notification.deliveryStatus).
+type DeliveryStatus string
+
+// The delivery statuses.
+const (
+	DeliveryPending   DeliveryStatus = "PENDING"
+	DeliverySent      DeliveryStatus = "SENT"
+	DeliveryFailed    DeliveryStatus = "FAILED"
+	DeliveryCancelled DeliveryStatus = "CANCELLED"
+)
+
+// DeliveryStatus derives the status from the outbox columns: sent (sent_at), cancelled
+// (cancelled_at; the two never both hold, migration 0012), failed when the last try recorded
+// an error (MarkFailed: it is retried with backoff until the cycle ends), pending otherwise.
+func (n *Notification) DeliveryStatus() DeliveryStatus {
+	switch {
+	case n.SentAt != nil:
+		return DeliverySent
+	case n.CancelledAt != nil:
+		return DeliveryCancelled
+	case n.Attempts > 0 && n.LastError != nil:
+		return DeliveryFailed
+	}
+	return DeliveryPending
+}

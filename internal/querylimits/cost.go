@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/team"
@@ -83,6 +84,7 @@ var DefaultListBounds = ListBounds{
 	"TeamMemberConnection.edges":            Paged,
 	"Viewer.certificationProfiles":          certprofile.DefaultMaxProfilesPerAccount,
 	"CertificationProfile.transcriptShares": transcript.ListedShares(transcript.DefaultMaxLiveShares),
+	"CertificationProfile.calendarFeeds":    calendar.Listed,
 	// upsertCertification and publishRenewalAssessment refuse longer lists; an attempt serves
 	// at most MaxQuestionsPerAttempt questions.
 	"Certification.prerequisites":                  catalog.MaxPrerequisites,

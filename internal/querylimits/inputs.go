@@ -88,6 +88,8 @@ var InputMaxLengths = map[string]int{
 	"MergeCertificationProfilesInput.idempotencyKey":                MaxKeyLength,
 	"CreateTranscriptShareInput.certificationProfileId":             MaxIDLength,
 	"RevokeTranscriptShareInput.shareId":                            MaxIDLength,
+	"CreateCalendarFeedInput.certificationProfileId":                MaxIDLength,
+	"RevokeCalendarFeedInput.calendarFeedId":                        MaxIDLength,
 	"UpsertExamInput.code":                                          MaxCodeLength,
 	"UpsertExamInput.title":                                         MaxNameLength,
 	"UpsertExamInput.languages":                                     MaxLanguageLength,

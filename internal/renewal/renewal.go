@@ -57,6 +57,11 @@ type Status struct {
 	// RetiredOn is the certification's retirement date, when it has one: from the day after,
 	// it cannot be renewed (issue 13).
 	RetiredOn *date.Date
+	// DeadlineAt is the last instant a submission is accepted (see DeadlineAt): the zero time
+	// when the record can never be renewed (Deadline is nil).
+	DeadlineAt time.Time
+	// NextAction is what to do next, from Reason (NextActionOf).
+	NextAction NextAction
 }
 
 // ServedQuestion is a question as an attempt serves it: no correct flags.

@@ -116,6 +116,7 @@ func StatusOf(f Facts, now time.Time) Status {
 		st.Eligible = true
 	}
 	e := &f.Earned
+	st.NextAction = NextActionOf(st.Reason, expiredOn(e, date.Of(now)))
 	if !f.Certification.Expires() || f.Assessment == nil || e.ExpiresOn == nil || e.SupersededAt != nil ||
 		transcript.Retired(f.Certification.RetiredOn, date.Of(now)) {
 		return st
@@ -123,6 +124,7 @@ func StatusOf(f Facts, now time.Time) Status {
 	expires := *e.ExpiresOn
 	opens := transcript.WindowOpensOn(expires)
 	st.WindowOpensOn, st.Deadline = &opens, &expires
+	st.DeadlineAt, _ = DeadlineAt(f)
 	for _, a := range f.Attempts {
 		if a.CycleExpiresOn == expires {
 			st.AttemptsThisCycle++

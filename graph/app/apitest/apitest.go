@@ -20,8 +20,8 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
-	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/credential"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/postgres/pgtest"
 	"github.com/recert/recert/internal/tracing"
 )
