@@ -16,6 +16,7 @@ import (
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Resolver holds the domain services the API needs.
@@ -34,6 +35,8 @@ type Resolver struct {
 	Merge *merge.Service
 	// Notify lists and sends renewal reminders.
 	Notify *notify.Service
+	// Webhooks manages webhook endpoints and their deliveries (admins).
+	Webhooks *webhook.Service
 	// LoaderWait is how long the per-request loaders collect keys before a batch
 	// (DefaultLoaderWait when zero). Tests that count batches widen it, so that a busy machine
 	// scheduling the field goroutines slowly cannot split one batch into several.

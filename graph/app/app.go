@@ -28,6 +28,7 @@ import (
 	"github.com/recert/recert/internal/querylimits"
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Services are the domain services, each on its postgres adapter, and the store they share
@@ -41,6 +42,7 @@ type Services struct {
 	Renewals    *renewal.Service
 	Merge       *merge.Service
 	Notify      *notify.Service
+	Webhooks    *webhook.Service
 }
 
 // NewServices builds the domain services on db, with the caps cfg sets.
@@ -55,6 +57,7 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Renewals:    renewal.NewService(postgres.Renewal{Store: store}, clk),
 		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
+		Webhooks:    webhook.NewService(postgres.Webhook{Store: store}, clk, cfg.Production()),
 	}
 	s.Profiles.MaxPerAccount = cfg.MaxProfilesPerAccount
 	s.Profiles.ReminderLanguages = notify.TemplateLanguages()
@@ -107,6 +110,7 @@ func New(d Deps) (*API, error) {
 		Renewals:    svc.Renewals,
 		Merge:       svc.Merge,
 		Notify:      svc.Notify,
+		Webhooks:    svc.Webhooks,
 	}
 	limits := querylimits.DefaultLimits
 	limits.MaxDepth = d.Config.Hardening.QueryMaxDepth

@@ -79,6 +79,10 @@ var DefaultListBounds = ListBounds{
 	"NotificationConnection.nodes":          Paged,
 	"AuditEventConnection.edges":            Paged,
 	"AuditEventConnection.nodes":            Paged,
+	"WebhookEndpointConnection.edges":       Paged,
+	"WebhookEndpointConnection.nodes":       Paged,
+	"WebhookDeliveryConnection.edges":       Paged,
+	"WebhookDeliveryConnection.nodes":       Paged,
 	"Viewer.certificationProfiles":          certprofile.DefaultMaxProfilesPerAccount,
 	"CertificationProfile.transcriptShares": transcript.ListedShares(transcript.DefaultMaxLiveShares),
 	// upsertCertification and publishRenewalAssessment refuse longer lists; an attempt serves

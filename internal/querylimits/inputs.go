@@ -117,6 +117,13 @@ var InputMaxLengths = map[string]int{
 	"CorrectLegalNameInput.legalName":                               MaxNameLength,
 	"CorrectLegalNameInput.reason":                                  MaxTextLength,
 	"CorrectLegalNameInput.ticket":                                  MaxKeyLength,
+	"Query.webhookEndpoints(after:)":                                MaxCursorLength,
+	"WebhookEndpoint.deliveries(after:)":                            MaxCursorLength,
+	"CreateWebhookEndpointInput.url":                                MaxURLLength,
+	"CreateWebhookEndpointInput.description":                        MaxTextLength,
+	"RotateWebhookSecretInput.webhookEndpointId":                    MaxIDLength,
+	"DeleteWebhookEndpointInput.webhookEndpointId":                  MaxIDLength,
+	"ReplayWebhookDeliveryInput.deliveryId":                         MaxIDLength,
 }
 
 // ScalarMaxLengths caps the text of the custom scalars, wherever they appear.

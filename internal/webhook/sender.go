@@ -247,7 +247,7 @@ func (s *Sender) deliver(ctx context.Context, p Pending, now time.Time) (status 
 	if err != nil {
 		return 0, err
 	}
-	msgID := "msg_" + p.EventID.String()
+	msgID := p.MessageID()
 	sig, err := SignatureHeader(p.Secrets, msgID, now, body)
 	if err != nil {
 		return 0, err

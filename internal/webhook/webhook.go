@@ -141,3 +141,7 @@ type Cursor struct {
 	At time.Time
 	ID uuid.UUID
 }
+
+// MessageID is the `webhook-id` of d: the event's, so every delivery and replay of one event
+// carries the same id and receivers can drop duplicates.
+func (d Delivery) MessageID() string { return "msg_" + d.EventID.String() }
