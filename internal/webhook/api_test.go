@@ -154,16 +154,24 @@ func endpoints(t *testing.T, env *apitest.Env) map[string]endpointOut {
 
 func newProfile(t *testing.T, env *apitest.Env, sub string) (mcid string) {
 	t.Helper()
-	var out struct {
-		CreateCertificationProfile struct{ CertificationProfile struct{ MCID string } }
-	}
-	env.MustDo(apitest.Learner(sub), `mutation($n: String!, $e: String!) {
-  createCertificationProfile(input: {legalName: $n, email: $e}) { certificationProfile { mcid } } }`,
-		map[string]any{"n": "Learner " + sub, "e": sub + "@example.com"}, &out)
-	return out.CreateCertificationProfile.CertificationProfile.MCID
+	_, mcid = newProfileID(t, env, sub)
+	return mcid
 }
 
-// earnAZ104 records a pass of AZ-103 on 2020-06-15: azure-administrator-associate, expiring
+// newProfileID creates a certification profile for the personal account sub.
+func newProfileID(t *testing.T, env *apitest.Env, sub string) (id, mcid string) {
+	t.Helper()
+	var out struct {
+		CreateCertificationProfile struct{ CertificationProfile struct{ ID, MCID string } }
+	}
+	env.MustDo(apitest.Learner(sub), `mutation($n: String!, $e: String!) {
+  createCertificationProfile(input: {legalName: $n, email: $e}) { certificationProfile { id mcid } } }`,
+		map[string]any{"n": "Learner " + sub, "e": sub + "@example.com"}, &out)
+	p := out.CreateCertificationProfile.CertificationProfile
+	return p.ID, p.MCID
+}
+
+// earnAZ103 records a pass of AZ-103 on 2020-06-15: azure-administrator-associate, expiring
 // 2021-06-15. It returns the earned certification's id.
 func earnAZ103(t *testing.T, env *apitest.Env, mcid string) string {
 	t.Helper()
