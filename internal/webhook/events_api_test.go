@@ -242,3 +242,30 @@ func decodeNodeID(s string) (string, error) {
 	_, id, _ := strings.Cut(string(raw), ":")
 	return id, nil
 }
+
+// The expiry pass is daily: RunOnce runs it on the first pass of each UTC day only.
+func TestRunOnceRunsTheExpiryPassOnceADay(t *testing.T) {
+	t.Parallel()
+	env := apitest.New(t) // 2021-03-01T09:00Z
+	mcid := newProfile(t, env, "daily")
+	insert := func(expiresOn string) {
+		env.DB.MustExec(`INSERT INTO earned_certifications (profile_id, certification_id, earned_on, expires_on, created_at)
+SELECT p.id, c.id, '2020-01-01', $2, $3 FROM certification_profiles p, certifications c
+WHERE p.mcid = $1 AND c.code = 'azure-administrator-associate'`, mcid, expiresOn, env.Clock.Now())
+	}
+	insert("2021-02-28")
+	s := sender(t, env)
+	ctx := context.Background()
+	if res, err := s.RunOnce(ctx); err != nil || res.Expired != 1 {
+		t.Fatalf("first pass: got %+v, %v; want 1 expired", res, err)
+	}
+	insert("2021-03-01") // expires today: found by the next day's pass, not by today's later ones
+	env.Clock.Advance(time.Hour)
+	if res, err := s.RunOnce(ctx); err != nil || res.Expired != 0 {
+		t.Fatalf("same day: got %+v, %v; want no expiry pass", res, err)
+	}
+	env.Clock.Advance(24 * time.Hour)
+	if res, err := s.RunOnce(ctx); err != nil || res.Expired != 1 {
+		t.Fatalf("next day: got %+v, %v; want 1 expired", res, err)
+	}
+}

@@ -90,6 +90,9 @@ type Sender struct {
 	client *http.Client
 	max    int
 	log    *slog.Logger
+	// expiredOn is the day of this sender's last successful expiry pass: RunOnce runs it once a
+	// day (and at start); the pass is insert-once, so instances need not agree on it.
+	expiredOn date.Date
 }
 
 // NewSender returns a Sender on store.
@@ -138,15 +141,21 @@ func (s *Sender) Send(ctx context.Context) (PassResult, error) {
 	return res, nil
 }
 
-// RunOnce runs the expiry pass and a sending pass.
+// RunOnce runs the expiry pass, when this sender has not run it yet today (UTC), and a sending
+// pass. It is not safe for concurrent use by several goroutines (Run calls it from one).
 func (s *Sender) RunOnce(ctx context.Context) (PassResult, error) {
-	n, err := s.Expire(ctx)
-	if err != nil {
-		return PassResult{}, err
+	var res PassResult
+	if today := date.Of(s.clock.Now()); today != s.expiredOn {
+		n, err := s.Expire(ctx)
+		if err != nil {
+			return PassResult{}, err
+		}
+		s.expiredOn = today
+		res.Expired = n
 	}
-	res, err := s.Send(ctx)
-	res.Expired = n
-	return res, err
+	sent, err := s.Send(ctx)
+	sent.Expired = res.Expired
+	return sent, err
 }
 
 // Run runs a pass right away and then every interval until ctx is done; a pass that stopped
