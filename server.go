@@ -235,7 +235,7 @@ func startWebhooks(ctx context.Context, cfg config.Config, log *slog.Logger, sto
 	done := make(chan struct{})
 	safe.Go(log, "webhook sender", func() {
 		defer close(done)
-		sender.Run(ctx, cfg.WebhookInterval) // recovers and logs a panicking pass itself
+		safe.Loop(ctx, log, "webhook pass", cfg.WebhookInterval, func() bool { return sender.Pass(ctx) })
 	})
 	return func() {
 		cancel()

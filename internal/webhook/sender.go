@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -158,30 +157,9 @@ func (s *Sender) RunOnce(ctx context.Context) (PassResult, error) {
 	return sent, err
 }
 
-// Run runs a pass right away and then every interval until ctx is done; a pass that stopped
-// at MaxPerPass is followed at once by the next. Failing or panicking passes are logged.
-func (s *Sender) Run(ctx context.Context, every time.Duration) {
-	for {
-		if s.safePass(ctx) && ctx.Err() == nil {
-			continue
-		}
-		t := time.NewTimer(every)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
-}
-
-func (s *Sender) safePass(ctx context.Context) (backlog bool) {
-	defer func() {
-		if p := recover(); p != nil {
-			backlog = false
-			s.log.Error("webhook pass panicked", "panic", p, "stack", string(debug.Stack()))
-		}
-	}()
+// Pass runs RunOnce and logs what it did or why it failed; it reports whether the pass
+// stopped at MaxPerPass (a backlog), for a loop that then runs the next one at once.
+func (s *Sender) Pass(ctx context.Context) (backlog bool) {
 	res, err := s.RunOnce(ctx)
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("webhook pass failed", "error", err)
