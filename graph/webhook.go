@@ -91,7 +91,9 @@ func (r *Resolver) webhookEndpoints(ctx context.Context, first *int, after *stri
 	}
 	conn := &model.WebhookEndpointConnection{}
 	conn.Edges, conn.Nodes, conn.PageInfo = connection(items, more, after, self,
-		func(e *webhook.Endpoint) string { return encodeCursor(e.CreatedAt.Format(time.RFC3339Nano), e.ID.String()) },
+		func(e *webhook.Endpoint) string {
+			return encodeCursor(e.CreatedAt.Format(time.RFC3339Nano), e.ID.String())
+		},
 		func(c string, e *webhook.Endpoint) *model.WebhookEndpointEdge {
 			return &model.WebhookEndpointEdge{Cursor: c, Node: e}
 		})
@@ -114,7 +116,9 @@ func (r *Resolver) webhookDeliveries(ctx context.Context, e *webhook.Endpoint, f
 	}
 	conn := &model.WebhookDeliveryConnection{}
 	conn.Edges, conn.Nodes, conn.PageInfo = connection(items, more, after, self,
-		func(d *webhook.Delivery) string { return encodeCursor(d.CreatedAt.Format(time.RFC3339Nano), d.ID.String()) },
+		func(d *webhook.Delivery) string {
+			return encodeCursor(d.CreatedAt.Format(time.RFC3339Nano), d.ID.String())
+		},
 		func(c string, d *webhook.Delivery) *model.WebhookDeliveryEdge {
 			return &model.WebhookDeliveryEdge{Cursor: c, Node: d}
 		})
