@@ -40,9 +40,12 @@ import (
 	"github.com/recert/recert/internal/database"
 	"github.com/recert/recert/internal/devtoken"
 	"github.com/recert/recert/internal/merge"
+	"github.com/recert/recert/internal/postgres"
 	"github.com/recert/recert/internal/reminders"
+	"github.com/recert/recert/internal/safe"
 	"github.com/recert/recert/internal/supportcli"
 	"github.com/recert/recert/internal/tracing"
+	"github.com/recert/recert/internal/webhook"
 )
 
 //go:embed migrations/*.sql
@@ -233,11 +236,42 @@ configuration comes from environment variables (docs/operations.md).`)
 	log.Info("recert listening", "addr", "http://"+cfg.ListenAddr, "env", cfg.Env)
 	stopReminders := reminders.Start(ctx, cfg, log, outbox)
 	defer stopReminders()
+	stopWebhooks, err := startWebhooks(ctx, cfg, log, services.Store, clk)
+	if err != nil {
+		return err
+	}
+	defer stopWebhooks()
 	if !cfg.Production() {
 		devtoken.Banner(os.Stderr, cfg, generated)
 	}
 	// On SIGTERM: /readyz fails, then in-flight requests drain (SHUTDOWN_DRAIN_DELAY, SHUTDOWN_TIMEOUT).
 	return api.Serve(ctx, hs, ln, cfg.Hardening.ShutdownDrainDelay, cfg.Hardening.ShutdownGracePeriod)
+}
+
+// startWebhooks runs the webhook sender in the background (internal/webhook: the expiry pass
+// and the deliveries, first pass right away, then every WEBHOOK_INTERVAL) and returns the
+// function that stops it and waits for the pass in flight. WEBHOOK_INTERVAL=0 starts nothing.
+func startWebhooks(ctx context.Context, cfg config.Config, log *slog.Logger, store *postgres.Store, clk clock.Clock) (stop func(), err error) {
+	if cfg.WebhookInterval == 0 {
+		log.Info("webhook sender off (WEBHOOK_INTERVAL=0)")
+		return func() {}, nil
+	}
+	sender, err := webhook.NewSender(postgres.Webhook{Store: store}, clk, webhook.SenderConfig{
+		Client: webhook.NewClient(cfg.Production()), Log: log.With("component", "webhooks"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	safe.Go(log, "webhook sender", func() {
+		defer close(done)
+		safe.Loop(ctx, log, "webhook pass", cfg.WebhookInterval, func() bool { return sender.Pass(ctx) })
+	})
+	return func() {
+		cancel()
+		<-done
+	}, nil
 }
 
 // purgeMergeKeys deletes the merge idempotency keys past their retention (merge.KeyRetention)

@@ -19,6 +19,7 @@ import (
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Services are the domain services the API runs on (server.go builds them on their postgres
@@ -42,6 +43,8 @@ type Services struct {
 	Credentials *credential.Service
 	// Calendar manages and serves calendar feeds.
 	Calendar *calendar.Service
+	// Webhooks manages webhook endpoints and their deliveries (admins).
+	Webhooks *webhook.Service
 }
 
 // Resolver holds the domain services the API needs.

@@ -21,6 +21,7 @@ import (
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // EarnedCertification is the resolver for the earnedCertification field.
@@ -289,6 +290,26 @@ func (r *mutationResolver) CorrectLegalName(ctx context.Context, input model.Cor
 	return r.correctLegalName(ctx, input)
 }
 
+// CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
+func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input model.CreateWebhookEndpointInput) (*model.CreateWebhookEndpointPayload, error) {
+	return r.createWebhookEndpoint(ctx, input)
+}
+
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.RotateWebhookSecretInput) (*model.RotateWebhookSecretPayload, error) {
+	return r.rotateWebhookSecret(ctx, input)
+}
+
+// DeleteWebhookEndpoint is the resolver for the deleteWebhookEndpoint field.
+func (r *mutationResolver) DeleteWebhookEndpoint(ctx context.Context, input model.DeleteWebhookEndpointInput) (*model.DeleteWebhookEndpointPayload, error) {
+	return r.deleteWebhookEndpoint(ctx, input)
+}
+
+// ReplayWebhookDelivery is the resolver for the replayWebhookDelivery field.
+func (r *mutationResolver) ReplayWebhookDelivery(ctx context.Context, input model.ReplayWebhookDeliveryInput) (*model.ReplayWebhookDeliveryPayload, error) {
+	return r.replayWebhookDelivery(ctx, input)
+}
+
 // EarnedCertification is the resolver for the earnedCertification field.
 func (r *notificationResolver) EarnedCertification(ctx context.Context, obj *notify.Notification) (*renewal.EarnedView, error) {
 	return r.notificationEarned(ctx, obj)
@@ -332,6 +353,11 @@ func (r *queryResolver) SearchCertificationProfiles(ctx context.Context, query s
 // Transcript is the resolver for the transcript field.
 func (r *queryResolver) Transcript(ctx context.Context, shareCode string) (*transcript.Public, error) {
 	return r.publicTranscript(ctx, shareCode)
+}
+
+// WebhookEndpoints is the resolver for the webhookEndpoints field.
+func (r *queryResolver) WebhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error) {
+	return r.webhookEndpoints(ctx, first, after)
 }
 
 // Attempt is the resolver for the attempt field.
@@ -379,6 +405,11 @@ func (r *transcriptResolver) Certifications(ctx context.Context, obj *transcript
 // CertificationProfiles is the resolver for the certificationProfiles field.
 func (r *viewerResolver) CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error) {
 	return r.viewerProfiles(ctx)
+}
+
+// Deliveries is the resolver for the deliveries field.
+func (r *webhookEndpointResolver) Deliveries(ctx context.Context, obj *webhook.Endpoint, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
+	return r.webhookDeliveries(ctx, obj, first, after)
 }
 
 // AssessmentAttempt returns AssessmentAttemptResolver implementation.
@@ -437,6 +468,9 @@ func (r *Resolver) Transcript() TranscriptResolver { return &transcriptResolver{
 // Viewer returns ViewerResolver implementation.
 func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
 
+// WebhookEndpoint returns WebhookEndpointResolver implementation.
+func (r *Resolver) WebhookEndpoint() WebhookEndpointResolver { return &webhookEndpointResolver{r} }
+
 type (
 	assessmentAttemptResolver    struct{ *Resolver }
 	certificationResolver        struct{ *Resolver }
@@ -454,4 +488,5 @@ type (
 	teamResolver                 struct{ *Resolver }
 	transcriptResolver           struct{ *Resolver }
 	viewerResolver               struct{ *Resolver }
+	webhookEndpointResolver      struct{ *Resolver }
 )

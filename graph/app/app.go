@@ -36,6 +36,7 @@ import (
 	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/tracing"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Services are the domain services, each on its postgres adapter, and the store they share
@@ -57,6 +58,7 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
 		Teams:       team.NewService(postgres.Team{Store: store}, clk),
+		Webhooks:    webhook.NewService(postgres.Webhook{Store: store}, clk, cfg.Production()),
 	}}
 	keys := cfg.CredentialKeys
 	if keys == nil {

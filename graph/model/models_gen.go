@@ -20,6 +20,7 @@ import (
 	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/team"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // The choices picked for one served question.
@@ -192,6 +193,36 @@ type CreateTranscriptShareInput struct {
 type CreateTranscriptSharePayload struct {
 	// The new share with its code.
 	Share *transcript.Share `json:"share"`
+}
+
+// A webhook endpoint to register.
+type CreateWebhookEndpointInput struct {
+	// An https URL (at most 2048 characters).
+	URL string `json:"url"`
+	// The event types to receive, at least one.
+	Events []webhook.EventType `json:"events"`
+	// A note for admins (at most 2000 characters).
+	Description *string `json:"description,omitempty"`
+}
+
+// The new endpoint and its secret.
+type CreateWebhookEndpointPayload struct {
+	// The endpoint.
+	WebhookEndpoint *webhook.Endpoint `json:"webhookEndpoint"`
+	// The signing secret (`whsec_` and base64 of 32 random bytes), shown this once: store it now.
+	Secret string `json:"secret"`
+}
+
+// The endpoint to delete.
+type DeleteWebhookEndpointInput struct {
+	// The `WebhookEndpoint.id`.
+	WebhookEndpointID string `json:"webhookEndpointId"`
+}
+
+// The deleted endpoint.
+type DeleteWebhookEndpointPayload struct {
+	// The endpoint as it was before the deletion.
+	WebhookEndpoint *webhook.Endpoint `json:"webhookEndpoint"`
 }
 
 // A page of earned certifications (Relay connection).
@@ -432,6 +463,18 @@ type RecordExamResultPayload struct {
 	EarnedCertifications []*renewal.EarnedView `json:"earnedCertifications"`
 }
 
+// The delivery to send again.
+type ReplayWebhookDeliveryInput struct {
+	// The `WebhookDelivery.id`.
+	DeliveryID string `json:"deliveryId"`
+}
+
+// The new delivery.
+type ReplayWebhookDeliveryPayload struct {
+	// The replay, pending and due now.
+	WebhookDelivery *webhook.Delivery `json:"webhookDelivery"`
+}
+
 // A new contact email to verify.
 type RequestContactEmailChangeInput struct {
 	// The profile whose contact email changes; the caller must own it.
@@ -484,6 +527,20 @@ type RevokeTranscriptShareInput struct {
 type RevokeTranscriptSharePayload struct {
 	// The share, with `revokedAt` set.
 	Share *transcript.Share `json:"share"`
+}
+
+// The endpoint whose secret to rotate.
+type RotateWebhookSecretInput struct {
+	// The `WebhookEndpoint.id`.
+	WebhookEndpointID string `json:"webhookEndpointId"`
+}
+
+// The endpoint and its new secret.
+type RotateWebhookSecretPayload struct {
+	// The endpoint, with `previousSecretExpiresAt` set.
+	WebhookEndpoint *webhook.Endpoint `json:"webhookEndpoint"`
+	// The new signing secret, shown this once.
+	Secret string `json:"secret"`
 }
 
 // Which certification profile to move to another personal account.
@@ -626,6 +683,42 @@ type Viewer struct {
 	LearnProfile *learner.LearnProfile `json:"learnProfile"`
 	// The certification profiles the account owns, active and merged, oldest first. Empty for work or school accounts.
 	CertificationProfiles []*certprofile.Profile `json:"certificationProfiles"`
+}
+
+// A page of webhook deliveries (Relay connection).
+type WebhookDeliveryConnection struct {
+	// The deliveries of this page with their cursors.
+	Edges []*WebhookDeliveryEdge `json:"edges"`
+	// The deliveries of this page, without cursors.
+	Nodes []*webhook.Delivery `json:"nodes"`
+	// Where this page is in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A webhook delivery and its cursor.
+type WebhookDeliveryEdge struct {
+	// Pass as `after` to continue after this delivery.
+	Cursor string `json:"cursor"`
+	// The delivery.
+	Node *webhook.Delivery `json:"node"`
+}
+
+// A page of webhook endpoints (Relay connection).
+type WebhookEndpointConnection struct {
+	// The endpoints of this page with their cursors.
+	Edges []*WebhookEndpointEdge `json:"edges"`
+	// The endpoints of this page, without cursors.
+	Nodes []*webhook.Endpoint `json:"nodes"`
+	// Where this page is in the list.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// A webhook endpoint and its cursor.
+type WebhookEndpointEdge struct {
+	// Pass as `after` to continue after this endpoint.
+	Cursor string `json:"cursor"`
+	// The endpoint.
+	Node *webhook.Endpoint `json:"node"`
 }
 
 // Every value of `extensions.code` an error of this API can carry. Each error's `message` is

@@ -16,6 +16,7 @@ import (
 	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Store is the persistence certification profiles need.
@@ -23,6 +24,8 @@ type Store interface {
 	// InTx runs fn in one transaction on a Store bound to it (retried on serialization
 	// failure or deadlock, so fn must have no other side effects).
 	InTx(ctx context.Context, fn func(tx Store) error) error
+	// EmitWebhook writes a webhook event in the transaction (PROFILE_TRANSFERRED).
+	webhook.Emitter
 
 	InsertProfile(ctx context.Context, p Profile) (Profile, error)
 	ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*Profile, []error)

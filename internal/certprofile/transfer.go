@@ -13,6 +13,7 @@ import (
 
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // TransferTTL is how long a transfer code works (issue 13: valid for 30 minutes).
@@ -195,6 +196,9 @@ func (s *Service) CompleteTransfer(ctx context.Context, p *auth.Principal, code 
 		}
 		if err := tx.CompleteTransfer(ctx, t.ID, p.AccountID, now); err != nil {
 			return fmt.Errorf("complete transfer: %w", err)
+		}
+		if err := tx.EmitWebhook(ctx, webhook.Transferred(prof.ID, now)); err != nil {
+			return err
 		}
 		return recordDetail(ctx, tx, ActionTransferComplete, p, now, prof.ID, nil, nil, details)
 	})

@@ -51,6 +51,9 @@ type Config struct {
 	PublicURL        string        // PUBLIC_URL: base of links in emails
 	ReminderInterval time.Duration // REMINDER_INTERVAL; 0 turns the in-server worker off
 	ReminderOffsets  notify.Plan   // REMINDER_OFFSETS
+	// WebhookInterval is WEBHOOK_INTERVAL: how often the in-server webhook sender runs the
+	// expiry pass and posts due deliveries; 0 turns it off.
+	WebhookInterval time.Duration
 
 	// Open Badges credentials (docs/operations.md "Credential signing keys").
 	CredentialSigningKey   string // CREDENTIAL_SIGNING_KEY: PEM P-256 private key; required in production
@@ -191,6 +194,9 @@ func (c *Config) loadReminders(get func(k, def string) string) error {
 	}
 	if c.ReminderOffsets, err = notify.ParsePlan(get("REMINDER_OFFSETS", notify.DefaultOffsets)); err != nil {
 		return fmt.Errorf("REMINDER_OFFSETS: %w", err)
+	}
+	if c.WebhookInterval, err = time.ParseDuration(get("WEBHOOK_INTERVAL", "15s")); err != nil || c.WebhookInterval < 0 {
+		return fmt.Errorf("WEBHOOK_INTERVAL: want a Go duration such as 15s (0 turns the sender off)")
 	}
 	return nil
 }

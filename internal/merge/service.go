@@ -17,6 +17,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Store is the persistence this service needs. Methods that lock do so FOR UPDATE and must
@@ -24,6 +25,8 @@ import (
 type Store interface {
 	// InTx runs fn in one transaction, retried on serialization failures and deadlocks.
 	InTx(ctx context.Context, fn func(tx Store) error) error
+	// EmitWebhook writes a webhook event in the transaction (PROFILE_MERGED).
+	webhook.Emitter
 	// Profiles loads profiles without locking; missing ids are absent from the map.
 	Profiles(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]certprofile.Profile, error)
 	// LockProfiles locks the profiles FOR UPDATE one at a time in ascending id order (the
@@ -269,6 +272,9 @@ func (s *Service) merge(ctx context.Context, tx Store, p *auth.Principal, req Re
 	dupAfter, err := tx.MarkMerged(ctx, dup.ID, surv.ID, now)
 	if err != nil {
 		return Result{}, fmt.Errorf("mark merged: %w", err)
+	}
+	if err := tx.EmitWebhook(ctx, webhook.Merged(surv.ID, dup.ID, now)); err != nil {
+		return Result{}, err
 	}
 	ev, err := audit.New(ActionMerge, p.Identity(), newMergeDetails(surv, dup, req, moved, sup, plan), now, ids...)
 	if err != nil {

@@ -80,7 +80,11 @@ const scheduleLockKey int64 = 0x7265636572744e53
 // assessment and has been on the market for $5 months (docs/domain.md "Renewal assessment");
 // a reminder due after the certification's retirement date is not written.
 // It reads earned certifications through earned_certifications_expiry_idx, never per row in Go.
-const notifyScheduleSQL = `
+// In the same statement, every window-open reminder written also writes its
+// RENEWAL_WINDOW_OPENED webhook event (once per cycle by the dedupe key) and deliveries, and the
+// statement returns how many reminders it wrote.
+var notifyScheduleSQL = `
+WITH ins AS (
 INSERT INTO notifications (earned_certification_id, cycle_expires_on, sequence, kind, email, language,
                            scheduled_for, created_at, next_attempt_at)
 SELECT e.id, e.expires_on, d.seq, ($6::text[])[d.seq], p.email, p.preferred_language,
@@ -112,7 +116,21 @@ WHERE e.superseded_at IS NULL
                   WHERE w.earned_certification_id = e.id
                     AND w.cycle_expires_on = e.expires_on
                     AND w.sequence >= d.seq)
-ON CONFLICT ON CONSTRAINT notifications_cycle_sequence_key DO NOTHING`
+ON CONFLICT ON CONSTRAINT notifications_cycle_sequence_key DO NOTHING
+RETURNING earned_certification_id, cycle_expires_on, kind
+), ev AS (
+    INSERT INTO webhook_events (type, occurred_at, data, dedupe_key)
+    SELECT 'RENEWAL_WINDOW_OPENED', $1, ` + webhookCertificationData + `,
+           'RENEWAL_WINDOW_OPENED:' || e.id || ':' || ins.cycle_expires_on
+    FROM ins
+    JOIN earned_certifications e ON e.id = ins.earned_certification_id
+    JOIN certifications c ON c.id = e.certification_id
+    JOIN certification_profiles p ON p.id = e.profile_id
+    WHERE ins.kind = 'RENEWAL_WINDOW_OPEN'
+    ON CONFLICT ON CONSTRAINT webhook_events_dedupe_key DO NOTHING
+    RETURNING id, type, occurred_at
+), fan AS (` + webhookFanOutSQL + `)
+SELECT count(*) FROM ins`
 
 // Schedule runs one scheduling pass (notify.Store).
 func (s Notify) Schedule(ctx context.Context, now time.Time, today date.Date, plan notify.Plan) (int, error) {
@@ -148,13 +166,11 @@ func (s Notify) Schedule(ctx context.Context, now time.Time, today date.Date, pl
 		if _, err := tx.exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
 			return fmt.Errorf("plan scheduler: %w", err)
 		}
-		res, err := tx.exec(ctx, notifyScheduleSQL, now, today, plan.Horizon(today),
-			pq.Array(leads), catalog.RenewalLeadMonths, pq.Array(kinds))
-		if err != nil {
+		if err := tx.get(ctx, &n, notifyScheduleSQL, now, today, plan.Horizon(today),
+			pq.Array(leads), catalog.RenewalLeadMonths, pq.Array(kinds)); err != nil {
 			return fmt.Errorf("insert due reminders: %w", err)
 		}
-		n, err = res.RowsAffected()
-		return err
+		return nil
 	})
 	return int(n), err
 }
@@ -214,7 +230,7 @@ func (s Notify) ClaimDue(ctx context.Context, now time.Time, hold time.Duration)
 // claimRow opens a claim's transaction, with the idle-in-transaction timeout raised to hold,
 // and reads the claimed row into dest with query; it returns a nil transaction when no row
 // is due.
-func (s Notify) claimRow(ctx context.Context, hold time.Duration, dest any, query string, args ...any) (*sqlx.Tx, error) {
+func (s *Store) claimRow(ctx context.Context, hold time.Duration, dest any, query string, args ...any) (*sqlx.Tx, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)

@@ -123,6 +123,13 @@ var InputMaxLengths = map[string]int{
 	"GrantTeamAccessInput.tenantId":                                 MaxCodeLength,
 	"RevokeTeamAccessInput.teamAccessGrantId":                       MaxIDLength,
 	"Team.members(after:)":                                          MaxCursorLength,
+	"Query.webhookEndpoints(after:)":                                MaxCursorLength,
+	"WebhookEndpoint.deliveries(after:)":                            MaxCursorLength,
+	"CreateWebhookEndpointInput.url":                                MaxURLLength,
+	"CreateWebhookEndpointInput.description":                        MaxTextLength,
+	"RotateWebhookSecretInput.webhookEndpointId":                    MaxIDLength,
+	"DeleteWebhookEndpointInput.webhookEndpointId":                  MaxIDLength,
+	"ReplayWebhookDeliveryInput.deliveryId":                         MaxIDLength,
 }
 
 // ScalarMaxLengths caps the text of the custom scalars, wherever they appear.

@@ -13,12 +13,15 @@ import (
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/transcript"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Store is the persistence this service needs. Methods that lock rows must run inside InTx.
 type Store interface {
 	// InTx runs fn in one transaction, retried as a whole on serialization failure or deadlock.
 	InTx(ctx context.Context, fn func(tx Store) error) error
+	// EmitWebhook writes a webhook event in the transaction (CERTIFICATION_RENEWED).
+	webhook.Emitter
 
 	// LockHolding loads an earned certification locked FOR UPDATE, with the owner of its
 	// profile and whether that profile is connected (the link row is share-locked so an unlink
@@ -270,6 +273,9 @@ func (s *Service) Submit(ctx context.Context, p *auth.Principal, attemptID uuid.
 		}
 		if err := tx.Extend(ctx, e.ID, next); err != nil {
 			return fmt.Errorf("extend expiry: %w", err)
+		}
+		if err := tx.EmitWebhook(ctx, webhook.Certification(webhook.CertificationRenewed, e.ID, now)); err != nil {
+			return err
 		}
 		out.Earned.ExpiresOn, out.Renewal = &next, &r
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 )
 
 // Go runs fn in a new goroutine. A panic in fn is recovered and logged as an error with its
@@ -31,4 +32,24 @@ func Run(log *slog.Logger, name string, fn func()) (err error) {
 	}()
 	fn()
 	return nil
+}
+
+// Loop runs pass right away and then every interval until ctx is done; a pass that reports a
+// backlog is followed at once by the next. A panicking pass is recovered and logged (Run) and
+// counts as no backlog: the next pass runs at the next interval.
+func Loop(ctx context.Context, log *slog.Logger, name string, every time.Duration, pass func() (backlog bool)) {
+	for {
+		backlog := false
+		_ = Run(log, name, func() { backlog = pass() })
+		if backlog && ctx.Err() == nil {
+			continue
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }

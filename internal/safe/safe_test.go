@@ -2,10 +2,12 @@ package safe
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type lockedBuffer struct {
@@ -40,5 +42,32 @@ func TestGoRecoversAndLogsAPanic(t *testing.T) {
 	}
 	if err := Run(log, "calm", func() {}); err != nil {
 		t.Fatalf("got %v for a function that returns, want nil", err)
+	}
+}
+
+// Loop runs the next pass at once after a backlog, survives a panicking pass, and ends with ctx.
+func TestLoopFollowsABacklogAndSurvivesAPanic(t *testing.T) {
+	var buf lockedBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	passes := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Loop(ctx, log, "test pass", time.Hour, func() bool {
+			passes++
+			if passes == 2 {
+				cancel() // the loop now waits for ctx, not for the hour
+				panic("boom")
+			}
+			return true // a backlog: the next pass runs at once
+		})
+	}()
+	<-done
+	buf.mu.Lock()
+	out := buf.b.String()
+	buf.mu.Unlock()
+	if passes != 2 || !strings.Contains(out, "boom") {
+		t.Fatalf("got %d passes, log %q; want 2 and the panic logged", passes, out)
 	}
 }

@@ -18,12 +18,15 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/webhook"
 )
 
 // Store is the persistence this service needs.
 type Store interface {
 	// InTx runs fn in one transaction (retried on serialization failure or deadlock).
 	InTx(ctx context.Context, fn func(tx Store) error) error
+	// EmitWebhook writes a webhook event in the transaction (CERTIFICATION_EARNED).
+	webhook.Emitter
 
 	// ResultByExternalID loads the result recorded under a delivery id. Codes: NOT_FOUND.
 	ResultByExternalID(ctx context.Context, externalID string) (ExamResult, error)
@@ -239,7 +242,15 @@ func (s *Service) RecordResult(ctx context.Context, p *auth.Principal, in NewRes
 		}
 		earned, err := s.earn(ctx, tx, stored)
 		out.Earned = earned
-		return err
+		if err != nil {
+			return err
+		}
+		for _, e := range earned {
+			if err := tx.EmitWebhook(ctx, webhook.Certification(webhook.CertificationEarned, e.ID, now)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return Recorded{}, fmt.Errorf("record exam result: %w", err)

@@ -1,0 +1,126 @@
+package graph
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/recert/recert/graph/model"
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/webhook"
+)
+
+// webhookID parses the id of a webhook endpoint or delivery: they are not Nodes, so their ids
+// are plain uuids. Codes: BAD_USER_INPUT.
+func webhookID(s, field string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, apperr.Invalid("malformed id").With("field", field)
+	}
+	return id, nil
+}
+
+// webhookCursor decodes a (created_at, id) cursor of an endpoint or delivery list.
+func webhookCursor(after *string) (*webhook.Cursor, error) {
+	ok, at, id, err := keysetCursor(after, parseInstant)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &webhook.Cursor{At: at, ID: id}, nil
+}
+
+func (r *Resolver) createWebhookEndpoint(ctx context.Context, in model.CreateWebhookEndpointInput) (*model.CreateWebhookEndpointPayload, error) {
+	c, err := r.Webhooks.Create(ctx, auth.PrincipalFrom(ctx), in.URL, in.Events, in.Description)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateWebhookEndpointPayload{WebhookEndpoint: &c.Endpoint, Secret: c.Secret}, nil
+}
+
+func (r *Resolver) rotateWebhookSecret(ctx context.Context, in model.RotateWebhookSecretInput) (*model.RotateWebhookSecretPayload, error) {
+	id, err := webhookID(in.WebhookEndpointID, "webhookEndpointId")
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.Webhooks.Rotate(ctx, auth.PrincipalFrom(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RotateWebhookSecretPayload{WebhookEndpoint: &c.Endpoint, Secret: c.Secret}, nil
+}
+
+func (r *Resolver) deleteWebhookEndpoint(ctx context.Context, in model.DeleteWebhookEndpointInput) (*model.DeleteWebhookEndpointPayload, error) {
+	id, err := webhookID(in.WebhookEndpointID, "webhookEndpointId")
+	if err != nil {
+		return nil, err
+	}
+	e, err := r.Webhooks.Delete(ctx, auth.PrincipalFrom(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.DeleteWebhookEndpointPayload{WebhookEndpoint: &e}, nil
+}
+
+func (r *Resolver) replayWebhookDelivery(ctx context.Context, in model.ReplayWebhookDeliveryInput) (*model.ReplayWebhookDeliveryPayload, error) {
+	id, err := webhookID(in.DeliveryID, "deliveryId")
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Webhooks.Replay(ctx, auth.PrincipalFrom(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ReplayWebhookDeliveryPayload{WebhookDelivery: &d}, nil
+}
+
+// webhookEndpoints is Query.webhookEndpoints: oldest first, admins only.
+func (r *Resolver) webhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := webhookCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	items, more, err := r.Webhooks.Endpoints(ctx, auth.PrincipalFrom(ctx), cur, n)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.WebhookEndpointConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(items, more, after, self,
+		func(e *webhook.Endpoint) string {
+			return encodeCursor(e.CreatedAt.Format(time.RFC3339Nano), e.ID.String())
+		},
+		func(c string, e *webhook.Endpoint) *model.WebhookEndpointEdge {
+			return &model.WebhookEndpointEdge{Cursor: c, Node: e}
+		})
+	return conn, nil
+}
+
+// webhookDeliveries is WebhookEndpoint.deliveries: newest first, admins only.
+func (r *Resolver) webhookDeliveries(ctx context.Context, e *webhook.Endpoint, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
+	n, err := pageSize(first)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := webhookCursor(after)
+	if err != nil {
+		return nil, err
+	}
+	items, more, err := r.Webhooks.Deliveries(ctx, auth.PrincipalFrom(ctx), e.ID, cur, n)
+	if err != nil {
+		return nil, err
+	}
+	conn := &model.WebhookDeliveryConnection{}
+	conn.Edges, conn.Nodes, conn.PageInfo = connection(items, more, after, self,
+		func(d *webhook.Delivery) string {
+			return encodeCursor(d.CreatedAt.Format(time.RFC3339Nano), d.ID.String())
+		},
+		func(c string, d *webhook.Delivery) *model.WebhookDeliveryEdge {
+			return &model.WebhookDeliveryEdge{Cursor: c, Node: d}
+		})
+	return conn, nil
+}

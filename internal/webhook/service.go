@@ -1,0 +1,176 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/date"
+)
+
+// Store is the persistence of endpoints and deliveries.
+type Store interface {
+	// InsertEndpoint stores a new endpoint with its secret.
+	InsertEndpoint(ctx context.Context, e Endpoint, secret, createdBy string) (Endpoint, error)
+	// RotateSecret replaces an endpoint's secret; the current one becomes the previous one,
+	// valid until previousUntil. NOT_FOUND when there is no such endpoint.
+	RotateSecret(ctx context.Context, id uuid.UUID, secret string, previousUntil time.Time) (Endpoint, error)
+	// DeleteEndpoint deletes an endpoint and its deliveries and returns it. NOT_FOUND when
+	// there is none.
+	DeleteEndpoint(ctx context.Context, id uuid.UUID) (Endpoint, error)
+	// Endpoints lists endpoints, oldest first, after the cursor; it reports whether more follow.
+	Endpoints(ctx context.Context, after *Cursor, limit int) ([]Endpoint, bool, error)
+	// Deliveries lists an endpoint's deliveries, newest first, after the cursor.
+	Deliveries(ctx context.Context, endpointID uuid.UUID, after *Cursor, limit int) ([]Delivery, bool, error)
+	// Replay adds a new delivery of a delivery's event to its endpoint, due at now.
+	// NOT_FOUND when there is no such delivery.
+	Replay(ctx context.Context, deliveryID uuid.UUID, now time.Time) (Delivery, error)
+	// ExpirePass writes, once per (earned certification, expiry date), the
+	// CERTIFICATION_EXPIRED event of every current certification whose expiry date is in
+	// (today - ExpiryLookback, today], with its deliveries; it returns how many events it wrote.
+	ExpirePass(ctx context.Context, now time.Time, today date.Date) (int, error)
+	// ClaimDelivery opens a transaction and locks one due delivery of an enabled endpoint,
+	// skipping rows other senders hold; nil when none is due. The transaction may stay open
+	// for up to hold while the delivery is sent.
+	ClaimDelivery(ctx context.Context, now time.Time, hold time.Duration) (Claim, error)
+}
+
+// Service is what the API does with webhooks: admins only.
+type Service struct {
+	store      Store
+	clock      clock.Clock
+	production bool
+}
+
+// NewService returns a Service on store; production applies CheckURL's production rules.
+func NewService(store Store, clk clock.Clock, production bool) *Service {
+	return &Service{store: store, clock: clk, production: production}
+}
+
+// MaxDescription caps an endpoint's description.
+const MaxDescription = 2000
+
+// Created is a new endpoint and its secret, shown this once.
+type Created struct {
+	Endpoint Endpoint
+	Secret   string
+}
+
+// checkAdmin lets admins through. Codes: UNAUTHENTICATED, FORBIDDEN.
+func checkAdmin(p *auth.Principal) error {
+	if p == nil {
+		return apperr.Unauth("sign in to manage webhooks")
+	}
+	if !p.HasRole(auth.RoleAdmin) {
+		return apperr.Deny("only admins can manage webhooks")
+	}
+	return nil
+}
+
+// Create registers an endpoint for events and returns it with its new secret.
+// Codes: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT (url, empty or unknown events, a
+// description over MaxDescription characters).
+func (s *Service) Create(ctx context.Context, p *auth.Principal, rawURL string, events []EventType, description *string) (Created, error) {
+	if err := checkAdmin(p); err != nil {
+		return Created{}, err
+	}
+	u, err := CheckURL(strings.TrimSpace(rawURL), s.production)
+	if err != nil {
+		return Created{}, err
+	}
+	evs, err := normalizeEvents(events)
+	if err != nil {
+		return Created{}, err
+	}
+	if description != nil {
+		d := strings.TrimSpace(*description)
+		if utf8.RuneCountInString(d) > MaxDescription {
+			return Created{}, apperr.Invalid("description must be at most %d characters", MaxDescription).With("field", "description")
+		}
+		description = &d
+		if d == "" {
+			description = nil
+		}
+	}
+	secret := NewSecret()
+	e, err := s.store.InsertEndpoint(ctx, Endpoint{URL: u, Events: evs, Description: description, CreatedAt: s.clock.Now()},
+		secret, p.Identity())
+	if err != nil {
+		return Created{}, fmt.Errorf("create webhook endpoint: %w", err)
+	}
+	return Created{Endpoint: e, Secret: secret}, nil
+}
+
+// normalizeEvents refuses an empty or unknown list and drops repeats.
+func normalizeEvents(events []EventType) ([]EventType, error) {
+	if len(events) == 0 {
+		return nil, apperr.Invalid("events must name at least one event type").With("field", "events")
+	}
+	var out []EventType
+	seen := map[EventType]bool{}
+	for _, e := range events {
+		if !e.Valid() {
+			return nil, apperr.Invalid("unknown event type %q", e).With("field", "events")
+		}
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Rotate gives an endpoint a new secret, returned this once; the previous one keeps signing
+// for RotationOverlap. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
+func (s *Service) Rotate(ctx context.Context, p *auth.Principal, id uuid.UUID) (Created, error) {
+	if err := checkAdmin(p); err != nil {
+		return Created{}, err
+	}
+	secret := NewSecret()
+	e, err := s.store.RotateSecret(ctx, id, secret, s.clock.Now().Add(RotationOverlap))
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Endpoint: e, Secret: secret}, nil
+}
+
+// Delete removes an endpoint and its deliveries. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
+func (s *Service) Delete(ctx context.Context, p *auth.Principal, id uuid.UUID) (Endpoint, error) {
+	if err := checkAdmin(p); err != nil {
+		return Endpoint{}, err
+	}
+	return s.store.DeleteEndpoint(ctx, id)
+}
+
+// Endpoints lists the endpoints, oldest first. Codes: UNAUTHENTICATED, FORBIDDEN.
+func (s *Service) Endpoints(ctx context.Context, p *auth.Principal, after *Cursor, limit int) ([]Endpoint, bool, error) {
+	if err := checkAdmin(p); err != nil {
+		return nil, false, err
+	}
+	return s.store.Endpoints(ctx, after, limit)
+}
+
+// Deliveries lists an endpoint's deliveries, newest first. Codes: UNAUTHENTICATED, FORBIDDEN.
+func (s *Service) Deliveries(ctx context.Context, p *auth.Principal, endpointID uuid.UUID, after *Cursor, limit int) ([]Delivery, bool, error) {
+	if err := checkAdmin(p); err != nil {
+		return nil, false, err
+	}
+	return s.store.Deliveries(ctx, endpointID, after, limit)
+}
+
+// Replay sends a delivery's event to its endpoint again, as a new delivery due now with the
+// same `webhook-id` (receivers that already processed it can drop it).
+// Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
+func (s *Service) Replay(ctx context.Context, p *auth.Principal, deliveryID uuid.UUID) (Delivery, error) {
+	if err := checkAdmin(p); err != nil {
+		return Delivery{}, err
+	}
+	return s.store.Replay(ctx, deliveryID, s.clock.Now())
+}
