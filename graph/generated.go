@@ -495,6 +495,7 @@ type ComplexityRoot struct {
 		ExpiresOn     func(childComplexity int) int
 		Level         func(childComplexity int) int
 		Name          func(childComplexity int) int
+		NextAction    func(childComplexity int) int
 		Status        func(childComplexity int) int
 		WindowOpensOn func(childComplexity int) int
 	}
@@ -2469,6 +2470,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TeamMemberCertification.Name(childComplexity), true
+	case "TeamMemberCertification.nextAction":
+		if e.ComplexityRoot.TeamMemberCertification.NextAction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMemberCertification.NextAction(childComplexity), true
 	case "TeamMemberCertification.status":
 		if e.ComplexityRoot.TeamMemberCertification.Status == nil {
 			break
@@ -4585,6 +4592,8 @@ type TeamMemberCertification {
   status: EarnedCertificationStatus!
   "The first day of its free renewal window (six months before ` + "`" + `expiresOn` + "`" + `, clamped to month ends); null for fundamentals."
   renewalWindowOpensOn: Date
+  "What the learner should do next about its renewal, by the same rule as their own ` + "`" + `RenewalStatus.nextAction` + "`" + `."
+  nextAction: RenewalNextAction!
 }
 
 # ---- webhooks (docs/api.md "Webhooks") ----
@@ -5547,6 +5556,8 @@ func (ec *executionContext) childFields_TeamMemberCertification(ctx context.Cont
 		return ec.fieldContext_TeamMemberCertification_status(ctx, field)
 	case "renewalWindowOpensOn":
 		return ec.fieldContext_TeamMemberCertification_renewalWindowOpensOn(ctx, field)
+	case "nextAction":
+		return ec.fieldContext_TeamMemberCertification_nextAction(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TeamMemberCertification", field.Name)
 }
@@ -13968,6 +13979,29 @@ func (ec *executionContext) fieldContext_TeamMemberCertification_renewalWindowOp
 	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "Date")
 }
 
+func (ec *executionContext) _TeamMemberCertification_nextAction(ctx context.Context, field graphql.CollectedField, obj *team.Certification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMemberCertification_nextAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v renewal.NextAction) graphql.Marshaler {
+			return ec.marshalNRenewalNextAction2githubᚗcomᚋrecertᚋrecertᚋinternalᚋrenewalᚐNextAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMemberCertification_nextAction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMemberCertification", field, false, false, "RenewalNextAction")
+}
+
 func (ec *executionContext) _TeamMemberConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TeamMemberConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21406,6 +21440,11 @@ func (ec *executionContext) _TeamMemberCertification(ctx context.Context, sel as
 		case "renewalWindowOpensOn":
 			out.Values[i] = ec._TeamMemberCertification_renewalWindowOpensOn(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "nextAction":
+			out.Values[i] = ec._TeamMemberCertification_nextAction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:

@@ -57,9 +57,9 @@ func NewServices(cfg config.Config, db *sqlx.DB, clk clock.Clock) Services {
 		Renewals:    renewal.NewService(postgres.Renewal{Store: store}, clk),
 		Merge:       merge.NewService(postgres.Merge{Store: store}, clk),
 		Notify:      notify.NewService(postgres.Notify{Store: store}, clk),
-		Teams:       team.NewService(postgres.Team{Store: store}, clk),
 		Webhooks:    webhook.NewService(postgres.Webhook{Store: store}, clk, cfg.Production()),
 	}}
+	s.Teams = team.NewService(postgres.Team{Store: store}, clk, s.Renewals.CurrentStatuses)
 	keys := cfg.CredentialKeys
 	if keys == nil {
 		// Only a server that skipped config.EnsureCredentialKey (an API test) gets here: a key

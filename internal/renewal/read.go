@@ -212,3 +212,33 @@ func readHeld[T any](ctx context.Context, p *auth.Principal, held []Held,
 	}
 	return out, errs
 }
+
+// CurrentStatuses is the renewal status at now of every current (not superseded) earned
+// certification of the profiles, by earned certification id: one statement for all of them
+// (the page reader of Pages, at most maxPerProfile rows a profile). It applies no read rule:
+// it serves a domain that has settled the reader's right to see these profiles' current
+// certifications itself (the team view: internal/team, grants of the manager's tenant), and it
+// returns nothing a team manager may not see (no attempt, no score).
+func (s *Service) CurrentStatuses(ctx context.Context, profileIDs []uuid.UUID, maxPerProfile int) (map[uuid.UUID]Status, error) {
+	out := map[uuid.UUID]Status{}
+	if len(profileIDs) == 0 {
+		return out, nil
+	}
+	now := s.clock.Now()
+	today := date.Of(now)
+	q := transcript.EarnedQuery{First: maxPerProfile, Filter: transcript.StatusFilter{Today: today,
+		RenewableThrough: transcript.LastExpiryInWindow(today), Active: true, Renewable: true, Expired: true}}
+	facts, err := s.store.StatusPages(ctx, profileIDs, q)
+	if err != nil {
+		return nil, err
+	}
+	for i := range facts {
+		pg := pageOf(&facts[i], now)
+		for j := range pg.Views {
+			if st, err := pg.Views[j].Renewal(); err == nil && st != nil {
+				out[pg.Views[j].ID] = *st
+			}
+		}
+	}
+	return out, nil
+}

@@ -106,6 +106,7 @@ type memberCert struct {
 	ExpiresOn            *string
 	Status               string
 	RenewalWindowOpensOn *string
+	NextAction           string
 }
 
 type member struct {
@@ -121,7 +122,7 @@ type membersPage struct {
 }
 
 const membersQuery = `query($first: Int, $after: String, $days: Int) { team { tenantId members(first: $first, after: $after, expiringWithinDays: $days) {
-  edges { cursor node { legalName mcid certifications { code name level earnedOn expiresOn status renewalWindowOpensOn } } }
+  edges { cursor node { legalName mcid certifications { code name level earnedOn expiresOn status renewalWindowOpensOn nextAction } } }
   pageInfo { hasNextPage endCursor } } } }`
 
 // members reads one page of the caller's team; ok is false when team is null.
@@ -214,11 +215,24 @@ func TestManagersSeeOnlyTheLearnersWhoGrantedTheirTenant(t *testing.T) {
 		*admin.RenewalWindowOpensOn != "2020-09-30" || admin.EarnedOn != "2020-03-31" || admin.Level != "ASSOCIATE" {
 		t.Fatalf("Ada's administrator certification = %+v", admin)
 	}
+	// Next actions by the renewal rules: Ada's profile is not connected, so her renewable
+	// certification waits for the connection; fundamentals have nothing to renew; Bob's window
+	// has not opened.
+	if admin.NextAction != "CONNECT_PROFILE" || fund.NextAction != "NONE" || pg.Members[1].Certifications[0].NextAction != "WAIT_FOR_WINDOW" {
+		t.Fatalf("next actions: Ada %s and %s, Bob %s", admin.NextAction, fund.NextAction, pg.Members[1].Certifications[0].NextAction)
+	}
 	if fund.Code != "azure-fundamentals" || fund.Status != "ACTIVE" || fund.ExpiresOn != nil || fund.RenewalWindowOpensOn != nil {
 		t.Fatalf("Ada's fundamentals = %+v", fund)
 	}
 	if bob := pg.Members[1].Certifications[0]; bob.Status != "ACTIVE" || *bob.ExpiresOn != "2021-09-17" || *bob.RenewalWindowOpensOn != "2021-03-17" {
 		t.Fatalf("Bob's certification = %+v", bob)
+	}
+
+	// Once Ada connects her profile, the manager sees that she can start the assessment.
+	env.MustDo(f.ada.who, `mutation($in: LinkCertificationProfileInput!) { linkCertificationProfile(input: $in) { certificationProfile { id } } }`,
+		map[string]any{"in": map[string]any{"certificationProfileId": f.ada.profileID}}, nil)
+	if pg, _ := members(t, env, m1, 20, "", nil); pg.Members[0].Certifications[0].NextAction != "START_ASSESSMENT" {
+		t.Fatalf("after linking: %+v", pg.Members[0].Certifications[0])
 	}
 
 	// The other tenant's manager sees only Cy.
@@ -257,7 +271,7 @@ func TestTeamMembersShowNothingPrivate(t *testing.T) {
 		got = append(got, f.Name)
 	}
 	slices.Sort(got)
-	want := []string{"certifications", "code", "earnedOn", "expiresOn", "legalName", "level", "mcid", "name", "renewalWindowOpensOn", "status"}
+	want := []string{"certifications", "code", "earnedOn", "expiresOn", "legalName", "level", "mcid", "name", "nextAction", "renewalWindowOpensOn", "status"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("a manager's view has fields %v, want exactly %v (never e-mail, attempts, scores or exam history)", got, want)
 	}
@@ -516,10 +530,10 @@ func graphRows(ms []member) [][]string {
 	}
 	for _, m := range ms {
 		if len(m.Certifications) == 0 {
-			rows = append(rows, []string{m.MCID, m.LegalName, "", "", "", "", "", "", ""})
+			rows = append(rows, []string{m.MCID, m.LegalName, "", "", "", "", "", "", "", ""})
 		}
 		for _, c := range m.Certifications {
-			rows = append(rows, []string{m.MCID, m.LegalName, c.Code, c.Name, c.Level, c.Status, c.EarnedOn, s(c.ExpiresOn), s(c.RenewalWindowOpensOn)})
+			rows = append(rows, []string{m.MCID, m.LegalName, c.Code, c.Name, c.Level, c.Status, c.EarnedOn, s(c.ExpiresOn), s(c.RenewalWindowOpensOn), c.NextAction})
 		}
 	}
 	return rows

@@ -12,13 +12,13 @@ import (
 // CSVHeader is the header row of the team export: one row per member and current
 // certification, the fields of TeamMember and TeamMemberCertification in the API.
 var CSVHeader = []string{"mcid", "legalName", "certificationCode", "certificationName", "level", "status",
-	"earnedOn", "expiresOn", "renewalWindowOpensOn"}
+	"earnedOn", "expiresOn", "renewalWindowOpensOn", "nextAction"}
 
 // CSVRows are the export rows of one member: one per current certification, or one with the
 // certification columns empty when it holds none.
 func CSVRows(m Member) [][]string {
 	if len(m.Certifications) == 0 {
-		return [][]string{{m.MCIDString(), cell(m.LegalName), "", "", "", "", "", "", ""}}
+		return [][]string{{m.MCIDString(), cell(m.LegalName), "", "", "", "", "", "", "", ""}}
 	}
 	rows := make([][]string, len(m.Certifications))
 	for i, c := range m.Certifications {
@@ -30,7 +30,7 @@ func CSVRows(m Member) [][]string {
 			window = c.WindowOpensOn.String()
 		}
 		rows[i] = []string{m.MCIDString(), cell(m.LegalName), c.Code, cell(c.Name), string(c.Level), string(c.Status),
-			c.EarnedOn.String(), expires, window}
+			c.EarnedOn.String(), expires, window, string(c.NextAction)}
 	}
 	return rows
 }

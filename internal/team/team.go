@@ -21,6 +21,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/renewal"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -81,6 +82,9 @@ type Certification struct {
 	Status transcript.Status
 	// WindowOpensOn is the first day of the renewal window; nil for fundamentals.
 	WindowOpensOn *date.Date
+	// NextAction is what the holder should do next about its renewal (renewal.StatusOf, the
+	// rule the learner's own renewal status follows).
+	NextAction renewal.NextAction
 }
 
 // Position is a keyset position in a team list: the sort key (the legal name, or with an
@@ -157,14 +161,50 @@ const MaxLiveGrants = 20
 // ListedGrants caps the grants listed per profile: live ones first, then the latest revoked.
 const ListedGrants = 50
 
+// Statuses reads the renewal status of the current earned certifications of profiles, by
+// earned certification id (renewal.Service.CurrentStatuses).
+type Statuses func(ctx context.Context, profileIDs []uuid.UUID, maxPerProfile int) (map[uuid.UUID]renewal.Status, error)
+
 // Service manages grants and answers team managers.
 type Service struct {
-	store Store
-	clock clock.Clock
+	store    Store
+	clock    clock.Clock
+	statuses Statuses
 }
 
-// NewService returns a Service on store.
-func NewService(store Store, clk clock.Clock) *Service { return &Service{store: store, clock: clk} }
+// NewService returns a Service on store; statuses gives each member certification its next
+// action.
+func NewService(store Store, clk clock.Clock, statuses Statuses) *Service {
+	return &Service{store: store, clock: clk, statuses: statuses}
+}
+
+// statusBatch is how many members share one read of renewal statuses in an export.
+const statusBatch = 100
+
+// maxCertsPerMember bounds the certifications of a member whose renewal status is read.
+const maxCertsPerMember = 100
+
+// withNextActions sets the next action of every certification of members (one read).
+func (s *Service) withNextActions(ctx context.Context, members []Member) error {
+	ids := make([]uuid.UUID, len(members))
+	for i := range members {
+		ids[i] = members[i].ProfileID
+	}
+	st, err := s.statuses(ctx, ids, maxCertsPerMember)
+	if err != nil {
+		return fmt.Errorf("renewal statuses: %w", err)
+	}
+	for i := range members {
+		for j := range members[i].Certifications {
+			c := &members[i].Certifications[j]
+			c.NextAction = renewal.NextNone
+			if x, ok := st[c.EarnedID]; ok {
+				c.NextAction = x.NextAction
+			}
+		}
+	}
+	return nil
+}
 
 // tenantIDPattern is the form of an Entra tenant id (a GUID), lower-case.
 var tenantIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -394,12 +434,15 @@ func (s *Service) Members(ctx context.Context, p *auth.Principal, f Filter, afte
 	}, nil, func(m Member) error {
 		pg.Members = append(pg.Members, m)
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return Page{}, err
 	}
 	if len(pg.Members) > limit {
 		pg.Members, pg.More = pg.Members[:limit], true
+	}
+	if err := s.withNextActions(ctx, pg.Members); err != nil {
+		return Page{}, err
 	}
 	return pg, nil
 }
@@ -410,13 +453,33 @@ func (s *Service) Members(ctx context.Context, p *auth.Principal, f Filter, afte
 // begin runs once p is known to be a manager and the filter valid, before the first member
 // (an HTTP handler writes its headers there). Codes: FORBIDDEN, BAD_USER_INPUT.
 func (s *Service) Export(ctx context.Context, p *auth.Principal, f Filter, begin func() error, fn func(Member) error) error {
-	return s.read(ctx, p, f, "team.export", func(*Query) {}, begin, fn)
+	// Members go on in batches: each batch's next actions are one read.
+	batch := make([]Member, 0, statusBatch)
+	flush := func() error {
+		if err := s.withNextActions(ctx, batch); err != nil {
+			return err
+		}
+		for _, m := range batch {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	return s.read(ctx, p, f, "team.export", func(*Query) {}, begin, func(m Member) error {
+		if batch = append(batch, m); len(batch) == statusBatch {
+			return flush()
+		}
+		return nil
+	}, flush)
 }
 
 // read runs a manager read of the tenant p manages in one transaction: the tenant's lock, the
 // one statement that reads the members and counts the access, and the audit event.
+// done, when set, runs after the last member, inside the transaction.
 func (s *Service) read(ctx context.Context, p *auth.Principal, f Filter, action string, shape func(*Query),
-	begin func() error, fn func(Member) error) error {
+	begin func() error, fn func(Member) error, done func() error) error {
 	tenant, ok := ManagedTenant(p)
 	if !ok {
 		return apperr.Deny("only a team manager of a work or school tenant sees a team")
@@ -453,6 +516,9 @@ func (s *Service) read(ctx context.Context, p *auth.Principal, f Filter, action 
 			}
 			return fn(m)
 		})
+		if err == nil && done != nil {
+			err = done()
+		}
 		if err != nil || shown == 0 {
 			return err
 		}
