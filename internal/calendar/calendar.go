@@ -79,6 +79,10 @@ type Store interface {
 	// today, with an assessment) of its profile's survivor (merges followed), expiry first.
 	// ok is false for an unknown or revoked feed.
 	Entries(ctx context.Context, tokenHash []byte, today date.Date) (entries []Entry, ok bool, err error)
+	// EntryByEarnedID reads one earned certification as a feed lists it on today, under the
+	// same conditions as Entries (not superseded, expiring after today, not retired before
+	// today, with an assessment); ok is false when it is not such a certification.
+	EntryByEarnedID(ctx context.Context, id uuid.UUID, today date.Date) (e Entry, ok bool, err error)
 }
 
 // Service implements calendar feeds.
@@ -288,4 +292,20 @@ func (s *Service) Serve(ctx context.Context, token string) (Document, error) {
 	body := Render(events)
 	sum := sha256.Sum256(body)
 	return Document{Body: body, ETag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}, nil
+}
+
+// Invite renders the events of one earned certification's current cycle as an iCalendar
+// object with METHOD:PUBLISH (RenderInvite): the same events (UIDs, SEQUENCE, dates) the feeds of its profile serve for it, so a
+// calendar that imports the window-open reminder's attachment and subscribes to a feed holds
+// each event once. ok is false when the certification is not in a feed now (superseded,
+// expired, retired, or without an assessment).
+func (s *Service) Invite(ctx context.Context, earnedID uuid.UUID) ([]byte, bool, error) {
+	e, ok, err := s.store.EntryByEarnedID(ctx, earnedID, date.Of(s.clock.Now()))
+	if err != nil {
+		return nil, false, fmt.Errorf("read calendar entry: %w", err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return RenderInvite(EventsOf(e, s.reminders(e.ExpiresOn), s.base)), true, nil
 }

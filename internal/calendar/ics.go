@@ -79,8 +79,17 @@ func (ev Event) AllDay() bool { return ev.Start.IsZero() }
 // TEXT values escaped), with github.com/arran4/golang-ical. No METHOD: it is a published feed,
 // so DTSTAMP is when the event's information last changed (RFC 5545 3.8.7.2), which keeps the
 // output, and so the ETag, the same until something changes.
-func Render(events []Event) []byte {
+func Render(events []Event) []byte { return render(events, "") }
+
+// RenderInvite is Render with METHOD:PUBLISH, for an .ics sent by email (RFC 6047: the
+// attachment's content type names the same method).
+func RenderInvite(events []Event) []byte { return render(events, ics.MethodPublish) }
+
+func render(events []Event, method ics.Method) []byte {
 	cal := ics.NewCalendarFor("Recert")
+	if method != "" {
+		cal.SetMethod(method)
+	}
 	cal.SetProductId("-//Recert//Renewal calendar//EN")
 	cal.SetVersion("2.0")
 	cal.SetCalscale("GREGORIAN")

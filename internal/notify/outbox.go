@@ -71,6 +71,15 @@ type Message struct {
 	Subject  string
 	Text     string
 	Language string // the language the text is written in (Content-Language)
+	// Attachments are files sent with the text (the window-open reminder's .ics invite).
+	Attachments []Attachment
+}
+
+// Attachment is a file attached to a Message.
+type Attachment struct {
+	Name        string
+	ContentType string
+	Data        []byte
 }
 
 // Mailer delivers emails.
@@ -94,6 +103,10 @@ type OutboxConfig struct {
 	// Trace, when set, runs each pass and each send (claim, email, record) in a span
 	// (server.go passes internal/tracing's).
 	Trace Tracer
+	// Attach, when set, gives the attachments of a window-open reminder (KindWindowOpen): the
+	// reminders wiring passes the certification's calendar events as an .ics file. An error is
+	// logged and the reminder is sent without them.
+	Attach func(ctx context.Context, p Pending) ([]Attachment, error)
 }
 
 // Tracer starts a span named name under ctx's and returns the span's context and the function
@@ -130,6 +143,7 @@ type Outbox struct {
 	log     *slog.Logger
 	metrics *Metrics
 	trace   Tracer
+	attach  func(ctx context.Context, p Pending) ([]Attachment, error)
 }
 
 // NewOutbox returns an Outbox on store. Codes: none (configuration errors are plain).
@@ -154,7 +168,8 @@ func NewOutbox(store Store, clk clock.Clock, cfg OutboxConfig) (*Outbox, error) 
 		return nil, err
 	}
 	return &Outbox{store: store, clock: clk, plan: cfg.Plan, mailer: cfg.Mailer, render: r,
-		timeout: cfg.SendTimeout, max: cfg.MaxPerPass, log: cfg.Log, metrics: cfg.Metrics, trace: cfg.Trace}, nil
+		timeout: cfg.SendTimeout, max: cfg.MaxPerPass, log: cfg.Log, metrics: cfg.Metrics, trace: cfg.Trace,
+		attach: cfg.Attach}, nil
 }
 
 // PassResult counts what one pass did.
@@ -350,9 +365,32 @@ func (o *Outbox) deliver(ctx context.Context, p Pending, now time.Time) (err err
 	if err != nil {
 		return err
 	}
+	msg.Attachments = o.attachments(ctx, p)
 	sendCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	return o.mailer.Send(sendCtx, msg)
+}
+
+// attachments runs the Attach hook for a window-open reminder. A failing hook never fails the
+// reminder: the error is logged and the email goes out without attachments.
+func (o *Outbox) attachments(ctx context.Context, p Pending) (atts []Attachment) {
+	if o.attach == nil || p.Kind != KindWindowOpen {
+		return nil
+	}
+	atts, err := func() (_ []Attachment, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("attach panicked: %v", r)
+			}
+		}()
+		return o.attach(ctx, p)
+	}()
+	if err != nil {
+		o.log.Warn("reminder attachment failed: sending without it", "notification", p.ID,
+			"earned_certification", p.EarnedID, "error", err)
+		return nil
+	}
+	return atts
 }
 
 func truncate(s string, n int) string {

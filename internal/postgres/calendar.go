@@ -156,13 +156,43 @@ func (s Calendar) Entries(ctx context.Context, tokenHash []byte, today date.Date
 		if r.EarnedID == nil {
 			continue
 		}
-		e := calendar.Entry{EarnedID: *r.EarnedID, Code: *r.Code, Name: *r.Name, ExpiresOn: r.ExpiresOn,
-			Renewals: r.Renewals, ModifiedAt: r.ModifiedAt.UTC()}
-		if !r.RetiredOn.IsZero() {
-			d := r.RetiredOn
-			e.RetiredOn = &d
-		}
-		out = append(out, e)
+		out = append(out, r.domain())
 	}
 	return out, true, nil
+}
+
+func (r entryRow) domain() calendar.Entry {
+	e := calendar.Entry{EarnedID: *r.EarnedID, Code: *r.Code, Name: *r.Name, ExpiresOn: r.ExpiresOn,
+		Renewals: r.Renewals, ModifiedAt: r.ModifiedAt.UTC()}
+	if !r.RetiredOn.IsZero() {
+		d := r.RetiredOn
+		e.RetiredOn = &d
+	}
+	return e
+}
+
+// entryByEarnedSQL reads one earned certification ($1) with the columns and conditions of
+// feedEntriesSQL on day $2: keep the two in step, so the invite carries the feed's events.
+const entryByEarnedSQL = `
+SELECT e.id AS earned_id, c.code, c.name, e.expires_on, c.retired_on,
+       COALESCE(r.n, 0) AS renewals, COALESCE(r.last, e.created_at) AS modified_at
+FROM earned_certifications e
+JOIN certifications c ON c.id = e.certification_id
+LEFT JOIN LATERAL (SELECT count(*) AS n, max(x.renewed_at) AS last FROM renewals x
+                   WHERE x.earned_certification_id = e.id) r ON true
+WHERE e.id = $1 AND e.superseded_at IS NULL AND e.expires_on > $2
+  AND (c.retired_on IS NULL OR c.retired_on >= $2)
+  AND EXISTS (SELECT 1 FROM renewal_assessments ra JOIN assessment_versions v ON v.assessment_id = ra.id
+              WHERE ra.certification_id = e.certification_id)`
+
+// EntryByEarnedID reads one earned certification as a feed lists it (calendar.Store).
+func (s Calendar) EntryByEarnedID(ctx context.Context, id uuid.UUID, today date.Date) (calendar.Entry, bool, error) {
+	var rows []entryRow
+	if err := s.sel(ctx, &rows, entryByEarnedSQL, id, today); err != nil {
+		return calendar.Entry{}, false, fmt.Errorf("read calendar entry: %w", err)
+	}
+	if len(rows) == 0 {
+		return calendar.Entry{}, false, nil
+	}
+	return rows[0].domain(), true, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recert/recert/internal/calendar"
 	"github.com/recert/recert/internal/cli"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/config"
@@ -45,10 +46,38 @@ func NewOutbox(cfg config.Config, log *slog.Logger, store *postgres.Store, clk c
 	if reg != nil {
 		metrics = notify.NewMetrics(reg)
 	}
+	plan := cfg.ReminderOffsets
+	if plan.Len() == 0 {
+		plan = notify.DefaultPlan()
+	}
+	cal, err := calendar.NewService(postgres.Calendar{Store: store}, clk, cfg.PublicURL, plan.Dates)
+	if err != nil {
+		return nil, err
+	}
 	return notify.NewOutbox(postgres.Notify{Store: store}, clk, notify.OutboxConfig{
 		Plan: cfg.ReminderOffsets, Mailer: m, PublicURL: cfg.PublicURL, Log: log.With("component", "reminders"), Metrics: metrics,
-		Trace: tr.Span,
+		Trace: tr.Span, Attach: InviteAttachment(cal),
 	})
+}
+
+// InviteName and InviteType are the file name and content type of the window-open reminder's
+// calendar attachment.
+const (
+	InviteName = "renewal.ics"
+	InviteType = "text/calendar; charset=utf-8; method=PUBLISH"
+)
+
+// InviteAttachment is the outbox's Attach hook: the calendar events of the reminded
+// certification (calendar.Service.Invite, the events its feeds serve) as renewal.ics, none when
+// the certification is no longer in a feed.
+func InviteAttachment(cal *calendar.Service) func(ctx context.Context, p notify.Pending) ([]notify.Attachment, error) {
+	return func(ctx context.Context, p notify.Pending) ([]notify.Attachment, error) {
+		body, ok, err := cal.Invite(ctx, p.EarnedID)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return []notify.Attachment{{Name: InviteName, ContentType: InviteType, Data: body}}, nil
+	}
 }
 
 // Worker builds the in-server reminder worker, or nil when REMINDER_INTERVAL=0 (the

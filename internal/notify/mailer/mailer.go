@@ -4,6 +4,7 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -151,6 +152,11 @@ func (s *SMTP) Send(ctx context.Context, m notify.Message) error {
 	msg.SetGenHeader(gomail.Header("Auto-Submitted"), "auto-generated")
 	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	for _, a := range m.Attachments {
+		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), gomail.WithFileContentType(gomail.ContentType(a.ContentType))); err != nil {
+			return fmt.Errorf("attach %s: %w", a.Name, err)
+		}
+	}
 	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
 		return fmt.Errorf("smtp: %w", err)
 	}
@@ -168,7 +174,11 @@ func (l Log) Send(ctx context.Context, m notify.Message) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	names := make([]string, len(m.Attachments))
+	for i, a := range m.Attachments {
+		names[i] = a.Name
+	}
 	log.InfoContext(ctx, "email (not sent: SMTP_URL is not set)",
-		"to", m.To, "subject", m.Subject, "language", m.Language, "message_id", m.ID, "body", m.Text)
+		"to", m.To, "subject", m.Subject, "language", m.Language, "message_id", m.ID, "attachments", names, "body", m.Text)
 	return nil
 }
