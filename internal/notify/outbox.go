@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/recert/recert/internal/safe"
 	"log/slog"
 	"runtime/debug"
 	"time"
@@ -229,18 +230,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (_ PassResult, err error) {
 // stopped at MaxPerPass (a backlog), the next one starts at once. A failing or panicking pass
 // is logged and the next one runs as usual.
 func (o *Outbox) Run(ctx context.Context, every time.Duration) {
-	for {
-		if o.safePass(ctx) && ctx.Err() == nil {
-			continue
-		}
-		t := time.NewTimer(every)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	safe.Loop(ctx, o.log, "reminder pass", every, func() bool { return o.safePass(ctx) })
 }
 
 // safePass runs one pass, recovering a panic; it reports whether the pass left a backlog.
