@@ -308,7 +308,17 @@ func writeRequestError(w io.Writer, resp *graphql.Response) {
 	_, _ = w.Write(b)
 }
 
+// writeJSON writes an executed operation's response. The common answer, data and nothing else,
+// is written as it is: gqlgen built Data as JSON, and json.Marshal would only scan it again to
+// check and compact it (about 5 % of a dashboard request's CPU, issue 12).
 func writeJSON(w io.Writer, resp *graphql.Response) {
+	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Label == "" && resp.Path == nil &&
+		resp.HasNext == nil && len(resp.Data) > 0 {
+		b := make([]byte, 0, len(resp.Data)+len(`{"data":}`))
+		b = append(append(append(b, `{"data":`...), resp.Data...), '}')
+		_, _ = w.Write(b)
+		return
+	}
 	b, err := json.Marshal(resp)
 	if err != nil {
 		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)

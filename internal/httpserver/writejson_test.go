@@ -1,0 +1,34 @@
+package httpserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// The response written without json.Marshal is byte for byte what json.Marshal writes, and
+// every response that carries more than data still goes through json.Marshal.
+func TestWriteJSONWritesWhatMarshalWrites(t *testing.T) {
+	yes := true
+	for name, resp := range map[string]*graphql.Response{
+		"data":              {Data: json.RawMessage(`{"certificationProfile":{"mcid":"500000001","nodes":[{"id":"x","expiresOn":null}]}}`)},
+		"null data":         {Data: json.RawMessage(`null`)},
+		"no data":           {},
+		"errors":            {Data: json.RawMessage(`{"a":null}`), Errors: gqlerror.List{{Message: "no", Extensions: map[string]any{"code": "FORBIDDEN"}}}},
+		"extensions":        {Data: json.RawMessage(`{"a":1}`), Extensions: map[string]any{"cost": 3}},
+		"incremental parts": {Data: json.RawMessage(`{"a":1}`), Label: "l", HasNext: &yes},
+	} {
+		want, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		writeJSON(&got, resp)
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("%s: wrote %s, json.Marshal writes %s", name, got.Bytes(), want)
+		}
+	}
+}
