@@ -23,7 +23,9 @@ type assessmentOut struct {
 
 func current(t *testing.T, env *apitest.Env, code string) assessmentOut {
 	t.Helper()
-	var out struct{ Certification struct{ RenewalAssessment assessmentOut } }
+	var out struct {
+		Certification struct{ RenewalAssessment assessmentOut }
+	}
 	env.MustDo(apitest.Anonymous, currentAssessment, map[string]any{"code": code}, &out)
 	return out.Certification.RenewalAssessment
 }
@@ -53,7 +55,9 @@ func TestPublishRenewalAssessmentThroughTheAPI(t *testing.T) {
 		t.Fatalf("refusals wrote audit events: %+v", rows)
 	}
 
-	var out struct{ PublishRenewalAssessment struct{ RenewalAssessment assessmentOut } }
+	var out struct {
+		PublishRenewalAssessment struct{ RenewalAssessment assessmentOut }
+	}
 	env.MustDo(admin, publishAssessment, vars, &out)
 	got := out.PublishRenewalAssessment.RenewalAssessment
 	if got.Version != 2 || got.PassingScore != 70 || got.QuestionCount != 2 || got.Certification == nil || got.Certification.Code != code {
