@@ -9,7 +9,8 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 )
 
-func (r *Resolver) calendarFeeds(ctx context.Context, prof *certprofile.Profile) ([]*calendar.Feed, error) {
+// CalendarFeeds is the resolver for the calendarFeeds field.
+func (r *certificationProfileResolver) CalendarFeeds(ctx context.Context, prof *certprofile.Profile) ([]*calendar.Feed, error) {
 	if err := calendar.CanManage(auth.PrincipalFrom(ctx), prof); err != nil {
 		return nil, err
 	}
@@ -17,7 +18,8 @@ func (r *Resolver) calendarFeeds(ctx context.Context, prof *certprofile.Profile)
 	return ptrs(list), err
 }
 
-func (r *Resolver) createCalendarFeed(ctx context.Context, in model.CreateCalendarFeedInput) (*model.CreateCalendarFeedPayload, error) {
+// CreateCalendarFeed is the resolver for the createCalendarFeed field.
+func (r *mutationResolver) CreateCalendarFeed(ctx context.Context, in model.CreateCalendarFeedInput) (*model.CreateCalendarFeedPayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -29,7 +31,8 @@ func (r *Resolver) createCalendarFeed(ctx context.Context, in model.CreateCalend
 	return &model.CreateCalendarFeedPayload{CalendarFeed: &f}, nil
 }
 
-func (r *Resolver) revokeCalendarFeed(ctx context.Context, in model.RevokeCalendarFeedInput) (*model.RevokeCalendarFeedPayload, error) {
+// RevokeCalendarFeed is the resolver for the revokeCalendarFeed field.
+func (r *mutationResolver) RevokeCalendarFeed(ctx context.Context, in model.RevokeCalendarFeedInput) (*model.RevokeCalendarFeedPayload, error) {
 	id, err := decodeID(in.CalendarFeedID, kindCalendarFeed)
 	if err != nil {
 		return nil, err

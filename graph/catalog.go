@@ -28,7 +28,8 @@ func wantsField(ctx context.Context, name string) bool {
 	return slices.Contains(graphql.CollectAllFields(ctx), name)
 }
 
-func (r *Resolver) certifications(ctx context.Context, first *int, after *string, filter *model.CertificationFilter) (*model.CertificationConnection, error) {
+// Certifications is the resolver for the certifications field.
+func (r *queryResolver) Certifications(ctx context.Context, first *int, after *string, filter *model.CertificationFilter) (*model.CertificationConnection, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -66,7 +67,8 @@ func (r *Resolver) certifications(ctx context.Context, first *int, after *string
 	return conn, nil
 }
 
-func (r *Resolver) requirementPaths(ctx context.Context, c *catalog.Certification) ([][]*catalog.Exam, error) {
+// RequirementPaths is the resolver for the requirementPaths field.
+func (r *certificationResolver) RequirementPaths(ctx context.Context, c *catalog.Certification) ([][]*catalog.Exam, error) {
 	paths, err := loaders(ctx).Paths.Load(ctx, c.ID)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,8 @@ func (r *Resolver) requirementPaths(ctx context.Context, c *catalog.Certificatio
 	return out, nil
 }
 
-func (r *Resolver) certification(ctx context.Context, code string) (*catalog.Certification, error) {
+// Certification is the resolver for the certification field.
+func (r *queryResolver) Certification(ctx context.Context, code string) (*catalog.Certification, error) {
 	c, err := r.Catalog.ByCode(ctx, auth.PrincipalFrom(ctx), code)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return nil, nil
@@ -91,4 +94,39 @@ func (r *Resolver) certification(ctx context.Context, code string) (*catalog.Cer
 		return nil, err
 	}
 	return &c, nil
+}
+
+// Prerequisites is the resolver for the prerequisites field.
+func (r *certificationResolver) Prerequisites(ctx context.Context, obj *catalog.Certification) ([]*catalog.Certification, error) {
+	list, err := loaders(ctx).Prerequisites.Load(ctx, obj.ID)
+	return ptrs(list), err
+}
+
+// RenewalAssessment is the resolver for the renewalAssessment field.
+func (r *certificationResolver) RenewalAssessment(ctx context.Context, obj *catalog.Certification) (*catalog.Assessment, error) {
+	return loaders(ctx).Assessment.Load(ctx, obj.ID)
+}
+
+// ID is the resolver for the id field.
+func (r *examResolver) ID(ctx context.Context, obj *catalog.Exam) (string, error) {
+	return encodeKeyID(kindExam, obj.Code), nil
+}
+
+// Supersedes is the resolver for the supersedes field.
+func (r *examResolver) Supersedes(ctx context.Context, obj *catalog.Exam) (*catalog.Exam, error) {
+	if obj.Supersedes == nil {
+		return nil, nil
+	}
+	return loaders(ctx).Exam.Load(ctx, *obj.Supersedes)
+}
+
+// Certification is the resolver for the certification field.
+func (r *renewalAssessmentResolver) Certification(ctx context.Context, obj *catalog.Assessment) (*catalog.Certification, error) {
+	return loaders(ctx).Certification.Load(ctx, obj.CertificationID)
+}
+
+// LearningModules is the resolver for the learningModules field.
+func (r *renewalAssessmentResolver) LearningModules(ctx context.Context, obj *catalog.Assessment) ([]*catalog.Module, error) {
+	list, err := loaders(ctx).Modules.Load(ctx, obj.ID)
+	return ptrs(list), err
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/recert/recert/internal/catalog"
 )
 
-func (r *Resolver) upsertExam(ctx context.Context, in model.UpsertExamInput) (*model.UpsertExamPayload, error) {
+// UpsertExam is the resolver for the upsertExam field.
+func (r *mutationResolver) UpsertExam(ctx context.Context, in model.UpsertExamInput) (*model.UpsertExamPayload, error) {
 	e, err := r.Catalog.UpsertExam(ctx, auth.PrincipalFrom(ctx), catalog.ExamInput{
 		Code: in.Code, Title: in.Title, Languages: in.Languages, RetiredOn: in.RetiredOn, Supersedes: in.Supersedes,
 	})
@@ -19,7 +20,8 @@ func (r *Resolver) upsertExam(ctx context.Context, in model.UpsertExamInput) (*m
 	return &model.UpsertExamPayload{Exam: &e}, nil
 }
 
-func (r *Resolver) upsertCertification(ctx context.Context, in model.UpsertCertificationInput) (*model.UpsertCertificationPayload, error) {
+// UpsertCertification is the resolver for the upsertCertification field.
+func (r *mutationResolver) UpsertCertification(ctx context.Context, in model.UpsertCertificationInput) (*model.UpsertCertificationPayload, error) {
 	c, err := r.Catalog.UpsertCertification(ctx, auth.PrincipalFrom(ctx), catalog.CertificationInput{
 		Code: in.Code, Name: in.Name, Level: in.Level, ReleasedOn: in.ReleasedOn, RetiredOn: in.RetiredOn,
 		Languages: in.Languages, RequirementPaths: in.RequirementPaths, Prerequisites: in.Prerequisites,
@@ -34,7 +36,8 @@ func (r *Resolver) upsertCertification(ctx context.Context, in model.UpsertCerti
 	return &model.UpsertCertificationPayload{Certification: &c}, nil
 }
 
-func (r *Resolver) publishRenewalAssessment(ctx context.Context, in model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
+// PublishRenewalAssessment is the resolver for the publishRenewalAssessment field.
+func (r *mutationResolver) PublishRenewalAssessment(ctx context.Context, in model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
 	na := catalog.NewAssessment{CertificationCode: in.CertificationCode, PassingScore: in.PassingScore,
 		QuestionsPerAttempt: in.QuestionsPerAttempt}
 	for _, q := range in.Questions {

@@ -17,7 +17,8 @@ func changedProfile(ctx context.Context, p certprofile.Profile) *certprofile.Pro
 	return &p
 }
 
-func (r *Resolver) updateCertificationProfile(ctx context.Context, in model.UpdateCertificationProfileInput) (*model.UpdateCertificationProfilePayload, error) {
+// UpdateCertificationProfile is the resolver for the updateCertificationProfile field.
+func (r *mutationResolver) UpdateCertificationProfile(ctx context.Context, in model.UpdateCertificationProfileInput) (*model.UpdateCertificationProfilePayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,8 @@ func (r *Resolver) updateCertificationProfile(ctx context.Context, in model.Upda
 	return &model.UpdateCertificationProfilePayload{CertificationProfile: changedProfile(ctx, p)}, nil
 }
 
-func (r *Resolver) requestContactEmailChange(ctx context.Context, in model.RequestContactEmailChangeInput) (*model.RequestContactEmailChangePayload, error) {
+// RequestContactEmailChange is the resolver for the requestContactEmailChange field.
+func (r *mutationResolver) RequestContactEmailChange(ctx context.Context, in model.RequestContactEmailChangeInput) (*model.RequestContactEmailChangePayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -42,7 +44,8 @@ func (r *Resolver) requestContactEmailChange(ctx context.Context, in model.Reque
 		PendingEmail: pe.Email, ExpiresAt: pe.ExpiresAt}, nil
 }
 
-func (r *Resolver) confirmContactEmailChange(ctx context.Context, in model.ConfirmContactEmailChangeInput) (*model.ConfirmContactEmailChangePayload, error) {
+// ConfirmContactEmailChange is the resolver for the confirmContactEmailChange field.
+func (r *mutationResolver) ConfirmContactEmailChange(ctx context.Context, in model.ConfirmContactEmailChangeInput) (*model.ConfirmContactEmailChangePayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -54,7 +57,8 @@ func (r *Resolver) confirmContactEmailChange(ctx context.Context, in model.Confi
 	return &model.ConfirmContactEmailChangePayload{CertificationProfile: changedProfile(ctx, p)}, nil
 }
 
-func (r *Resolver) correctLegalName(ctx context.Context, in model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error) {
+// CorrectLegalName is the resolver for the correctLegalName field.
+func (r *mutationResolver) CorrectLegalName(ctx context.Context, in model.CorrectLegalNameInput) (*model.CorrectLegalNamePayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err

@@ -39,7 +39,8 @@ func (r *Resolver) credentialSubject(ctx context.Context, v *renewal.EarnedView,
 	return sub, nil
 }
 
-func (r *Resolver) openBadgeCredential(ctx context.Context, v *renewal.EarnedView) (*string, error) {
+// OpenBadgeCredential is the resolver for the openBadgeCredential field.
+func (r *earnedCertificationResolver) OpenBadgeCredential(ctx context.Context, v *renewal.EarnedView) (*string, error) {
 	sub, err := r.credentialSubject(ctx, v, true)
 	if err != nil {
 		return nil, err
@@ -47,7 +48,8 @@ func (r *Resolver) openBadgeCredential(ctx context.Context, v *renewal.EarnedVie
 	return r.Credentials.Issue(auth.PrincipalFrom(ctx), sub)
 }
 
-func (r *Resolver) linkedInURL(ctx context.Context, v *renewal.EarnedView) (*string, error) {
+// LinkedInAddToProfileURL is the resolver for the linkedInAddToProfileUrl field.
+func (r *earnedCertificationResolver) LinkedInAddToProfileURL(ctx context.Context, v *renewal.EarnedView) (*string, error) {
 	sub, err := r.credentialSubject(ctx, v, false)
 	if err != nil {
 		return nil, err

@@ -12,7 +12,8 @@ import (
 	"github.com/recert/recert/internal/querylimits"
 )
 
-func (r *Resolver) viewer(ctx context.Context) (*model.Viewer, error) {
+// Viewer is the resolver for the viewer field.
+func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 	a, lp, err := r.Learner.Ensure(ctx, auth.PrincipalFrom(ctx))
 	if err != nil {
 		return nil, err
@@ -20,9 +21,9 @@ func (r *Resolver) viewer(ctx context.Context) (*model.Viewer, error) {
 	return &model.Viewer{Account: &a, LearnProfile: &lp}, nil
 }
 
-// node resolves any opaque id the caller may see. Objects the caller may not see are
+// Node resolves any opaque id the caller may see. Objects the caller may not see are
 // reported as null, exactly like ids that do not exist, so ids leak nothing.
-func (r *Resolver) node(ctx context.Context, id string) (node.Node, error) {
+func (r *queryResolver) Node(ctx context.Context, id string) (node.Node, error) {
 	var n node.Node
 	k, key, err := decodeKeyID(id)
 	if err == nil && k == kindExam {

@@ -13,6 +13,7 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/merge"
+	"github.com/recert/recert/internal/renewal"
 )
 
 // mergeLoaders batch the merge lookups of one request.
@@ -35,7 +36,8 @@ func (r *Resolver) mergeNode(ctx context.Context, k kind, id uuid.UUID) (node.No
 	return loaders(ctx).Merge.Event.Load(ctx, id)
 }
 
-func (r *Resolver) previewMerge(ctx context.Context, in model.PreviewCertificationProfileMergeInput) (*model.PreviewCertificationProfileMergePayload, error) {
+// PreviewCertificationProfileMerge is the resolver for the previewCertificationProfileMerge field.
+func (r *mutationResolver) PreviewCertificationProfileMerge(ctx context.Context, in model.PreviewCertificationProfileMergeInput) (*model.PreviewCertificationProfileMergePayload, error) {
 	surv, dup, err := decodePair(in.SurvivorID, in.DuplicateID)
 	if err != nil {
 		return nil, err
@@ -48,7 +50,8 @@ func (r *Resolver) previewMerge(ctx context.Context, in model.PreviewCertificati
 	return &model.PreviewCertificationProfileMergePayload{Preview: &pv}, nil
 }
 
-func (r *Resolver) mergeProfiles(ctx context.Context, in model.MergeCertificationProfilesInput) (*model.MergeCertificationProfilesPayload, error) {
+// MergeCertificationProfiles is the resolver for the mergeCertificationProfiles field.
+func (r *mutationResolver) MergeCertificationProfiles(ctx context.Context, in model.MergeCertificationProfilesInput) (*model.MergeCertificationProfilesPayload, error) {
 	surv, dup, err := decodePair(in.SurvivorID, in.DuplicateID)
 	if err != nil {
 		return nil, err
@@ -72,9 +75,9 @@ func decodePair(survivorID, duplicateID string) (surv, dup uuid.UUID, err error)
 	return surv, dup, err
 }
 
-// auditEvents pages the audit events of a profile (and of the profiles merged into it),
+// AuditEvents pages the audit events of a profile (and of the profiles merged into it),
 // newest first, for support. Codes: FORBIDDEN, BAD_USER_INPUT (first, after).
-func (r *Resolver) auditEvents(ctx context.Context, p *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error) {
+func (r *certificationProfileResolver) AuditEvents(ctx context.Context, p *certprofile.Profile, first *int, after *string) (*model.AuditEventConnection, error) {
 	principal := auth.PrincipalFrom(ctx)
 	if !merge.CanReadAudit(principal) {
 		return nil, apperr.Deny("only support may read audit events")
@@ -109,4 +112,9 @@ func (r *Resolver) auditEvents(ctx context.Context, p *certprofile.Profile, firs
 		}
 	}
 	return conn, nil
+}
+
+// SupersededCertifications is the resolver for the supersededCertifications field.
+func (r *mergePreviewResolver) SupersededCertifications(ctx context.Context, obj *merge.Preview) ([]*renewal.EarnedView, error) {
+	return r.earnedViews(ctx, obj.Superseded, "EarnedCertification"), nil
 }

@@ -28,8 +28,8 @@ func newNotifyLoaders(r *Resolver) *notifyLoaders {
 	}
 }
 
-// notifications is CertificationProfile.notifications: newest first, for the owner or support.
-func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile, first *int, after *string) (*model.NotificationConnection, error) {
+// Notifications is CertificationProfile.notifications: newest first, for the owner or support.
+func (r *certificationProfileResolver) Notifications(ctx context.Context, prof *certprofile.Profile, first *int, after *string) (*model.NotificationConnection, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -63,7 +63,8 @@ func (r *Resolver) notifications(ctx context.Context, prof *certprofile.Profile,
 	return conn, nil
 }
 
-func (r *Resolver) notificationEarned(ctx context.Context, n *notify.Notification) (*renewal.EarnedView, error) {
+// EarnedCertification is the resolver for the earnedCertification field.
+func (r *notificationResolver) EarnedCertification(ctx context.Context, n *notify.Notification) (*renewal.EarnedView, error) {
 	return r.earnedView(ctx, n.EarnedID)
 }
 

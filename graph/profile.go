@@ -45,7 +45,8 @@ func forgetLinks(ctx context.Context) {
 	l.LinkByLearnProfile.ClearAll()
 }
 
-func (r *Resolver) createCertificationProfile(ctx context.Context, in model.CreateCertificationProfileInput) (*model.CreateCertificationProfilePayload, error) {
+// CreateCertificationProfile is the resolver for the createCertificationProfile field.
+func (r *mutationResolver) CreateCertificationProfile(ctx context.Context, in model.CreateCertificationProfileInput) (*model.CreateCertificationProfilePayload, error) {
 	p, err := r.Profiles.Create(ctx, auth.PrincipalFrom(ctx), certprofile.NewProfile{
 		LegalName: in.LegalName, Email: in.Email, PreferredLanguage: in.PreferredLanguage,
 	})
@@ -55,7 +56,8 @@ func (r *Resolver) createCertificationProfile(ctx context.Context, in model.Crea
 	return &model.CreateCertificationProfilePayload{CertificationProfile: &p}, nil
 }
 
-func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*certprofile.Profile, error) {
+// CertificationProfile is the resolver for the certificationProfile field.
+func (r *queryResolver) CertificationProfile(ctx context.Context, mcid string) (*certprofile.Profile, error) {
 	caller := auth.PrincipalFrom(ctx)
 	var p certprofile.Profile
 	var link *certprofile.Link
@@ -93,7 +95,8 @@ func (r *Resolver) certificationProfile(ctx context.Context, mcid string) (*cert
 	return &p, nil
 }
 
-func (r *Resolver) viewerProfiles(ctx context.Context) ([]*certprofile.Profile, error) {
+// CertificationProfiles is the resolver for the certificationProfiles field.
+func (r *viewerResolver) CertificationProfiles(ctx context.Context, obj *model.Viewer) ([]*certprofile.Profile, error) {
 	list, err := r.Profiles.Mine(ctx, auth.PrincipalFrom(ctx))
 	out := ptrs(list)
 	for _, p := range out {
@@ -102,9 +105,9 @@ func (r *Resolver) viewerProfiles(ctx context.Context) ([]*certprofile.Profile, 
 	return out, err
 }
 
-// mergedInto is the survivor of a merged profile, when the caller may see it (a duplicate's
+// MergedInto is the survivor of a merged profile, when the caller may see it (a duplicate's
 // owner is not necessarily the survivor's).
-func (r *Resolver) mergedInto(ctx context.Context, p *certprofile.Profile) (*certprofile.Profile, error) {
+func (r *certificationProfileResolver) MergedInto(ctx context.Context, p *certprofile.Profile) (*certprofile.Profile, error) {
 	if p.MergedInto == nil {
 		return nil, nil
 	}
@@ -115,13 +118,14 @@ func (r *Resolver) mergedInto(ctx context.Context, p *certprofile.Profile) (*cer
 	return s, err
 }
 
-func (r *Resolver) alternateEmails(ctx context.Context, p *certprofile.Profile) ([]string, error) {
+// AlternateEmails is the resolver for the alternateEmails field.
+func (r *certificationProfileResolver) AlternateEmails(ctx context.Context, p *certprofile.Profile) ([]string, error) {
 	return loaders(ctx).Profiles.AlternateEmails.Load(ctx, p.ID)
 }
 
-// profileLearnProfile is the Learn profile connected to p, when the caller may see it
+// LearnProfile is the Learn profile connected to p, when the caller may see it
 // (learner.MayView).
-func (r *Resolver) profileLearnProfile(ctx context.Context, p *certprofile.Profile) (*learner.LearnProfile, error) {
+func (r *certificationProfileResolver) LearnProfile(ctx context.Context, p *certprofile.Profile) (*learner.LearnProfile, error) {
 	l, err := loaders(ctx).Profiles.LinkByProfile.Load(ctx, p.ID)
 	if err != nil || l == nil {
 		return nil, err
@@ -134,9 +138,9 @@ func (r *Resolver) profileLearnProfile(ctx context.Context, p *certprofile.Profi
 	return lp, err
 }
 
-// learnCertificationProfile is the certification profile connected to lp, when the caller may
+// CertificationProfile is the certification profile connected to lp, when the caller may
 // see it.
-func (r *Resolver) learnCertificationProfile(ctx context.Context, lp *learner.LearnProfile) (*certprofile.Profile, error) {
+func (r *learnProfileResolver) CertificationProfile(ctx context.Context, lp *learner.LearnProfile) (*certprofile.Profile, error) {
 	l, err := loaders(ctx).Profiles.LinkByLearnProfile.Load(ctx, lp.ID)
 	if err != nil || l == nil {
 		return nil, err
@@ -148,7 +152,8 @@ func (r *Resolver) learnCertificationProfile(ctx context.Context, lp *learner.Le
 	return p, err
 }
 
-func (r *Resolver) learnLinkedAt(ctx context.Context, lp *learner.LearnProfile) (*time.Time, error) {
+// LinkedAt is the resolver for the linkedAt field.
+func (r *learnProfileResolver) LinkedAt(ctx context.Context, lp *learner.LearnProfile) (*time.Time, error) {
 	l, err := loaders(ctx).Profiles.LinkByLearnProfile.Load(ctx, lp.ID)
 	if err != nil || l == nil {
 		return nil, err
@@ -167,7 +172,8 @@ func linkSides(ctx context.Context, out certprofile.Linked) (*learner.LearnProfi
 	return lp, &out.Profile, nil
 }
 
-func (r *Resolver) linkCertificationProfile(ctx context.Context, in model.LinkCertificationProfileInput) (*model.LinkCertificationProfilePayload, error) {
+// LinkCertificationProfile is the resolver for the linkCertificationProfile field.
+func (r *mutationResolver) LinkCertificationProfile(ctx context.Context, in model.LinkCertificationProfileInput) (*model.LinkCertificationProfilePayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -183,7 +189,8 @@ func (r *Resolver) linkCertificationProfile(ctx context.Context, in model.LinkCe
 	return &model.LinkCertificationProfilePayload{LearnProfile: lp, CertificationProfile: p}, nil
 }
 
-func (r *Resolver) unlinkCertificationProfile(ctx context.Context, in model.UnlinkCertificationProfileInput) (*model.UnlinkCertificationProfilePayload, error) {
+// UnlinkCertificationProfile is the resolver for the unlinkCertificationProfile field.
+func (r *mutationResolver) UnlinkCertificationProfile(ctx context.Context, in model.UnlinkCertificationProfileInput) (*model.UnlinkCertificationProfilePayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -199,7 +206,8 @@ func (r *Resolver) unlinkCertificationProfile(ctx context.Context, in model.Unli
 	return &model.UnlinkCertificationProfilePayload{LearnProfile: lp, CertificationProfile: p}, nil
 }
 
-func (r *Resolver) searchCertificationProfiles(ctx context.Context, query string, first *int, after *string) (*model.CertificationProfileConnection, error) {
+// SearchCertificationProfiles is the resolver for the searchCertificationProfiles field.
+func (r *queryResolver) SearchCertificationProfiles(ctx context.Context, query string, first *int, after *string) (*model.CertificationProfileConnection, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -284,4 +292,9 @@ func pageBelow(ctx context.Context) (earnedPageKey, bool) {
 	child := graphql.WithFieldContext(ctx, &graphql.FieldContext{Parent: fc, Object: "CertificationProfile", Field: *page})
 	key, err := earnedPageKeyOf(child, uuid.Nil, first, nil, nil)
 	return key, err == nil
+}
+
+// Account is the resolver for the account field.
+func (r *learnProfileResolver) Account(ctx context.Context, obj *learner.LearnProfile) (*learner.Account, error) {
+	return loaders(ctx).Account.Load(ctx, obj.AccountID)
 }

@@ -118,7 +118,8 @@ func (r *Resolver) renewalStatus(ctx context.Context, e *transcript.Earned) (*re
 	return &st, nil
 }
 
-func (r *Resolver) earnedAttempts(ctx context.Context, e *renewal.EarnedView) ([]*renewal.Attempt, error) {
+// Attempts is the resolver for the attempts field.
+func (r *earnedCertificationResolver) Attempts(ctx context.Context, e *renewal.EarnedView) ([]*renewal.Attempt, error) {
 	h, err := held(ctx, &e.Earned)
 	if err != nil {
 		return nil, err
@@ -127,7 +128,8 @@ func (r *Resolver) earnedAttempts(ctx context.Context, e *renewal.EarnedView) ([
 	return ptrs(latest(list, ListedAttempts)), err
 }
 
-func (r *Resolver) earnedRenewals(ctx context.Context, e *renewal.EarnedView) ([]*renewal.Renewal, error) {
+// Renewals is the resolver for the renewals field.
+func (r *earnedCertificationResolver) Renewals(ctx context.Context, e *renewal.EarnedView) ([]*renewal.Renewal, error) {
 	h, err := held(ctx, &e.Earned)
 	if err != nil {
 		return nil, err
@@ -139,11 +141,13 @@ func (r *Resolver) earnedRenewals(ctx context.Context, e *renewal.EarnedView) ([
 // latest returns the last n items of a list kept oldest first: the bound the cost model prices.
 func latest[T any](list []T, n int) []T { return list[max(len(list)-n, 0):] }
 
-func (r *Resolver) attemptEarned(ctx context.Context, a *renewal.Attempt) (*renewal.EarnedView, error) {
+// EarnedCertification is the resolver for the earnedCertification field.
+func (r *assessmentAttemptResolver) EarnedCertification(ctx context.Context, a *renewal.Attempt) (*renewal.EarnedView, error) {
 	return r.earnedView(ctx, a.EarnedID)
 }
 
-func (r *Resolver) attemptQuestions(ctx context.Context, a *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
+// Questions is the resolver for the questions field.
+func (r *assessmentAttemptResolver) Questions(ctx context.Context, a *renewal.Attempt) ([]*renewal.ServedQuestion, error) {
 	h, err := attemptHeld(ctx, a)
 	if err != nil {
 		return nil, err
@@ -153,11 +157,13 @@ func (r *Resolver) attemptQuestions(ctx context.Context, a *renewal.Attempt) ([]
 	return ptrs(list), err
 }
 
-func (r *Resolver) renewalAttempt(ctx context.Context, rn *renewal.Renewal) (*renewal.Attempt, error) {
+// Attempt is the resolver for the attempt field.
+func (r *renewalResolver) Attempt(ctx context.Context, rn *renewal.Renewal) (*renewal.Attempt, error) {
 	return loaders(ctx).Renewal.Attempt.Load(ctx, rn.AttemptID)
 }
 
-func (r *Resolver) startRenewalAssessment(ctx context.Context, in model.StartRenewalAssessmentInput) (*model.StartRenewalAssessmentPayload, error) {
+// StartRenewalAssessment is the resolver for the startRenewalAssessment field.
+func (r *mutationResolver) StartRenewalAssessment(ctx context.Context, in model.StartRenewalAssessmentInput) (*model.StartRenewalAssessmentPayload, error) {
 	id, err := decodeID(in.EarnedCertificationID, kindEarned)
 	if err != nil {
 		return nil, err
@@ -181,7 +187,8 @@ func opaqueAttemptID(err error) error {
 	return err
 }
 
-func (r *Resolver) submitRenewalAssessment(ctx context.Context, in model.SubmitRenewalAssessmentInput) (*model.SubmitRenewalAssessmentPayload, error) {
+// SubmitRenewalAssessment is the resolver for the submitRenewalAssessment field.
+func (r *mutationResolver) SubmitRenewalAssessment(ctx context.Context, in model.SubmitRenewalAssessmentInput) (*model.SubmitRenewalAssessmentPayload, error) {
 	id, err := decodeID(in.AttemptID, kindAttempt)
 	if err != nil {
 		return nil, err

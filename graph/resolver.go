@@ -57,3 +57,88 @@ type Resolver struct {
 	// scheduling the field goroutines slowly cannot split one batch into several.
 	LoaderWait time.Duration
 }
+
+// The resolver methods live in the graph/<area>.go file of their area (a mutation next to the
+// reads of the same area), written by hand: gqlgen generates no resolver file (gqlgen.yml). The
+// root methods below hand gqlgen one resolver type per object with resolver fields; a field
+// added to the schema without its method fails to compile here, naming the missing method.
+var _ ResolverRoot = (*Resolver)(nil)
+
+// AssessmentAttempt returns AssessmentAttemptResolver implementation.
+func (r *Resolver) AssessmentAttempt() AssessmentAttemptResolver {
+	return &assessmentAttemptResolver{r}
+}
+
+// Certification returns CertificationResolver implementation.
+func (r *Resolver) Certification() CertificationResolver { return &certificationResolver{r} }
+
+// CertificationProfile returns CertificationProfileResolver implementation.
+func (r *Resolver) CertificationProfile() CertificationProfileResolver {
+	return &certificationProfileResolver{r}
+}
+
+// EarnedCertification returns EarnedCertificationResolver implementation.
+func (r *Resolver) EarnedCertification() EarnedCertificationResolver {
+	return &earnedCertificationResolver{r}
+}
+
+// Exam returns ExamResolver implementation.
+func (r *Resolver) Exam() ExamResolver { return &examResolver{r} }
+
+// ExamResult returns ExamResultResolver implementation.
+func (r *Resolver) ExamResult() ExamResultResolver { return &examResultResolver{r} }
+
+// LearnProfile returns LearnProfileResolver implementation.
+func (r *Resolver) LearnProfile() LearnProfileResolver { return &learnProfileResolver{r} }
+
+// MergePreview returns MergePreviewResolver implementation.
+func (r *Resolver) MergePreview() MergePreviewResolver { return &mergePreviewResolver{r} }
+
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
+// Notification returns NotificationResolver implementation.
+func (r *Resolver) Notification() NotificationResolver { return &notificationResolver{r} }
+
+// Query returns QueryResolver implementation.
+func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
+
+// Renewal returns RenewalResolver implementation.
+func (r *Resolver) Renewal() RenewalResolver { return &renewalResolver{r} }
+
+// RenewalAssessment returns RenewalAssessmentResolver implementation.
+func (r *Resolver) RenewalAssessment() RenewalAssessmentResolver {
+	return &renewalAssessmentResolver{r}
+}
+
+// Team returns TeamResolver implementation.
+func (r *Resolver) Team() TeamResolver { return &teamResolver{r} }
+
+// Transcript returns TranscriptResolver implementation.
+func (r *Resolver) Transcript() TranscriptResolver { return &transcriptResolver{r} }
+
+// Viewer returns ViewerResolver implementation.
+func (r *Resolver) Viewer() ViewerResolver { return &viewerResolver{r} }
+
+// WebhookEndpoint returns WebhookEndpointResolver implementation.
+func (r *Resolver) WebhookEndpoint() WebhookEndpointResolver { return &webhookEndpointResolver{r} }
+
+type (
+	assessmentAttemptResolver    struct{ *Resolver }
+	certificationResolver        struct{ *Resolver }
+	certificationProfileResolver struct{ *Resolver }
+	earnedCertificationResolver  struct{ *Resolver }
+	examResolver                 struct{ *Resolver }
+	examResultResolver           struct{ *Resolver }
+	learnProfileResolver         struct{ *Resolver }
+	mergePreviewResolver         struct{ *Resolver }
+	mutationResolver             struct{ *Resolver }
+	notificationResolver         struct{ *Resolver }
+	queryResolver                struct{ *Resolver }
+	renewalResolver              struct{ *Resolver }
+	renewalAssessmentResolver    struct{ *Resolver }
+	teamResolver                 struct{ *Resolver }
+	transcriptResolver           struct{ *Resolver }
+	viewerResolver               struct{ *Resolver }
+	webhookEndpointResolver      struct{ *Resolver }
+)

@@ -216,7 +216,8 @@ func parseStatuses(key string) []transcript.Status {
 	return out
 }
 
-func (r *Resolver) recordExamResult(ctx context.Context, in model.RecordExamResultInput) (*model.RecordExamResultPayload, error) {
+// RecordExamResult is the resolver for the recordExamResult field.
+func (r *mutationResolver) RecordExamResult(ctx context.Context, in model.RecordExamResultInput) (*model.RecordExamResultPayload, error) {
 	rec, err := r.Transcripts.RecordResult(ctx, auth.PrincipalFrom(ctx), transcript.NewResult{
 		MCID: in.Mcid, ExamCode: in.ExamCode, Passed: in.Passed, Score: in.Score, TakenAt: in.TakenAt,
 		Language: in.Language, ExternalID: in.ExternalID,
@@ -228,11 +229,13 @@ func (r *Resolver) recordExamResult(ctx context.Context, in model.RecordExamResu
 		rec.Earned[:min(len(rec.Earned), ListedEarned)], "RecordExamResultPayload", []hop{{"earnedCertifications", "EarnedCertification"}})}, nil
 }
 
-func (r *Resolver) resultExam(ctx context.Context, res *transcript.ExamResult) (*catalog.Exam, error) {
+// Exam is the resolver for the exam field.
+func (r *examResultResolver) Exam(ctx context.Context, res *transcript.ExamResult) (*catalog.Exam, error) {
 	return loaders(ctx).Exam.Load(ctx, res.ExamCode)
 }
 
-func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.Profile, first *int, after *string, status []transcript.Status) (*model.EarnedCertificationConnection, error) {
+// Certifications is the resolver for the certifications field.
+func (r *certificationProfileResolver) Certifications(ctx context.Context, prof *certprofile.Profile, first *int, after *string, status []transcript.Status) (*model.EarnedCertificationConnection, error) {
 	if err := transcript.CanReadHistory(auth.PrincipalFrom(ctx), prof); err != nil {
 		return nil, err
 	}
@@ -273,7 +276,8 @@ func (r *Resolver) profileCertifications(ctx context.Context, prof *certprofile.
 	return conn, nil
 }
 
-func (r *Resolver) profileExamResults(ctx context.Context, prof *certprofile.Profile, first *int, after *string) (*model.ExamResultConnection, error) {
+// ExamResults is the resolver for the examResults field.
+func (r *certificationProfileResolver) ExamResults(ctx context.Context, prof *certprofile.Profile, first *int, after *string) (*model.ExamResultConnection, error) {
 	if err := transcript.CanReadHistory(auth.PrincipalFrom(ctx), prof); err != nil {
 		return nil, err
 	}
@@ -446,7 +450,8 @@ func primeResults(ctx context.Context, list []transcript.ExamResult, typ string,
 	}
 }
 
-func (r *Resolver) transcriptShares(ctx context.Context, prof *certprofile.Profile) ([]*transcript.Share, error) {
+// TranscriptShares is the resolver for the transcriptShares field.
+func (r *certificationProfileResolver) TranscriptShares(ctx context.Context, prof *certprofile.Profile) ([]*transcript.Share, error) {
 	if err := transcript.CanManageShares(auth.PrincipalFrom(ctx), prof); err != nil {
 		return nil, err
 	}
@@ -454,7 +459,8 @@ func (r *Resolver) transcriptShares(ctx context.Context, prof *certprofile.Profi
 	return ptrs(list), err
 }
 
-func (r *Resolver) createTranscriptShare(ctx context.Context, in model.CreateTranscriptShareInput) (*model.CreateTranscriptSharePayload, error) {
+// CreateTranscriptShare is the resolver for the createTranscriptShare field.
+func (r *mutationResolver) CreateTranscriptShare(ctx context.Context, in model.CreateTranscriptShareInput) (*model.CreateTranscriptSharePayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -466,7 +472,8 @@ func (r *Resolver) createTranscriptShare(ctx context.Context, in model.CreateTra
 	return &model.CreateTranscriptSharePayload{Share: &sh}, nil
 }
 
-func (r *Resolver) revokeTranscriptShare(ctx context.Context, in model.RevokeTranscriptShareInput) (*model.RevokeTranscriptSharePayload, error) {
+// RevokeTranscriptShare is the resolver for the revokeTranscriptShare field.
+func (r *mutationResolver) RevokeTranscriptShare(ctx context.Context, in model.RevokeTranscriptShareInput) (*model.RevokeTranscriptSharePayload, error) {
 	id, err := decodeID(in.ShareID, kindShare)
 	if err != nil {
 		return nil, err
@@ -478,9 +485,9 @@ func (r *Resolver) revokeTranscriptShare(ctx context.Context, in model.RevokeTra
 	return &model.RevokeTranscriptSharePayload{Share: &sh}, nil
 }
 
-// publicTranscript serves transcript(shareCode). What it returns is walled by
+// Transcript serves transcript(shareCode). What it returns is walled by
 // GuardPublicTranscript.
-func (r *Resolver) publicTranscript(ctx context.Context, code string) (*transcript.Public, error) {
+func (r *queryResolver) Transcript(ctx context.Context, code string) (*transcript.Public, error) {
 	pub, err := r.Transcripts.View(ctx, code)
 	if err != nil {
 		return nil, err
@@ -581,4 +588,9 @@ func GuardPublicTranscript(ctx context.Context, next graphql.Resolver) (any, err
 		return next(context.WithValue(ctx, publicViewKey{}, true))
 	}
 	return next(ctx)
+}
+
+// Certifications is the resolver for the certifications field.
+func (r *transcriptResolver) Certifications(ctx context.Context, obj *transcript.Public) ([]*renewal.EarnedView, error) {
+	return r.earnedViews(ctx, obj.Certifications, "EarnedCertification"), nil
 }

@@ -7,7 +7,8 @@ import (
 	"github.com/recert/recert/internal/auth"
 )
 
-func (r *Resolver) startProfileTransfer(ctx context.Context, in model.StartCertificationProfileTransferInput) (*model.StartCertificationProfileTransferPayload, error) {
+// StartCertificationProfileTransfer is the resolver for the startCertificationProfileTransfer field.
+func (r *mutationResolver) StartCertificationProfileTransfer(ctx context.Context, in model.StartCertificationProfileTransferInput) (*model.StartCertificationProfileTransferPayload, error) {
 	id, err := decodeID(in.CertificationProfileID, kindProfile)
 	if err != nil {
 		return nil, err
@@ -21,7 +22,8 @@ func (r *Resolver) startProfileTransfer(ctx context.Context, in model.StartCerti
 	}, nil
 }
 
-func (r *Resolver) completeProfileTransfer(ctx context.Context, in model.CompleteCertificationProfileTransferInput) (*model.CompleteCertificationProfileTransferPayload, error) {
+// CompleteCertificationProfileTransfer is the resolver for the completeCertificationProfileTransfer field.
+func (r *mutationResolver) CompleteCertificationProfileTransfer(ctx context.Context, in model.CompleteCertificationProfileTransferInput) (*model.CompleteCertificationProfileTransferPayload, error) {
 	p, err := r.Profiles.CompleteTransfer(ctx, auth.PrincipalFrom(ctx), in.Code)
 	if err != nil {
 		return nil, err

@@ -31,7 +31,8 @@ func webhookCursor(after *string) (*webhook.Cursor, error) {
 	return &webhook.Cursor{At: at, ID: id}, nil
 }
 
-func (r *Resolver) createWebhookEndpoint(ctx context.Context, in model.CreateWebhookEndpointInput) (*model.CreateWebhookEndpointPayload, error) {
+// CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
+func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, in model.CreateWebhookEndpointInput) (*model.CreateWebhookEndpointPayload, error) {
 	c, err := r.Webhooks.Create(ctx, auth.PrincipalFrom(ctx), in.URL, in.Events, in.Description)
 	if err != nil {
 		return nil, err
@@ -39,7 +40,8 @@ func (r *Resolver) createWebhookEndpoint(ctx context.Context, in model.CreateWeb
 	return &model.CreateWebhookEndpointPayload{WebhookEndpoint: &c.Endpoint, Secret: c.Secret}, nil
 }
 
-func (r *Resolver) rotateWebhookSecret(ctx context.Context, in model.RotateWebhookSecretInput) (*model.RotateWebhookSecretPayload, error) {
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, in model.RotateWebhookSecretInput) (*model.RotateWebhookSecretPayload, error) {
 	id, err := webhookID(in.WebhookEndpointID, "webhookEndpointId")
 	if err != nil {
 		return nil, err
@@ -51,7 +53,8 @@ func (r *Resolver) rotateWebhookSecret(ctx context.Context, in model.RotateWebho
 	return &model.RotateWebhookSecretPayload{WebhookEndpoint: &c.Endpoint, Secret: c.Secret}, nil
 }
 
-func (r *Resolver) deleteWebhookEndpoint(ctx context.Context, in model.DeleteWebhookEndpointInput) (*model.DeleteWebhookEndpointPayload, error) {
+// DeleteWebhookEndpoint is the resolver for the deleteWebhookEndpoint field.
+func (r *mutationResolver) DeleteWebhookEndpoint(ctx context.Context, in model.DeleteWebhookEndpointInput) (*model.DeleteWebhookEndpointPayload, error) {
 	id, err := webhookID(in.WebhookEndpointID, "webhookEndpointId")
 	if err != nil {
 		return nil, err
@@ -63,7 +66,8 @@ func (r *Resolver) deleteWebhookEndpoint(ctx context.Context, in model.DeleteWeb
 	return &model.DeleteWebhookEndpointPayload{WebhookEndpoint: &e}, nil
 }
 
-func (r *Resolver) replayWebhookDelivery(ctx context.Context, in model.ReplayWebhookDeliveryInput) (*model.ReplayWebhookDeliveryPayload, error) {
+// ReplayWebhookDelivery is the resolver for the replayWebhookDelivery field.
+func (r *mutationResolver) ReplayWebhookDelivery(ctx context.Context, in model.ReplayWebhookDeliveryInput) (*model.ReplayWebhookDeliveryPayload, error) {
 	id, err := webhookID(in.DeliveryID, "deliveryId")
 	if err != nil {
 		return nil, err
@@ -75,8 +79,8 @@ func (r *Resolver) replayWebhookDelivery(ctx context.Context, in model.ReplayWeb
 	return &model.ReplayWebhookDeliveryPayload{WebhookDelivery: &d}, nil
 }
 
-// webhookEndpoints is Query.webhookEndpoints: oldest first, admins only.
-func (r *Resolver) webhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error) {
+// WebhookEndpoints is Query.webhookEndpoints: oldest first, admins only.
+func (r *queryResolver) WebhookEndpoints(ctx context.Context, first *int, after *string) (*model.WebhookEndpointConnection, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err
@@ -100,8 +104,8 @@ func (r *Resolver) webhookEndpoints(ctx context.Context, first *int, after *stri
 	return conn, nil
 }
 
-// webhookDeliveries is WebhookEndpoint.deliveries: newest first, admins only.
-func (r *Resolver) webhookDeliveries(ctx context.Context, e *webhook.Endpoint, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
+// Deliveries is WebhookEndpoint.deliveries: newest first, admins only.
+func (r *webhookEndpointResolver) Deliveries(ctx context.Context, e *webhook.Endpoint, first *int, after *string) (*model.WebhookDeliveryConnection, error) {
 	n, err := pageSize(first)
 	if err != nil {
 		return nil, err

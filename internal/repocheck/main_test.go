@@ -1,7 +1,7 @@
 // Package repocheck holds tests of rules that span the whole repository: the schema is
-// documented, the error codes of the schema are the codes the server returns, and references in
-// code and documents point inside the repository. It has no code of its own; its tests run from
-// the module root.
+// documented, the error codes of the schema are the codes the server returns, references in
+// code and documents point inside the repository, and resolvers are written by hand in
+// graph/<area>.go. It has no code of its own; its tests run from the module root.
 package repocheck
 
 import (
