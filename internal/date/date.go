@@ -7,7 +7,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 )
 
@@ -54,7 +53,17 @@ func (d Date) IsZero() bool { return d.Year == 0 && d.Month == 0 && d.Day == 0 }
 func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
 
 // String formats d as YYYY-MM-DD.
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
+func (d Date) String() string { return string(d.appendTo(nil)) }
+
+// AppendText appends d as String writes it, YYYY-MM-DD, to b.
+func (d Date) appendTo(b []byte) []byte {
+	if d.Year < 0 || d.Year > 9999 || d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > 31 {
+		return fmt.Appendf(b, "%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+	}
+	y, m := d.Year, int(d.Month)
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d.Day/10), byte('0'+d.Day%10))
+}
 
 // AddDays returns d moved by n days.
 func (d Date) AddDays(n int) Date { return Of(d.Time().AddDate(0, 0, n)) }
@@ -152,7 +161,10 @@ func (d *Date) UnmarshalText(b []byte) error {
 }
 
 // MarshalGQL writes d as the GraphQL Date scalar.
-func (d Date) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(d.String())) }
+func (d Date) MarshalGQL(w io.Writer) {
+	var buf [16]byte
+	_, _ = w.Write(append(d.appendTo(append(buf[:0], '"')), '"'))
+}
 
 // UnmarshalGQL reads the GraphQL Date scalar.
 func (d *Date) UnmarshalGQL(v any) error {
