@@ -661,3 +661,64 @@ func TestPrincipalContext(t *testing.T) {
 		t.Errorf("HasRole/Identity wrong for %+v", p)
 	}
 }
+
+// A verified token is remembered: a second request within verifiedTTL does not parse or check
+// it again (the parser's clock is not read), after verifiedTTL it is checked in full. A
+// remembered token is refused the moment its time claims stop holding (expiry, a clock set back
+// before nbf) or its key is no longer the key in force, with the reason.
+func TestVerify_RemembersVerifiedTokensWithinTheirTimeClaims(t *testing.T) {
+	clk := clock.NewSettable(t0)
+	v := newVerifier(t, Config{HS256Secret: testSecret}, clk)
+	var parses int
+	v.parser = jwt.NewParser(jwt.WithValidMethods(v.methods), jwt.WithIssuer(testIss), jwt.WithAudience(testAud),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(DefaultLeeway),
+		jwt.WithTimeFunc(func() time.Time { parses++; return clk.Now() }))
+	raw := sign(t, jwt.SigningMethodHS256, testSecret, with(claimsAt(t0), "roles", []string{"support"}), nil)
+	p1, err := v.Verify(context.Background(), raw)
+	if err != nil || parses != 1 {
+		t.Fatalf("first request: %v, %d checks", err, parses)
+	}
+	p1.Roles[0] = "admin" // a caller changing its principal changes no one else's
+
+	clk.Set(t0.Add(10 * time.Second))
+	p2, err := v.Verify(context.Background(), raw)
+	if err != nil || p2.Subject != "user-1" || !slices.Equal(p2.Roles, []string{RoleSupport}) {
+		t.Fatalf("remembered token: %+v, %v", p2, err)
+	}
+	if parses != 1 {
+		t.Fatalf("the second request checked the token again (%d checks)", parses)
+	}
+	clk.Set(t0.Add(verifiedTTL))
+	if _, err := v.Verify(context.Background(), raw); err != nil || parses != 2 {
+		t.Fatalf("after the TTL the token must be checked in full: %v, %d checks", err, parses)
+	}
+
+	// A changed secret ends the remembered verification at once.
+	good := v.secret
+	v.secret = []byte("another secret of at least thirty-two bytes")
+	if _, err := v.Verify(context.Background(), raw); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("remembered token after the secret changed: %v", err)
+	}
+	v.secret = good
+
+	// Past exp + leeway (claimsAt gives an hour), though verified a moment before.
+	clk.Set(t0.Add(time.Hour + DefaultLeeway - time.Second))
+	if _, err := v.Verify(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(time.Hour + DefaultLeeway))
+	if _, err := v.Verify(context.Background(), raw); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired remembered token: %v", err)
+	}
+
+	// Verified within the leeway of a future nbf, then the clock set back before nbf - leeway.
+	nbf := sign(t, jwt.SigningMethodHS256, testSecret, with(claimsAt(t0), "nbf", t0.Add(20*time.Second).Unix()), nil)
+	clk.Set(t0)
+	if _, err := v.Verify(context.Background(), nbf); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(-20 * time.Second))
+	if _, err := v.Verify(context.Background(), nbf); err == nil || !strings.Contains(err.Error(), "not valid yet") {
+		t.Fatalf("token before its nbf: %v", err)
+	}
+}
