@@ -32,7 +32,11 @@ func (k *jwksKeys) key(ctx context.Context, header map[string]any, alg string) (
 		if !ok || kid == "" {
 			return nil, errBadKID
 		}
-		return k.byKID(ctx, kid, alg)
+		jwk, err := k.store.KeyRead(ctx, kid)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errUnknownKey, err)
+		}
+		return usableKey(jwk, alg)
 	}
 	all, err := k.store.KeyReadAll(ctx)
 	if err != nil {
@@ -48,15 +52,6 @@ func (k *jwksKeys) key(ctx context.Context, header map[string]any, alg string) (
 		return nil, errKIDRequired
 	}
 	return found[0], nil
-}
-
-// byKID is the key of the set named kid, if it may verify an alg signature.
-func (k *jwksKeys) byKID(ctx context.Context, kid, alg string) (any, error) {
-	jwk, err := k.store.KeyRead(ctx, kid)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errUnknownKey, err)
-	}
-	return usableKey(jwk, alg)
 }
 
 // usableKey returns the public key of jwk if it may verify an alg signature: its own alg, when

@@ -3,7 +3,6 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
 	"github.com/recert/recert/internal/apperr"
@@ -40,44 +38,6 @@ const (
 	// jwksWaitMax bounds how long a Verify call may wait for, and spend on, a refetch.
 	jwksWaitMax = 5 * time.Second
 )
-
-// Verified tokens are remembered, by their whole text (signature included), for at most
-// verifiedTTL and never past their own validity: a client sends the same token with every
-// request, and checking its signature and claims again was a twentieth of a dashboard request's
-// CPU (issue 12). The bound on age also bounds how long a token signed by a key that leaves the
-// key set keeps working.
-const (
-	verifiedCacheSize = 8192
-	verifiedTTL       = time.Minute
-)
-
-// verified is a remembered verification: the principal, the instants between which the
-// token's time claims (exp, nbf, iat, with the leeway) hold and the entry may be used, and the
-// key that checked the signature (with the token's alg and kid), which must still be the key in
-// force when the entry is used: a key removed from the key set, or a changed secret, ends it.
-type verified struct {
-	p          Principal
-	from, till time.Time
-	alg, kid   string
-	key        any
-}
-
-// stillKeyed reports whether e's key is still the one its token would be checked with.
-func (v *Verifier) stillKeyed(ctx context.Context, e *verified) bool {
-	if e.alg == hs256 {
-		k, ok := e.key.([]byte)
-		return ok && v.secret != nil && bytes.Equal(k, v.secret)
-	}
-	if v.keys == nil || e.kid == "" {
-		return false
-	}
-	k, err := v.keys.byKID(ctx, e.kid, e.alg)
-	if err != nil {
-		return false
-	}
-	pk, ok := k.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && pk.Equal(e.key)
-}
 
 // maxTokenLen refuses absurdly large tokens before any parsing.
 const maxTokenLen = 16 << 10
@@ -116,9 +76,6 @@ type Verifier struct {
 	typ     string
 	parser  *jwt.Parser
 	cancel  context.CancelFunc
-	clk     clock.Clock
-	leeway  time.Duration
-	seen    *lru.Cache[string, verified]
 }
 
 // NewVerifier builds a Verifier for cfg, reading the time from clk. With a JWKS URL it fetches
@@ -144,11 +101,7 @@ func NewVerifier(ctx context.Context, cfg Config, clk clock.Clock) (*Verifier, e
 	if leeway == 0 {
 		leeway = DefaultLeeway
 	}
-	seen, err := lru.New[string, verified](verifiedCacheSize)
-	if err != nil {
-		return nil, err
-	}
-	v := &Verifier{typ: cfg.RequiredTyp, clk: clk, leeway: leeway, seen: seen}
+	v := &Verifier{typ: cfg.RequiredTyp}
 	if len(cfg.HS256Secret) > 0 {
 		v.secret = bytes.Clone(cfg.HS256Secret)
 		v.methods = append(v.methods, hs256)
@@ -244,30 +197,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if len(raw) > maxTokenLen {
 		return nil, apperr.Unauth("token is too large")
 	}
-	now := v.clk.Now()
-	if e, ok := v.seen.Get(raw); ok {
-		if !now.Before(e.from) && now.Before(e.till) && v.stillKeyed(ctx, &e) {
-			p := e.p
-			p.Roles = slices.Clone(p.Roles)
-			return &p, nil
-		}
-		v.seen.Remove(raw) // outside its time claims, too old or its key gone: verify again, and say why
-	}
 	var c tokenClaims
-	var used any
-	kf := v.keyFunc(ctx)
-	tok, err := v.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
-		k, err := kf(t)
-		used = k
-		return k, err
-	})
-	if err != nil {
+	if tok, err := v.parser.ParseWithClaims(raw, &c, v.keyFunc(ctx)); err != nil {
 		return nil, v.refusal(tok, err)
 	}
 	if c.Subject == "" {
 		return nil, apperr.Unauth("token has no subject")
 	}
-	p := Principal{
+	return &Principal{
 		Issuer:   c.Issuer,
 		Subject:  c.Subject,
 		Kind:     kindOf(c.TenantID),
@@ -275,34 +212,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 		Email:    c.Email,
 		Name:     c.Name,
 		Roles:    filterRoles(c.Roles),
-	}
-	kid, _ := tok.Header["kid"].(string)
-	v.seen.Add(raw, verified{p: p, from: v.validFrom(&c), till: v.validTill(&c, now),
-		alg: tok.Method.Alg(), kid: kid, key: used})
-	p.Roles = slices.Clone(p.Roles)
-	return &p, nil
-}
-
-// validFrom is the first instant at which c's nbf and iat both hold (with the leeway); the
-// parser checked that now is not before it.
-func (v *Verifier) validFrom(c *tokenClaims) time.Time {
-	var from time.Time
-	for _, t := range []*jwt.NumericDate{c.NotBefore, c.IssuedAt} {
-		if t != nil && t.Add(-v.leeway).After(from) {
-			from = t.Add(-v.leeway)
-		}
-	}
-	return from
-}
-
-// validTill is the end of a remembered verification: verifiedTTL from now, or the token's
-// expiry (with the leeway) if that is sooner.
-func (v *Verifier) validTill(c *tokenClaims, now time.Time) time.Time {
-	till := now.Add(verifiedTTL)
-	if c.ExpiresAt != nil && c.ExpiresAt.Add(v.leeway).Before(till) {
-		till = c.ExpiresAt.Add(v.leeway)
-	}
-	return till
+	}, nil
 }
 
 // keyFunc picks the verification key by algorithm family: the HMAC secret only for HS256, the
