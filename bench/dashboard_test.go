@@ -308,9 +308,17 @@ func TestColdDashboardIsOneStatement(t *testing.T) {
 // allocations per request are the number to watch (-benchmem), they do not depend on the
 // machine's load.
 func BenchmarkDashboardInProcess(b *testing.B) {
+	for _, n := range []int{5, 20} {
+		b.Run(fmt.Sprintf("certifications=%d", n), func(b *testing.B) { benchmarkDashboardInProcess(b, n) })
+	}
+}
+
+// benchmarkDashboardInProcess sends the dashboard query for a profile of n certifications (the
+// seed-bench data averages 5) through the whole HTTP handler, in process.
+func benchmarkDashboardInProcess(b *testing.B, n int) {
 	env := apitest.New(b)
 	id := apitest.Learner("bench-dash")
-	mcid := dashboardProfile(b, env, id, 20)
+	mcid := dashboardProfile(b, env, id, n)
 	body := string(gqlBody(dashboardQuery, map[string]any{"mcid": mcid}))
 	token := "Bearer " + env.Token(id)
 	b.ReportAllocs()
