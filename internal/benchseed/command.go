@@ -33,6 +33,11 @@ benchmark data and writes one development token per profile owner. Idempotent fo
 	if err != nil {
 		return err
 	}
+	// A batch job, not an API request: no statement, lock or idle-in-transaction timeout on
+	// any of its connections (Seed's own steps, the owners' query for the tokens, migrations),
+	// whatever DB_STATEMENT_TIMEOUT the server uses (a slower machine outlasts its 10 s).
+	env.Config.Hardening.DBStatementTimeout, env.Config.Hardening.DBLockTimeout = 0, 0
+	env.Config.Hardening.DBIdleInTxTimeout = 0
 	cfg, open := env.Config, env.Open()
 	opts := Options{Profiles: *profiles, Seed: *seed, Issuer: cfg.Issuer,
 		Log: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
