@@ -59,6 +59,10 @@ func (o *Outbox) sendVerifications(ctx context.Context, max int, res *PassResult
 	return handled, nil
 }
 
+// recordMargin is how long recording a verification email's outcome may take after its send
+// (the claim's transaction stays open that much longer than the send timeout).
+const recordMargin = 15 * time.Second
+
 // sendVerification claims and handles one due verification email (in the span "outbox.send
 // verification"); it reports false when none was due.
 func (o *Outbox) sendVerification(ctx context.Context, res *PassResult) (_ bool, err error) {
