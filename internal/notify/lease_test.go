@@ -268,3 +268,79 @@ WHERE p.legal_name LIKE 'P%' AND c.code IN ('azure-administrator-associate', 'az
 	}
 	t.Logf("per sender: %d, %d, %d", len(mails[0].messages()), len(mails[1].messages()), len(mails[2].messages()))
 }
+
+// A claim's outcome is recorded only while its lease is the claimer's (its token): after the
+// lease ran out and another sender claimed the row, the first claimer's failure or
+// cancellation changes nothing (ErrLeaseLost), while its sent email is still recorded. The
+// same holds for the verification emails of contact email changes.
+func TestLeaseTokenGuardsTheOutcome(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	prof, _ := f.profile("lease-token", "en")
+	earned := f.earn(prof, admin, "2021-03-01")
+	f.at("2021-09-01")
+	if _, err := f.outbox.Schedule(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.DB.Exec(`WITH c AS (
+  INSERT INTO contact_email_changes (profile_id, email, code_hash, requested_by, created_at, expires_at)
+  VALUES ($1, 'new@example.com', decode(repeat('00', 32), 'hex'), 'test', $2, $2::timestamptz + interval '1 day')
+  RETURNING id, created_at, expires_at)
+INSERT INTO verification_emails (change_id, email, code, legal_name, expires_at, created_at, next_attempt_at)
+SELECT id, 'new@example.com', '123456', 'Learner', expires_at, created_at, created_at FROM c`, prof, f.env.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := postgres.Notify{Store: f.store}
+	now := f.env.Clock.Now()
+	later := now.Add(2 * time.Minute) // after the first lease
+
+	first, err := s.ClaimDue(ctx, now, time.Minute)
+	if err != nil || first == nil {
+		t.Fatalf("claim: %v, %v", first, err)
+	}
+	if c, err := s.ClaimDue(ctx, now.Add(59*time.Second), time.Minute); c != nil || err != nil {
+		t.Fatalf("second claim within the lease: got %v, %v; want none", c, err)
+	}
+	second, err := s.ClaimDue(ctx, later, time.Minute)
+	if err != nil || second == nil || second.Pending().ID != first.Pending().ID {
+		t.Fatalf("claim after the lease: got %v, %v; want the same reminder", second, err)
+	}
+	if err := first.MarkFailed(ctx, later, later.Add(time.Hour), "x"); !errors.Is(err, notify.ErrLeaseLost) {
+		t.Fatalf("failure recorded on a lost lease: got %v, want ErrLeaseLost", err)
+	}
+	if err := first.Cancel(ctx, later, notify.CancelRenewed); !errors.Is(err, notify.ErrLeaseLost) {
+		t.Fatalf("cancel on a lost lease: got %v, want ErrLeaseLost", err)
+	}
+	if err := second.MarkFailed(ctx, later, later.Add(time.Hour), "451 busy"); err != nil {
+		t.Fatalf("failure recorded by the lease's holder: %v", err)
+	}
+	if err := first.MarkSent(ctx, later); err != nil {
+		t.Fatalf("the first claimer's sent email: %v", err)
+	}
+	rows := f.rows(earned)
+	if len(rows) != 1 || rows[0].SentAt == nil || rows[0].CancelReason != nil {
+		t.Fatalf("got %+v, want the reminder recorded as sent, not cancelled", rows)
+	}
+
+	v1, err := s.ClaimVerification(ctx, now, time.Minute)
+	if err != nil || v1 == nil {
+		t.Fatalf("claim verification email: %v, %v", v1, err)
+	}
+	if c, err := s.ClaimVerification(ctx, now.Add(59*time.Second), time.Minute); c != nil || err != nil {
+		t.Fatalf("second verification claim within the lease: got %v, %v; want none", c, err)
+	}
+	v2, err := s.ClaimVerification(ctx, later, time.Minute)
+	if err != nil || v2 == nil {
+		t.Fatalf("verification claim after the lease: %v, %v", v2, err)
+	}
+	if err := v1.Cancel(ctx, later); !errors.Is(err, notify.ErrLeaseLost) {
+		t.Fatalf("verification cancel on a lost lease: got %v, want ErrLeaseLost", err)
+	}
+	if err := v2.MarkSent(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(`SELECT count(*) FROM verification_emails WHERE sent_at IS NOT NULL AND code IS NULL AND cancelled_at IS NULL`); n != 1 {
+		t.Fatalf("got %d verification emails recorded as sent with the code forgotten, want 1", n)
+	}
+}

@@ -333,23 +333,25 @@ func (o *Outbox) unrecorded(log *slog.Logger, what string, err error) (bool, err
 	return false, fmt.Errorf("%s: %w", what, err)
 }
 
-// recordRetry is the pause between two tries of recording a sent reminder.
+// recordRetry is the pause between two tries of recording a sent email.
 const recordRetry = 500 * time.Millisecond
 
-// recordSent records a sent reminder, trying again every half second (wall time: it waits for
+// recordSent records a sent email (a reminder or a verification email), trying again every half second (wall time: it waits for
 // the database, not for the domain clock) until it is recorded or ctx (the lease) ends; each
 // try is a transaction of its own on a connection from the pool, which reaches the new
 // primary once there is one.
-func (o *Outbox) recordSent(ctx context.Context, claim Claim, at time.Time, log *slog.Logger) error {
+func (o *Outbox) recordSent(ctx context.Context, claim interface {
+	MarkSent(context.Context, time.Time) error
+}, at time.Time, log *slog.Logger) error {
 	for tries := 1; ; tries++ {
 		err := claim.MarkSent(ctx, at)
 		if err == nil {
 			if tries > 1 {
-				log.Warn("reminder sent; recorded after failed tries", "tries", tries)
+				log.Warn("email sent; recorded after failed tries", "tries", tries)
 			}
 			return nil
 		}
-		log.Warn("recording a sent reminder failed: trying again", "try", tries, "error", err)
+		log.Warn("recording a sent email failed: trying again", "try", tries, "error", err)
 		select {
 		case <-ctx.Done():
 			return err

@@ -26,7 +26,7 @@ type Store interface {
 	// database session; nil when none is due. No transaction stays open.
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (Claim, error)
 	// ClaimVerification is ClaimDue for the verification emails of contact email changes.
-	ClaimVerification(ctx context.Context, now time.Time, hold time.Duration) (VerificationClaim, error)
+	ClaimVerification(ctx context.Context, now time.Time, lease time.Duration) (VerificationClaim, error)
 	// NotificationsByProfile lists a profile's notifications (not cancelled), newest first,
 	// after the cursor; it reports whether more follow.
 	NotificationsByProfile(ctx context.Context, profileID uuid.UUID, after *Cursor, limit int) ([]Notification, bool, error)

@@ -224,9 +224,7 @@ JOIN certification_profiles p ON p.id = e.profile_id`
 // (notify.Store); it holds no transaction or connection afterwards.
 func (s Notify) ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (notify.Claim, error) {
 	var r notifyPendingRow
-	// PostgreSQL keeps microseconds: the token compared later is the value as stored.
-	until := now.Add(lease).Truncate(time.Microsecond)
-	if err := s.get(ctx, &r, notifyClaimSQL, now, until); err != nil {
+	if err := s.get(ctx, &r, notifyClaimSQL, now, leaseEnd(now, lease)); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
@@ -311,30 +309,39 @@ WHERE id = $1 AND sent_at IS NULL AND cancelled_at IS NULL`, c.p.ID, at); err !=
 
 // MarkFailed records a failed delivery while the lease is still this sender's.
 func (c *notifyLease) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
-	return c.guarded(ctx, `UPDATE notifications SET delivery_attempts = delivery_attempts + 1,
-    last_error = $3, next_attempt_at = $4
+	return c.s.execLeased(ctx, "notification "+c.p.ID.String(), `UPDATE notifications
+SET delivery_attempts = delivery_attempts + 1, last_error = $3, next_attempt_at = $4
 WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, c.p.ID, c.until, lastError, next)
 }
 
 // Cancel records the cancellation while the lease is still this sender's.
 func (c *notifyLease) Cancel(ctx context.Context, at time.Time, reason notify.CancelReason) error {
-	return c.guarded(ctx, `UPDATE notifications SET cancelled_at = $3, cancel_reason = $4
+	return c.s.execLeased(ctx, "notification "+c.p.ID.String(), `UPDATE notifications
+SET cancelled_at = $3, cancel_reason = $4
 WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, c.p.ID, c.until, at, string(reason))
 }
 
-// guarded runs an outcome's update guarded by the lease token ($2); notify.ErrLeaseLost when
-// it matched no row (the lease ran out and another sender claimed the row, or it was settled).
-func (c *notifyLease) guarded(ctx context.Context, query string, args ...any) error {
-	res, err := c.s.exec(ctx, query, args...)
+// leaseEnd is the end of a lease of an outbox row claimed at now, which is also the claim's
+// token: PostgreSQL keeps microseconds, so the value is cut to what will be stored.
+func leaseEnd(now time.Time, lease time.Duration) time.Time {
+	return now.Add(lease).Truncate(time.Microsecond)
+}
+
+// execLeased records the outcome of a leased outbox row (what names it) with query, which
+// must update that one row only while its next_attempt_at is still the lease's token;
+// notify.ErrLeaseLost when it matched no row (the lease ran out and another sender claimed
+// the row, or it was settled).
+func (s *Store) execLeased(ctx context.Context, what string, query string, args ...any) error {
+	res, err := s.exec(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("record notification %s: %w", c.p.ID, err)
+		return fmt.Errorf("record %s: %w", what, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("record notification %s: %w", c.p.ID, err)
+		return fmt.Errorf("record %s: %w", what, err)
 	}
 	if n != 1 {
-		return fmt.Errorf("notification %s: %w", c.p.ID, notify.ErrLeaseLost)
+		return fmt.Errorf("%s: %w", what, notify.ErrLeaseLost)
 	}
 	return nil
 }
