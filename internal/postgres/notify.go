@@ -228,7 +228,7 @@ func (s Notify) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("claim notification: %w", err)
+		return nil, fmt.Errorf("lease: %w", err)
 	}
 	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
 		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName,

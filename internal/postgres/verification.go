@@ -46,7 +46,7 @@ func (s Notify) ClaimVerification(ctx context.Context, now time.Time, lease time
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("claim verification email: %w", err)
+		return nil, fmt.Errorf("lease: %w", err)
 	}
 	return &verificationLease{s: s, until: r.LeaseUntil, v: notify.Verification{ID: r.ID, Email: r.Email, Code: r.Code,
 		LegalName: r.LegalName, Language: r.Language, ExpiresAt: r.ExpiresAt.UTC(), Attempts: r.Attempts}}, nil
