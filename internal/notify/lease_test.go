@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/recert/recert/internal/notify"
 	"github.com/recert/recert/internal/postgres"
 )
@@ -42,6 +44,20 @@ func (f *fixture) dropSessions() {
 WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`); err != nil {
 		f.t.Fatal(err)
 	}
+}
+
+// dueReminder gives a new learner sub a certification whose window-open reminder is due now
+// (2021-09-01, 09:00) and written to the outbox; it returns the profile and the earned
+// certification.
+func (f *fixture) dueReminder(sub string) (prof, earned uuid.UUID) {
+	f.t.Helper()
+	prof, _ = f.profile(sub, "en")
+	earned = f.earn(prof, admin, "2021-03-01")
+	f.at("2021-09-01")
+	if _, err := f.outbox.Schedule(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	return prof, earned
 }
 
 // sendAll runs sending passes of o until one handles nothing.
@@ -98,12 +114,7 @@ func (c *flakyRecordClaim) MarkSent(ctx context.Context, at time.Time) error {
 func TestLeaseHoldsWhenTheSendersSessionIsLost(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	prof, _ := f.profile("lease-lost", "en")
-	earned := f.earn(prof, admin, "2021-03-01") // the window opens 2021-09-01
-	f.at("2021-09-01")
-	if _, err := f.outbox.Schedule(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	_, earned := f.dueReminder("lease-lost")
 	other := &recorder{}
 	b := f.newOutbox(other)
 	var duringOutage int
@@ -144,12 +155,7 @@ func TestLeaseHoldsWhenTheSendersSessionIsLost(t *testing.T) {
 func TestDeadSendersReminderIsSentAgainOnlyAfterItsLease(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	prof, _ := f.profile("lease-dead", "en")
-	earned := f.earn(prof, admin, "2021-03-01")
-	f.at("2021-09-01")
-	if _, err := f.outbox.Schedule(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	_, earned := f.dueReminder("lease-dead")
 	claimedAt := f.env.Clock.Now()
 	other := &recorder{}
 	b := f.newOutbox(other)
@@ -276,12 +282,7 @@ WHERE p.legal_name LIKE 'P%' AND c.code IN ('azure-administrator-associate', 'az
 func TestLeaseTokenGuardsTheOutcome(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	prof, _ := f.profile("lease-token", "en")
-	earned := f.earn(prof, admin, "2021-03-01")
-	f.at("2021-09-01")
-	if _, err := f.outbox.Schedule(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	prof, earned := f.dueReminder("lease-token")
 	if _, err := f.env.DB.Exec(`WITH c AS (
   INSERT INTO contact_email_changes (profile_id, email, code_hash, requested_by, created_at, expires_at)
   VALUES ($1, 'new@example.com', decode(repeat('00', 32), 'hex'), 'test', $2, $2::timestamptz + interval '1 day')

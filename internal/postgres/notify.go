@@ -233,7 +233,7 @@ func (s Notify) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
 		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName,
 		CurrentExpiresOn: r.CurrentExpiresOn, Superseded: r.Superseded, LaterQueued: r.LaterQueued}
-	return &notifyLease{s: s, p: p, until: r.LeaseUntil}, nil
+	return &notifyLease{outboxLease: outboxLease{s: s, table: "notifications", id: p.ID, until: r.LeaseUntil}, p: p}, nil
 }
 
 // claimRow opens a claim's transaction, with the idle-in-transaction timeout raised to hold,
@@ -284,41 +284,51 @@ func finishClaim(ctx context.Context, tx *sqlx.Tx, done *bool, query string, arg
 	return nil
 }
 
-// notifyLease is a notification leased by this sender until until (the lease's token). Each
-// outcome is one statement in a transaction of its own, on whatever connection the pool gives.
-type notifyLease struct {
+// outboxLease is a row of an outbox table (notifications, verification_emails) leased by this
+// sender until until, the lease's token. Each outcome is one statement in a transaction of its
+// own, on whatever connection the pool gives, so it may be tried again after a lost connection.
+type outboxLease struct {
 	s     Notify
-	p     notify.Pending
+	table string
+	id    uuid.UUID
 	until time.Time
 }
 
-func (c *notifyLease) Pending() notify.Pending { return c.p }
-
-// MarkSent records the email as sent whoever holds the row now, as long as it is unsent and
-// not cancelled: the email did leave, and recording that is right even after the lease ran out
-// (the next claimer's failure or cancellation would otherwise record something untrue, and
-// a failure would be retried). A row already sent (by an earlier try whose answer was lost,
-// or by a later claimer) is left as it is, and that is not an error.
-func (c *notifyLease) MarkSent(ctx context.Context, at time.Time) error {
-	if _, err := c.s.exec(ctx, `UPDATE notifications SET sent_at = $2, delivery_attempts = delivery_attempts + 1
-WHERE id = $1 AND sent_at IS NULL AND cancelled_at IS NULL`, c.p.ID, at); err != nil {
-		return fmt.Errorf("record sent notification %s: %w", c.p.ID, err)
+// markSent records the email as sent (with the assignments set adds) whoever holds the row
+// now, as long as it is unsent and not cancelled: the email did leave, and recording that is
+// right even after the lease ran out (the next claimer's failure or cancellation would
+// otherwise record something untrue, and a failure would be retried). A row already sent (by an
+// earlier try whose answer was lost, or by a later claimer) is left as it is: not an error.
+func (l outboxLease) markSent(ctx context.Context, at time.Time, set string) error {
+	if _, err := l.s.exec(ctx, `UPDATE `+l.table+` SET sent_at = $2, delivery_attempts = delivery_attempts + 1`+set+`
+WHERE id = $1 AND sent_at IS NULL AND cancelled_at IS NULL`, l.id, at); err != nil {
+		return fmt.Errorf("record sent %s %s: %w", l.table, l.id, err)
 	}
 	return nil
 }
 
-// MarkFailed records a failed delivery while the lease is still this sender's.
-func (c *notifyLease) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
-	return c.s.execLeased(ctx, "notification "+c.p.ID.String(), `UPDATE notifications
-SET delivery_attempts = delivery_attempts + 1, last_error = $3, next_attempt_at = $4
-WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, c.p.ID, c.until, lastError, next)
+// MarkFailed records a failed delivery, retried at next, while the lease is still this sender's.
+func (l outboxLease) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
+	return l.guarded(ctx, `delivery_attempts = delivery_attempts + 1, last_error = $3, next_attempt_at = $4`, lastError, next)
 }
 
-// Cancel records the cancellation while the lease is still this sender's.
-func (c *notifyLease) Cancel(ctx context.Context, at time.Time, reason notify.CancelReason) error {
-	return c.s.execLeased(ctx, "notification "+c.p.ID.String(), `UPDATE notifications
-SET cancelled_at = $3, cancel_reason = $4
-WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, c.p.ID, c.until, at, string(reason))
+// guarded applies the assignments set (parameters from $3 on) to the leased row only while
+// its next_attempt_at is still the lease's token; notify.ErrLeaseLost when it matched no row
+// (the lease ran out and another sender claimed the row, or it was settled).
+func (l outboxLease) guarded(ctx context.Context, set string, args ...any) error {
+	res, err := l.s.exec(ctx, `UPDATE `+l.table+` SET `+set+`
+WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, append([]any{l.id, l.until}, args...)...)
+	if err != nil {
+		return fmt.Errorf("record %s %s: %w", l.table, l.id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("record %s %s: %w", l.table, l.id, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%s %s: %w", l.table, l.id, notify.ErrLeaseLost)
+	}
+	return nil
 }
 
 // leaseEnd is the end of a lease of an outbox row claimed at now, which is also the claim's
@@ -327,23 +337,21 @@ func leaseEnd(now time.Time, lease time.Duration) time.Time {
 	return now.Add(lease).Truncate(time.Microsecond)
 }
 
-// execLeased records the outcome of a leased outbox row (what names it) with query, which
-// must update that one row only while its next_attempt_at is still the lease's token;
-// notify.ErrLeaseLost when it matched no row (the lease ran out and another sender claimed
-// the row, or it was settled).
-func (s *Store) execLeased(ctx context.Context, what string, query string, args ...any) error {
-	res, err := s.exec(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("record %s: %w", what, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("record %s: %w", what, err)
-	}
-	if n != 1 {
-		return fmt.Errorf("%s: %w", what, notify.ErrLeaseLost)
-	}
-	return nil
+// notifyLease is a leased notification (notify.Claim).
+type notifyLease struct {
+	outboxLease
+	p notify.Pending
+}
+
+func (c *notifyLease) Pending() notify.Pending { return c.p }
+
+func (c *notifyLease) MarkSent(ctx context.Context, at time.Time) error {
+	return c.markSent(ctx, at, "")
+}
+
+// Cancel records the cancellation while the lease is still this sender's.
+func (c *notifyLease) Cancel(ctx context.Context, at time.Time, reason notify.CancelReason) error {
+	return c.guarded(ctx, `cancelled_at = $3, cancel_reason = $4`, at, string(reason))
 }
 
 // NotificationsByProfile lists a profile's notifications, newest first (notify.Store).

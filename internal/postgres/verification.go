@@ -48,39 +48,24 @@ func (s Notify) ClaimVerification(ctx context.Context, now time.Time, lease time
 		}
 		return nil, fmt.Errorf("lease: %w", err)
 	}
-	return &verificationLease{s: s, until: r.LeaseUntil, v: notify.Verification{ID: r.ID, Email: r.Email, Code: r.Code,
-		LegalName: r.LegalName, Language: r.Language, ExpiresAt: r.ExpiresAt.UTC(), Attempts: r.Attempts}}, nil
+	return &verificationLease{outboxLease: outboxLease{s: s, table: "verification_emails", id: r.ID, until: r.LeaseUntil},
+		v: notify.Verification{ID: r.ID, Email: r.Email, Code: r.Code, LegalName: r.LegalName, Language: r.Language,
+			ExpiresAt: r.ExpiresAt.UTC(), Attempts: r.Attempts}}, nil
 }
 
-// verificationLease is a verification email leased by this sender until until (the token);
-// like notifyLease, each outcome is a transaction of its own.
+// verificationLease is a leased verification email (notify.VerificationClaim); once it is
+// sent or cancelled its code is forgotten.
 type verificationLease struct {
-	s     Notify
-	v     notify.Verification
-	until time.Time
+	outboxLease
+	v notify.Verification
 }
 
 func (c *verificationLease) Verification() notify.Verification { return c.v }
 
-// MarkSent records the email as sent (and forgets the code) unless it is already sent or
-// cancelled, whatever lease holds it, as notifyLease.MarkSent does.
 func (c *verificationLease) MarkSent(ctx context.Context, at time.Time) error {
-	if _, err := c.s.exec(ctx, `UPDATE verification_emails
-SET sent_at = $2, code = NULL, delivery_attempts = delivery_attempts + 1
-WHERE id = $1 AND sent_at IS NULL AND cancelled_at IS NULL`, c.v.ID, at); err != nil {
-		return fmt.Errorf("record sent verification email %s: %w", c.v.ID, err)
-	}
-	return nil
-}
-
-func (c *verificationLease) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
-	return c.s.execLeased(ctx, "verification email "+c.v.ID.String(), `UPDATE verification_emails
-SET delivery_attempts = delivery_attempts + 1, last_error = $3, next_attempt_at = $4
-WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, c.v.ID, c.until, lastError, next)
+	return c.markSent(ctx, at, ", code = NULL")
 }
 
 func (c *verificationLease) Cancel(ctx context.Context, at time.Time) error {
-	return c.s.execLeased(ctx, "verification email "+c.v.ID.String(), `UPDATE verification_emails
-SET cancelled_at = $3, code = NULL
-WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, c.v.ID, c.until, at)
+	return c.guarded(ctx, `cancelled_at = $3, code = NULL`, at)
 }
