@@ -4,8 +4,9 @@
 // The pieces:
 //   - Plan (schedule.go): the pure rule of when a cycle's reminders are due, from REMINDER_OFFSETS.
 //   - Outbox (outbox.go): the scheduler, one set-based INSERT ... SELECT per pass that writes the
-//     latest due reminder of every cycle as a row, and the sender, which claims due rows with
-//     FOR UPDATE SKIP LOCKED, mails them and records the outcome in the same transaction.
+//     latest due reminder of every cycle as a row, and the sender, which leases a due row in a
+//     committed transaction (FOR UPDATE SKIP LOCKED), mails it with no transaction open and
+//     records the outcome in a transaction of its own.
 //   - Service (service.go): what the API reads (CertificationProfile.notifications, node(id)).
 //   - templates/: the emails, per language.
 package notify

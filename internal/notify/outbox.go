@@ -9,8 +9,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
 	"github.com/recert/recert/internal/transcript"
@@ -52,16 +50,21 @@ func (p Pending) Stale(today date.Date) (CancelReason, bool) {
 	return "", false
 }
 
-// Claim is one due notification locked by this sender in an open transaction. Exactly one of
-// MarkSent, MarkFailed or Cancel records the outcome and commits; Release rolls back (and does
-// nothing after a commit), so the row goes back to the queue untouched.
+// Claim is one due notification leased by this sender (Store.ClaimDue). Each method records
+// an outcome in a short transaction of its own and may be called again after an error (a lost
+// connection). MarkSent records the send whatever lease holds the row, as long as it is
+// neither sent nor cancelled (the email did leave); MarkFailed and Cancel record only while
+// the lease is still this sender's, and return ErrLeaseLost otherwise.
 type Claim interface {
 	Pending() Pending
 	MarkSent(ctx context.Context, at time.Time) error
 	MarkFailed(ctx context.Context, at, next time.Time, lastError string) error
 	Cancel(ctx context.Context, at time.Time, reason CancelReason) error
-	Release()
 }
+
+// ErrLeaseLost reports that a claim's lease ran out and another sender claimed the row (or it
+// was settled) before this sender recorded its outcome.
+var ErrLeaseLost = errors.New("the claim's lease ran out")
 
 // Message is one email to send.
 type Message struct {
@@ -93,8 +96,8 @@ type OutboxConfig struct {
 	Plan      Plan   // the reminder offsets; DefaultPlan when empty
 	Mailer    Mailer // required
 	PublicURL string // base of the renewal link in emails, e.g. https://recert.example
-	// SendTimeout bounds one delivery (default 30s). The claiming transaction stays open
-	// for at most this long plus a margin for recording the outcome.
+	// SendTimeout bounds one delivery (default 30s). A claim's lease lasts this long plus
+	// leaseMargin (2 minutes).
 	SendTimeout time.Duration
 	// MaxPerPass bounds the deliveries of one pass (default 500), so a pass ends and the next
 	// one schedules again even when the backlog is long.
@@ -124,15 +127,23 @@ func (o *Outbox) span(ctx context.Context, name string) (context.Context, func(e
 
 // Outbox schedules reminders into the notifications table and delivers them.
 //
-// Delivery is at-least-once with the window for a duplicate made as small as we can: a sender
-// claims one row with FOR UPDATE SKIP LOCKED, sends the email while holding the row lock,
-// and records sent_at in the same transaction right after the server accepted the message.
-// Another sender skips the locked row, and a crash before the send leaves the row unsent for
-// the next pass, so nothing is lost and nothing is sent twice by racing workers. Only a crash
-// (or a lost database) between the SMTP server's acceptance and the commit sends that one
-// email again; its Message-ID stays the same so a receiving system can drop it. The other
-// choice, recording before sending, would lose the reminder instead: docs/domain.md prefers
-// retries to loss.
+// Delivery is at-least-once with a lease, and the window for a duplicate is made as small as
+// we can. A sender claims one due row in a short committed transaction (FOR UPDATE SKIP
+// LOCKED, then next_attempt_at pushed to the end of a lease of SendTimeout + leaseMargin,
+// which is also the claim's token), sends the email with no transaction open, and records
+// the outcome in a second short transaction: sent, failed with backoff or cancelled (the
+// cancel rules are checked again at send time). Recording a sent email is retried on fresh
+// connections until it commits or the lease runs out, so a database failover between the
+// SMTP server's acceptance and the record (the case ops/ha-drill saw) sends nothing twice:
+// the lease was committed before the email left, and it survives the failover (with
+// synchronous replication) while no session does. While a lease holds, no other sender, on
+// this instance or another, takes the row. An email is sent again only when the sender dies
+// (or cannot reach the database for the whole lease) after the SMTP server accepted it and
+// before the record committed: then the row is due again when the lease ends and goes out
+// once more, once, with the same Message-ID (Message.ID, <reminder-ID@host>), so a receiving
+// system can drop it. A claimer that dies before sending delays the reminder by at most the
+// lease. The other choice, recording before sending, would lose the reminder instead:
+// docs/domain.md prefers retries to loss.
 type Outbox struct {
 	store   Store
 	clock   clock.Clock
@@ -255,34 +266,35 @@ func (o *Outbox) safePass(ctx context.Context) (backlog bool) {
 	return err == nil && res.Sent+res.Failed+res.Cancelled >= o.max
 }
 
-// recordMargin is how long recording the outcome may take after a send.
-const recordMargin = 15 * time.Second
+// leaseMargin is how much longer than the send timeout a claim's lease lasts: the time a sent
+// reminder has to be recorded, retried on fresh connections through a database failover
+// (docs/operations.md "Failover drill": up to about a minute for a crashed primary).
+const leaseMargin = 2 * time.Minute
 
 // sendOne claims and handles one due notification (in the span "outbox.send reminder"); it
 // reports false when none was due.
 func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (_ bool, err error) {
 	ctx, end := o.span(ctx, "outbox.send reminder")
 	defer func() { end(err) }()
-	// The claim's transaction must outlive a shutdown that cancels ctx mid-send: if it were
-	// rolled back after the server accepted the email, the email would go out again.
-	hold := o.timeout + recordMargin
-	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hold)
+	// Sending and recording outlive a shutdown that cancels ctx mid-send (an email that went
+	// out must be recorded), but not the lease: after it another sender may take the row.
+	lease := o.timeout + leaseMargin
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
 	defer cancel()
 	now := o.clock.Now()
-	claim, err := o.store.ClaimDue(txCtx, now, hold)
+	claim, err := o.store.ClaimDue(work, now, lease)
 	if err != nil {
 		return false, fmt.Errorf("claim notification: %w", err)
 	}
 	if claim == nil {
 		return false, nil
 	}
-	defer claim.Release()
 	p := claim.Pending()
 	log := o.log.With("notification", p.ID, "earned_certification", p.EarnedID, "sequence", p.Sequence)
 
 	if reason, stale := p.Stale(date.Of(now)); stale {
-		if err := claim.Cancel(txCtx, now, reason); err != nil {
-			return false, fmt.Errorf("cancel notification: %w", err)
+		if err := claim.Cancel(work, now, reason); err != nil {
+			return o.unrecorded(log, "cancel notification", err)
 		}
 		res.Cancelled++
 		o.metrics.cancelled(reason)
@@ -290,55 +302,60 @@ func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (_ bool, err erro
 		return true, nil
 	}
 
-	if err := o.deliver(txCtx, p, now); err != nil {
+	if err := o.deliver(work, p, now); err != nil {
 		attempts := p.Attempts + 1
 		next := now.Add(Backoff(attempts))
-		if rerr := claim.MarkFailed(txCtx, now, next, truncate(err.Error(), 1000)); rerr != nil {
-			return false, fmt.Errorf("record failed delivery: %w", rerr)
+		if rerr := claim.MarkFailed(work, now, next, truncate(err.Error(), 1000)); rerr != nil {
+			return o.unrecorded(log, "record failed delivery", rerr)
 		}
 		res.Failed++
 		o.metrics.failed()
 		log.Warn("reminder delivery failed", "attempts", attempts, "next_attempt_at", next, "error", err)
 		return true, nil
 	}
-	sentAt := o.clock.Now()
-	if err := claim.MarkSent(txCtx, sentAt); err != nil {
-		// The email went out but the claim's commit failed: in a database failover its
-		// connection is gone. Left so, the row is unsent and the next pass sends it again
-		// (the failover drill, ops/ha-drill, saw this). Record it on a fresh connection,
-		// which reaches the new primary once there is one.
-		if rerr := o.recordSent(ctx, p.ID, sentAt); rerr != nil {
-			log.Error("reminder sent but not recorded: it may be sent again", "error", err, "retry_error", rerr)
-			return false, fmt.Errorf("record sent notification: %w", err)
-		}
-		log.Warn("reminder sent; its claim's commit failed, recorded on a new connection", "error", err)
+	if err := o.recordSent(work, claim, o.clock.Now(), log); err != nil {
+		log.Error("reminder sent but not recorded within its lease: it will be sent again when the lease ends", "error", err)
+		return false, fmt.Errorf("record sent notification: %w", err)
 	}
 	res.Sent++
 	o.metrics.sent()
 	return true, nil
 }
 
-// recordSentRetry bounds the second try of recording a sent reminder: a failover of the
-// database takes seconds to tens of seconds (docs/operations.md "Failover drill").
-const recordSentRetry = 60 * time.Second
+// unrecorded handles an outcome (failed or cancelled: no email left) that could not be
+// recorded: a lost lease means another sender has the row now, which is no error of this
+// pass; any other error ends the pass, and the row is due again when the lease ends.
+func (o *Outbox) unrecorded(log *slog.Logger, what string, err error) (bool, error) {
+	if errors.Is(err, ErrLeaseLost) {
+		log.Warn(what+": the lease ran out, another sender has the reminder", "error", err)
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %w", what, err)
+}
 
-// recordSent records a sent reminder outside its claim, trying again every half second
-// (wall time: it waits for the database, not for the domain clock) until it is recorded or
-// recordSentRetry passes, even when ctx is cancelled (a shutdown mid-pass). A narrow race
-// remains: with the claim's transaction gone the row is unlocked and due, so another sender
-// that reaches the new primary before this record sends it again (same Message-ID).
-func (o *Outbox) recordSent(ctx context.Context, id uuid.UUID, at time.Time) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordSentRetry)
-	defer cancel()
-	for {
-		err := o.store.RecordSent(ctx, id, at)
+// recordRetry is the pause between two tries of recording a sent email.
+const recordRetry = 500 * time.Millisecond
+
+// recordSent records a sent email (a reminder or a verification email), trying again every half second (wall time: it waits for
+// the database, not for the domain clock) until it is recorded or ctx (the lease) ends; each
+// try is a transaction of its own on a connection from the pool, which reaches the new
+// primary once there is one.
+func (o *Outbox) recordSent(ctx context.Context, claim interface {
+	MarkSent(context.Context, time.Time) error
+}, at time.Time, log *slog.Logger) error {
+	for tries := 1; ; tries++ {
+		err := claim.MarkSent(ctx, at)
 		if err == nil {
+			if tries > 1 {
+				log.Warn("email sent; recorded after failed tries", "tries", tries)
+			}
 			return nil
 		}
+		log.Warn("recording a sent email failed: trying again", "try", tries, "error", err)
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(recordRetry):
 		}
 	}
 }

@@ -20,16 +20,13 @@ type Store interface {
 	// sequence yet, and returns how many it wrote. Safe to run concurrently (a pass that
 	// finds another one running may skip and write nothing).
 	Schedule(ctx context.Context, now time.Time, today date.Date, plan Plan) (int, error)
-	// ClaimDue opens a transaction and locks one unsent, uncancelled notification due at now,
-	// skipping rows other senders hold; nil when none is due. The transaction may stay open
-	// (idle while the email is sent) for up to hold.
-	ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (Claim, error)
-	// RecordSent marks notification id sent at, on a connection of its own: the second try
-	// when a claim's MarkSent failed after the email was accepted (typically its connection
-	// was lost in a database failover). A row already recorded as sent is left as it is.
-	RecordSent(ctx context.Context, id uuid.UUID, at time.Time) error
+	// ClaimDue leases one unsent, uncancelled notification due at now, one no other sender is
+	// claiming at that moment, until now + lease: in one committed transaction, after which
+	// the row is not due for anyone until the lease ends, whatever happens to this sender's
+	// database session; nil when none is due. No transaction stays open.
+	ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (Claim, error)
 	// ClaimVerification is ClaimDue for the verification emails of contact email changes.
-	ClaimVerification(ctx context.Context, now time.Time, hold time.Duration) (VerificationClaim, error)
+	ClaimVerification(ctx context.Context, now time.Time, lease time.Duration) (VerificationClaim, error)
 	// NotificationsByProfile lists a profile's notifications (not cancelled), newest first,
 	// after the cursor; it reports whether more follow.
 	NotificationsByProfile(ctx context.Context, profileID uuid.UUID, after *Cursor, limit int) ([]Notification, bool, error)

@@ -30,8 +30,8 @@ func (m *slowMailer) Send(ctx context.Context, msg notify.Message) error {
 
 // The server's per-connection database timeouts (DB_STATEMENT_TIMEOUT, DB_IDLE_IN_TX_TIMEOUT)
 // are shorter here than a scheduling pass and a slow delivery: the pass still completes, and
-// an email sent while the claim's transaction sat idle is still recorded as sent (were the
-// session ended mid-send, it would go out again). The pass outlasts the statement timeout on
+// an email that took longer than them to send is still recorded as sent (no transaction is
+// open while it is sent: the claim is a committed lease). The pass outlasts the statement timeout on
 // any machine (a trigger sleeps longer than it), and the delivery outlasts the idle timeout;
 // the timeouts themselves leave ordinary statements ample time on a busy machine. Only the
 // worker's connections carry them: the test checks with its own.

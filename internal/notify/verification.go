@@ -12,8 +12,8 @@ import (
 
 // Verification is a claimed verification email: the code that confirms a contact email
 // change, sent to the new address (issue 13 part 4). It shares the reminders' outbox
-// discipline (claim with SKIP LOCKED, send while holding the row, record in the same
-// transaction) in a table of its own, since it belongs to no earned certification.
+// discipline (a lease committed before the send, the outcome recorded in a transaction of its
+// own; see Outbox) in a table of its own, since it belongs to no earned certification.
 type Verification struct {
 	ID        uuid.UUID
 	Email     string
@@ -24,15 +24,14 @@ type Verification struct {
 	Attempts  int
 }
 
-// VerificationClaim is one due verification email locked by this sender; exactly one of
-// MarkSent, MarkFailed or Cancel records the outcome and commits (the code is forgotten once
-// sent or cancelled); Release rolls back.
+// VerificationClaim is one due verification email leased by this sender, like Claim: MarkSent
+// records the send (and forgets the code) whoever holds the lease; MarkFailed and Cancel
+// record only while the lease is this sender's (ErrLeaseLost otherwise).
 type VerificationClaim interface {
 	Verification() Verification
 	MarkSent(ctx context.Context, at time.Time) error
 	MarkFailed(ctx context.Context, at, next time.Time, lastError string) error
 	Cancel(ctx context.Context, at time.Time) error
-	Release()
 }
 
 // TemplateLanguages lists the languages of the email templates, the fallback first: the
@@ -64,37 +63,37 @@ func (o *Outbox) sendVerifications(ctx context.Context, max int, res *PassResult
 func (o *Outbox) sendVerification(ctx context.Context, res *PassResult) (_ bool, err error) {
 	ctx, end := o.span(ctx, "outbox.send verification")
 	defer func() { end(err) }()
-	hold := o.timeout + recordMargin
-	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hold)
+	lease := o.timeout + leaseMargin
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
 	defer cancel()
 	now := o.clock.Now()
-	claim, err := o.store.ClaimVerification(txCtx, now, hold)
+	claim, err := o.store.ClaimVerification(work, now, lease)
 	if err != nil {
 		return false, fmt.Errorf("claim verification email: %w", err)
 	}
 	if claim == nil {
 		return false, nil
 	}
-	defer claim.Release()
 	v := claim.Verification()
+	log := o.log.With("verification", v.ID)
 	if !now.Before(v.ExpiresAt) { // the code no longer works: sending it would only confuse
-		if err := claim.Cancel(txCtx, now); err != nil {
-			return false, fmt.Errorf("cancel verification email: %w", err)
+		if err := claim.Cancel(work, now); err != nil {
+			return o.unrecorded(log, "cancel verification email", err)
 		}
 		res.Cancelled++
 		return true, nil
 	}
-	if err := o.deliverVerification(txCtx, v); err != nil {
+	if err := o.deliverVerification(work, v); err != nil {
 		next := now.Add(Backoff(v.Attempts + 1))
-		if rerr := claim.MarkFailed(txCtx, now, next, truncate(err.Error(), 1000)); rerr != nil {
-			return false, fmt.Errorf("record failed verification email: %w", rerr)
+		if rerr := claim.MarkFailed(work, now, next, truncate(err.Error(), 1000)); rerr != nil {
+			return o.unrecorded(log, "record failed verification email", rerr)
 		}
 		res.Failed++
-		o.log.Warn("verification email delivery failed", "verification", v.ID, "next_attempt_at", next, "error", err)
+		log.Warn("verification email delivery failed", "next_attempt_at", next, "error", err)
 		return true, nil
 	}
-	if err := claim.MarkSent(txCtx, o.clock.Now()); err != nil {
-		o.log.Error("verification email sent but not recorded: it may be sent again", "error", err)
+	if err := o.recordSent(work, claim, o.clock.Now(), log); err != nil {
+		log.Error("verification email sent but not recorded within its lease: it will be sent again when the lease ends", "error", err)
 		return false, fmt.Errorf("record sent verification email: %w", err)
 	}
 	res.Sent++

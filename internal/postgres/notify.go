@@ -184,12 +184,17 @@ type notifyPendingRow struct {
 	CurrentExpiresOn  *date.Date `db:"current_expires_on"`
 	Superseded        bool       `db:"superseded"`
 	LaterQueued       bool       `db:"later_queued"`
+	LeaseUntil        time.Time  `db:"lease_until"`
 }
 
-// notifyClaimSQL locks the oldest due notification no other sender holds, walking
-// notifications_pending_idx in order and stopping at the first row it can lock (the inner
-// query touches no other table, so it never sorts the backlog), then reads what the email
-// needs and the current state of its earned certification.
+// notifyClaimSQL leases the oldest due notification no other sender is claiming right now:
+// it walks notifications_pending_idx in order, locks the first row it can (SKIP LOCKED; the
+// inner query touches no other table, so it never sorts the backlog) and moves that row's
+// next_attempt_at to $2, the end of the lease, which is also the lease's token. The statement
+// commits on its own, so the lease outlives the sender's session (a database failover), and
+// the row is not due for anyone until the lease ends. It returns what the email needs and
+// the current state of the earned certification; the joined notifications row is the one
+// before the update (the statement's snapshot), so next_attempt_at is when it was due.
 const notifyClaimSQL = `
 WITH claimed AS (
     SELECT q.id FROM notifications q
@@ -197,34 +202,38 @@ WITH claimed AS (
     ORDER BY q.next_attempt_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE notifications q SET next_attempt_at = $2
+    FROM claimed WHERE q.id = claimed.id
+    RETURNING q.id, q.next_attempt_at
 )
-SELECT ` + notificationColumns + `,
+SELECT ` + notificationColumns + `, leased.next_attempt_at AS lease_until,
        c.code AS certification_code, c.name AS certification_name, c.retired_on AS certification_retired_on, p.legal_name,
        e.expires_on AS current_expires_on, e.superseded_at IS NOT NULL AS superseded,
        EXISTS (SELECT 1 FROM notifications l
                WHERE l.earned_certification_id = n.earned_certification_id
                  AND l.cycle_expires_on = n.cycle_expires_on
                  AND l.sequence > n.sequence) AS later_queued
-FROM claimed
-JOIN notifications n ON n.id = claimed.id
+FROM leased
+JOIN notifications n ON n.id = leased.id
 JOIN earned_certifications e ON e.id = n.earned_certification_id
 JOIN certifications c ON c.id = e.certification_id
 JOIN certification_profiles p ON p.id = e.profile_id`
 
-// ClaimDue opens a transaction and locks one due notification (notify.Store). The
-// transaction is not retried: the caller sends an email while holding it, for up to hold, so
-// the per-connection idle-in-transaction timeout (DB_IDLE_IN_TX_TIMEOUT) is raised to cover
-// it: were the session ended mid-send, the email would go out but not be recorded.
-func (s Notify) ClaimDue(ctx context.Context, now time.Time, hold time.Duration) (notify.Claim, error) {
+// ClaimDue leases one due notification until now + lease, in one committed statement
+// (notify.Store); it holds no transaction or connection afterwards.
+func (s Notify) ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (notify.Claim, error) {
 	var r notifyPendingRow
-	tx, err := s.claimRow(ctx, hold, &r, notifyClaimSQL, now)
-	if tx == nil || err != nil {
-		return nil, err
+	if err := s.get(ctx, &r, notifyClaimSQL, now, leaseEnd(now, lease)); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("lease: %w", err)
 	}
 	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
 		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName,
 		CurrentExpiresOn: r.CurrentExpiresOn, Superseded: r.Superseded, LaterQueued: r.LaterQueued}
-	return &notifyClaim{tx: tx, p: p}, nil
+	return &notifyLease{outboxLease: outboxLease{s: s, table: "notifications", id: p.ID, until: r.LeaseUntil}, p: p}, nil
 }
 
 // claimRow opens a claim's transaction, with the idle-in-transaction timeout raised to hold,
@@ -248,19 +257,6 @@ func (s *Store) claimRow(ctx context.Context, hold time.Duration, dest any, quer
 		return nil, fmt.Errorf("claim: %w", err)
 	}
 	return tx, nil
-}
-
-// notifyClaim is a notification locked by an open transaction.
-type notifyClaim struct {
-	tx   *sqlx.Tx
-	p    notify.Pending
-	done bool
-}
-
-func (c *notifyClaim) Pending() notify.Pending { return c.p }
-
-func (c *notifyClaim) finish(ctx context.Context, query string, args ...any) error {
-	return finishClaim(ctx, c.tx, &c.done, query, args...)
 }
 
 // finishClaim records a claimed outbox row's outcome with query, which must update exactly
@@ -288,36 +284,74 @@ func finishClaim(ctx context.Context, tx *sqlx.Tx, done *bool, query string, arg
 	return nil
 }
 
-func (c *notifyClaim) MarkSent(ctx context.Context, at time.Time) error {
-	return c.finish(ctx, `UPDATE notifications SET sent_at = $2, delivery_attempts = delivery_attempts + 1
-WHERE id = $1 AND sent_at IS NULL`, c.p.ID, at)
+// outboxLease is a row of an outbox table (notifications, verification_emails) leased by this
+// sender until until, the lease's token. Each outcome is one statement in a transaction of its
+// own, on whatever connection the pool gives, so it may be tried again after a lost connection.
+type outboxLease struct {
+	s     Notify
+	table string
+	id    uuid.UUID
+	until time.Time
 }
 
-// RecordSent marks a notification sent outside its claim (notify.Store).
-func (s Notify) RecordSent(ctx context.Context, id uuid.UUID, at time.Time) error {
-	if _, err := s.exec(ctx, `UPDATE notifications SET sent_at = $2, delivery_attempts = delivery_attempts + 1
-WHERE id = $1 AND sent_at IS NULL`, id, at); err != nil {
-		return fmt.Errorf("record sent notification %s: %w", id, err)
+// markSent records the email as sent (with the assignments set adds) whoever holds the row
+// now, as long as it is unsent and not cancelled: the email did leave, and recording that is
+// right even after the lease ran out (the next claimer's failure or cancellation would
+// otherwise record something untrue, and a failure would be retried). A row already sent (by an
+// earlier try whose answer was lost, or by a later claimer) is left as it is: not an error.
+func (l outboxLease) markSent(ctx context.Context, at time.Time, set string) error {
+	if _, err := l.s.exec(ctx, `UPDATE `+l.table+` SET sent_at = $2, delivery_attempts = delivery_attempts + 1`+set+`
+WHERE id = $1 AND sent_at IS NULL AND cancelled_at IS NULL`, l.id, at); err != nil {
+		return fmt.Errorf("record sent %s %s: %w", l.table, l.id, err)
 	}
 	return nil
 }
 
-func (c *notifyClaim) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
-	return c.finish(ctx, `UPDATE notifications SET delivery_attempts = delivery_attempts + 1,
-    last_error = $2, next_attempt_at = $3
-WHERE id = $1 AND sent_at IS NULL`, c.p.ID, lastError, next)
+// MarkFailed records a failed delivery, retried at next, while the lease is still this sender's.
+func (l outboxLease) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
+	return l.guarded(ctx, `delivery_attempts = delivery_attempts + 1, last_error = $3, next_attempt_at = $4`, lastError, next)
 }
 
-func (c *notifyClaim) Cancel(ctx context.Context, at time.Time, reason notify.CancelReason) error {
-	return c.finish(ctx, `UPDATE notifications SET cancelled_at = $2, cancel_reason = $3
-WHERE id = $1 AND sent_at IS NULL`, c.p.ID, at, string(reason))
-}
-
-func (c *notifyClaim) Release() {
-	if !c.done {
-		c.done = true
-		_ = c.tx.Rollback()
+// guarded applies the assignments set (parameters from $3 on) to the leased row only while
+// its next_attempt_at is still the lease's token; notify.ErrLeaseLost when it matched no row
+// (the lease ran out and another sender claimed the row, or it was settled).
+func (l outboxLease) guarded(ctx context.Context, set string, args ...any) error {
+	res, err := l.s.exec(ctx, `UPDATE `+l.table+` SET `+set+`
+WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, append([]any{l.id, l.until}, args...)...)
+	if err != nil {
+		return fmt.Errorf("record %s %s: %w", l.table, l.id, err)
 	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("record %s %s: %w", l.table, l.id, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%s %s: %w", l.table, l.id, notify.ErrLeaseLost)
+	}
+	return nil
+}
+
+// leaseEnd is the end of a lease of an outbox row claimed at now, which is also the claim's
+// token: PostgreSQL keeps microseconds, so the value is cut to what will be stored.
+func leaseEnd(now time.Time, lease time.Duration) time.Time {
+	return now.Add(lease).Truncate(time.Microsecond)
+}
+
+// notifyLease is a leased notification (notify.Claim).
+type notifyLease struct {
+	outboxLease
+	p notify.Pending
+}
+
+func (c *notifyLease) Pending() notify.Pending { return c.p }
+
+func (c *notifyLease) MarkSent(ctx context.Context, at time.Time) error {
+	return c.markSent(ctx, at, "")
+}
+
+// Cancel records the cancellation while the lease is still this sender's.
+func (c *notifyLease) Cancel(ctx context.Context, at time.Time, reason notify.CancelReason) error {
+	return c.guarded(ctx, `cancelled_at = $3, cancel_reason = $4`, at, string(reason))
 }
 
 // NotificationsByProfile lists a profile's notifications, newest first (notify.Store).

@@ -2,74 +2,70 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/recert/recert/internal/notify"
 )
 
-// verificationClaimSQL locks the oldest due verification email no other sender holds
-// (verification_emails_pending_idx), as notifyClaimSQL does for reminders.
+// verificationClaimSQL leases the oldest due verification email no other sender is claiming
+// (verification_emails_pending_idx) until $2, as notifyClaimSQL does for reminders.
 const verificationClaimSQL = `
-SELECT v.id, v.email, v.code, v.legal_name, v.language, v.expires_at, v.delivery_attempts
-FROM verification_emails v
-WHERE v.sent_at IS NULL AND v.cancelled_at IS NULL AND v.next_attempt_at <= $1
-ORDER BY v.next_attempt_at
-LIMIT 1
-FOR UPDATE SKIP LOCKED`
+WITH claimed AS (
+    SELECT q.id FROM verification_emails q
+    WHERE q.sent_at IS NULL AND q.cancelled_at IS NULL AND q.next_attempt_at <= $1
+    ORDER BY q.next_attempt_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE verification_emails v SET next_attempt_at = $2
+FROM claimed WHERE v.id = claimed.id
+RETURNING v.id, v.email, v.code, v.legal_name, v.language, v.expires_at, v.delivery_attempts,
+          v.next_attempt_at AS lease_until`
 
 type verificationRow struct {
-	ID        uuid.UUID `db:"id"`
-	Email     string    `db:"email"`
-	Code      string    `db:"code"`
-	LegalName string    `db:"legal_name"`
-	Language  *string   `db:"language"`
-	ExpiresAt time.Time `db:"expires_at"`
-	Attempts  int       `db:"delivery_attempts"`
+	ID         uuid.UUID `db:"id"`
+	Email      string    `db:"email"`
+	Code       string    `db:"code"`
+	LegalName  string    `db:"legal_name"`
+	Language   *string   `db:"language"`
+	ExpiresAt  time.Time `db:"expires_at"`
+	Attempts   int       `db:"delivery_attempts"`
+	LeaseUntil time.Time `db:"lease_until"`
 }
 
-// ClaimVerification opens a transaction and locks one due verification email (notify.Store).
-func (s Notify) ClaimVerification(ctx context.Context, now time.Time, hold time.Duration) (notify.VerificationClaim, error) {
+// ClaimVerification leases one due verification email until now + lease, in one committed
+// statement (notify.Store).
+func (s Notify) ClaimVerification(ctx context.Context, now time.Time, lease time.Duration) (notify.VerificationClaim, error) {
 	var r verificationRow
-	tx, err := s.claimRow(ctx, hold, &r, verificationClaimSQL, now)
-	if tx == nil || err != nil {
-		return nil, err
+	if err := s.get(ctx, &r, verificationClaimSQL, now, leaseEnd(now, lease)); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("lease: %w", err)
 	}
-	return &verificationClaim{tx: tx, v: notify.Verification{ID: r.ID, Email: r.Email, Code: r.Code,
-		LegalName: r.LegalName, Language: r.Language, ExpiresAt: r.ExpiresAt.UTC(), Attempts: r.Attempts}}, nil
+	return &verificationLease{outboxLease: outboxLease{s: s, table: "verification_emails", id: r.ID, until: r.LeaseUntil},
+		v: notify.Verification{ID: r.ID, Email: r.Email, Code: r.Code, LegalName: r.LegalName, Language: r.Language,
+			ExpiresAt: r.ExpiresAt.UTC(), Attempts: r.Attempts}}, nil
 }
 
-// verificationClaim is a verification email locked by an open transaction.
-type verificationClaim struct {
-	tx   *sqlx.Tx
-	v    notify.Verification
-	done bool
+// verificationLease is a leased verification email (notify.VerificationClaim); once it is
+// sent or cancelled its code is forgotten.
+type verificationLease struct {
+	outboxLease
+	v notify.Verification
 }
 
-func (c *verificationClaim) Verification() notify.Verification { return c.v }
+func (c *verificationLease) Verification() notify.Verification { return c.v }
 
-func (c *verificationClaim) MarkSent(ctx context.Context, at time.Time) error {
-	return finishClaim(ctx, c.tx, &c.done, `UPDATE verification_emails
-SET sent_at = $2, code = NULL, delivery_attempts = delivery_attempts + 1
-WHERE id = $1 AND sent_at IS NULL`, c.v.ID, at)
+func (c *verificationLease) MarkSent(ctx context.Context, at time.Time) error {
+	return c.markSent(ctx, at, ", code = NULL")
 }
 
-func (c *verificationClaim) MarkFailed(ctx context.Context, at, next time.Time, lastError string) error {
-	return finishClaim(ctx, c.tx, &c.done, `UPDATE verification_emails
-SET delivery_attempts = delivery_attempts + 1, last_error = $2, next_attempt_at = $3
-WHERE id = $1 AND sent_at IS NULL`, c.v.ID, lastError, next)
-}
-
-func (c *verificationClaim) Cancel(ctx context.Context, at time.Time) error {
-	return finishClaim(ctx, c.tx, &c.done, `UPDATE verification_emails SET cancelled_at = $2, code = NULL
-WHERE id = $1 AND sent_at IS NULL`, c.v.ID, at)
-}
-
-func (c *verificationClaim) Release() {
-	if !c.done {
-		c.done = true
-		_ = c.tx.Rollback()
-	}
+func (c *verificationLease) Cancel(ctx context.Context, at time.Time) error {
+	return c.guarded(ctx, `cancelled_at = $3, code = NULL`, at)
 }

@@ -42,7 +42,6 @@ func (s passStore) Schedule(context.Context, time.Time, date.Date, notify.Plan) 
 func (passStore) ClaimDue(context.Context, time.Time, time.Duration) (notify.Claim, error) {
 	return nil, nil
 }
-func (passStore) RecordSent(context.Context, uuid.UUID, time.Time) error { return nil }
 func (passStore) ClaimVerification(context.Context, time.Time, time.Duration) (notify.VerificationClaim, error) {
 	return nil, nil
 }
