@@ -22,7 +22,7 @@ func (r *Resolver) createCalendarFeed(ctx context.Context, in model.CreateCalend
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.Calendar.Create(ctx, auth.PrincipalFrom(ctx), id)
+	f, err := r.Calendar.Create(ctx, auth.PrincipalFrom(ctx), id, in.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func (r *Resolver) upsertCertification(ctx context.Context, in model.UpsertCerti
 
 func (r *Resolver) publishRenewalAssessment(ctx context.Context, in model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
 	na := catalog.NewAssessment{CertificationCode: in.CertificationCode, PassingScore: in.PassingScore,
-		QuestionsPerAttempt: in.QuestionsPerAttempt}
+		QuestionsPerAttempt: in.QuestionsPerAttempt, IdempotencyKey: in.IdempotencyKey}
 	for _, q := range in.Questions {
 		cq := catalog.Question{Prompt: q.Prompt}
 		for _, c := range q.Choices {

@@ -459,7 +459,7 @@ func (r *Resolver) createTranscriptShare(ctx context.Context, in model.CreateTra
 	if err != nil {
 		return nil, err
 	}
-	sh, err := r.Transcripts.CreateShare(ctx, auth.PrincipalFrom(ctx), id, in.ExpiresAt)
+	sh, err := r.Transcripts.CreateShare(ctx, auth.PrincipalFrom(ctx), id, in.ExpiresAt, in.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,7 @@ func webhookCursor(after *string) (*webhook.Cursor, error) {
 }
 
 func (r *Resolver) createWebhookEndpoint(ctx context.Context, in model.CreateWebhookEndpointInput) (*model.CreateWebhookEndpointPayload, error) {
-	c, err := r.Webhooks.Create(ctx, auth.PrincipalFrom(ctx), in.URL, in.Events, in.Description)
+	c, err := r.Webhooks.Create(ctx, auth.PrincipalFrom(ctx), in.URL, in.Events, in.Description, in.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}

@@ -97,10 +97,15 @@ func Check(key *string) error {
 	return nil
 }
 
-// Own is the key of a per-caller scope: the caller's own key, kept for Retention from now.
-func Own(p *auth.Principal, scope, key string, hash []byte, now time.Time) Key {
-	return Key{Scope: scope, Owner: p.Identity(), Key: key, Actor: p.Identity(), RequestHash: hash,
-		CreatedAt: now, ExpiresAt: now.Add(Retention)}
+// Own is the caller's own key in a per-caller scope, or nil when the client sent none: kept
+// for keep from now, with the hash of the request's parts (normalized, the key excluded).
+// Codes: BAD_USER_INPUT (see Check).
+func Own(p *auth.Principal, scope string, key *string, now time.Time, keep time.Duration, request ...any) (*Key, error) {
+	if err := Check(key); err != nil || key == nil {
+		return nil, err
+	}
+	return &Key{Scope: scope, Owner: p.Identity(), Key: *key, Actor: p.Identity(),
+		RequestHash: Hash(scope, request...), CreatedAt: now, ExpiresAt: now.Add(keep)}, nil
 }
 
 // Once runs create under k in the transaction of tx, unless k is nil (no key: create just
