@@ -16,8 +16,8 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
-	"github.com/recert/recert/internal/idem"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/idem"
 )
 
 // The audit actions of catalog administration.

@@ -196,12 +196,8 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 		if err != nil || !replayed {
 			return err
 		}
-		list, errs := tx.ProfilesByIDs(ctx, []uuid.UUID{id})
-		if errs[0] != nil {
-			return errs[0]
-		}
-		out = *list[0]
-		return nil
+		out, err = tx.LockProfile(ctx, id)
+		return err
 	})
 	if err != nil {
 		return Profile{}, fmt.Errorf("create profile: %w", err)

@@ -17,8 +17,8 @@ import (
 	"github.com/recert/recert/internal/catalog"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
-	"github.com/recert/recert/internal/idem"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/idem"
 	"github.com/recert/recert/internal/webhook"
 )
 
