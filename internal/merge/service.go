@@ -367,8 +367,8 @@ func (s *Service) AuditEventsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Aud
 	return s.store.AuditEventsByIDs(ctx, ids)
 }
 
-// PurgeExpiredKeys deletes the merge idempotency keys older than KeyRetention (expired at
-// the clock's now) and returns how many it deleted. Run it periodically; correctness does not
+// PurgeExpiredKeys deletes the idempotency keys past their retention (expired at the clock's
+// now): the merge's (KeyRetention) and those of the other keyed mutations (package idem) and returns how many it deleted. Run it periodically; correctness does not
 // depend on it, since an expired key is treated as unused anyway.
 func (s *Service) PurgeExpiredKeys(ctx context.Context) (int64, error) {
 	return s.store.DeleteExpiredKeys(ctx, s.clock.Now())
