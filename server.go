@@ -274,8 +274,8 @@ func startWebhooks(ctx context.Context, cfg config.Config, log *slog.Logger, sto
 	}, nil
 }
 
-// purgeMergeKeys deletes the merge idempotency keys past their retention (merge.KeyRetention)
-// at start and then hourly, until ctx ends.
+// purgeMergeKeys deletes the idempotency keys past their retention (the merge's and every other
+// keyed mutation's, package idem) at start and then hourly, until ctx ends.
 func purgeMergeKeys(ctx context.Context, m *merge.Service, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()

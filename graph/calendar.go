@@ -24,7 +24,7 @@ func (r *mutationResolver) CreateCalendarFeed(ctx context.Context, in model.Crea
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.Calendar.Create(ctx, auth.PrincipalFrom(ctx), id)
+	f, err := r.Calendar.Create(ctx, auth.PrincipalFrom(ctx), id, in.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}

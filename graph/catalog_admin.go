@@ -39,7 +39,7 @@ func (r *mutationResolver) UpsertCertification(ctx context.Context, in model.Ups
 // PublishRenewalAssessment is the resolver for the publishRenewalAssessment field.
 func (r *mutationResolver) PublishRenewalAssessment(ctx context.Context, in model.PublishRenewalAssessmentInput) (*model.PublishRenewalAssessmentPayload, error) {
 	na := catalog.NewAssessment{CertificationCode: in.CertificationCode, PassingScore: in.PassingScore,
-		QuestionsPerAttempt: in.QuestionsPerAttempt}
+		QuestionsPerAttempt: in.QuestionsPerAttempt, IdempotencyKey: in.IdempotencyKey}
 	for _, q := range in.Questions {
 		cq := catalog.Question{Prompt: q.Prompt}
 		for _, c := range q.Choices {

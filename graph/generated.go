@@ -3155,9 +3155,9 @@ type Mutation {
   """
   Create a certification profile owned by the caller's personal account; the server assigns a new
   MCID, never reused. An account holds at most a configured number of profiles (5 by default),
-  merged ones included.
+  merged ones included. With ` + "`" + `idempotencyKey` + "`" + `, a repeat returns the first profile.
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `PERSONAL_ACCOUNT_REQUIRED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + `
-  (` + "`" + `resource: certificationProfiles` + "`" + `).
+  (` + "`" + `resource: certificationProfiles` + "`" + `), ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `.
   """
   createCertificationProfile(
     "The new profile's details."
@@ -3254,9 +3254,10 @@ type Mutation {
   """
   Owner only: create a share code (128 random bits) for the public ` + "`" + `transcript` + "`" + ` query. A profile
   holds at most a configured number of live codes (20 by default); revoked and expired ones do not
-  count.
+  count. With ` + "`" + `idempotencyKey` + "`" + `, a repeat returns the first code.
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (` + "`" + `expiresAt` + "`" + ` not in the future), ` + "`" + `NOT_FOUND` + "`" + `,
-  ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: transcriptShares` + "`" + `).
+  ` + "`" + `FORBIDDEN` + "`" + ` (support), ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: transcriptShares` + "`" + `),
+  ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `.
   """
   createTranscriptShare(
     "Which profile, and until when."
@@ -3296,9 +3297,11 @@ type Mutation {
   ): RevokeTeamAccessPayload!
   """
   Owner only: create a calendar feed of the profile's renewal dates (window opening, reminder days,
-  deadline) with a secret URL, returned once. Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `,
+  deadline) with a secret URL, returned once (and to a repeat with the same ` + "`" + `idempotencyKey` + "`" + `
+  within 24 hours). Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + `,
   ` + "`" + `NOT_FOUND` + "`" + ` (no such profile, or someone else's), ` + "`" + `FORBIDDEN` + "`" + ` (support),
-  ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: calendarFeeds` + "`" + `, 10 live feeds).
+  ` + "`" + `PROFILE_ALREADY_MERGED` + "`" + `, ` + "`" + `LIMIT_EXCEEDED` + "`" + ` (` + "`" + `resource: calendarFeeds` + "`" + `, 10 live feeds),
+  ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `.
   """
   createCalendarFeed(
     "Which profile."
@@ -3336,10 +3339,11 @@ type Mutation {
   (version = newest + 1). New attempts get it at once; attempts in progress keep theirs. Offered
   in exactly the languages it has complete text in (English and each language every question is
   translated into), among the languages of the certification's exams. Audited (settings,
-  counts and languages, never the questions).
+  counts and languages, never the questions). With ` + "`" + `idempotencyKey` + "`" + `, a repeat returns the first
+  version instead of publishing another.
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `NOT_FOUND` + "`" + ` (unknown certification code),
   ` + "`" + `NOT_RENEWABLE` + "`" + ` (fundamentals), ` + "`" + `BAD_USER_INPUT` + "`" + ` (also: a translation in an unknown or
-  repeated language, or with another number of choices).
+  repeated language, or with another number of choices), ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `.
   """
   publishRenewalAssessment(
     "The certification, the settings and the question bank."
@@ -3409,11 +3413,12 @@ type Mutation {
   ): CorrectLegalNamePayload!
   """
   Admin only (role ` + "`" + `admin` + "`" + `): register an endpoint that receives signed webhooks (Standard Webhooks
-  1.0) for the chosen event types. The signing secret is in the payload, shown this once. The URL
+  1.0) for the chosen event types. The signing secret is in the payload, shown this once (and to a
+  repeat with the same ` + "`" + `idempotencyKey` + "`" + `, which returns the first endpoint). The URL
   must be https (plain http only to localhost outside production); in production it must not reach
   a private, loopback or link-local address (checked again when each delivery connects).
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (URL, empty events, description over
-  2000 characters).
+  2000 characters), ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `.
   """
   createWebhookEndpoint(
     "The URL, the event types and an optional description."
@@ -4094,6 +4099,13 @@ input CreateCertificationProfileInput {
   email: String!
   "A BCP 47 language tag for emails (e.g. ` + "`" + `ja` + "`" + `); English when omitted."
   preferredLanguage: String
+  """
+  Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+  request with the same key again (after ` + "`" + `UNAVAILABLE` + "`" + ` or a lost answer) returns the first result
+  and writes nothing; the same key with a different request is ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `. Keys are
+  the caller's own and kept 30 days.
+  """
+  idempotencyKey: String
 }
 
 "The result of ` + "`" + `createCertificationProfile` + "`" + `."
@@ -4240,6 +4252,13 @@ input CreateTranscriptShareInput {
   certificationProfileId: ID!
   "When the code stops working (must be in the future); never when omitted."
   expiresAt: DateTime
+  """
+  Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+  request with the same key again (after ` + "`" + `UNAVAILABLE` + "`" + ` or a lost answer) returns the first result
+  and writes nothing; the same key with a different request is ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `. Keys are
+  the caller's own and kept 30 days.
+  """
+  idempotencyKey: String
 }
 
 "The result of ` + "`" + `createTranscriptShare` + "`" + `."
@@ -4264,6 +4283,13 @@ type RevokeTranscriptSharePayload {
 input CreateCalendarFeedInput {
   "The ` + "`" + `CertificationProfile.id` + "`" + ` (the caller's own, active)."
   certificationProfileId: ID!
+  """
+  Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+  request with the same key again (after ` + "`" + `UNAVAILABLE` + "`" + ` or a lost answer) returns the first result
+  and writes nothing; the same key with a different request is ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `. Keys are
+  the caller's own and kept 24 hours (the answer holds the secret URL).
+  """
+  idempotencyKey: String
 }
 
 "The result of ` + "`" + `createCalendarFeed` + "`" + `."
@@ -4378,6 +4404,13 @@ input PublishRenewalAssessmentInput {
   questions: [QuestionInput!]!
   "Up to 20 learning modules, in display order; none when omitted."
   learningModules: [LearningModuleInput!]
+  """
+  Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+  request with the same key again (after ` + "`" + `UNAVAILABLE` + "`" + ` or a lost answer) returns the first result
+  and writes nothing; the same key with a different request is ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `. Keys are
+  the caller's own and kept 30 days.
+  """
+  idempotencyKey: String
 }
 
 "The result of ` + "`" + `publishRenewalAssessment` + "`" + `."
@@ -4725,6 +4758,13 @@ input CreateWebhookEndpointInput {
   events: [WebhookEventType!]!
   "A note for admins (at most 2000 characters)."
   description: String
+  """
+  Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+  request with the same key again (after ` + "`" + `UNAVAILABLE` + "`" + ` or a lost answer) returns the first result
+  and writes nothing; the same key with a different request is ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `. Keys are
+  the caller's own and kept 30 days.
+  """
+  idempotencyKey: String
 }
 
 "The new endpoint and its secret."
@@ -16797,7 +16837,7 @@ func (ec *executionContext) unmarshalInputCreateCalendarFeedInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"certificationProfileId"}
+	fieldsInOrder := [...]string{"certificationProfileId", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16811,6 +16851,13 @@ func (ec *executionContext) unmarshalInputCreateCalendarFeedInput(ctx context.Co
 				return it, err
 			}
 			it.CertificationProfileID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil
@@ -16839,7 +16886,7 @@ func (ec *executionContext) unmarshalInputCreateCertificationProfileInput(ctx co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"legalName", "email", "preferredLanguage"}
+	fieldsInOrder := [...]string{"legalName", "email", "preferredLanguage", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16867,6 +16914,13 @@ func (ec *executionContext) unmarshalInputCreateCertificationProfileInput(ctx co
 				return it, err
 			}
 			it.PreferredLanguage = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil
@@ -16895,7 +16949,7 @@ func (ec *executionContext) unmarshalInputCreateTranscriptShareInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"certificationProfileId", "expiresAt"}
+	fieldsInOrder := [...]string{"certificationProfileId", "expiresAt", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16916,6 +16970,13 @@ func (ec *executionContext) unmarshalInputCreateTranscriptShareInput(ctx context
 				return it, err
 			}
 			it.ExpiresAt = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil
@@ -16944,7 +17005,7 @@ func (ec *executionContext) unmarshalInputCreateWebhookEndpointInput(ctx context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"url", "events", "description"}
+	fieldsInOrder := [...]string{"url", "events", "description", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16972,6 +17033,13 @@ func (ec *executionContext) unmarshalInputCreateWebhookEndpointInput(ctx context
 				return it, err
 			}
 			it.Description = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil
@@ -17308,7 +17376,7 @@ func (ec *executionContext) unmarshalInputPublishRenewalAssessmentInput(ctx cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"certificationCode", "passingScore", "questionsPerAttempt", "questions", "learningModules"}
+	fieldsInOrder := [...]string{"certificationCode", "passingScore", "questionsPerAttempt", "questions", "learningModules", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17350,6 +17418,13 @@ func (ec *executionContext) unmarshalInputPublishRenewalAssessmentInput(ctx cont
 				return it, err
 			}
 			it.LearningModules = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil

@@ -49,6 +49,7 @@ func forgetLinks(ctx context.Context) {
 func (r *mutationResolver) CreateCertificationProfile(ctx context.Context, in model.CreateCertificationProfileInput) (*model.CreateCertificationProfilePayload, error) {
 	p, err := r.Profiles.Create(ctx, auth.PrincipalFrom(ctx), certprofile.NewProfile{
 		LegalName: in.LegalName, Email: in.Email, PreferredLanguage: in.PreferredLanguage,
+		IdempotencyKey: in.IdempotencyKey,
 	})
 	if err != nil {
 		return nil, err

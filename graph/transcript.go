@@ -465,7 +465,7 @@ func (r *mutationResolver) CreateTranscriptShare(ctx context.Context, in model.C
 	if err != nil {
 		return nil, err
 	}
-	sh, err := r.Transcripts.CreateShare(ctx, auth.PrincipalFrom(ctx), id, in.ExpiresAt)
+	sh, err := r.Transcripts.CreateShare(ctx, auth.PrincipalFrom(ctx), id, in.ExpiresAt, in.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func webhookCursor(after *string) (*webhook.Cursor, error) {
 
 // CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
 func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, in model.CreateWebhookEndpointInput) (*model.CreateWebhookEndpointPayload, error) {
-	c, err := r.Webhooks.Create(ctx, auth.PrincipalFrom(ctx), in.URL, in.Events, in.Description)
+	c, err := r.Webhooks.Create(ctx, auth.PrincipalFrom(ctx), in.URL, in.Events, in.Description, in.IdempotencyKey)
 	if err != nil {
 		return nil, err
 	}

@@ -157,6 +157,11 @@ type CorrectLegalNamePayload struct {
 type CreateCalendarFeedInput struct {
 	// The `CertificationProfile.id` (the caller's own, active).
 	CertificationProfileID string `json:"certificationProfileId"`
+	// Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+	// request with the same key again (after `UNAVAILABLE` or a lost answer) returns the first result
+	// and writes nothing; the same key with a different request is `IDEMPOTENCY_KEY_REUSED`. Keys are
+	// the caller's own and kept 24 hours (the answer holds the secret URL).
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 // The result of `createCalendarFeed`.
@@ -173,6 +178,11 @@ type CreateCertificationProfileInput struct {
 	Email string `json:"email"`
 	// A BCP 47 language tag for emails (e.g. `ja`); English when omitted.
 	PreferredLanguage *string `json:"preferredLanguage,omitempty"`
+	// Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+	// request with the same key again (after `UNAVAILABLE` or a lost answer) returns the first result
+	// and writes nothing; the same key with a different request is `IDEMPOTENCY_KEY_REUSED`. Keys are
+	// the caller's own and kept 30 days.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 // The result of `createCertificationProfile`.
@@ -187,6 +197,11 @@ type CreateTranscriptShareInput struct {
 	CertificationProfileID string `json:"certificationProfileId"`
 	// When the code stops working (must be in the future); never when omitted.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+	// request with the same key again (after `UNAVAILABLE` or a lost answer) returns the first result
+	// and writes nothing; the same key with a different request is `IDEMPOTENCY_KEY_REUSED`. Keys are
+	// the caller's own and kept 30 days.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 // The result of `createTranscriptShare`.
@@ -203,6 +218,11 @@ type CreateWebhookEndpointInput struct {
 	Events []webhook.EventType `json:"events"`
 	// A note for admins (at most 2000 characters).
 	Description *string `json:"description,omitempty"`
+	// Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+	// request with the same key again (after `UNAVAILABLE` or a lost answer) returns the first result
+	// and writes nothing; the same key with a different request is `IDEMPOTENCY_KEY_REUSED`. Keys are
+	// the caller's own and kept 30 days.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 // The new endpoint and its secret.
@@ -397,6 +417,11 @@ type PublishRenewalAssessmentInput struct {
 	Questions []*QuestionInput `json:"questions"`
 	// Up to 20 learning modules, in display order; none when omitted.
 	LearningModules []*LearningModuleInput `json:"learningModules,omitempty"`
+	// Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+	// request with the same key again (after `UNAVAILABLE` or a lost answer) returns the first result
+	// and writes nothing; the same key with a different request is `IDEMPOTENCY_KEY_REUSED`. Keys are
+	// the caller's own and kept 30 days.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 // The result of `publishRenewalAssessment`.

@@ -20,6 +20,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/idem"
 )
 
 // tokenBytes is the randomness of a feed token: 256 bits from crypto/rand.
@@ -60,6 +61,8 @@ type Entry struct {
 type Store interface {
 	// InTx runs fn in one transaction.
 	InTx(ctx context.Context, fn func(tx Store) error) error
+	// ClaimKey and StoreResponse keep Create's idempotency keys.
+	idem.Store
 	// LockProfile locks a profile row. Codes: NOT_FOUND.
 	LockProfile(ctx context.Context, id uuid.UUID) (certprofile.Profile, error)
 	// ProfileByID loads a profile. Codes: NOT_FOUND.
@@ -161,41 +164,45 @@ func owned(ctx context.Context, st Store, p *auth.Principal, id uuid.UUID) (cert
 	return prof, CanManage(p, &prof)
 }
 
-// Create makes a feed of the caller's profile and returns it with its secret URL.
+// Create makes a feed of the caller's profile and returns it with its secret URL. With an
+// idempotency key (key non-nil), a repeat by the same caller within KeyRetention returns the
+// first feed as it is now, with its URL, and writes nothing (package idem).
 // Codes: UNAUTHENTICATED, NOT_FOUND (no such profile, or someone else's), FORBIDDEN (support),
-// PROFILE_ALREADY_MERGED, LIMIT_EXCEEDED (MaxLive unrevoked feeds; resource "calendarFeeds").
-func (s *Service) Create(ctx context.Context, p *auth.Principal, profileID uuid.UUID) (Feed, error) {
+// PROFILE_ALREADY_MERGED, LIMIT_EXCEEDED (MaxLive unrevoked feeds; resource "calendarFeeds"),
+// BAD_USER_INPUT (a blank or too long key), IDEMPOTENCY_KEY_REUSED.
+func (s *Service) Create(ctx context.Context, p *auth.Principal, profileID uuid.UUID, key *string) (Feed, error) {
 	if p == nil {
 		return Feed{}, apperr.Unauth("sign in to create a calendar feed")
 	}
 	now := s.clock.Now()
+	k, err := idem.Own(p, CreateScope, key, now, KeyRetention, profileID)
+	if err != nil {
+		return Feed{}, err
+	}
 	var out Feed
-	err := s.store.InTx(ctx, func(tx Store) error {
+	err = s.store.InTx(ctx, func(tx Store) error {
 		if _, err := owned(ctx, tx, p, profileID); err != nil {
 			return err
 		}
-		prof, err := tx.LockProfile(ctx, profileID)
+		made, replayed, err := idem.Once(ctx, tx, k, idem.Refusals{}, func() (created, error) {
+			var c created
+			c.Token, err = newToken()
+			if err != nil {
+				return c, err
+			}
+			out, err = s.insert(ctx, tx, profileID, c.Token, now)
+			c.ID = out.ID
+			return c, err
+		})
 		if err != nil {
 			return err
 		}
-		if prof.Status == certprofile.StatusMerged {
-			return apperr.E(apperr.ProfileAlreadyMerged, "this profile was merged into another one; subscribe to that one instead")
+		if replayed {
+			if out, err = tx.FeedByID(ctx, made.ID); err != nil {
+				return err
+			}
 		}
-		live, err := tx.CountLiveFeeds(ctx, prof.ID)
-		if err != nil {
-			return err
-		}
-		if live >= MaxLive {
-			return apperr.Limit("calendarFeeds", MaxLive, "a profile may have at most %d live calendar feeds; revoke one first", MaxLive)
-		}
-		token, err := newToken()
-		if err != nil {
-			return err
-		}
-		if out, err = tx.InsertFeed(ctx, Feed{ProfileID: prof.ID, CreatedAt: now}, HashToken(token)); err != nil {
-			return err
-		}
-		u := s.base.JoinPath(FeedPath(token)).String()
+		u := s.base.JoinPath(FeedPath(made.Token)).String()
 		out.URL = &u
 		return nil
 	})
@@ -203,6 +210,40 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, profileID uuid.
 		return Feed{}, fmt.Errorf("create calendar feed: %w", err)
 	}
 	return out, nil
+}
+
+// CreateScope is the idempotency key scope of Create.
+const CreateScope = "createCalendarFeed"
+
+// KeyRetention is how long Create's idempotency keys are kept. Their answer holds the feed's
+// secret token, which the feeds table keeps only hashed: a day covers any retry of a lost
+// answer and keeps the token in clear no longer than that.
+const KeyRetention = 24 * time.Hour
+
+// created is what an idempotency key keeps of Create: the feed and its token.
+type created struct {
+	ID    uuid.UUID `json:"id"`
+	Token string    `json:"token"`
+}
+
+// insert stores a new feed of the profile, checked under the profile's lock (not merged, below
+// MaxLive).
+func (s *Service) insert(ctx context.Context, tx Store, profileID uuid.UUID, token string, now time.Time) (Feed, error) {
+	prof, err := tx.LockProfile(ctx, profileID)
+	if err != nil {
+		return Feed{}, err
+	}
+	if prof.Status == certprofile.StatusMerged {
+		return Feed{}, apperr.E(apperr.ProfileAlreadyMerged, "this profile was merged into another one; subscribe to that one instead")
+	}
+	live, err := tx.CountLiveFeeds(ctx, prof.ID)
+	if err != nil {
+		return Feed{}, err
+	}
+	if live >= MaxLive {
+		return Feed{}, apperr.Limit("calendarFeeds", MaxLive, "a profile may have at most %d live calendar feeds; revoke one first", MaxLive)
+	}
+	return tx.InsertFeed(ctx, Feed{ProfileID: prof.ID, CreatedAt: now}, HashToken(token))
 }
 
 // Revoke revokes one of the caller's feeds; revoking again keeps the first time.

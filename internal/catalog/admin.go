@@ -17,6 +17,7 @@ import (
 	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/idem"
 )
 
 // The audit actions of catalog administration.
@@ -97,6 +98,8 @@ type AdminStore interface {
 	PublishVersion(ctx context.Context, certID uuid.UUID, v AssessmentVersion) (Assessment, error)
 	// InsertAudit records an audit event.
 	audit.Store
+	// ClaimKey and StoreResponse keep PublishAssessment's idempotency keys.
+	idem.Store
 }
 
 // checkAdmin lets catalog admins through. Codes: UNAUTHENTICATED, FORBIDDEN.

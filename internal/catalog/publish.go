@@ -15,6 +15,7 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
+	"github.com/recert/recert/internal/idem"
 )
 
 // Defaults and bounds of a published assessment version.
@@ -47,7 +48,13 @@ type NewAssessment struct {
 	QuestionsPerAttempt *int
 	Questions           []Question // ids are ignored
 	Modules             []Module
+	// IdempotencyKey, when set, makes a repeat return the first version (package idem); it
+	// is not part of the request it identifies.
+	IdempotencyKey *string `json:"-"`
 }
+
+// PublishScope is the idempotency key scope of PublishAssessment.
+const PublishScope = "publishRenewalAssessment"
 
 // AssessmentVersion is a validated assessment version for the store.
 type AssessmentVersion struct {
@@ -67,7 +74,9 @@ type AssessmentVersion struct {
 // audit records the settings, counts and languages, never the questions or answers.
 // Codes: UNAUTHENTICATED, FORBIDDEN (not admin), NOT_FOUND (unknown certification code),
 // NOT_RENEWABLE (fundamentals), BAD_USER_INPUT (see ValidateAssessment; a translation in a
-// language none of the certification's exams is offered in; no exam language with complete text).
+// language none of the certification's exams is offered in; no exam language with complete text),
+// IDEMPOTENCY_KEY_REUSED. With an idempotency key, a repeat by the same admin with the same
+// assessment returns the first version and publishes nothing (package idem).
 func (s *Service) PublishAssessment(ctx context.Context, p *auth.Principal, in NewAssessment) (Assessment, error) {
 	if p == nil {
 		return Assessment{}, apperr.Unauth("sign in to publish assessments")
@@ -80,39 +89,53 @@ func (s *Service) PublishAssessment(ctx context.Context, p *auth.Principal, in N
 		return Assessment{}, err
 	}
 	now := s.clock.Now()
+	key, err := idem.Own(p, PublishScope, in.IdempotencyKey, now, idem.Retention, in)
+	if err != nil {
+		return Assessment{}, err
+	}
 	var out Assessment
 	err = store.InAdminTx(ctx, func(tx AdminStore) error {
-		cert, err := tx.CertificationByCode(ctx, strings.TrimSpace(in.CertificationCode))
-		if apperr.CodeOf(err) == apperr.NotFound {
-			return apperr.Missing("certification")
-		} else if err != nil {
-			return err
-		}
-		if !cert.Expires() {
-			return apperr.E(apperr.NotRenewable, "%s never expires and has no renewal assessment", cert.Code)
-		}
-		v, err := ValidateAssessment(in)
-		if err != nil {
-			return err
-		}
-		if v.Languages, err = offeredLanguages(ctx, tx, cert, v.Questions); err != nil {
-			return err
-		}
-		v.PublishedAt = now
-		if out, err = tx.PublishVersion(ctx, cert.ID, v); err != nil {
-			return fmt.Errorf("publish version: %w", err)
-		}
-		ev, err := audit.New(PublishAction, p.Identity(), map[string]any{
-			"certificationCode": cert.Code, "version": out.Version, "passingScore": v.PassingScore,
-			"questionsPerAttempt": v.QuestionsPerAttempt, "bankSize": len(v.Questions),
-			"learningModules": len(v.Modules), "languages": v.Languages,
-		}, now)
-		if err != nil {
-			return err
-		}
-		_, err = tx.InsertAudit(ctx, ev)
+		var err error
+		out, _, err = idem.Once(ctx, tx, key, idem.Refusals{}, func() (Assessment, error) {
+			return s.publish(ctx, tx, p, in, now)
+		})
 		return err
 	})
+	return out, err
+}
+
+// publish does the work of PublishAssessment in its transaction.
+func (s *Service) publish(ctx context.Context, tx AdminStore, p *auth.Principal, in NewAssessment, now time.Time) (Assessment, error) {
+	cert, err := tx.CertificationByCode(ctx, strings.TrimSpace(in.CertificationCode))
+	if apperr.CodeOf(err) == apperr.NotFound {
+		return Assessment{}, apperr.Missing("certification")
+	} else if err != nil {
+		return Assessment{}, err
+	}
+	if !cert.Expires() {
+		return Assessment{}, apperr.E(apperr.NotRenewable, "%s never expires and has no renewal assessment", cert.Code)
+	}
+	v, err := ValidateAssessment(in)
+	if err != nil {
+		return Assessment{}, err
+	}
+	if v.Languages, err = offeredLanguages(ctx, tx, cert, v.Questions); err != nil {
+		return Assessment{}, err
+	}
+	v.PublishedAt = now
+	out, err := tx.PublishVersion(ctx, cert.ID, v)
+	if err != nil {
+		return Assessment{}, fmt.Errorf("publish version: %w", err)
+	}
+	ev, err := audit.New(PublishAction, p.Identity(), map[string]any{
+		"certificationCode": cert.Code, "version": out.Version, "passingScore": v.PassingScore,
+		"questionsPerAttempt": v.QuestionsPerAttempt, "bankSize": len(v.Questions),
+		"learningModules": len(v.Modules), "languages": v.Languages,
+	}, now)
+	if err != nil {
+		return Assessment{}, err
+	}
+	_, err = tx.InsertAudit(ctx, ev)
 	return out, err
 }
 

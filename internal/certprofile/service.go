@@ -16,6 +16,7 @@ import (
 	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/idem"
 	"github.com/recert/recert/internal/webhook"
 )
 
@@ -26,6 +27,8 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// EmitWebhook writes a webhook event in the transaction (PROFILE_TRANSFERRED).
 	webhook.Emitter
+	// ClaimKey and StoreResponse keep Create's idempotency keys.
+	idem.Store
 
 	InsertProfile(ctx context.Context, p Profile) (Profile, error)
 	ProfilesByIDs(ctx context.Context, ids []uuid.UUID) ([]*Profile, []error)
@@ -144,7 +147,12 @@ type NewProfile struct {
 	LegalName         string
 	Email             string
 	PreferredLanguage *string
+	// IdempotencyKey, when set, makes a repeat return the first profile (package idem).
+	IdempotencyKey *string
 }
+
+// CreateScope is the idempotency key scope of Create.
+const CreateScope = "createCertificationProfile"
 
 // Create makes a certification profile owned by the caller's personal account; the database
 // hands out the MCID from a sequence, so one is never reused. An account holds at most
@@ -152,8 +160,10 @@ type NewProfile struct {
 // stays listed, so counting it keeps viewer.certificationProfiles within the cap, and a person
 // has no use for more than one ACTIVE profile anyway. The account row is locked while the
 // profiles are counted, so concurrent creates end with at most the cap.
+// With an idempotency key, a repeat by the same caller with the same details returns the first
+// profile as it is now and writes nothing (package idem), even at the cap.
 // Codes: UNAUTHENTICATED, PERSONAL_ACCOUNT_REQUIRED, BAD_USER_INPUT, LIMIT_EXCEEDED (extensions
-// resource "certificationProfiles" and limit).
+// resource "certificationProfiles" and limit), IDEMPOTENCY_KEY_REUSED.
 func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) (Profile, error) {
 	if p == nil {
 		return Profile{}, apperr.Unauth("sign in to create a certification profile")
@@ -169,12 +179,24 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, in NewProfile) 
 	prof.AccountID = p.AccountID
 	prof.Status = StatusActive
 	prof.CreatedAt = s.clock.Now()
+	key, err := idem.Own(p, CreateScope, in.IdempotencyKey, prof.CreatedAt, idem.Retention,
+		prof.LegalName, prof.Email, prof.PreferredLanguage)
+	if err != nil {
+		return Profile{}, err
+	}
 	var out Profile
 	err = s.store.InTx(ctx, func(tx Store) error {
-		if err := s.lockRoomForProfile(ctx, tx, p.AccountID); err != nil {
+		id, replayed, err := idem.Once(ctx, tx, key, idem.Refusals{}, func() (uuid.UUID, error) {
+			if err := s.lockRoomForProfile(ctx, tx, p.AccountID); err != nil {
+				return uuid.Nil, err
+			}
+			out, err = tx.InsertProfile(ctx, prof)
+			return out.ID, err
+		})
+		if err != nil || !replayed {
 			return err
 		}
-		out, err = tx.InsertProfile(ctx, prof)
+		out, err = tx.LockProfile(ctx, id)
 		return err
 	})
 	if err != nil {

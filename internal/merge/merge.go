@@ -9,6 +9,7 @@ import (
 
 	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/idem"
 	"github.com/recert/recert/internal/transcript"
 )
 
@@ -37,7 +38,7 @@ const KeyScope = "merge"
 // forgotten (PurgeExpiredKeys deletes it, and an expired key is treated as unused even before
 // the purge runs). Chosen to cover any realistic retry of a support tool, with room for a
 // ticket to be reopened weeks later.
-const KeyRetention = 30 * 24 * time.Hour
+const KeyRetention = idem.Retention
 
 // AuditEvent is the audit trail's event (audit.Event), by the name the GraphQL binding and
 // the merge API use.
@@ -83,26 +84,6 @@ type StoredResponse struct {
 	SurvivorID   uuid.UUID `json:"survivorId"`
 	DuplicateID  uuid.UUID `json:"duplicateId"`
 	AuditEventID uuid.UUID `json:"auditEventId"`
-}
-
-// Key is an idempotency key claimed by a request. A key belongs to the actor (Principal
-// Identity) who first used it: another actor cannot replay it or reuse it.
-type Key struct {
-	Scope       string
-	Key         string
-	Actor       string
-	RequestHash []byte
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-}
-
-// ClaimedKey is the state of an idempotency key after a request tried to claim it: either the
-// request owns it now (Fresh), or it holds an earlier request's hash and response.
-type ClaimedKey struct {
-	Fresh       bool
-	Actor       string
-	RequestHash []byte
-	Response    StoredResponse
 }
 
 // Attempt is a renewal assessment attempt in progress on one side of a merge.

@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
+	"github.com/recert/recert/internal/idem"
 	"github.com/recert/recert/internal/transcript"
 	"github.com/recert/recert/internal/webhook"
 )
@@ -43,12 +43,9 @@ type Store interface {
 	AttemptsInProgress(ctx context.Context, profileIDs []uuid.UUID) ([]Attempt, error)
 	// CountMoving counts what a merge of duplicateID would move.
 	CountMoving(ctx context.Context, duplicateID uuid.UUID) (Counts, error)
-	// ClaimKey inserts k as a pending key, or, when the key is already held and unexpired,
-	// waits for its holder's transaction and returns its hash and response. An expired key
-	// is taken over as fresh.
-	ClaimKey(ctx context.Context, k Key) (ClaimedKey, error)
-	// StoreResponse records the response of a claimed key.
-	StoreResponse(ctx context.Context, scope, key string, r StoredResponse) error
+	// ClaimKey and StoreResponse keep the merge's idempotency keys (scope KeyScope, shared
+	// by all support agents).
+	idem.Store
 	// MoveRows moves every row of the duplicate that hangs off a profile to the survivor:
 	// earned certifications (their attempts, renewals and notifications follow), exam
 	// results, transcript shares; adds the duplicate's email and alternates to the survivor's
@@ -193,38 +190,31 @@ func (s *Service) Merge(ctx context.Context, p *auth.Principal, in Request) (Res
 	}
 	hash := requestHash(req)
 	var res Result
+	key := idem.Key{Scope: KeyScope, Key: req.IdempotencyKey, Actor: p.Identity(),
+		RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(KeyRetention)}
 	err = s.store.InTx(ctx, func(tx Store) error {
-		claimed, err := tx.ClaimKey(ctx, Key{Scope: KeyScope, Key: req.IdempotencyKey, Actor: p.Identity(),
-			RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(KeyRetention)})
-		if err != nil {
-			return fmt.Errorf("claim idempotency key: %w", err)
-		}
-		if !claimed.Fresh {
-			// Keys are per actor: another agent's key is never replayed to (or attributed
-			// from) someone else, whatever the request.
-			if claimed.Actor != p.Identity() {
-				return apperr.E(apperr.IdempotencyKeyReused,
-					"this idempotency key was already used by another support agent; use a new key for your request")
-			}
-			if !bytes.Equal(claimed.RequestHash, hash) {
-				return apperr.E(apperr.IdempotencyKeyReused,
-					"this idempotency key was already used for a different merge request; use a new key for a new request")
-			}
-			res, err = replay(ctx, tx, claimed.Response)
-			return err
-		}
-		res, err = s.merge(ctx, tx, p, req, now)
-		if err != nil {
-			return err
-		}
-		return tx.StoreResponse(ctx, KeyScope, req.IdempotencyKey, StoredResponse{
-			SurvivorID: res.Survivor.ID, DuplicateID: res.Duplicate.ID, AuditEventID: res.Event.ID,
+		stored, replayed, err := idem.Once(ctx, tx, &key, keyRefusals, func() (StoredResponse, error) {
+			r, err := s.merge(ctx, tx, p, req, now)
+			res = r
+			return StoredResponse{SurvivorID: r.Survivor.ID, DuplicateID: r.Duplicate.ID, AuditEventID: r.Event.ID}, err
 		})
+		if err != nil || !replayed {
+			return err
+		}
+		res, err = replay(ctx, tx, stored)
+		return err
 	})
 	if err != nil {
 		return Result{}, s.refused(ctx, p, req, err, now)
 	}
 	return res, nil
+}
+
+// keyRefusals words IDEMPOTENCY_KEY_REUSED for merges: keys are shared by all support agents
+// (owner ""), and another agent's key is never replayed to (or attributed from) someone else.
+var keyRefusals = idem.Refusals{
+	OtherActor:   "this idempotency key was already used by another support agent; use a new key for your request",
+	OtherRequest: "this idempotency key was already used for a different merge request; use a new key for a new request",
 }
 
 // merge does the work of Merge inside its transaction.
@@ -377,8 +367,8 @@ func (s *Service) AuditEventsByIDs(ctx context.Context, ids []uuid.UUID) ([]*Aud
 	return s.store.AuditEventsByIDs(ctx, ids)
 }
 
-// PurgeExpiredKeys deletes the merge idempotency keys older than KeyRetention (expired at
-// the clock's now) and returns how many it deleted. Run it periodically; correctness does not
+// PurgeExpiredKeys deletes the idempotency keys past their retention (expired at the clock's
+// now): the merge's (KeyRetention) and those of the other keyed mutations (package idem) and returns how many it deleted. Run it periodically; correctness does not
 // depend on it, since an expired key is treated as unused anyway.
 func (s *Service) PurgeExpiredKeys(ctx context.Context) (int64, error) {
 	return s.store.DeleteExpiredKeys(ctx, s.clock.Now())

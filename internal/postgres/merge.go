@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -151,74 +150,6 @@ func (s Merge) CountMoving(ctx context.Context, duplicateID uuid.UUID) (merge.Co
 		return merge.Counts{}, err
 	}
 	return merge.Counts{Earned: r.Earned, ExamResults: r.ExamResults, Attempts: r.Attempts}, nil
-}
-
-const (
-	claimKeySQL = `
-INSERT INTO idempotency_keys (scope, key, request_hash, response, created_at, expires_at, actor)
-VALUES ($1, $2, $3, '{}', $4, $5, $6)
-ON CONFLICT (scope, key) DO NOTHING`
-	heldKeySQL = `SELECT request_hash, response, expires_at, actor FROM idempotency_keys
-WHERE scope = $1 AND key = $2 FOR UPDATE`
-	takeOverKeySQL = `UPDATE idempotency_keys SET request_hash = $3, response = '{}', created_at = $4, expires_at = $5, actor = $6
-WHERE scope = $1 AND key = $2`
-)
-
-// ClaimKey inserts the key as pending. When another transaction holds the same key, the insert
-// waits for it to end: if it committed, the key's hash and response are returned (locked, so
-// a concurrent purge cannot delete them under us); if it rolled back, this request claims the
-// key. A key expired at k.CreatedAt is taken over (by k.Actor, whoever held it before).
-func (s Merge) ClaimKey(ctx context.Context, k merge.Key) (merge.ClaimedKey, error) {
-	for range 3 {
-		res, err := s.exec(ctx, claimKeySQL, k.Scope, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt, k.Actor)
-		if err != nil {
-			return merge.ClaimedKey{}, err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			return merge.ClaimedKey{Fresh: true}, nil
-		}
-		var held struct {
-			Hash      []byte    `db:"request_hash"`
-			Response  []byte    `db:"response"`
-			ExpiresAt time.Time `db:"expires_at"`
-			Actor     string    `db:"actor"`
-		}
-		err = s.get(ctx, &held, heldKeySQL, k.Scope, k.Key)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // purged between the two statements: try to insert again
-		}
-		if err != nil {
-			return merge.ClaimedKey{}, err
-		}
-		if !held.ExpiresAt.After(k.CreatedAt) {
-			if _, err := s.exec(ctx, takeOverKeySQL, k.Scope, k.Key, k.RequestHash, k.CreatedAt, k.ExpiresAt, k.Actor); err != nil {
-				return merge.ClaimedKey{}, err
-			}
-			return merge.ClaimedKey{Fresh: true}, nil
-		}
-		var resp merge.StoredResponse
-		if err := json.Unmarshal(held.Response, &resp); err != nil {
-			return merge.ClaimedKey{}, fmt.Errorf("decode stored response: %w", err)
-		}
-		return merge.ClaimedKey{Actor: held.Actor, RequestHash: held.Hash, Response: resp}, nil
-	}
-	return merge.ClaimedKey{}, errors.New("idempotency key kept disappearing")
-}
-
-// StoreResponse records the response of a claimed key.
-func (s Merge) StoreResponse(ctx context.Context, scope, key string, r merge.StoredResponse) error {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.exec(ctx, `UPDATE idempotency_keys SET response = $3 WHERE scope = $1 AND key = $2`, scope, key, b)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("idempotency key %q not claimed", key)
-	}
-	return nil
 }
 
 const (
@@ -442,9 +373,10 @@ SELECT count(DISTINCT ep.event_id) FROM audit_event_profiles ep WHERE ep.profile
 	return n, err
 }
 
-// DeleteExpiredKeys deletes the merge idempotency keys that expired at or before now.
+// DeleteExpiredKeys deletes the idempotency keys (the merge's and every other mutation's,
+// package idem) that expired at or before now.
 func (s Merge) DeleteExpiredKeys(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND expires_at <= $2`, merge.KeyScope, now)
+	res, err := s.exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, now)
 	if err != nil {
 		return 0, err
 	}

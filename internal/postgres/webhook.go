@@ -19,6 +19,11 @@ type Webhook struct{ *Store }
 
 var _ webhook.Store = Webhook{}
 
+// InTx runs fn in one transaction with a Webhook bound to it (see Store.InTx).
+func (s Webhook) InTx(ctx context.Context, fn func(tx webhook.Store) error) error {
+	return s.Store.InTx(ctx, func(tx *Store) error { return fn(Webhook{tx}) })
+}
+
 // nodeIDSQL is the SQL of graph/scalar.NodeID: the unpadded base64url of "Kind:uuid"
 // (PostgreSQL's base64 breaks lines every 76 characters; translate drops the breaks).
 // TestWebhookNodeIDMatchesAPI keeps the two equal.

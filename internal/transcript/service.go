@@ -18,6 +18,7 @@ import (
 	"github.com/recert/recert/internal/certprofile"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/idem"
 	"github.com/recert/recert/internal/webhook"
 )
 
@@ -27,6 +28,8 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// EmitWebhook writes a webhook event in the transaction (CERTIFICATION_EARNED).
 	webhook.Emitter
+	// ClaimKey and StoreResponse keep CreateShare's idempotency keys.
+	idem.Store
 
 	// ResultByExternalID loads the result recorded under a delivery id. Codes: NOT_FOUND.
 	ResultByExternalID(ctx context.Context, externalID string) (ExamResult, error)

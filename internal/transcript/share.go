@@ -13,6 +13,7 @@ import (
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/certprofile"
+	"github.com/recert/recert/internal/idem"
 )
 
 // shareCodeBytes is the randomness of a share code: 192 bits from crypto/rand, 32 base64url
@@ -66,51 +67,73 @@ func ownedProfile(ctx context.Context, st Store, p *auth.Principal, id uuid.UUID
 // keep working), BAD_USER_INPUT (expiresAt not in the future), LIMIT_EXCEEDED (the profile
 // already has MaxLive live codes; extensions resource "transcriptShares" and limit). The
 // profile row is locked while its live codes are counted, so concurrent creates, aliased in
-// one request or from many, end with at most the cap.
-func (s *Service) CreateShare(ctx context.Context, p *auth.Principal, profileID uuid.UUID, expiresAt *time.Time) (Share, error) {
+// one request or from many, end with at most the cap. With an idempotency key (key non-nil), a
+// repeat by the same caller for the same profile and expiry returns the first share as it is
+// now and writes nothing (package idem); IDEMPOTENCY_KEY_REUSED for another request.
+func (s *Service) CreateShare(ctx context.Context, p *auth.Principal, profileID uuid.UUID, expiresAt *time.Time, key *string) (Share, error) {
 	if p == nil {
 		return Share{}, apperr.Unauth("sign in to share your transcript")
 	}
 	now := s.clock.Now()
+	var exp *time.Time
+	if expiresAt != nil {
+		e := expiresAt.UTC()
+		exp = &e
+	}
+	k, err := idem.Own(p, ShareScope, key, now, idem.Retention, profileID, exp)
+	if err != nil {
+		return Share{}, err
+	}
 	var out Share
-	err := s.store.InTx(ctx, func(tx Store) error {
+	err = s.store.InTx(ctx, func(tx Store) error {
 		if _, err := ownedProfile(ctx, tx, p, profileID); err != nil {
 			return err
 		}
-		// Read the status under the lock: a merge that committed meanwhile has made it MERGED.
-		prof, err := tx.LockProfile(ctx, profileID)
-		if err != nil {
+		id, replayed, err := idem.Once(ctx, tx, k, idem.Refusals{}, func() (uuid.UUID, error) {
+			out, err = s.insertShare(ctx, tx, profileID, exp, now)
+			return out.ID, err
+		})
+		if err != nil || !replayed {
 			return err
 		}
-		if prof.Status == certprofile.StatusMerged {
-			return apperr.E(apperr.ProfileAlreadyMerged, "this profile was merged into another one; share that one instead")
-		}
-		live, err := tx.CountLiveShares(ctx, prof.ID, now)
-		if err != nil {
-			return err
-		}
-		if limit := s.MaxLive(); live >= limit {
-			return apperr.Limit("transcriptShares", limit,
-				"a profile may have at most %d live share codes; revoke one first", limit)
-		}
-		sh := Share{ProfileID: prof.ID, CreatedAt: now}
-		if expiresAt != nil {
-			exp := expiresAt.UTC()
-			if !exp.After(now) {
-				return apperr.Invalid("expiresAt must be in the future").With("field", "expiresAt")
-			}
-			sh.ExpiresAt = &exp
-		}
-		if sh.Code, err = NewShareCode(); err != nil {
-			return err
-		}
-		out, err = tx.InsertShare(ctx, sh)
+		out, err = tx.ShareByID(ctx, id)
 		return err
 	})
 	if err != nil {
 		return Share{}, fmt.Errorf("create share: %w", err)
 	}
 	return out, nil
+}
+
+// ShareScope is the idempotency key scope of CreateShare.
+const ShareScope = "createTranscriptShare"
+
+// insertShare makes the share of CreateShare in its transaction.
+func (s *Service) insertShare(ctx context.Context, tx Store, profileID uuid.UUID, exp *time.Time, now time.Time) (Share, error) {
+	// Read the status under the lock: a merge that committed meanwhile has made it MERGED.
+	prof, err := tx.LockProfile(ctx, profileID)
+	if err != nil {
+		return Share{}, err
+	}
+	if prof.Status == certprofile.StatusMerged {
+		return Share{}, apperr.E(apperr.ProfileAlreadyMerged, "this profile was merged into another one; share that one instead")
+	}
+	live, err := tx.CountLiveShares(ctx, prof.ID, now)
+	if err != nil {
+		return Share{}, err
+	}
+	if limit := s.MaxLive(); live >= limit {
+		return Share{}, apperr.Limit("transcriptShares", limit,
+			"a profile may have at most %d live share codes; revoke one first", limit)
+	}
+	sh := Share{ProfileID: prof.ID, CreatedAt: now, ExpiresAt: exp}
+	if exp != nil && !exp.After(now) {
+		return Share{}, apperr.Invalid("expiresAt must be in the future").With("field", "expiresAt")
+	}
+	if sh.Code, err = NewShareCode(); err != nil {
+		return Share{}, err
+	}
+	return tx.InsertShare(ctx, sh)
 }
 
 // RevokeShare revokes one of the caller's share codes; revoking again changes nothing.

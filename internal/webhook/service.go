@@ -13,10 +13,15 @@ import (
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/idem"
 )
 
 // Store is the persistence of endpoints and deliveries.
 type Store interface {
+	// InTx runs fn in one transaction.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+	// ClaimKey and StoreResponse keep Create's idempotency keys.
+	idem.Store
 	// InsertEndpoint stores a new endpoint with its secret.
 	InsertEndpoint(ctx context.Context, e Endpoint, secret, createdBy string) (Endpoint, error)
 	// RotateSecret replaces an endpoint's secret; the current one becomes the previous one,
@@ -76,8 +81,10 @@ func checkAdmin(p *auth.Principal) error {
 
 // Create registers an endpoint for events and returns it with its new secret.
 // Codes: UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT (url, empty or unknown events, a
-// description over MaxDescription characters).
-func (s *Service) Create(ctx context.Context, p *auth.Principal, rawURL string, events []EventType, description *string) (Created, error) {
+// description over MaxDescription characters; a blank or too long key), IDEMPOTENCY_KEY_REUSED.
+// With an idempotency key (key non-nil), a repeat by the same admin with the same URL, events
+// and description returns the first endpoint and secret and writes nothing (package idem).
+func (s *Service) Create(ctx context.Context, p *auth.Principal, rawURL string, events []EventType, description *string, key *string) (Created, error) {
 	if err := checkAdmin(p); err != nil {
 		return Created{}, err
 	}
@@ -99,14 +106,29 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, rawURL string, 
 			description = nil
 		}
 	}
-	secret := NewSecret()
-	e, err := s.store.InsertEndpoint(ctx, Endpoint{URL: u, Events: evs, Description: description, CreatedAt: s.clock.Now()},
-		secret, p.Identity())
+	now := s.clock.Now()
+	k, err := idem.Own(p, CreateScope, key, now, idem.Retention, u, evs, description)
+	if err != nil {
+		return Created{}, err
+	}
+	var out Created
+	err = s.store.InTx(ctx, func(tx Store) error {
+		out, _, err = idem.Once(ctx, tx, k, idem.Refusals{}, func() (Created, error) {
+			secret := NewSecret()
+			e, err := tx.InsertEndpoint(ctx, Endpoint{URL: u, Events: evs, Description: description, CreatedAt: now},
+				secret, p.Identity())
+			return Created{Endpoint: e, Secret: secret}, err
+		})
+		return err
+	})
 	if err != nil {
 		return Created{}, fmt.Errorf("create webhook endpoint: %w", err)
 	}
-	return Created{Endpoint: e, Secret: secret}, nil
+	return out, nil
 }
+
+// CreateScope is the idempotency key scope of Create.
+const CreateScope = "createWebhookEndpoint"
 
 // normalizeEvents refuses an empty or unknown list and drops repeats.
 func normalizeEvents(events []EventType) ([]EventType, error) {

@@ -46,6 +46,13 @@ export type LearningModuleInput = {
 export type PublishRenewalAssessmentInput = {
   /** The certification's code (renewable levels only). */
   certificationCode: string;
+  /**
+   * Optional: a key unique to this request (e.g. a UUID, at most 200 characters). Sending the same
+   * request with the same key again (after `UNAVAILABLE` or a lost answer) returns the first result
+   * and writes nothing; the same key with a different request is `IDEMPOTENCY_KEY_REUSED`. Keys are
+   * the caller's own and kept 30 days.
+   */
+  idempotencyKey?: string | null | undefined;
   /** Up to 20 learning modules, in display order; none when omitted. */
   learningModules?: Array<LearningModuleInput> | null | undefined;
   /** The passing percentage, 1..100; 60 when omitted. */
