@@ -29,25 +29,11 @@ const FreeAttempts = 2
 // it opaque) and RETAKE_WAIT (extensions.retryAt, RFC 3339). It returns nil when the attempt
 // may start.
 //
-// Start and RenewalStatus both call Check, so they never disagree; Submit calls Renewable, the
-// part of Check that must still hold when the attempt is scored.
+// Start and RenewalStatus both call Check (RenewalStatus through checkRule, the same decision
+// without building the error), so they never disagree; Submit calls Renewable, the part of
+// Check that must still hold when the attempt is scored.
 func Check(f Facts, language *string, now time.Time) error {
-	if err := Renewable(f, now); err != nil {
-		return err
-	}
-	if language != nil && OfferedLanguage(f.Assessment.Languages, *language) == "" {
-		return apperr.E(apperr.LanguageNotAvailable, "the renewal assessment is not offered in %q", *language).
-			With("availableLanguages", slices.Clone(f.Assessment.Languages))
-	}
-	if a := inProgress(f.Attempts); a != nil {
-		return apperr.E(apperr.AttemptInProgress,
-			"an attempt for this certification is in progress; submit it first").With("attemptId", a.ID)
-	}
-	if at := RetryAt(f.Attempts, *f.Earned.ExpiresOn); at != nil && now.Before(*at) {
-		return apperr.E(apperr.RetakeWait, "the next attempt may start at %s", at.Format(time.RFC3339Nano)).
-			With("retryAt", at.Format(time.RFC3339Nano))
-	}
-	return nil
+	return checkRule(f, language, now).err(f, language, now)
 }
 
 // Renewable holds the conditions that must be true both when an attempt starts and when it
@@ -62,38 +48,125 @@ func Check(f Facts, language *string, now time.Time) error {
 // A SUPERSEDED record (a merge kept the other copy current) is NOT_RENEWABLE: renewing is
 // done on the current record, and the superseded one may not even be expired.
 func Renewable(f Facts, now time.Time) error {
+	return renewableRule(f, now).err(f, nil, now)
+}
+
+// rule names the rule of Check that refuses an attempt (ruleNone: none does). The decision
+// is taken without building the error: RenewalStatus only needs its code, for every row of a
+// page, and formatting the messages was a measurable part of a dashboard request (issue 12).
+type rule int
+
+const (
+	ruleNone rule = iota
+	ruleNoProgramme
+	ruleSuperseded
+	ruleRetired
+	ruleNotAvailableYet
+	ruleExpired
+	ruleWindowNotOpen
+	ruleNotLinked
+	ruleLanguage
+	ruleInProgress
+	ruleRetakeWait
+)
+
+// codes are the error codes of the rules.
+var codes = [...]apperr.Code{
+	ruleNoProgramme:     apperr.NotRenewable,
+	ruleSuperseded:      apperr.NotRenewable,
+	ruleRetired:         apperr.NotRenewable,
+	ruleNotAvailableYet: apperr.RenewalNotAvailableYet,
+	ruleExpired:         apperr.CertificationExpired,
+	ruleWindowNotOpen:   apperr.RenewalWindowNotOpen,
+	ruleNotLinked:       apperr.ProfileNotLinked,
+	ruleLanguage:        apperr.LanguageNotAvailable,
+	ruleInProgress:      apperr.AttemptInProgress,
+	ruleRetakeWait:      apperr.RetakeWait,
+}
+
+// renewableRule is Renewable's decision.
+func renewableRule(f Facts, now time.Time) rule {
 	today := date.Of(now)
 	c := &f.Certification
 	e := &f.Earned
-	if !c.Expires() || f.Assessment == nil || e.ExpiresOn == nil {
+	switch {
+	case !c.Expires() || f.Assessment == nil || e.ExpiresOn == nil:
+		return ruleNoProgramme
+	case e.SupersededAt != nil:
+		return ruleSuperseded
+	case transcript.Retired(c.RetiredOn, today):
+		return ruleRetired
+	}
+	if from := c.RenewalAvailableFrom(); from != nil && today.Before(*from) {
+		return ruleNotAvailableYet
+	}
+	expires := *e.ExpiresOn
+	switch {
+	case !today.Before(expires):
+		return ruleExpired
+	case today.Before(transcript.WindowOpensOn(expires)):
+		return ruleWindowNotOpen
+	case !f.Linked:
+		return ruleNotLinked
+	}
+	return ruleNone
+}
+
+// checkRule is Check's decision.
+func checkRule(f Facts, language *string, now time.Time) rule {
+	if r := renewableRule(f, now); r != ruleNone {
+		return r
+	}
+	if language != nil && OfferedLanguage(f.Assessment.Languages, *language) == "" {
+		return ruleLanguage
+	}
+	if inProgress(f.Attempts) != nil {
+		return ruleInProgress
+	}
+	if at := RetryAt(f.Attempts, *f.Earned.ExpiresOn); at != nil && now.Before(*at) {
+		return ruleRetakeWait
+	}
+	return ruleNone
+}
+
+// err is the error of rule r for the facts it was decided on (nil for ruleNone).
+func (r rule) err(f Facts, language *string, now time.Time) error {
+	c := &f.Certification
+	e := &f.Earned
+	switch r {
+	case ruleNoProgramme:
 		return apperr.E(apperr.NotRenewable, "this certification has no renewal programme")
-	}
-	if e.SupersededAt != nil {
+	case ruleSuperseded:
 		return apperr.E(apperr.NotRenewable, "this record was superseded by another copy of the certification; renew the current one")
-	}
-	if transcript.Retired(c.RetiredOn, today) {
+	case ruleRetired:
 		return apperr.E(apperr.NotRenewable,
 			"this certification was retired on %s and can no longer be renewed; it stays valid until it expires on %s",
 			c.RetiredOn, e.ExpiresOn).With("retiredOn", c.RetiredOn.String())
-	}
-	if from := c.RenewalAvailableFrom(); from != nil && today.Before(*from) {
+	case ruleNotAvailableYet:
+		from := c.RenewalAvailableFrom()
 		return apperr.E(apperr.RenewalNotAvailableYet,
 			"the renewal assessment for this certification becomes available on %s", from).
 			With("availableFrom", from.String())
-	}
-	expires := *e.ExpiresOn
-	if !today.Before(expires) {
+	case ruleExpired:
 		return apperr.E(apperr.CertificationExpired,
-			"the certification expired on %s; earn it again by passing the required exams", expires)
-	}
-	opens := transcript.WindowOpensOn(expires)
-	if today.Before(opens) {
+			"the certification expired on %s; earn it again by passing the required exams", *e.ExpiresOn)
+	case ruleWindowNotOpen:
+		opens := transcript.WindowOpensOn(*e.ExpiresOn)
 		return apperr.E(apperr.RenewalWindowNotOpen, "the renewal window opens on %s", opens).
 			With("windowOpensOn", opens.String())
-	}
-	if !f.Linked {
+	case ruleNotLinked:
 		return apperr.E(apperr.ProfileNotLinked,
 			"connect your certification profile to your Learn profile before taking the renewal assessment")
+	case ruleLanguage:
+		return apperr.E(apperr.LanguageNotAvailable, "the renewal assessment is not offered in %q", *language).
+			With("availableLanguages", slices.Clone(f.Assessment.Languages))
+	case ruleInProgress:
+		return apperr.E(apperr.AttemptInProgress,
+			"an attempt for this certification is in progress; submit it first").With("attemptId", inProgress(f.Attempts).ID)
+	case ruleRetakeWait:
+		at := RetryAt(f.Attempts, *f.Earned.ExpiresOn)
+		return apperr.E(apperr.RetakeWait, "the next attempt may start at %s", at.Format(time.RFC3339Nano)).
+			With("retryAt", at.Format(time.RFC3339Nano))
 	}
 	return nil
 }
@@ -109,9 +182,9 @@ func StatusOf(f Facts, now time.Time) Status {
 		d := *r
 		st.RetiredOn = &d
 	}
-	if err := Check(f, nil, now); err != nil {
-		r := string(apperr.CodeOf(err))
-		st.Reason = &r
+	if r := checkRule(f, nil, now); r != ruleNone {
+		code := string(codes[r])
+		st.Reason = &code
 	} else {
 		st.Eligible = true
 	}
