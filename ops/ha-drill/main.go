@@ -657,6 +657,26 @@ func verify(ctx context.Context, db *sql.DB, w *workload, sk *sink, sentBefore, 
 		return f, err
 	}
 	f.SentInDB = sent - sentBefore
+	// By id, not by count: every reminder the instances record as sent went through this sink
+	// (it runs from before their start), so one the sink never got is an email lost.
+	rows, err := db.QueryContext(ctx, `SELECT id::text FROM notifications WHERE sent_at IS NOT NULL ORDER BY sent_at`)
+	if err != nil {
+		return f, err
+	}
+	received := sk.reminderIDs()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return f, err
+		}
+		if !received[id] {
+			f.NeverReceived = append(f.NeverReceived, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return f, err
+	}
 	distinct, twice, keys := sk.counts()
 	f.Reminders, f.RemindersTwice, f.TwiceIDs = distinct-mailsBefore, twice, keys
 	return f, nil

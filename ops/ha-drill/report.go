@@ -106,6 +106,7 @@ type findings struct {
 	RemindersTwice int                 // reminders (by Message-ID) received more than once
 	TwiceIDs       []string            // the first few Message-IDs received more than once
 	SentInDB       int                 // notifications the database records as sent (the drill's)
+	NeverReceived  []string            // notifications recorded as sent whose email the sink never got
 	ReadyRecovered map[string]time.Duration
 	ReadyFailed    []string // instances whose /readyz did not answer 200 at the end
 	Restarted      []string // instances that exited during the drill (none are restarted)
@@ -176,6 +177,10 @@ func writeReport(w io.Writer, events []event, attempts []attempt, end time.Time,
 	fmt.Fprintf(w, "reminders: %d received by the SMTP sink, %d recorded as sent; sent twice: %d\n", f.Reminders, f.SentInDB, f.RemindersTwice)
 	if len(f.TwiceIDs) > 0 {
 		fmt.Fprintf(w, "reminders sent twice (Message-ID): %s\n", strings.Join(f.TwiceIDs, " "))
+	}
+	fmt.Fprintf(w, "reminders recorded as sent that the SMTP sink never received: %d\n", len(f.NeverReceived))
+	if len(f.NeverReceived) > 0 {
+		fmt.Fprintf(w, "NOT RECEIVED (notification id): %s\n", strings.Join(f.NeverReceived[:min(len(f.NeverReceived), 5)], " "))
 	}
 	names := make([]string, 0, len(f.ReadyRecovered))
 	for n := range f.ReadyRecovered {

@@ -58,6 +58,30 @@ func (s *sink) counts() (distinct, twice int, keys []string) {
 	return distinct, twice, keys
 }
 
+// reminderIDs returns the ids of the reminders received, read from their Message-IDs
+// (<reminder-ID@host>, internal/notify/mailer).
+func (s *sink) reminderIDs() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]bool, len(s.seen))
+	for k := range s.seen {
+		if id, ok := reminderID(k); ok {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// reminderID is the notification id in a reminder's Message-ID.
+func reminderID(messageID string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.Trim(messageID, "<>"), "reminder-")
+	if !ok {
+		return "", false
+	}
+	id, _, ok := strings.Cut(rest, "@")
+	return id, ok && id != ""
+}
+
 func (s *sink) record(to []string, data []byte) {
 	key := ""
 	if m, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
