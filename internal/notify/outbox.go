@@ -336,28 +336,14 @@ func (o *Outbox) unrecorded(log *slog.Logger, what string, err error) (bool, err
 // recordRetry is the pause between two tries of recording a sent email.
 const recordRetry = 500 * time.Millisecond
 
-// recordSent records a sent email (a reminder or a verification email), trying again every half second (wall time: it waits for
-// the database, not for the domain clock) until it is recorded or ctx (the lease) ends; each
-// try is a transaction of its own on a connection from the pool, which reaches the new
-// primary once there is one.
+// recordSent records a sent email (a reminder or a verification email), trying again every
+// half second (safe.Retry) until it is recorded or ctx (the lease) ends; each try is a
+// transaction of its own on a connection from the pool, which reaches the new primary once
+// there is one.
 func (o *Outbox) recordSent(ctx context.Context, claim interface {
 	MarkSent(context.Context, time.Time) error
 }, at time.Time, log *slog.Logger) error {
-	for tries := 1; ; tries++ {
-		err := claim.MarkSent(ctx, at)
-		if err == nil {
-			if tries > 1 {
-				log.Warn("email sent; recorded after failed tries", "tries", tries)
-			}
-			return nil
-		}
-		log.Warn("recording a sent email failed: trying again", "try", tries, "error", err)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(recordRetry):
-		}
-	}
+	return safe.Retry(ctx, log, "recording a sent email", recordRetry, func() error { return claim.MarkSent(ctx, at) })
 }
 
 // deliver renders and sends one reminder within the send timeout. A panic in the mailer is a

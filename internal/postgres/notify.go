@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/recert/recert/internal/catalog"
@@ -224,87 +223,67 @@ JOIN certification_profiles p ON p.id = e.profile_id`
 // (notify.Store); it holds no transaction or connection afterwards.
 func (s Notify) ClaimDue(ctx context.Context, now time.Time, lease time.Duration) (notify.Claim, error) {
 	var r notifyPendingRow
-	if err := s.get(ctx, &r, notifyClaimSQL, now, leaseEnd(now, lease)); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("lease: %w", err)
+	if ok, err := s.leaseRow(ctx, &r, notifyClaimSQL, now, lease); !ok {
+		return nil, err
 	}
 	p := notify.Pending{Notification: r.domain(), CertificationCode: r.CertificationCode,
 		CertificationName: r.CertificationName, CertificationRetiredOn: nilIfZero(r.CertRetiredOn), LegalName: r.LegalName,
 		CurrentExpiresOn: r.CurrentExpiresOn, Superseded: r.Superseded, LaterQueued: r.LaterQueued}
-	return &notifyLease{outboxLease: outboxLease{s: s, table: "notifications", id: p.ID, until: r.LeaseUntil}, p: p}, nil
+	return &notifyLease{outboxLease: s.emailLease("notifications", p.ID, r.LeaseUntil), p: p}, nil
 }
 
-// claimRow opens a claim's transaction, with the idle-in-transaction timeout raised to hold,
-// and reads the claimed row into dest with query; it returns a nil transaction when no row
-// is due.
-func (s *Store) claimRow(ctx context.Context, hold time.Duration, dest any, query string, args ...any) (*sqlx.Tx, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`,
-		fmt.Sprintf("%dms", hold.Milliseconds())); err != nil {
-		_ = tx.Rollback()
-		return nil, fmt.Errorf("claim timeout: %w", err)
-	}
-	if err := sqlx.GetContext(ctx, tx, dest, query, args...); err != nil {
-		_ = tx.Rollback()
+// leaseRow runs query, an outbox claim statement that leases one due row ($1 now, $2 the
+// lease's end, leaseEnd) and commits on its own, into dest; false when no row is due.
+func (s *Store) leaseRow(ctx context.Context, dest any, query string, now time.Time, lease time.Duration) (bool, error) {
+	if err := s.get(ctx, dest, query, now, leaseEnd(now, lease)); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
+			return false, nil
 		}
-		return nil, fmt.Errorf("claim: %w", err)
+		return false, fmt.Errorf("lease: %w", err)
 	}
-	return tx, nil
+	return true, nil
 }
 
-// finishClaim records a claimed outbox row's outcome with query, which must update exactly
-// that row, and commits the claim's transaction (rolled back on failure); done guards against
-// finishing a claim twice.
-func finishClaim(ctx context.Context, tx *sqlx.Tx, done *bool, query string, args ...any) error {
-	if *done {
-		return errors.New("claim already finished")
-	}
-	*done = true
-	res, err := tx.ExecContext(ctx, query, args...)
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n != 1 {
-			err = fmt.Errorf("updated %d rows, want 1", n)
-		}
-	}
-	if err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+// emailLease is the lease of a row of an email outbox table (notifications,
+// verification_emails), settled once sent or cancelled.
+func (s Notify) emailLease(table string, id uuid.UUID, until time.Time) outboxLease {
+	return outboxLease{s: s.Store, table: table, id: id, until: until,
+		open: "sent_at IS NULL AND cancelled_at IS NULL", lost: notify.ErrLeaseLost}
 }
 
-// outboxLease is a row of an outbox table (notifications, verification_emails) leased by this
-// sender until until, the lease's token. Each outcome is one statement in a transaction of its
-// own, on whatever connection the pool gives, so it may be tried again after a lost connection.
+// outboxLease is a row of an outbox table (notifications, verification_emails,
+// webhook_deliveries) leased by this sender until until, the lease's token, kept in the row's
+// next_attempt_at. Each outcome is one statement in a transaction of its own, on whatever
+// connection the pool gives, so it may be tried again after a lost connection.
 type outboxLease struct {
-	s     Notify
+	s     *Store
 	table string
 	id    uuid.UUID
 	until time.Time
+	// open is the SQL condition of a row not settled yet (neither sent nor given up).
+	open string
+	// lost is the error of an outcome recorded after the lease ran out (the domain's
+	// ErrLeaseLost).
+	lost error
+}
+
+// settle applies the assignments set (parameters from $2 on) to the row whoever holds it now,
+// as long as it is open: the email or request did leave, and recording that is right even
+// after the lease ran out (the next claimer's failure or cancellation would otherwise record
+// something untrue, and a failure would be retried). A row already settled (by an earlier try
+// whose answer was lost, or by a later claimer) is left as it is: not an error.
+func (l outboxLease) settle(ctx context.Context, set string, args ...any) error {
+	if _, err := l.s.exec(ctx, `UPDATE `+l.table+` SET `+set+`
+WHERE id = $1 AND `+l.open, append([]any{l.id}, args...)...); err != nil {
+		return fmt.Errorf("record settled %s %s: %w", l.table, l.id, err)
+	}
+	return nil
 }
 
 // markSent records the email as sent (with the assignments set adds) whoever holds the row
-// now, as long as it is unsent and not cancelled: the email did leave, and recording that is
-// right even after the lease ran out (the next claimer's failure or cancellation would
-// otherwise record something untrue, and a failure would be retried). A row already sent (by an
-// earlier try whose answer was lost, or by a later claimer) is left as it is: not an error.
+// now, as long as it is unsent and not cancelled (settle).
 func (l outboxLease) markSent(ctx context.Context, at time.Time, set string) error {
-	if _, err := l.s.exec(ctx, `UPDATE `+l.table+` SET sent_at = $2, delivery_attempts = delivery_attempts + 1`+set+`
-WHERE id = $1 AND sent_at IS NULL AND cancelled_at IS NULL`, l.id, at); err != nil {
-		return fmt.Errorf("record sent %s %s: %w", l.table, l.id, err)
-	}
-	return nil
+	return l.settle(ctx, `sent_at = $2, delivery_attempts = delivery_attempts + 1`+set, at)
 }
 
 // MarkFailed records a failed delivery, retried at next, while the lease is still this sender's.
@@ -313,11 +292,11 @@ func (l outboxLease) MarkFailed(ctx context.Context, at, next time.Time, lastErr
 }
 
 // guarded applies the assignments set (parameters from $3 on) to the leased row only while
-// its next_attempt_at is still the lease's token; notify.ErrLeaseLost when it matched no row
-// (the lease ran out and another sender claimed the row, or it was settled).
+// its next_attempt_at is still the lease's token; l.lost when it matched no row (the lease
+// ran out and another sender claimed the row, or it was settled).
 func (l outboxLease) guarded(ctx context.Context, set string, args ...any) error {
 	res, err := l.s.exec(ctx, `UPDATE `+l.table+` SET `+set+`
-WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS NULL`, append([]any{l.id, l.until}, args...)...)
+WHERE id = $1 AND next_attempt_at = $2 AND `+l.open, append([]any{l.id, l.until}, args...)...)
 	if err != nil {
 		return fmt.Errorf("record %s %s: %w", l.table, l.id, err)
 	}
@@ -326,7 +305,7 @@ WHERE id = $1 AND next_attempt_at = $2 AND sent_at IS NULL AND cancelled_at IS N
 		return fmt.Errorf("record %s %s: %w", l.table, l.id, err)
 	}
 	if n != 1 {
-		return fmt.Errorf("%s %s: %w", l.table, l.id, notify.ErrLeaseLost)
+		return fmt.Errorf("%s %s: %w", l.table, l.id, l.lost)
 	}
 	return nil
 }

@@ -2,9 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,13 +39,10 @@ type verificationRow struct {
 // statement (notify.Store).
 func (s Notify) ClaimVerification(ctx context.Context, now time.Time, lease time.Duration) (notify.VerificationClaim, error) {
 	var r verificationRow
-	if err := s.get(ctx, &r, verificationClaimSQL, now, leaseEnd(now, lease)); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("lease: %w", err)
+	if ok, err := s.leaseRow(ctx, &r, verificationClaimSQL, now, lease); !ok {
+		return nil, err
 	}
-	return &verificationLease{outboxLease: outboxLease{s: s, table: "verification_emails", id: r.ID, until: r.LeaseUntil},
+	return &verificationLease{outboxLease: s.emailLease("verification_emails", r.ID, r.LeaseUntil),
 		v: notify.Verification{ID: r.ID, Email: r.Email, Code: r.Code, LegalName: r.LegalName, Language: r.Language,
 			ExpiresAt: r.ExpiresAt.UTC(), Attempts: r.Attempts}}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/recert/recert/internal/date"
@@ -286,11 +285,15 @@ type pendingDeliveryRow struct {
 	Secret         string          `db:"secret"`
 	PreviousSecret *string         `db:"previous_secret"`
 	Data           json.RawMessage `db:"data"`
+	LeaseUntil     time.Time       `db:"lease_until"`
 }
 
-// webhookClaimSQL locks the oldest due delivery of an enabled endpoint that no other sender
-// holds (walking webhook_deliveries_pending_idx), with what its request needs; the previous
-// secret only while it still signs ($1 now).
+// webhookClaimSQL leases the oldest due delivery of an enabled endpoint that no other sender
+// is claiming right now, like notifyClaimSQL: it walks webhook_deliveries_pending_idx, locks
+// the first row it can (SKIP LOCKED) and moves its next_attempt_at to $2, the end of the lease
+// and its token, in one statement that commits on its own. It returns what the request needs,
+// the previous secret only while it still signs ($1 now); the joined delivery is the row
+// before the update, so next_attempt_at is when it was due.
 const webhookClaimSQL = `
 WITH claimed AS (
     SELECT q.id FROM webhook_deliveries q
@@ -299,71 +302,67 @@ WITH claimed AS (
     ORDER BY q.next_attempt_at
     LIMIT 1
     FOR UPDATE OF q SKIP LOCKED
+), leased AS (
+    UPDATE webhook_deliveries q SET next_attempt_at = $2
+    FROM claimed WHERE q.id = claimed.id
+    RETURNING q.id, q.next_attempt_at
 )
-SELECT ` + deliveryColumns + `, ep.url, ep.secret,
+SELECT ` + deliveryColumns + `, leased.next_attempt_at AS lease_until, ep.url, ep.secret,
        CASE WHEN ep.previous_secret_expires_at > $1 THEN ep.previous_secret END AS previous_secret, v.data
-FROM claimed
-JOIN webhook_deliveries d ON d.id = claimed.id
+FROM leased
+JOIN webhook_deliveries d ON d.id = leased.id
 JOIN webhook_events v ON v.id = d.event_id
 JOIN webhook_endpoints ep ON ep.id = d.endpoint_id`
 
-// ClaimDelivery opens a transaction and locks one due delivery (webhook.Store), like
-// Notify.ClaimDue.
-func (s Webhook) ClaimDelivery(ctx context.Context, now time.Time, hold time.Duration) (webhook.Claim, error) {
+// ClaimDelivery leases one due delivery until now + lease, in one committed statement
+// (webhook.Store), like Notify.ClaimDue; it holds no transaction or connection afterwards.
+func (s Webhook) ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (webhook.Claim, error) {
 	var r pendingDeliveryRow
-	tx, err := s.claimRow(ctx, hold, &r, webhookClaimSQL, now)
-	if tx == nil || err != nil {
+	if ok, err := s.leaseRow(ctx, &r, webhookClaimSQL, now, lease); !ok {
 		return nil, err
 	}
 	p := webhook.Pending{Delivery: r.domain(), URL: r.URL, Secrets: []string{r.Secret}, Data: r.Data}
 	if r.PreviousSecret != nil {
 		p.Secrets = append(p.Secrets, *r.PreviousSecret)
 	}
-	return &webhookClaim{tx: tx, p: p}, nil
+	return &webhookLease{outboxLease: outboxLease{s: s.Store, table: "webhook_deliveries", id: p.ID, until: r.LeaseUntil,
+		open: "next_attempt_at IS NOT NULL", lost: webhook.ErrLeaseLost}, p: p}, nil
 }
 
-// webhookClaim is a delivery locked by an open transaction.
-type webhookClaim struct {
-	tx   *sqlx.Tx
-	p    webhook.Pending
-	done bool
+// webhookLease is a leased delivery (webhook.Claim).
+type webhookLease struct {
+	outboxLease
+	p webhook.Pending
 }
 
-func (c *webhookClaim) finish(ctx context.Context, query string, args ...any) error {
-	return finishClaim(ctx, c.tx, &c.done, query, args...)
+func (c *webhookLease) Pending() webhook.Pending { return c.p }
+
+// MarkDelivered records the delivery whoever holds it now, as long as it is neither delivered
+// nor given up (outboxLease.settle).
+func (c *webhookLease) MarkDelivered(ctx context.Context, at time.Time, status int) error {
+	return c.settle(ctx, `attempts = attempts + 1, last_attempt_at = $2, last_status = $3, last_error = NULL,
+    delivered_at = $2, next_attempt_at = NULL`, at, status)
 }
 
-func (c *webhookClaim) Release() {
-	if !c.done {
-		c.done = true
-		_ = c.tx.Rollback()
-	}
-}
-
-func (c *webhookClaim) Pending() webhook.Pending { return c.p }
-
-func (c *webhookClaim) MarkDelivered(ctx context.Context, at time.Time, status int) error {
-	return c.finish(ctx, `UPDATE webhook_deliveries
-SET attempts = attempts + 1, last_attempt_at = $2, last_status = $3, last_error = NULL,
-    delivered_at = $2, next_attempt_at = NULL
-WHERE id = $1 AND next_attempt_at IS NOT NULL`, c.p.ID, at, status)
-}
-
-func (c *webhookClaim) MarkFailed(ctx context.Context, at time.Time, status *int, lastError string, next *time.Time, disableReason string) error {
-	if next == nil {
-		// Given up: the endpoint is disabled in the same transaction, and admins see why.
-		if _, err := c.tx.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled_at = $2, disabled_reason = $3
-WHERE id = $1 AND disabled_at IS NULL`, c.p.EndpointID, at, disableReason); err != nil {
-			c.Release()
-			return fmt.Errorf("disable webhook endpoint: %w", err)
-		}
-	}
+// MarkFailed records a failed attempt while the lease is still this sender's; giving up also
+// disables the endpoint, in the same transaction.
+func (c *webhookLease) MarkFailed(ctx context.Context, at time.Time, status *int, lastError string, next *time.Time, disableReason string) error {
 	var failed *time.Time
 	if next == nil {
 		failed = &at
 	}
-	return c.finish(ctx, `UPDATE webhook_deliveries
-SET attempts = attempts + 1, last_attempt_at = $2, last_status = $3, last_error = $4,
-    next_attempt_at = $5, failed_at = $6
-WHERE id = $1 AND next_attempt_at IS NOT NULL`, c.p.ID, at, status, lastError, next, failed)
+	return c.s.InTx(ctx, func(tx *Store) error {
+		l := c.outboxLease
+		l.s = tx
+		if err := l.guarded(ctx, `attempts = attempts + 1, last_attempt_at = $3, last_status = $4, last_error = $5,
+    next_attempt_at = $6, failed_at = $7`, at, status, lastError, next, failed); err != nil || next != nil {
+			return err
+		}
+		// Given up: admins see why the endpoint was disabled.
+		if _, err := tx.exec(ctx, `UPDATE webhook_endpoints SET disabled_at = $2, disabled_reason = $3
+WHERE id = $1 AND disabled_at IS NULL`, c.p.EndpointID, at, disableReason); err != nil {
+			return fmt.Errorf("disable webhook endpoint: %w", err)
+		}
+		return nil
+	})
 }

@@ -53,3 +53,25 @@ func Loop(ctx context.Context, log *slog.Logger, name string, every time.Duratio
 		}
 	}
 }
+
+// Retry calls try until it returns nil or ctx is done, pausing every (wall time: it waits for
+// a database or a network, not for the domain clock) between tries. Each failed try is logged
+// as a warning ("<what> failed: trying again"), and so is a success after failed tries; when
+// ctx ends first it returns the last error.
+func Retry(ctx context.Context, log *slog.Logger, what string, every time.Duration, try func() error) error {
+	for tries := 1; ; tries++ {
+		err := try()
+		if err == nil {
+			if tries > 1 {
+				log.Warn(what+": done after failed tries", "tries", tries)
+			}
+			return nil
+		}
+		log.Warn(what+" failed: trying again", "try", tries, "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(every):
+		}
+	}
+}

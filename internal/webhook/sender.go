@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
+	"github.com/recert/recert/internal/safe"
 )
 
 // MaxRetryAge is how long a delivery is retried (issue 16: up to 3 days); the failure after it
@@ -32,17 +34,22 @@ type Pending struct {
 	Data json.RawMessage
 }
 
-// Claim is one due delivery locked by this sender in an open transaction. Exactly one of
-// MarkDelivered or MarkFailed records the outcome and commits; Release rolls back (and does
-// nothing after a commit).
+// Claim is one due delivery leased by this sender (Store.ClaimDelivery). Each method records
+// the outcome in a short transaction of its own and may be called again after an error (a
+// lost connection). MarkDelivered records the delivery whatever lease holds the row, as long
+// as it is neither delivered nor given up (the request was answered); MarkFailed records only
+// while the lease is still this sender's, and returns ErrLeaseLost otherwise.
 type Claim interface {
 	Pending() Pending
 	MarkDelivered(ctx context.Context, at time.Time, status int) error
 	// MarkFailed records a failed attempt: retried at next, or, with next nil, given up, and
 	// the endpoint disabled for disableReason.
 	MarkFailed(ctx context.Context, at time.Time, status *int, lastError string, next *time.Time, disableReason string) error
-	Release()
 }
+
+// ErrLeaseLost reports that a claim's lease ran out and another sender claimed the delivery
+// (or it was settled, or its endpoint deleted) before this sender recorded its outcome.
+var ErrLeaseLost = errors.New("the delivery's lease ran out")
 
 // Payload is the body of a delivery (Standard Webhooks: type, timestamp, data).
 type Payload struct {
@@ -78,11 +85,18 @@ type SenderConfig struct {
 
 // Sender runs the expiry pass and delivers due deliveries.
 //
-// Delivery is at-least-once, like the reminder outbox (notify.Outbox): a sender claims one
-// delivery with FOR UPDATE SKIP LOCKED, posts it while holding the row lock and records the
-// outcome in the same transaction. Other senders skip the locked row, so racing senders never
-// post one delivery twice. Only a crash or a lost database between the endpoint's 2xx and the
-// commit posts it again, with the same `webhook-id`, which receivers use to drop duplicates.
+// Delivery is at-least-once with a lease, like the reminder outbox (notify.Outbox): a sender
+// claims one due delivery in a short committed statement (FOR UPDATE SKIP LOCKED, then
+// next_attempt_at pushed to the end of a lease of the request's timeouts + leaseMargin, which
+// is also the claim's token), posts it with no transaction open, and records the outcome in a
+// second short transaction: delivered, or failed with backoff (or given up). Recording a
+// delivery is retried on fresh connections until it commits or the lease runs out, so a
+// database failover between the endpoint's 2xx and the record posts nothing twice: the lease
+// was committed before the request left and survives the failover, while no session does.
+// While a lease holds, no other sender takes the delivery. It is posted again only when the
+// sender dies (or cannot reach the database for the whole lease) after the endpoint answered
+// and before the record committed: then it is due again when the lease ends and is posted
+// once more, once, with the same `webhook-id`, which receivers use to drop duplicates.
 type Sender struct {
 	store  Store
 	clock  clock.Clock
@@ -124,8 +138,13 @@ func (s *Sender) Expire(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// holdMargin is how long recording an outcome may take after the request.
-const holdMargin = 15 * time.Second
+// leaseMargin is how much longer than the request's timeouts a claim's lease lasts: the time
+// a delivery has to be recorded, retried on fresh connections through a database failover
+// (docs/operations.md "Failover drill"), as for reminders.
+const leaseMargin = 2 * time.Minute
+
+// recordRetry is the pause between two tries of recording a delivery.
+const recordRetry = 500 * time.Millisecond
 
 // Send delivers due deliveries one claim at a time until none is due, MaxPerPass were
 // handled, or ctx is done. A failed delivery is recorded, not an error of the pass.
@@ -173,27 +192,26 @@ func (s *Sender) Pass(ctx context.Context) (backlog bool) {
 
 // sendOne claims and posts one due delivery; it reports false when none was due.
 func (s *Sender) sendOne(ctx context.Context, res *PassResult) (bool, error) {
-	// The claim must outlive a shutdown mid-request: rolled back after a 2xx, the delivery
-	// would be posted again.
-	hold := requestTimeout + dialTimeout + holdMargin
-	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hold)
+	// Posting and recording outlive a shutdown that cancels ctx mid-request (a delivery that
+	// was answered must be recorded), but not the lease: after it another sender may take it.
+	lease := requestTimeout + dialTimeout + leaseMargin
+	work, cancel := context.WithTimeout(context.WithoutCancel(ctx), lease)
 	defer cancel()
 	now := s.clock.Now()
-	claim, err := s.store.ClaimDelivery(txCtx, now, hold)
+	claim, err := s.store.ClaimDelivery(work, now, lease)
 	if err != nil {
 		return false, fmt.Errorf("claim webhook delivery: %w", err)
 	}
 	if claim == nil {
 		return false, nil
 	}
-	defer claim.Release()
 	p := claim.Pending()
 	log := s.log.With("delivery", p.ID, "endpoint", p.EndpointID, "event", p.EventID)
-	status, err := s.deliver(txCtx, p, now)
+	status, err := s.deliver(work, p, now)
 	at := s.clock.Now()
 	if err == nil {
-		if err := claim.MarkDelivered(txCtx, at, status); err != nil {
-			log.Error("webhook delivered but not recorded: it may be delivered again", "error", err)
+		if err := s.recordDelivered(work, claim, at, status, log); err != nil {
+			log.Error("webhook delivered but not recorded within its lease: it will be delivered again when the lease ends", "error", err)
 			return false, fmt.Errorf("record webhook delivery: %w", err)
 		}
 		res.Delivered++
@@ -215,12 +233,24 @@ func (s *Sender) sendOne(ctx context.Context, res *PassResult) (bool, error) {
 		}
 		next = &n
 	}
-	if err := claim.MarkFailed(txCtx, at, st, msg, next, reason); err != nil {
+	if err := claim.MarkFailed(work, at, st, msg, next, reason); err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			// Another sender has the delivery now: no error of this pass.
+			log.Warn("record failed webhook delivery: the lease ran out, another sender has the delivery", "error", err)
+			return true, nil
+		}
 		return false, fmt.Errorf("record failed webhook delivery: %w", err)
 	}
 	res.Failed++
 	log.Warn("webhook delivery failed", "attempts", p.Attempts+1, "next_attempt_at", next, "disabled", next == nil, "error", msg)
 	return true, nil
+}
+
+// recordDelivered records an answered delivery, trying again every half second (safe.Retry)
+// until it is recorded or ctx (the lease) ends; each try is a transaction of its own on a
+// connection from the pool, which reaches the new primary once there is one.
+func (s *Sender) recordDelivered(ctx context.Context, claim Claim, at time.Time, status int, log *slog.Logger) error {
+	return safe.Retry(ctx, log, "recording a webhook delivery", recordRetry, func() error { return claim.MarkDelivered(ctx, at, status) })
 }
 
 // deliver signs and posts one delivery; it returns the response status (0 when none).

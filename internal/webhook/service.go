@@ -41,10 +41,10 @@ type Store interface {
 	// CERTIFICATION_EXPIRED event of every current certification whose expiry date is in
 	// (today - ExpiryLookback, today], with its deliveries; it returns how many events it wrote.
 	ExpirePass(ctx context.Context, now time.Time, today date.Date) (int, error)
-	// ClaimDelivery opens a transaction and locks one due delivery of an enabled endpoint,
-	// skipping rows other senders hold; nil when none is due. The transaction may stay open
-	// for up to hold while the delivery is sent.
-	ClaimDelivery(ctx context.Context, now time.Time, hold time.Duration) (Claim, error)
+	// ClaimDelivery leases one due delivery of an enabled endpoint until now + lease, skipping
+	// rows other senders are claiming, in one committed statement: the delivery is not due
+	// for anyone until the lease ends, which is also the lease's token. Nil when none is due.
+	ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (Claim, error)
 }
 
 // Service is what the API does with webhooks: admins only.
