@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,10 @@ type receiver struct {
 	mu     sync.Mutex
 	got    []delivery
 	script []int
+	// onFirst, when set, runs once, in the first request, after it was recorded and before
+	// it is answered.
+	onFirst func()
+	hooked  atomic.Bool
 }
 
 func newReceiver(t *testing.T, script ...int) *receiver {
@@ -52,6 +57,9 @@ func newReceiver(t *testing.T, script ...int) *receiver {
 			status, r.script = r.script[0], r.script[1:]
 		}
 		r.mu.Unlock()
+		if r.onFirst != nil && r.hooked.CompareAndSwap(false, true) {
+			r.onFirst()
+		}
 		w.WriteHeader(status)
 	}))
 	t.Cleanup(r.Close)
