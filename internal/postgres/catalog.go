@@ -181,9 +181,7 @@ const assessmentColumns = `v.id, v.assessment_id, a.certification_id, v.version,
 // nil where a certification has none.
 func (s Catalog) CurrentAssessmentsByCertIDs(ctx context.Context, ids []uuid.UUID) ([]*catalog.Assessment, error) {
 	var rows []assessmentRow
-	q := `SELECT DISTINCT ON (a.certification_id) ` + assessmentColumns + `
-FROM renewal_assessments a JOIN assessment_versions v ON v.assessment_id = a.id
-WHERE a.certification_id = ANY($1) ORDER BY a.certification_id, v.version DESC`
+	q := `SELECT * FROM (` + currentAssessmentsSQL + `) av WHERE av.certification_id = ANY($1)`
 	if err := s.sel(ctx, &rows, q, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("load assessments: %w", err)
 	}
