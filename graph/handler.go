@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -68,10 +69,14 @@ func NewHandler(c HandlerConfig) http.Handler {
 	gql.Use(&querylimits.InputGuard{OnReject: c.OnReject}) // caps and storable text of every argument
 	gql.Use(introspectionGate{production: c.Production})
 	for _, e := range c.Extensions {
+		if _, ok := e.(graphql.FieldInterceptor); ok {
+			// fieldMiddleware sets each operation's field middleware, which would bypass it.
+			panic(fmt.Sprintf("graph: extension %s intercepts fields; add it to fieldMiddleware instead", e.ExtensionName()))
+		}
 		gql.Use(e)
 	}
 	gql.Use(accountLoader{res: res, log: c.Log, requestID: c.RequestID}) // last: only accepted documents reach the database
-	gql.AroundFields(aroundFields)
+	gql.Use(fieldMiddleware{})
 	gql.SetErrorPresenter(ErrorPresenter(c.Log, c.RequestID))
 	gql.SetRecoverFunc(Recover(c.Log))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,12 +84,56 @@ func NewHandler(c HandlerConfig) http.Handler {
 	})
 }
 
-// aroundFields is the one field middleware: GuardPublicTranscript inside MarkInternal. gqlgen
-// wraps every field of a response in every field middleware (a closure each), so one layer
-// instead of two is measurably cheaper on a page of 20 certifications (about 300 fields).
-func aroundFields(ctx context.Context, next graphql.Resolver) (any, error) {
+// fieldMiddleware picks the one field middleware of an operation: MarkInternal, and
+// GuardPublicTranscript inside it when the operation selects Query.transcript (the only way
+// into the public view). gqlgen runs every field of a response through the operation's
+// ResolverMiddleware; one registered with AroundFields costs a closure per field and the
+// guard's context lookup on every field, about a twentieth of a dashboard request's
+// allocations (issue 12). The handler registers no other field interceptor, so setting
+// ResolverMiddleware replaces nothing else: NewHandler refuses an extension that intercepts
+// fields (TestHandlerRefusesFieldInterceptors).
+type fieldMiddleware struct{}
+
+func (fieldMiddleware) ExtensionName() string                   { return "RecertFields" }
+func (fieldMiddleware) Validate(graphql.ExecutableSchema) error { return nil }
+func (fieldMiddleware) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation != nil && !selectsRoot(oc.Operation.SelectionSet, "transcript", map[string]bool{}) {
+		oc.ResolverMiddleware = MarkInternal
+		return nil
+	}
+	oc.ResolverMiddleware = guardedFields
+	return nil
+}
+
+// guardedFields is GuardPublicTranscript inside MarkInternal.
+func guardedFields(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := GuardPublicTranscript(ctx, next)
 	return res, markInternal(err)
+}
+
+// selectsRoot reports whether a root selection set selects the field name, directly or through
+// fragments (each walked once).
+func selectsRoot(set ast.SelectionSet, name string, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == name {
+				return true
+			}
+		case *ast.InlineFragment:
+			if selectsRoot(sel.SelectionSet, name, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if !seen[sel.Name] && sel.Definition != nil {
+				seen[sel.Name] = true
+				if selectsRoot(sel.Definition.SelectionSet, name, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // introspectionGate allows introspection outside production, and in production to support and

@@ -234,7 +234,10 @@ func TestPublicTranscriptCannotReachPrivateFields(t *testing.T) {
 		`certifications { certification { code } ... on EarnedCertification { attempts { id } } }`,
 	} {
 		queries := []string{`query($code: String!) { transcript(shareCode: $code) { legalName ` + sel + ` } }`,
-			`query($code: String!) { transcript(shareCode: $code) { legalName ...F } } fragment F on Transcript { ` + sel + ` }`}
+			`query($code: String!) { transcript(shareCode: $code) { legalName ...F } } fragment F on Transcript { ` + sel + ` }`,
+			// the transcript selected through fragments of the root, and next to another root field
+			`query($code: String!) { ...Q } fragment Q on Query { t: transcript(shareCode: $code) { legalName ` + sel + ` } }`,
+			`query($code: String!) { catalog: __typename ... on Query { transcript(shareCode: $code) { ` + sel + ` } } }`}
 		for _, q := range queries {
 			denied(t, env, q, s.Code, private)
 		}
