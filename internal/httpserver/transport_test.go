@@ -317,3 +317,27 @@ func TestCostIsReported(t *testing.T) {
 		t.Fatalf("got extensions %s, want cost {requested 11, limit 10000}", r.Raw)
 	}
 }
+
+// An executed operation's response carries its length: net/http then sends it whole instead of
+// chunking a body larger than its 2 KB buffer (issue 12: one write fewer per request).
+func TestResponsesCarryTheirLength(t *testing.T) {
+	env := apitest.New(t)
+	srv := httptest.NewServer(env.Server.Handler())
+	defer srv.Close()
+	body := `{"query":"{ certifications(first: 50) { nodes { code name level } } }"}`
+	resp, err := http.Post(srv.URL+"/graphql", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) <= 2048 {
+		t.Fatalf("the response (%d bytes) is too small to show chunking: %s", len(got), got)
+	}
+	if len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(got)) {
+		t.Errorf("transfer encoding %v, content length %d, want none and %d", resp.TransferEncoding, resp.ContentLength, len(got))
+	}
+}
