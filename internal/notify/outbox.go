@@ -228,6 +228,11 @@ func (o *Outbox) Send(ctx context.Context) (PassResult, error) {
 func (o *Outbox) RunOnce(ctx context.Context) (_ PassResult, err error) {
 	ctx, end := o.span(ctx, "reminders.pass")
 	defer func() { end(err) }()
+	return o.pass(ctx)
+}
+
+// pass is RunOnce without its span.
+func (o *Outbox) pass(ctx context.Context) (PassResult, error) {
 	queued, err := o.Schedule(ctx)
 	if err != nil {
 		return PassResult{}, err
@@ -244,24 +249,28 @@ func (o *Outbox) Run(ctx context.Context, every time.Duration) {
 	safe.Loop(ctx, o.log, "reminder pass", every, func() bool { return o.safePass(ctx) })
 }
 
-// safePass runs one pass, recovering a panic; it reports whether the pass left a backlog.
+// safePass runs one pass (RunOnce), recovering a panic, and logs it inside the pass's span, so
+// that its log lines carry the trace id; it reports whether the pass left a backlog.
 func (o *Outbox) safePass(ctx context.Context) (backlog bool) {
+	ctx, end := o.span(ctx, "reminders.pass")
+	var err error
 	defer func() {
 		if p := recover(); p != nil {
-			backlog = false
+			backlog, err = false, fmt.Errorf("reminder pass panicked: %v", p)
 			o.metrics.pass("panic")
-			o.log.Error("reminder pass panicked", "panic", p, "stack", string(debug.Stack()))
+			o.log.ErrorContext(ctx, "reminder pass panicked", "panic", p, "stack", string(debug.Stack()))
 		}
+		end(err)
 	}()
-	res, err := o.RunOnce(ctx)
+	res, err := o.pass(ctx)
 	if err != nil && ctx.Err() == nil {
 		o.metrics.pass("error")
-		o.log.Error("reminder pass failed", "error", err)
+		o.log.ErrorContext(ctx, "reminder pass failed", "error", err)
 		return false
 	}
 	o.metrics.pass("ok")
 	if res != (PassResult{}) {
-		o.log.Info("reminder pass", "queued", res.Queued, "sent", res.Sent, "failed", res.Failed, "cancelled", res.Cancelled)
+		o.log.InfoContext(ctx, "reminder pass", "queued", res.Queued, "sent", res.Sent, "failed", res.Failed, "cancelled", res.Cancelled)
 	}
 	return err == nil && res.Sent+res.Failed+res.Cancelled >= o.max
 }
@@ -294,11 +303,11 @@ func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (_ bool, err erro
 
 	if reason, stale := p.Stale(date.Of(now)); stale {
 		if err := claim.Cancel(work, now, reason); err != nil {
-			return o.unrecorded(log, "cancel notification", err)
+			return o.unrecorded(ctx, log, "cancel notification", err)
 		}
 		res.Cancelled++
 		o.metrics.cancelled(reason)
-		log.Info("reminder cancelled", "reason", reason)
+		log.InfoContext(ctx, "reminder cancelled", "reason", reason)
 		return true, nil
 	}
 
@@ -306,15 +315,15 @@ func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (_ bool, err erro
 		attempts := p.Attempts + 1
 		next := now.Add(Backoff(attempts))
 		if rerr := claim.MarkFailed(work, now, next, truncate(err.Error(), 1000)); rerr != nil {
-			return o.unrecorded(log, "record failed delivery", rerr)
+			return o.unrecorded(ctx, log, "record failed delivery", rerr)
 		}
 		res.Failed++
 		o.metrics.failed()
-		log.Warn("reminder delivery failed", "attempts", attempts, "next_attempt_at", next, "error", err)
+		log.WarnContext(ctx, "reminder delivery failed", "attempts", attempts, "next_attempt_at", next, "error", err)
 		return true, nil
 	}
 	if err := o.recordSent(work, claim, o.clock.Now(), log); err != nil {
-		log.Error("reminder sent but not recorded within its lease: it will be sent again when the lease ends", "error", err)
+		log.ErrorContext(ctx, "reminder sent but not recorded within its lease: it will be sent again when the lease ends", "error", err)
 		return false, fmt.Errorf("record sent notification: %w", err)
 	}
 	res.Sent++
@@ -325,9 +334,9 @@ func (o *Outbox) sendOne(ctx context.Context, res *PassResult) (_ bool, err erro
 // unrecorded handles an outcome (failed or cancelled: no email left) that could not be
 // recorded: a lost lease means another sender has the row now, which is no error of this
 // pass; any other error ends the pass, and the row is due again when the lease ends.
-func (o *Outbox) unrecorded(log *slog.Logger, what string, err error) (bool, error) {
+func (o *Outbox) unrecorded(ctx context.Context, log *slog.Logger, what string, err error) (bool, error) {
 	if errors.Is(err, ErrLeaseLost) {
-		log.Warn(what+": the lease ran out, another sender has the reminder", "error", err)
+		log.WarnContext(ctx, what+": the lease ran out, another sender has the reminder", "error", err)
 		return true, nil
 	}
 	return false, fmt.Errorf("%s: %w", what, err)
@@ -379,7 +388,7 @@ func (o *Outbox) attachments(ctx context.Context, p Pending) (atts []Attachment)
 		return o.attach(ctx, p)
 	}()
 	if err != nil {
-		o.log.Warn("reminder attachment failed: sending without it", "notification", p.ID,
+		o.log.WarnContext(ctx, "reminder attachment failed: sending without it", "notification", p.ID,
 			"earned_certification", p.EarnedID, "error", err)
 		return nil
 	}

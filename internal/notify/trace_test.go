@@ -107,3 +107,52 @@ type failingStore struct{ fakeStore }
 func (*failingStore) ClaimVerification(context.Context, time.Time, time.Duration) (VerificationClaim, error) {
 	return nil, errClaim
 }
+
+// spanLog records each log line's message with the span it was written in.
+type spanLog struct {
+	slog.Handler
+	mu    *sync.Mutex
+	lines *[]string
+}
+
+func (h spanLog) Handle(ctx context.Context, r slog.Record) error {
+	s, _ := ctx.Value(spanKey{}).(string)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	*h.lines = append(*h.lines, r.Message+" @ "+s)
+	return nil
+}
+
+func (h spanLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+type failMailer struct{}
+
+func (failMailer) Send(context.Context, Message) error { return errors.New("mail server said no") }
+
+// The worker's log lines are written with the context of the span they belong to (a send's
+// under the pass's, the pass's own), so a handler that reads the span from the context (as
+// internal/tracing's, which writes trace_id) sees it.
+func TestWorkerLogLinesCarryTheirSpan(t *testing.T) {
+	exp := date.MustParse("2022-03-01")
+	c := &fakeClaim{p: Pending{Notification: Notification{ID: uuid.New(), CycleExpiresOn: exp, Sequence: 1,
+		Kind: KindWindowOpen, Email: "a@example.com"}, CurrentExpiresOn: &exp, CertificationCode: "x"}}
+	rec := &spanRecorder{errs: map[string]error{}}
+	var lines []string
+	log := slog.New(spanLog{Handler: slog.NewTextHandler(io.Discard, nil), mu: &sync.Mutex{}, lines: &lines})
+	o, err := NewOutbox(&fakeStore{claims: []*fakeClaim{c}}, clock.NewSettable(time.Date(2021, 9, 1, 9, 0, 0, 0, time.UTC)),
+		OutboxConfig{Mailer: failMailer{}, PublicURL: "https://recert.example", Log: log, Trace: rec.start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.safePass(context.Background())
+	want := []string{
+		"reminder delivery failed @ reminders.pass/outbox.send reminder",
+		"reminder pass @ reminders.pass",
+	}
+	if len(lines) != len(want) || lines[0] != want[0] || lines[1] != want[1] {
+		t.Fatalf("got log lines %q, want %q", lines, want)
+	}
+	if n := len(rec.ended); n == 0 || rec.ended[n-1] != "reminders.pass" {
+		t.Fatalf("got spans %q, want the pass's ended last", rec.ended)
+	}
+}

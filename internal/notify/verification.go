@@ -78,7 +78,7 @@ func (o *Outbox) sendVerification(ctx context.Context, res *PassResult) (_ bool,
 	log := o.log.With("verification", v.ID)
 	if !now.Before(v.ExpiresAt) { // the code no longer works: sending it would only confuse
 		if err := claim.Cancel(work, now); err != nil {
-			return o.unrecorded(log, "cancel verification email", err)
+			return o.unrecorded(ctx, log, "cancel verification email", err)
 		}
 		res.Cancelled++
 		return true, nil
@@ -86,14 +86,14 @@ func (o *Outbox) sendVerification(ctx context.Context, res *PassResult) (_ bool,
 	if err := o.deliverVerification(work, v); err != nil {
 		next := now.Add(Backoff(v.Attempts + 1))
 		if rerr := claim.MarkFailed(work, now, next, truncate(err.Error(), 1000)); rerr != nil {
-			return o.unrecorded(log, "record failed verification email", rerr)
+			return o.unrecorded(ctx, log, "record failed verification email", rerr)
 		}
 		res.Failed++
-		log.Warn("verification email delivery failed", "next_attempt_at", next, "error", err)
+		log.WarnContext(ctx, "verification email delivery failed", "next_attempt_at", next, "error", err)
 		return true, nil
 	}
 	if err := o.recordSent(work, claim, o.clock.Now(), log); err != nil {
-		log.Error("verification email sent but not recorded within its lease: it will be sent again when the lease ends", "error", err)
+		log.ErrorContext(ctx, "verification email sent but not recorded within its lease: it will be sent again when the lease ends", "error", err)
 		return false, fmt.Errorf("record sent verification email: %w", err)
 	}
 	res.Sent++

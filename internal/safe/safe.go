@@ -63,11 +63,11 @@ func Retry(ctx context.Context, log *slog.Logger, what string, every time.Durati
 		err := try()
 		if err == nil {
 			if tries > 1 {
-				log.Warn(what+": done after failed tries", "tries", tries)
+				log.WarnContext(ctx, what+": done after failed tries", "tries", tries)
 			}
 			return nil
 		}
-		log.Warn(what+" failed: trying again", "try", tries, "error", err)
+		log.WarnContext(ctx, what+" failed: trying again", "try", tries, "error", err)
 		select {
 		case <-ctx.Done():
 			return err

@@ -220,13 +220,25 @@ func TestSpansOfADashboardRequestAndAMerge(t *testing.T) {
 // shuts it down when t ends.
 func setup(t testing.TB, url string) *tracing.Tracing {
 	t.Helper()
+	return setupWith(t, url, nil)
+}
+
+// setupWith is setup with the variables of env set on top of setup's.
+func setupWith(t testing.TB, url string, env map[string]string) *tracing.Tracing {
+	t.Helper()
 	t.Setenv("OTEL_SDK_DISABLED", "false")
 	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "none")
 	t.Setenv("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+	t.Setenv("OTEL_TRACES_SAMPLER_ARG", "")
+	t.Setenv(tracing.TrustRemoteParent, "")
+	t.Setenv("OTEL_PROPAGATORS", "")
 	t.Setenv("OTEL_SERVICE_NAME", "recert-test")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	tr, err := tracing.Setup(context.Background(), os.LookupEnv, nil)
 	if err != nil || !tr.Enabled() {
 		t.Fatalf("Setup: %v, enabled %v; want tracing on", err, tr.Enabled())

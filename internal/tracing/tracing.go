@@ -1,9 +1,10 @@
 // Package tracing is the server's OpenTelemetry tracing: a tracer provider configured by the
 // standard OTEL_* environment variables and exporting over OTLP/HTTP, and the instrumentation
-// that uses it: a span per HTTP request (continuing an incoming W3C traceparent), per GraphQL
-// operation (operation type and name, never variables or the document), per SQL statement
-// (statement text, never parameters), plus a slog handler that writes the trace and span ids
-// into every log line written with the request's context.
+// that uses it: a span per HTTP request (continuing the trace of an incoming traceparent, whose
+// sampled flag counts only when trusted: see Sampler), per GraphQL operation (operation type
+// and name, never variables or the document), per SQL statement (statement text, never
+// parameters), plus a slog handler that writes the trace and span ids into every log line
+// written with the request's context.
 //
 // Without an endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), or
 // with OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none, tracing is off: the provider is the
@@ -63,26 +64,34 @@ func (t *Tracing) Tracer() trace.Tracer { return t.Provider().Tracer(instrumenta
 // Configured reports whether the environment (lookup, as os.LookupEnv) turns tracing on: an
 // OTLP endpoint is set, and neither OTEL_SDK_DISABLED=true nor OTEL_TRACES_EXPORTER=none.
 func Configured(lookup func(string) (string, bool)) bool {
-	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
-	if strings.EqualFold(get("OTEL_SDK_DISABLED"), "true") {
+	if strings.EqualFold(env(lookup, "OTEL_SDK_DISABLED"), "true") {
 		return false
 	}
-	if strings.EqualFold(get("OTEL_TRACES_EXPORTER"), "none") {
+	if strings.EqualFold(env(lookup, "OTEL_TRACES_EXPORTER"), "none") {
 		return false
 	}
-	return get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || get("OTEL_EXPORTER_OTLP_ENDPOINT") != ""
+	return env(lookup, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || env(lookup, "OTEL_EXPORTER_OTLP_ENDPOINT") != ""
 }
 
 // Setup builds the tracing the process environment configures (Configured with os.LookupEnv).
-// When on, the exporter, the batch span processor and the sampler read the rest of the
-// standard variables themselves (OTEL_EXPORTER_OTLP_* headers, timeout, compression and
-// certificates; OTEL_BSP_*; OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, default
-// parentbased_always_on), and the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
-// Errors of the exporter (an unreachable collector) go to log as warnings; they never fail a
+// When on, the exporter and the batch span processor read the rest of the standard variables
+// themselves (OTEL_EXPORTER_OTLP_* headers, timeout, compression and certificates; OTEL_BSP_*),
+// and the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; the sampler is Sampler's
+// (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG and TrustRemoteParent) and the propagators
+// Propagators' (OTEL_PROPAGATORS), both read through lookup; an invalid value of these is an
+// error. Errors of the exporter (an unreachable collector) go to log as warnings; they never fail a
 // request. Call Shutdown before exiting to flush the spans not yet sent.
 func Setup(ctx context.Context, lookup func(string) (string, bool), log *slog.Logger) (*Tracing, error) {
 	if !Configured(lookup) {
 		return Off(), nil
+	}
+	sampler, err := Sampler(lookup)
+	if err != nil {
+		return nil, err
+	}
+	propagator, err := Propagators(lookup)
+	if err != nil {
+		return nil, err
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
@@ -105,12 +114,8 @@ func Setup(ctx context.Context, lookup func(string) (string, bool), log *slog.Lo
 	if log != nil {
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "error", err) }))
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	return &Tracing{
-		provider:   tp,
-		sdk:        tp,
-		propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-	}, nil
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res), sdktrace.WithSampler(sampler))
+	return &Tracing{provider: tp, sdk: tp, propagator: propagator}, nil
 }
 
 // ForceFlush exports every span ended so far.
