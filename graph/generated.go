@@ -4608,7 +4608,7 @@ type TeamMember {
   legalName: String!
   "The Microsoft Certification ID."
   mcid: String!
-  "Current (not superseded) earned certifications, nearest expiry first, fundamentals (which never expire) last."
+  "Current (not superseded) earned certifications, nearest expiry first, fundamentals (which never expire) last; at most 50 (the first ones)."
   certifications: [TeamMemberCertification!]!
 }
 
