@@ -3417,6 +3417,7 @@ type Mutation {
   repeat with the same ` + "`" + `idempotencyKey` + "`" + `, which returns the first endpoint). The URL
   must be https (plain http only to localhost outside production); in production it must not reach
   a private, loopback or link-local address (checked again when each delivery connects).
+  Audited (` + "`" + `webhook.createEndpoint` + "`" + `; a repeat with the same key writes nothing).
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (URL, empty events, description over
   2000 characters), ` + "`" + `IDEMPOTENCY_KEY_REUSED` + "`" + `.
   """
@@ -3427,7 +3428,7 @@ type Mutation {
   """
   Admin only: give an endpoint a new signing secret, shown this once. For 24 hours the previous
   secret signs too (two ` + "`" + `v1,` + "`" + ` signatures in ` + "`" + `webhook-signature` + "`" + `), so the receiver can switch
-  without losing a delivery.
+  without losing a delivery. Audited (` + "`" + `webhook.rotateSecret` + "`" + `; never the secret).
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (malformed id), ` + "`" + `NOT_FOUND` + "`" + `.
   """
   rotateWebhookSecret(
@@ -3435,7 +3436,8 @@ type Mutation {
     input: RotateWebhookSecretInput!
   ): RotateWebhookSecretPayload!
   """
-  Admin only: delete an endpoint and its delivery history; nothing more is sent to it.
+  Admin only: delete an endpoint and its delivery history; nothing more is sent to it. Audited
+  (` + "`" + `webhook.deleteEndpoint` + "`" + `, with the endpoint's URL and events).
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (malformed id), ` + "`" + `NOT_FOUND` + "`" + `.
   """
   deleteWebhookEndpoint(
@@ -3444,7 +3446,8 @@ type Mutation {
   ): DeleteWebhookEndpointPayload!
   """
   Admin only: send a delivery's event to its endpoint again, as a new delivery due now with the same
-  ` + "`" + `webhook-id` + "`" + ` and a fresh signature. A disabled endpoint receives nothing.
+  ` + "`" + `webhook-id` + "`" + ` and a fresh signature. A disabled endpoint receives nothing. Audited
+  (` + "`" + `webhook.replayDelivery` + "`" + `).
   Errors: ` + "`" + `UNAUTHENTICATED` + "`" + `, ` + "`" + `FORBIDDEN` + "`" + `, ` + "`" + `BAD_USER_INPUT` + "`" + ` (malformed id), ` + "`" + `NOT_FOUND` + "`" + `.
   """
   replayWebhookDelivery(
@@ -3974,11 +3977,11 @@ type NotificationEdge {
   node: Notification!
 }
 
-"A recorded action on a profile (merge, refused merge, connect, disconnect) or the catalog. Support only."
+"A recorded action on a profile (merge, refused merge, connect, disconnect), the catalog or webhooks. Support only."
 type AuditEvent implements Node {
   "Global id."
   id: ID!
-  "What happened, e.g. ` + "`" + `profile.merge` + "`" + `, ` + "`" + `profile.merge_refused` + "`" + `, ` + "`" + `profile.link` + "`" + `, ` + "`" + `profile.unlink` + "`" + `, ` + "`" + `catalog.upsertExam` + "`" + `."
+  "What happened, e.g. ` + "`" + `profile.merge` + "`" + `, ` + "`" + `profile.merge_refused` + "`" + `, ` + "`" + `profile.link` + "`" + `, ` + "`" + `profile.unlink` + "`" + `, ` + "`" + `catalog.upsertExam` + "`" + `, ` + "`" + `webhook.deleteEndpoint` + "`" + `."
   action: String!
   "Who did it: the token's issuer and subject as ` + "`" + `iss|sub` + "`" + `, or ` + "`" + `migration:<name>` + "`" + ` for a data migration."
   actor: String!
@@ -4605,7 +4608,7 @@ type TeamMember {
   legalName: String!
   "The Microsoft Certification ID."
   mcid: String!
-  "Current (not superseded) earned certifications, nearest expiry first, fundamentals (which never expire) last."
+  "Current (not superseded) earned certifications, nearest expiry first, fundamentals (which never expire) last; at most 50 (the first ones)."
   certifications: [TeamMemberCertification!]!
 }
 

@@ -1,5 +1,5 @@
 // Package audit is the one audit trail of Recert: linking and unlinking, catalog changes,
-// assessment publishing and merges each record an Event, stored by one store method
+// assessment publishing, merges and the admin webhook mutations each record an Event, stored by one store method
 // (postgres.Store.InsertAudit) in the transaction of the change itself.
 package audit
 

@@ -37,7 +37,8 @@ type Deps struct {
 	// authentication and the general rate limit.
 	GraphQL http.Handler
 	// Credentials, when set, serves the credential keys (/.well-known/jwks.json), the issuer
-	// profile and the status lists (credentials.go).
+	// profile and the status lists (credentials.go), without authentication, under the anonymous
+	// rate limit.
 	Credentials *credential.Service
 	// GraphiQLToken, when set, mints the token GraphiQL (served at / outside production)
 	// starts with in its Authorization header, for each page load.

@@ -141,7 +141,7 @@ func (s Team) LockTenant(ctx context.Context, tenantID string) error {
 // NULL) of tenant $1 after the keyset position ($4, $5), ordered by legal name, or, with an
 // expiry filter ($2: the last expiry day kept, $3: today), by the nearest current expiry in
 // (today, $2]; the first $8 of them (all when NULL) get one access counted at $7; then each
-// member's current earned certifications, nearest expiry first. The count is a data-modifying
+// member's current earned certifications, nearest expiry first, the first $9. The count is a data-modifying
 // CTE that the result joins, so it completes before the first row is returned.
 const teamMembersSQL = `
 WITH page AS (
@@ -166,12 +166,17 @@ WITH page AS (
     RETURNING g.id
 )
 SELECT page.grant_id, page.profile_id, page.mcid, page.legal_name, page.sort_key,
-       e.id, e.earned_on, e.expires_on, c.code, c.name, c.level
+       ec.id, ec.earned_on, ec.expires_on, ec.code, ec.name, ec.level
 FROM page
 LEFT JOIN (SELECT count(*) AS n FROM counted) done ON true
-LEFT JOIN earned_certifications e ON e.profile_id = page.profile_id AND e.superseded_at IS NULL
-LEFT JOIN certifications c ON c.id = e.certification_id
-ORDER BY page.sort_key COLLATE "C", page.grant_id, e.expires_on NULLS LAST, c.code`
+LEFT JOIN LATERAL (
+    SELECT e.id, e.earned_on, e.expires_on, c.code, c.name, c.level
+    FROM earned_certifications e JOIN certifications c ON c.id = e.certification_id
+    WHERE e.profile_id = page.profile_id AND e.superseded_at IS NULL
+    ORDER BY e.expires_on NULLS LAST, c.code, e.id
+    LIMIT $9
+) ec ON true
+ORDER BY page.sort_key COLLATE "C", page.grant_id, ec.expires_on NULLS LAST, ec.code, ec.id`
 
 // Members runs q (see team.Store) and streams its members to fn.
 func (s Team) Members(ctx context.Context, q team.Query, at time.Time, fn func(team.Member) error) (err error) {
@@ -185,7 +190,7 @@ func (s Team) Members(ctx context.Context, q team.Query, at time.Time, fn func(t
 		l, n := q.Limit, q.Shown()
 		limit, shown = &l, &n
 	}
-	rows, err := s.q.QueryContext(ctx, teamMembersSQL, q.TenantID, q.ExpiringThrough, q.Today, afterKey, afterID, limit, at, shown)
+	rows, err := s.q.QueryContext(ctx, teamMembersSQL, q.TenantID, q.ExpiringThrough, q.Today, afterKey, afterID, limit, at, shown, team.ListedCertifications)
 	if err != nil {
 		return fmt.Errorf("team members: %w", mapError(err))
 	}

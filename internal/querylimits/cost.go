@@ -103,7 +103,7 @@ var DefaultListBounds = ListBounds{
 	"MergePreview.supersededCertifications":        ListedEarned,
 	"RecordExamResultPayload.earnedCertifications": ListedEarned,
 	"CertificationProfile.teamAccessGrants":        team.ListedGrants,
-	"TeamMember.certifications":                    ListedEarned,
+	"TeamMember.certifications":                    team.ListedCertifications,
 }
 
 // BoundsFor returns DefaultListBounds with the configured caps on profiles per account and

@@ -14,6 +14,7 @@ import (
 	"github.com/recert/recert/graph"
 	"github.com/recert/recert/internal/apperr"
 	"github.com/recert/recert/internal/querylimits"
+	"github.com/recert/recert/internal/team"
 )
 
 var schema = graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{}}).Schema()
@@ -48,6 +49,8 @@ func TestCostModel(t *testing.T) {
 		{"fragments are priced in their context", `{ a: certifications(first: 2) { ...C } b: certifications(first: 3) { ...C } } fragment C on CertificationConnection { nodes { renewalAssessment { version } } }`, nil, (1 + 2*2) + (1 + 3*2)},
 		{"mutations cost 10", `mutation { createCertificationProfile(input: {legalName: "A", email: "a@b.c"}) { certificationProfile { mcid } } }`, nil, 11},
 		{"support operations cost more", `{ searchCertificationProfiles(query: "x", first: 10) { nodes { mcid } } }`, nil, 10 + 10},
+		// team 1 + members 10 + 100 members × (edges 1 + node 1 + 50 certifications × 1)
+		{"a full team page is priced by the certifications a member lists", `{ team { members(first: 100) { edges { node { legalName certifications { code } } } } } }`, nil, 11 + 100*(2+team.ListedCertifications)},
 		{"introspection costs one", `{ __schema { types { fields { name type { ofType { name } } } } } }`, nil, 1},
 	}
 	for _, tc := range tests {

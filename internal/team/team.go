@@ -61,7 +61,7 @@ type Member struct {
 	MCID      int64
 	LegalName string
 	// Certifications are the profile's current (not superseded) earned certifications,
-	// nearest expiry first, fundamentals (no expiry) last.
+	// nearest expiry first, fundamentals (no expiry) last; the first ListedCertifications.
 	Certifications []Certification
 	// Position is the member's place in the list it was read from (its cursor).
 	Position Position
@@ -161,6 +161,12 @@ const MaxLiveGrants = 20
 // ListedGrants caps the grants listed per profile: live ones first, then the latest revoked.
 const ListedGrants = 50
 
+// ListedCertifications caps the certifications listed per member (page and export alike):
+// the first ones, nearest expiry first, fundamentals last. It is the bound the cost model
+// prices TeamMember.certifications by, so that a page of 100 members with every documented
+// field fits the default cost limit (12 + 100 × (2 + 50) = 5212 of 10000).
+const ListedCertifications = 50
+
 // Statuses reads the renewal status of the current earned certifications of profiles, by
 // earned certification id (renewal.Service.CurrentStatuses).
 type Statuses func(ctx context.Context, profileIDs []uuid.UUID, maxPerProfile int) (map[uuid.UUID]renewal.Status, error)
@@ -181,7 +187,8 @@ func NewService(store Store, clk clock.Clock, statuses Statuses) *Service {
 // statusBatch is how many members share one read of renewal statuses in an export.
 const statusBatch = 100
 
-// maxCertsPerMember bounds the certifications of a member whose renewal status is read.
+// maxCertsPerMember bounds the certifications of a member whose renewal status is read
+// (at least ListedCertifications).
 const maxCertsPerMember = 100
 
 // withNextActions sets the next action of every certification of members (one read).

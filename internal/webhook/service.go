@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/recert/recert/internal/apperr"
+	"github.com/recert/recert/internal/audit"
 	"github.com/recert/recert/internal/auth"
 	"github.com/recert/recert/internal/clock"
 	"github.com/recert/recert/internal/date"
@@ -22,6 +23,8 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx Store) error) error
 	// ClaimKey and StoreResponse keep Create's idempotency keys.
 	idem.Store
+	// InsertAudit records the audit event of an admin's action, in the action's transaction.
+	audit.Store
 	// InsertEndpoint stores a new endpoint with its secret.
 	InsertEndpoint(ctx context.Context, e Endpoint, secret, createdBy string) (Endpoint, error)
 	// RotateSecret replaces an endpoint's secret; the current one becomes the previous one,
@@ -45,6 +48,33 @@ type Store interface {
 	// rows other senders are claiming, in one committed statement: the delivery is not due
 	// for anyone until the lease ends, which is also the lease's token. Nil when none is due.
 	ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (Claim, error)
+}
+
+// The audit actions of the admin mutations: each success writes one event (actor, the endpoint
+// or delivery acted on, what changed; never a secret) in the transaction of the change, and a
+// refused or failed action writes none. They concern no certification profile.
+const (
+	ActionCreate = "webhook.createEndpoint"
+	ActionRotate = "webhook.rotateSecret"
+	ActionDelete = "webhook.deleteEndpoint"
+	ActionReplay = "webhook.replayDelivery"
+)
+
+// record writes the audit event of action by p at now, with details, through tx.
+func record(ctx context.Context, tx Store, action string, p *auth.Principal, now time.Time, details any) error {
+	ev, err := audit.New(action, p.Identity(), details, now)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.InsertAudit(ctx, ev); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// endpointDetails is what an audit event says of an endpoint.
+func endpointDetails(e Endpoint) map[string]any {
+	return map[string]any{"endpointId": e.ID, "url": e.URL, "events": e.Events, "description": e.Description}
 }
 
 // Service is what the API does with webhooks: admins only.
@@ -117,7 +147,10 @@ func (s *Service) Create(ctx context.Context, p *auth.Principal, rawURL string, 
 			secret := NewSecret()
 			e, err := tx.InsertEndpoint(ctx, Endpoint{URL: u, Events: evs, Description: description, CreatedAt: now},
 				secret, p.Identity())
-			return Created{Endpoint: e, Secret: secret}, err
+			if err != nil {
+				return Created{}, err
+			}
+			return Created{Endpoint: e, Secret: secret}, record(ctx, tx, ActionCreate, p, now, endpointDetails(e))
 		})
 		return err
 	})
@@ -150,25 +183,46 @@ func normalizeEvents(events []EventType) ([]EventType, error) {
 }
 
 // Rotate gives an endpoint a new secret, returned this once; the previous one keeps signing
-// for RotationOverlap. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
+// for RotationOverlap. Audited (ActionRotate). Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
 func (s *Service) Rotate(ctx context.Context, p *auth.Principal, id uuid.UUID) (Created, error) {
 	if err := checkAdmin(p); err != nil {
 		return Created{}, err
 	}
-	secret := NewSecret()
-	e, err := s.store.RotateSecret(ctx, id, secret, s.clock.Now().Add(RotationOverlap))
+	now := s.clock.Now()
+	out := Created{Secret: NewSecret()}
+	err := s.store.InTx(ctx, func(tx Store) error {
+		e, err := tx.RotateSecret(ctx, id, out.Secret, now.Add(RotationOverlap))
+		if err != nil {
+			return err
+		}
+		out.Endpoint = e
+		return record(ctx, tx, ActionRotate, p, now, map[string]any{
+			"endpointId": e.ID, "url": e.URL, "previousSecretExpiresAt": e.PreviousSecretExpiresAt})
+	})
 	if err != nil {
-		return Created{}, err
+		return Created{}, fmt.Errorf("rotate webhook secret: %w", err)
 	}
-	return Created{Endpoint: e, Secret: secret}, nil
+	return out, nil
 }
 
-// Delete removes an endpoint and its deliveries. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
+// Delete removes an endpoint and its deliveries. Audited (ActionDelete).
+// Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
 func (s *Service) Delete(ctx context.Context, p *auth.Principal, id uuid.UUID) (Endpoint, error) {
 	if err := checkAdmin(p); err != nil {
 		return Endpoint{}, err
 	}
-	return s.store.DeleteEndpoint(ctx, id)
+	now := s.clock.Now()
+	var out Endpoint
+	err := s.store.InTx(ctx, func(tx Store) (err error) {
+		if out, err = tx.DeleteEndpoint(ctx, id); err != nil {
+			return err
+		}
+		return record(ctx, tx, ActionDelete, p, now, endpointDetails(out))
+	})
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("delete webhook endpoint: %w", err)
+	}
+	return out, nil
 }
 
 // Endpoints lists the endpoints, oldest first. Codes: UNAUTHENTICATED, FORBIDDEN.
@@ -188,11 +242,23 @@ func (s *Service) Deliveries(ctx context.Context, p *auth.Principal, endpointID 
 }
 
 // Replay sends a delivery's event to its endpoint again, as a new delivery due now with the
-// same `webhook-id` (receivers that already processed it can drop it).
+// same `webhook-id` (receivers that already processed it can drop it). Audited (ActionReplay).
 // Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND.
 func (s *Service) Replay(ctx context.Context, p *auth.Principal, deliveryID uuid.UUID) (Delivery, error) {
 	if err := checkAdmin(p); err != nil {
 		return Delivery{}, err
 	}
-	return s.store.Replay(ctx, deliveryID, s.clock.Now())
+	now := s.clock.Now()
+	var out Delivery
+	err := s.store.InTx(ctx, func(tx Store) (err error) {
+		if out, err = tx.Replay(ctx, deliveryID, now); err != nil {
+			return err
+		}
+		return record(ctx, tx, ActionReplay, p, now, map[string]any{"deliveryId": out.ID, "replayOf": deliveryID,
+			"endpointId": out.EndpointID, "eventId": out.EventID, "event": out.EventType})
+	})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("replay webhook delivery: %w", err)
+	}
+	return out, nil
 }
