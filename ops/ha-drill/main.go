@@ -175,6 +175,7 @@ func run(ctx context.Context, o options) (err error) {
 		http: &http.Client{Timeout: 5 * time.Second}}
 	var instances []*instance
 	var sk *sink
+	var hs *hookSink
 	defer func() {
 		log.Printf("teardown")
 		for _, in := range instances {
@@ -182,6 +183,9 @@ func run(ctx context.Context, o options) (err error) {
 		}
 		if sk != nil {
 			sk.close()
+		}
+		if hs != nil {
+			hs.close()
 		}
 		c.down()
 		for _, p := range ps.list {
@@ -236,6 +240,9 @@ func run(ctx context.Context, o options) (err error) {
 	if sk, err = startSink(); err != nil {
 		return err
 	}
+	if hs, err = startHookSink(); err != nil {
+		return err
+	}
 	secret := randomHex(32)
 	toolEnv := recertEnv(dsn, secret, sk.url(), filepath.Join(tmp, "recert-tools"), "REMINDER_INTERVAL=0")
 	if err := os.MkdirAll(filepath.Join(tmp, "recert-tools"), 0o700); err != nil {
@@ -273,6 +280,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	hook, err := registerWebhook(ctx, w.base(), []byte(secret), w.run, hs.url())
+	if err != nil {
+		return err
+	}
+	log.Printf("webhook endpoint %s posts %s to %s", hook, strings.Join(webhookEvents, ", "), hs.url())
 	var sentBefore int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM notifications WHERE sent_at IS NOT NULL`).Scan(&sentBefore); err != nil {
 		return err
@@ -340,10 +352,18 @@ func run(ctx context.Context, o options) (err error) {
 	if drainErr != nil {
 		log.Printf("warning: %v", drainErr)
 	}
+	log.Printf("waiting for the webhook outbox to drain")
+	hookDrainErr := waitWebhookDrain(ctx, db, hook)
+	if hookDrainErr != nil {
+		log.Printf("warning: %v", hookDrainErr)
+	}
 
 	// Findings.
 	f, err := verify(ctx, db, w, sk, sentBefore, sentMailsBefore)
 	if err != nil {
+		return err
+	}
+	if err := verifyWebhooks(ctx, db, hook, hs, &f); err != nil {
 		return err
 	}
 	f.ReadyRecovered = map[string]time.Duration{}
@@ -363,7 +383,7 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	settings := fmt.Sprintf("%d switchovers, %d kill -9 of the primary; %s; Recert DB_CONNECT_TIMEOUT=2s, connect_timeout=2, REMINDER_INTERVAL=2s; %s",
+	settings := fmt.Sprintf("%d switchovers, %d kill -9 of the primary; %s; Recert DB_CONNECT_TIMEOUT=2s, connect_timeout=2, REMINDER_INTERVAL=2s, WEBHOOK_INTERVAL=2s; %s",
 		o.switchovers, o.kills, o.ha, fmt.Sprintf("run took %s", time.Since(began).Round(time.Second)))
 	notes := []string{
 		"refused writes (final error codes, not retried): " + w.refusalsLocked(),
@@ -375,9 +395,12 @@ func run(ctx context.Context, o options) (err error) {
 	if drainErr != nil {
 		notes = append(notes, fmt.Sprintf("reminder outbox did not drain: %v", drainErr))
 	}
+	if hookDrainErr != nil {
+		notes = append(notes, fmt.Sprintf("webhook outbox did not drain: %v", hookDrainErr))
+	}
 	writeReport(os.Stdout, events, w.attempts, end, w.led, f, settings, notes)
-	if f.lostCount() > 0 || f.DuplicateExams > 0 || f.RemindersTwice > 0 || len(f.ReadyFailed)+len(f.Restarted) > 0 {
-		return errors.New("the drill found lost or duplicated writes, reminders sent twice, or an instance that did not recover")
+	if f.failed() {
+		return errors.New("the drill found lost or duplicated writes, reminders or webhooks sent twice or never received, or an instance that did not recover")
 	}
 	return nil
 }

@@ -54,14 +54,15 @@ func moduleRoot() (string, error) {
 }
 
 // recertEnv is the environment of every Recert process: the multi-host DSN, the development
-// HS256 secret, the fake SMTP server, a 2 s reminder pass, and no rate limits (the drill's
+// HS256 secret (APP_ENV=development also lets a webhook endpoint be plain http to loopback),
+// the fake SMTP server, 2 s reminder and webhook passes, and no rate limits (the drill's
 // writers all use one exam-delivery and one support token).
 func recertEnv(dsn, secret, smtpURL, dataDir string, extra ...string) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dataDir,
 		"APP_ENV=development", "DATA_DIR=" + dataDir, "DATABASE_URL=" + dsn,
 		"AUTH_HS256_SECRET=" + secret, "AUTH_ISSUER=recert-dev", "AUTH_AUDIENCE=recert",
-		"SMTP_URL=" + smtpURL, "REMINDER_INTERVAL=2s", "LOG_LEVEL=info",
+		"SMTP_URL=" + smtpURL, "REMINDER_INTERVAL=2s", "WEBHOOK_INTERVAL=2s", "LOG_LEVEL=info",
 		"DB_CONNECT_TIMEOUT=2s",
 		"RATE_LIMIT_RPS=0", "RATE_LIMIT_ANON_RPS=0", "RATE_LIMIT_SUPPORT_PER_MINUTE=0",
 		"RATE_LIMIT_SUPPORT_READS_PER_MINUTE=0", "RATE_LIMIT_MERGES_PER_MINUTE=0",

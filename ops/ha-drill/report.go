@@ -107,9 +107,25 @@ type findings struct {
 	TwiceIDs       []string            // the first few Message-IDs received more than once
 	SentInDB       int                 // notifications the database records as sent (the drill's)
 	NeverReceived  []string            // notifications recorded as sent whose email the sink never got
-	ReadyRecovered map[string]time.Duration
-	ReadyFailed    []string // instances whose /readyz did not answer 200 at the end
-	Restarted      []string // instances that exited during the drill (none are restarted)
+	// Webhook deliveries to the drill's endpoint, by webhook-id (the event's: the same on a retry).
+	Hooks              int      // distinct webhook-ids the HTTP sink received
+	HooksTwice         int      // webhook-ids received more than once
+	HooksTwiceIDs      []string // the first few of those
+	HooksInDB          int      // deliveries the database records as delivered
+	HooksRetried       int      // of those, delivered after more than one attempt
+	HooksNeverReceived []string // webhook-ids recorded as delivered that the sink never received
+	HooksPending       int      // deliveries still neither delivered nor given up at the check
+	ReadyRecovered     map[string]time.Duration
+	ReadyFailed        []string // instances whose /readyz did not answer 200 at the end
+	Restarted          []string // instances that exited during the drill (none are restarted)
+}
+
+// failed reports whether the drill found something wrong: a write lost or stored twice, a
+// reminder or webhook sent twice or recorded as sent but never received, or an instance that
+// did not recover.
+func (f findings) failed() bool {
+	return f.lostCount() > 0 || f.DuplicateExams > 0 || f.RemindersTwice > 0 || len(f.NeverReceived) > 0 ||
+		f.HooksTwice > 0 || len(f.HooksNeverReceived) > 0 || len(f.ReadyFailed)+len(f.Restarted) > 0
 }
 
 func (f findings) lostCount() int {
@@ -181,6 +197,15 @@ func writeReport(w io.Writer, events []event, attempts []attempt, end time.Time,
 	fmt.Fprintf(w, "reminders recorded as sent that the SMTP sink never received: %d\n", len(f.NeverReceived))
 	if len(f.NeverReceived) > 0 {
 		fmt.Fprintf(w, "NOT RECEIVED (notification id): %s\n", strings.Join(f.NeverReceived[:min(len(f.NeverReceived), 5)], " "))
+	}
+	fmt.Fprintf(w, "webhook deliveries: %d received by the HTTP sink, %d recorded as delivered (%d after more than one attempt), %d still pending; received twice: %d\n",
+		f.Hooks, f.HooksInDB, f.HooksRetried, f.HooksPending, f.HooksTwice)
+	if len(f.HooksTwiceIDs) > 0 {
+		fmt.Fprintf(w, "webhook deliveries received twice (webhook-id): %s\n", strings.Join(f.HooksTwiceIDs, " "))
+	}
+	fmt.Fprintf(w, "webhook deliveries recorded as delivered that the HTTP sink never received: %d\n", len(f.HooksNeverReceived))
+	if len(f.HooksNeverReceived) > 0 {
+		fmt.Fprintf(w, "NOT RECEIVED (webhook-id): %s\n", strings.Join(f.HooksNeverReceived[:min(len(f.HooksNeverReceived), 5)], " "))
 	}
 	names := make([]string, 0, len(f.ReadyRecovered))
 	for n := range f.ReadyRecovered {

@@ -81,3 +81,47 @@ func TestEventPlanSpreadsTheKills(t *testing.T) {
 		t.Fatalf("eventPlan(3, 0) = %v", got)
 	}
 }
+
+// The report says how many webhook deliveries the sink received and the database recorded,
+// names the first ones received twice or never received, and each of those fails the drill.
+func TestReportCountsWebhookDeliveries(t *testing.T) {
+	f := findings{Hooks: 120, HooksInDB: 121, HooksRetried: 3, HooksPending: 0, HooksTwice: 2,
+		HooksTwiceIDs: []string{"msg_a", "msg_b"}, HooksNeverReceived: []string{"msg_1", "msg_2", "msg_3", "msg_4", "msg_5", "msg_6"}}
+	var b bytes.Buffer
+	writeReport(&b, nil, nil, at(60), ledger{}, f, "test", nil)
+	for _, want := range []string{
+		"webhook deliveries: 120 received by the HTTP sink, 121 recorded as delivered (3 after more than one attempt), 0 still pending; received twice: 2\n",
+		"webhook deliveries received twice (webhook-id): msg_a msg_b\n",
+		"webhook deliveries recorded as delivered that the HTTP sink never received: 6\n",
+		"NOT RECEIVED (webhook-id): msg_1 msg_2 msg_3 msg_4 msg_5\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, b.String())
+		}
+	}
+	var clean bytes.Buffer
+	writeReport(&clean, nil, nil, at(60), ledger{}, findings{Hooks: 5, HooksInDB: 5}, "test", nil)
+	if strings.Contains(clean.String(), "(webhook-id)") || !strings.Contains(clean.String(), "never received: 0\n") {
+		t.Fatalf("a clean run names no webhook-id and counts 0 never received:\n%s", clean.String())
+	}
+}
+
+func TestFindingsFailOnWebhooksReceivedTwiceOrNeverReceived(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		f    findings
+		want bool
+	}{
+		{"clean", findings{Hooks: 10, HooksInDB: 10, HooksRetried: 2, Reminders: 3, SentInDB: 3}, false},
+		{"webhook received twice", findings{HooksTwice: 1}, true},
+		{"webhook never received", findings{HooksNeverReceived: []string{"msg_x"}}, true},
+		{"reminder sent twice", findings{RemindersTwice: 1}, true},
+		{"reminder never received", findings{NeverReceived: []string{"n1"}}, true},
+		{"write lost", findings{Lost: map[string][]string{"exam": {"e1"}}}, true},
+		{"instance did not recover", findings{ReadyFailed: []string{"recert1"}}, true},
+	} {
+		if got := c.f.failed(); got != c.want {
+			t.Errorf("%s: failed() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/mail"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -16,10 +15,9 @@ import (
 // by Message-ID, which Recert derives from the notification's id (the same on a resend), or
 // by recipient and subject when a message has none.
 type sink struct {
-	srv  *smtp.Server
-	ln   net.Listener
-	mu   sync.Mutex
-	seen map[string]int
+	*tally
+	srv *smtp.Server
+	ln  net.Listener
 }
 
 func startSink() (*sink, error) {
@@ -27,7 +25,7 @@ func startSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{ln: ln, seen: map[string]int{}}
+	s := &sink{ln: ln, tally: newTally()}
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "localhost"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
@@ -41,36 +39,9 @@ func (s *sink) url() string { return "smtp://" + s.ln.Addr().String() + "?startt
 
 func (s *sink) close() { _ = s.srv.Close() }
 
-// counts returns the distinct reminders received, how many of them came more than once, and
-// the keys of up to 5 of those.
-func (s *sink) counts() (distinct, twice int, keys []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, n := range s.seen {
-		distinct++
-		if n > 1 {
-			twice++
-			if len(keys) < 5 {
-				keys = append(keys, k)
-			}
-		}
-	}
-	return distinct, twice, keys
-}
-
 // reminderIDs returns the ids of the reminders received, read from their Message-IDs
 // (<reminder-ID@host>, internal/notify/mailer).
-func (s *sink) reminderIDs() map[string]bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]bool, len(s.seen))
-	for k := range s.seen {
-		if id, ok := reminderID(k); ok {
-			out[id] = true
-		}
-	}
-	return out
-}
+func (s *sink) reminderIDs() map[string]bool { return s.keys(reminderID) }
 
 // reminderID is the notification id in a reminder's Message-ID.
 func reminderID(messageID string) (string, bool) {
@@ -92,9 +63,7 @@ func (s *sink) record(to []string, data []byte) {
 	} else {
 		key = strings.Join(to, ",") + "|unparsed|" + string(data[:min(len(data), 200)])
 	}
-	s.mu.Lock()
-	s.seen[key]++
-	s.mu.Unlock()
+	s.add(key)
 }
 
 // NewSession makes the sink an smtp.Backend.
