@@ -97,7 +97,7 @@ type fieldMiddleware struct{}
 func (fieldMiddleware) ExtensionName() string                   { return "RecertFields" }
 func (fieldMiddleware) Validate(graphql.ExecutableSchema) error { return nil }
 func (fieldMiddleware) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation != nil && !selectsRoot(oc.Operation.SelectionSet, "transcript", map[string]bool{}) {
+	if oc.Operation != nil && !selects(oc.Operation.SelectionSet, false, isTranscript, map[string]bool{}) {
 		oc.ResolverMiddleware = MarkInternal
 		return nil
 	}
@@ -105,29 +105,32 @@ func (fieldMiddleware) MutateOperationContext(_ context.Context, oc *graphql.Ope
 	return nil
 }
 
+func isTranscript(f *ast.Field) bool    { return f.Name == "transcript" }
+func isIntrospection(f *ast.Field) bool { return f.Name == "__schema" || f.Name == "__type" }
+
 // guardedFields is GuardPublicTranscript inside MarkInternal.
 func guardedFields(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := GuardPublicTranscript(ctx, next)
 	return res, markInternal(err)
 }
 
-// selectsRoot reports whether a root selection set selects the field name, directly or through
-// fragments (each walked once).
-func selectsRoot(set ast.SelectionSet, name string, seen map[string]bool) bool {
+// selects reports whether a selection set selects a field match accepts: among its own fields
+// and those of its fragments (each walked once), and with deep also below any field.
+func selects(set ast.SelectionSet, deep bool, match func(*ast.Field) bool, seen map[string]bool) bool {
 	for _, sel := range set {
 		switch sel := sel.(type) {
 		case *ast.Field:
-			if sel.Name == name {
+			if match(sel) || deep && selects(sel.SelectionSet, deep, match, seen) {
 				return true
 			}
 		case *ast.InlineFragment:
-			if selectsRoot(sel.SelectionSet, name, seen) {
+			if selects(sel.SelectionSet, deep, match, seen) {
 				return true
 			}
 		case *ast.FragmentSpread:
 			if !seen[sel.Name] && sel.Definition != nil {
 				seen[sel.Name] = true
-				if selectsRoot(sel.Definition.SelectionSet, name, seen) {
+				if selects(sel.Definition.SelectionSet, deep, match, seen) {
 					return true
 				}
 			}
@@ -149,36 +152,11 @@ func (i introspectionGate) MutateOperationContext(ctx context.Context, oc *graph
 		return nil
 	}
 	oc.DisableIntrospection = true
-	if usesIntrospection(oc.Operation.SelectionSet, map[string]bool{}) {
+	if selects(oc.Operation.SelectionSet, true, isIntrospection, map[string]bool{}) {
 		err := apperr.Deny("introspection is disabled")
 		return &gqlerror.Error{Err: err, Message: err.Message}
 	}
 	return nil
-}
-
-// usesIntrospection reports whether a selection set selects __schema or __type anywhere,
-// walking each fragment once.
-func usesIntrospection(set ast.SelectionSet, seen map[string]bool) bool {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if sel.Name == "__schema" || sel.Name == "__type" || usesIntrospection(sel.SelectionSet, seen) {
-				return true
-			}
-		case *ast.InlineFragment:
-			if usesIntrospection(sel.SelectionSet, seen) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if !seen[sel.Name] && sel.Definition != nil {
-				seen[sel.Name] = true
-				if usesIntrospection(sel.Definition.SelectionSet, seen) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // accountLoader makes sure the account and Learn profile of an authenticated caller exist and
